@@ -1,0 +1,1 @@
+"""E-commerce analytics and churn platform."""
