@@ -1,0 +1,110 @@
+"""Shared fixtures: one real PostgreSQL and one real Redis for the whole test session.
+
+With `ECOM_DATABASE_URL` / `ECOM_REDIS_URL` set, tests run against those servers, in a fresh
+database created for the session (and dropped after) and in Redis database
+`ECOM_TEST_REDIS_DB` (default 15, flushed). Otherwise they start the embedded servers under a
+temporary `ECOM_HOME`, exactly as a user's first `ecom` command would.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from ecom import config
+from ecom.config import PostgresParts, RedisParts, Settings, connection_env
+from ecom.db import connect
+from ecom.services import ensure_services, stop_services
+
+
+def _create_database(server_url: str) -> str:
+    parts = PostgresParts(server_url)
+    name = f"ecom_test_{uuid.uuid4().hex[:10]}"
+    connection = connect(server_url)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    connection.close()
+    return parts.with_database(name).url
+
+
+def _drop_database(server_url: str, database_url: str) -> None:
+    name = PostgresParts(database_url).dbname
+    connection = connect(server_url)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    connection.close()
+
+
+@pytest.fixture(scope="session")
+def ecom_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """Settings naming a real, empty database and Redis; also exported to os.environ
+    because dbt's profile and Feast's YAML read the environment."""
+    home = tmp_path_factory.mktemp("ecom_home")
+    server_url = os.environ.get("ECOM_DATABASE_URL")
+    redis_server_url = os.environ.get("ECOM_REDIS_URL")
+    embedded_settings = Settings(_env_file=None).with_overrides(
+        home=home, database_url=None, redis_url=None
+    )
+    if server_url is None or redis_server_url is None:
+        endpoints = ensure_services(
+            Settings(_env_file=None).with_overrides(
+                home=home, database_url=server_url, redis_url=redis_server_url
+            )
+        )
+        server_url, redis_server_url = endpoints.database_url, endpoints.redis_url
+    database_url = _create_database(server_url)
+    test_db = int(os.environ.get("ECOM_TEST_REDIS_DB", "15"))
+    redis_parts = RedisParts(redis_server_url)
+    redis_url = f"redis://{redis_parts.host}:{redis_parts.port}/{test_db}"
+    if redis_parts.password:
+        redis_url = (
+            f"redis://:{redis_parts.password}@{redis_parts.host}:{redis_parts.port}/{test_db}"
+        )
+    redis.Redis.from_url(redis_url).flushdb()
+
+    settings = Settings(_env_file=None).with_overrides(
+        home=home,
+        database_url=database_url,
+        redis_url=redis_url,
+        mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}",
+    )
+    env = connection_env(database_url, redis_url, settings)
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    config.get_settings.cache_clear()
+    try:
+        yield settings
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        config.get_settings.cache_clear()
+        redis.Redis.from_url(redis_url).flushdb()
+        _drop_database(server_url, database_url)
+        stop_services(embedded_settings, purge=True)
+
+
+@pytest.fixture(scope="session")
+def database_url(ecom_settings: Settings) -> str:
+    assert ecom_settings.database_url is not None
+    return ecom_settings.database_url
+
+
+@pytest.fixture(scope="session")
+def redis_url(ecom_settings: Settings) -> str:
+    assert ecom_settings.redis_url is not None
+    return ecom_settings.redis_url
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
