@@ -1,0 +1,62 @@
+# The verbs people use. `make demo` and `make test` install what they need from uv.lock first.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+TOOLS := .ecom/tools
+DEMO_USERS ?= 100000
+DEMO_SEED ?= 42
+DEMO_DATA ?= data/demo
+PYTEST_ARGS ?=
+
+# uv from PATH, else a private copy bootstrapped with pip (no root, nothing global).
+UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
+
+.PHONY: install demo test lint format bench ui services-up services-down clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(TOOLS)/bin/uv:
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv
+
+$(BIN)/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+install: $(BIN)/.installed  ## create .venv from uv.lock (idempotent)
+
+demo: install  ## run the whole pipeline end to end on the embedded PostgreSQL and Redis
+	$(BIN)/ecom pipeline --data $(DEMO_DATA) --users $(DEMO_USERS) --seed $(DEMO_SEED)
+
+test: install  ## unit, integration (real PostgreSQL + Redis) and end-to-end tests
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install  ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install  ## apply ruff fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install  ## side-by-side benchmarks; results land in benchmarks/results/
+	$(BIN)/python benchmarks/bench_ingest.py
+	$(BIN)/python benchmarks/bench_transform.py
+	$(BIN)/python benchmarks/bench_features.py
+
+ui: install  ## MLflow UI on :5000 and the Prefect UI on :4200
+	@eval "$$($(BIN)/ecom services env)"; \
+	$(BIN)/mlflow ui --backend-store-uri "$$MLFLOW_TRACKING_URI" --host 127.0.0.1 --port 5000 & \
+	$(BIN)/prefect server start --host 127.0.0.1 --port 4200
+
+services-up: install  ## start the embedded PostgreSQL and Redis
+	$(BIN)/ecom services up
+
+services-down: install  ## stop them
+	$(BIN)/ecom services down
+
+clean:  ## remove the environment and the embedded services' data (stops them first)
+	-$(BIN)/ecom services down --purge
+	rm -rf $(VENV) .ecom dbt/target dbt/logs

@@ -1,0 +1,33 @@
+"""Features flow: register the Feast repo and materialize the latest features into Redis."""
+
+from __future__ import annotations
+
+from ecom.features import apply_feature_repo, materialize_features
+from prefect import flow, get_run_logger
+
+from flows.common import database_task, start_services
+
+
+@database_task(name="feast-apply")
+def feast_apply_task(settings, endpoints):
+    applied = apply_feature_repo(settings, endpoints)
+    get_run_logger().info("feast apply: %s", ", ".join(applied))
+    return applied
+
+
+@database_task(name="feast-materialize")
+def feast_materialize_task(settings, endpoints):
+    summary = materialize_features(settings, endpoints)
+    get_run_logger().info("materialized: %s", summary)
+    return summary
+
+
+@flow(name="features")
+def features_flow():
+    settings, endpoints = start_services()
+    feast_apply_task(settings, endpoints)
+    return feast_materialize_task(settings, endpoints)
+
+
+if __name__ == "__main__":
+    features_flow()

@@ -1,0 +1,55 @@
+"""The whole pipeline: load -> transform -> quality gate -> features -> train -> score.
+
+Each stage is its own flow, so the Prefect UI shows one nested run per stage with its logs,
+and any stage can also be deployed or run alone. A failed quality gate raises, so features
+and training never see data that failed its expectations.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow, get_run_logger
+
+from ecom.stages import PipelineSummary
+from flows.features import features_flow
+from flows.ingest import ingest_flow
+from flows.quality import quality_flow
+from flows.score import score_flow
+from flows.train import train_flow
+from flows.transform import transform_flow
+
+
+@flow(name="churn-pipeline")
+def churn_pipeline(
+    data_dir: str = "data/thelook", users: int = 100_000, seed: int = 42
+) -> PipelineSummary:
+    logger = get_run_logger()
+    summary = PipelineSummary()
+
+    load_report = ingest_flow(data_dir=data_dir, users=users, seed=seed)
+    summary.add("load", load_report.summary_line(), load_report)
+
+    dbt_summary = transform_flow()
+    summary.add("transform", dbt_summary.summary_line(), dbt_summary)
+
+    quality_report = quality_flow()
+    summary.add("quality", quality_report.summary_line(), quality_report)
+
+    materialized = features_flow()
+    summary.add("features", str(materialized), materialized)
+
+    truth_dir = Path(data_dir) if (Path(data_dir) / "_truth").is_dir() else None
+    training = train_flow(truth_dir=str(truth_dir) if truth_dir else None)
+    summary.add("train", training.summary_line(), training)
+
+    scoring = score_flow()
+    summary.add("score", scoring.summary_line(), scoring)
+
+    for stage, line in summary.lines:
+        logger.info("%-9s %s", stage, line)
+    return summary
+
+
+if __name__ == "__main__":
+    churn_pipeline()
