@@ -1,0 +1,166 @@
+"""Sessions: when each happens, who has it, where it came from and how deep into the funnel it gets.
+
+Three kinds, all vectorised:
+- the sign-up session of every user, starting at sign-up (most of them end in a first purchase),
+- later sessions of registered users, a Poisson process at the user's session rate while alive
+  and at `lapsed_activity` times that rate after the lifetime ends,
+- anonymous sessions (no user id, never a purchase), arriving with the same growth and seasonality.
+
+A session's depth is 0 (landing page only), 1 (product pages), 2 (cart, no purchase) or
+3 (purchase). Post-sign-up purchase sessions are anchored at their purchase event, which is the
+Poisson point itself, so an order's timestamp is exactly the point the oracle integrates over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ecom.synth.behaviour import BehaviourParameters, LatentUsers
+from ecom.synth.calendar import (
+    Timeline,
+    growth_weights,
+    sample_poisson_process,
+    sample_times_by_weight,
+)
+from ecom.synth.experiment import ExperimentDesign
+from ecom.synth.users import SIGNUP_GROWTH
+
+KIND_SIGNUP, KIND_REPEAT, KIND_ANONYMOUS = 0, 1, 2
+DEPTH_LANDING, DEPTH_PRODUCT, DEPTH_CART, DEPTH_PURCHASE = 0, 1, 2, 3
+ANONYMOUS_SESSIONS_PER_USER = 0.5
+ANONYMOUS_P_PRODUCT = 0.70
+ANONYMOUS_P_CART = 0.25
+SIGNUP_P_PRODUCT = 0.97
+
+
+@dataclass
+class Sessions:
+    """One entry per session (arrays aligned); `owner` is the user index or -1 if anonymous."""
+
+    owner: np.ndarray
+    kind: np.ndarray
+    anchor_days: np.ndarray  # start for sign-up/anonymous sessions, last event for the others
+    source: np.ndarray
+    browser: np.ndarray
+    depth: np.ndarray
+    treated: np.ndarray  # the session ran under the experiment's treatment
+
+    def __len__(self) -> int:
+        return len(self.owner)
+
+    @property
+    def anchored_at_end(self) -> np.ndarray:
+        return self.kind == KIND_REPEAT
+
+
+def _funnel_depth(
+    uniforms: np.ndarray, p_product: np.ndarray, p_cart: np.ndarray, p_purchase: np.ndarray
+) -> np.ndarray:
+    """Depth reached by each session from three independent uniforms per session."""
+    reached_product = uniforms[:, 0] < p_product
+    reached_cart = reached_product & (uniforms[:, 1] < p_cart)
+    purchased = reached_cart & (uniforms[:, 2] < p_purchase)
+    return (
+        reached_product.astype(np.int8) + reached_cart.astype(np.int8) + purchased.astype(np.int8)
+    )
+
+
+def build_registered_sessions(
+    rng: np.random.Generator,
+    timeline: Timeline,
+    params: BehaviourParameters,
+    latent: LatentUsers,
+    signup_days: np.ndarray,
+    design: ExperimentDesign,
+    latent_treated: np.ndarray,
+) -> Sessions:
+    """Sign-up sessions plus the Poisson sessions of each user's alive period."""
+    n_users = len(signup_days)
+    sources = np.asarray(params.source_shares)
+
+    # Sign-up sessions: at sign-up, high intent.
+    signup_treated = latent_treated & design.in_window(signup_days)
+    signup_source = rng.choice(len(sources), n_users, p=sources)
+    signup_p_purchase = params.signup_p_purchase_given_cart * np.where(
+        signup_treated, 1.0 + design.relative_lift, 1.0
+    )
+    signup_depth = _funnel_depth(
+        rng.random((n_users, 3)),
+        np.full(n_users, SIGNUP_P_PRODUCT),
+        np.full(n_users, params.signup_p_cart / SIGNUP_P_PRODUCT),
+        np.minimum(signup_p_purchase, 1.0),
+    )
+
+    # Later sessions: Poisson at the session rate while alive, then at a small fraction of it
+    # once the user has lapsed (the odd return visit), until the end of the span.
+    start = signup_days + params.first_session_gap_days
+    death = np.maximum(signup_days + latent.lifetime_days, start)
+    alive_owner, alive_anchor = sample_poisson_process(
+        rng, timeline, latent.session_rate, start, np.minimum(death, timeline.span_days)
+    )
+    lapsed_owner, lapsed_anchor = sample_poisson_process(
+        rng,
+        timeline,
+        latent.session_rate * params.lapsed_activity,
+        death,
+        np.full(n_users, timeline.span_days),
+    )
+    owner = np.concatenate([alive_owner, lapsed_owner])
+    anchor = np.concatenate([alive_anchor, lapsed_anchor])
+    n_repeat = len(owner)
+    repeat_source = rng.choice(len(sources), n_repeat, p=sources)
+    repeat_treated = latent_treated[owner] & design.in_window(anchor)
+    p_cart = params.p_cart(latent.propensity[owner], latent.browser[owner], repeat_source)
+    p_purchase = params.p_purchase_given_cart * np.where(
+        repeat_treated, 1.0 + design.relative_lift, 1.0
+    )
+    repeat_depth = _funnel_depth(
+        rng.random((n_repeat, 3)), np.full(n_repeat, params.p_product), p_cart, p_purchase
+    )
+
+    return Sessions(
+        owner=np.concatenate([np.arange(n_users), owner]),
+        kind=np.concatenate(
+            [np.full(n_users, KIND_SIGNUP, np.int8), np.full(n_repeat, KIND_REPEAT, np.int8)]
+        ),
+        anchor_days=np.concatenate([signup_days, anchor]),
+        source=np.concatenate([signup_source, repeat_source]),
+        browser=np.concatenate([latent.browser, latent.browser[owner]]),
+        depth=np.concatenate([signup_depth, repeat_depth]),
+        treated=np.concatenate([signup_treated, repeat_treated]),
+    )
+
+
+def build_anonymous_sessions(
+    rng: np.random.Generator, timeline: Timeline, params: BehaviourParameters, n_users: int
+) -> Sessions:
+    """Visitors who never log in: browsing and abandoned carts, no purchases."""
+    count = round(ANONYMOUS_SESSIONS_PER_USER * n_users)
+    weights = growth_weights(timeline, SIGNUP_GROWTH, timeline.span_days - 2.0 / 24.0)
+    start = np.sort(sample_times_by_weight(rng, timeline, weights, count))
+    depth = _funnel_depth(
+        rng.random((count, 3)),
+        np.full(count, ANONYMOUS_P_PRODUCT),
+        np.full(count, ANONYMOUS_P_CART),
+        np.zeros(count),
+    )
+    return Sessions(
+        owner=np.full(count, -1, dtype=np.int64),
+        kind=np.full(count, KIND_ANONYMOUS, np.int8),
+        anchor_days=start,
+        source=rng.choice(len(params.source_shares), count, p=np.asarray(params.source_shares)),
+        browser=rng.choice(len(params.browser_shares), count, p=np.asarray(params.browser_shares)),
+        depth=depth,
+        treated=np.zeros(count, dtype=bool),
+    )
+
+
+def concatenate_sessions(first: Sessions, second: Sessions) -> Sessions:
+    return Sessions(
+        **{
+            name: np.concatenate([getattr(first, name), getattr(second, name)])
+            for name in Sessions.__dataclass_fields__
+        }
+    )

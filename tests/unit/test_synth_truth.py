@@ -1,0 +1,132 @@
+"""The planted truth: the oracle is exact, churn is learnable but not trivially, the A/B lift is real."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ecom.synth import generate_dataset
+from ecom.synth.behaviour import BehaviourParameters, sample_latent_users
+from ecom.synth.calendar import build_timeline, days_to_datetime64
+from ecom.synth.calibration import learnability_check, load_observed
+from ecom.synth.events import EVENT_CART, EVENT_PURCHASE
+from ecom.synth.experiment import design_experiment, sample_latent_variants
+from ecom.synth.sessions import build_registered_sessions
+from ecom.synth.truth import load_truth, true_churn_probability
+
+END_DATE = dt.date(2025, 11, 24)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("synth_truth")
+    generate_dataset(8000, seed=2024, out_dir=out, end_date=END_DATE, progress=False)
+    return out
+
+
+def test_oracle_matches_observed_churn(data_dir: Path) -> None:
+    """Summed over users, the oracle's expected no-order share and order count match the data."""
+    truth = load_truth(data_dir)
+    observed = load_observed(data_dir)
+    orders = observed.orders
+    # Disjoint 30-day horizons: given the latent state their order counts are independent Poisson
+    # draws, so the totals over all of them pin the purchase rates down to a few percent.
+    total_expected, total_counted = 0.0, 0
+    for cutoff_day in np.arange(1500.0, truth.timeline.span_days - 30, 30.0):
+        # Users whose sign-up session (under an hour) ended before the cutoff: their orders in
+        # the horizon are all Poisson, none is the certain sign-up order.
+        existing = truth.users[truth.users["signup_days"] < cutoff_day - 1 / 24]
+        cutoff = days_to_datetime64(np.array([cutoff_day]))[0]
+        probability = true_churn_probability(truth, existing["user_id"], cutoff, 30)
+        in_horizon = orders[(orders["days"] >= cutoff_day) & (orders["days"] < cutoff_day + 30)]
+        churned = ~existing["user_id"].isin(in_horizon["user_id"]).to_numpy()
+        spread = np.sqrt(np.sum(probability * (1 - probability)))
+        assert abs(churned.sum() - probability.sum()) < 4 * spread + 1, cutoff
+        expected_orders = -np.log(np.clip(probability, 1e-300, 1)).sum()
+        counted = in_horizon["user_id"].isin(existing["user_id"]).sum()
+        assert abs(counted - expected_orders) < 4 * np.sqrt(expected_orders) + 1, cutoff
+        total_expected += expected_orders
+        total_counted += counted
+    assert abs(total_counted - total_expected) < 4 * np.sqrt(total_expected), (
+        total_counted,
+        total_expected,
+    )
+
+
+def test_oracle_edge_cases(data_dir: Path) -> None:
+    truth = load_truth(data_dir)
+    user = truth.users.iloc[-1]
+    long_dead = days_to_datetime64(np.array([user["signup_days"] + user["lifetime_days"] + 1]))
+    if user["signup_days"] + user["lifetime_days"] + 1 < truth.timeline.span_days - 30:
+        assert true_churn_probability(truth, [user["user_id"]], long_dead)[0] > 0.9
+    buyer = truth.users[truth.users["signup_order_days"].notna()].iloc[0]
+    day_of_signup = days_to_datetime64(np.array([np.floor(buyer["signup_days"])]))[0]
+    assert true_churn_probability(truth, [buyer["user_id"]], day_of_signup)[0] == 0.0
+    with pytest.raises(KeyError, match="not in the truth"):
+        true_churn_probability(truth, [10**9], day_of_signup)
+    dates = true_churn_probability(truth, truth.users["user_id"][:5], "2025-06-01")
+    assert dates.shape == (5,) and ((dates >= 0) & (dates <= 1)).all()
+
+
+def test_churn_is_learnable_but_not_trivial(data_dir: Path) -> None:
+    report = learnability_check(data_dir, n_cutoffs=20, n_test_cutoffs=8)
+    assert 0.6 < report.oracle_auc < 0.97
+    assert report.model_auc > 0.6
+    assert report.ratio >= 0.9, report
+    assert 0.6 < report.churn_base_rate < 0.97
+
+
+def test_treatment_lifts_cart_to_purchase_in_the_model() -> None:
+    """At a large population the realised lift of the session process equals the planted one."""
+    rng = np.random.default_rng(5)
+    params = BehaviourParameters()
+    timeline = build_timeline(END_DATE)
+    design = design_experiment(timeline)
+    n_users = 60_000
+    signup = rng.uniform(design.start_days - 120, design.end_days - 5, n_users)
+    latent = sample_latent_users(rng, n_users, params)
+    treated = sample_latent_variants(rng, n_users)
+    sessions = build_registered_sessions(rng, timeline, params, latent, signup, design, treated)
+    repeat = (sessions.kind == 1) & design.in_window(sessions.anchor_days)
+    carted = repeat & (sessions.depth >= 2)
+    conversion = {
+        arm: (sessions.depth[carted & (sessions.treated == arm)] == 3).mean()
+        for arm in (False, True)
+    }
+    realised = conversion[True] / conversion[False] - 1
+    assert realised == pytest.approx(design.relative_lift, abs=0.04)
+    outside = (sessions.kind == 1) & ~design.in_window(sessions.anchor_days) & (sessions.depth >= 2)
+    assert not sessions.treated[outside].any()
+    assert EVENT_PURCHASE != EVENT_CART
+
+
+def test_observed_lift_in_the_data_points_the_right_way(data_dir: Path) -> None:
+    truth = load_truth(data_dir)
+    events = pd.read_csv(
+        data_dir / "events.csv", usecols=["user_id", "session_id", "created_at", "event_type"]
+    )
+    assignments = pd.read_csv(data_dir / "experiment_assignments.csv")
+    end = pd.Timestamp(truth.experiment["end"].removesuffix(" UTC"))
+    events["time"] = pd.to_datetime(
+        events["created_at"].str.slice(0, 26), format="%Y-%m-%d %H:%M:%S.%f"
+    )
+    sessions = events.groupby("session_id").agg(
+        user_id=("user_id", "first"),
+        start=("time", "min"),
+        cart=("event_type", lambda kinds: "cart" in set(kinds)),
+        purchase=("event_type", lambda kinds: "purchase" in set(kinds)),
+    )
+    sessions = sessions.merge(assignments, on="user_id")
+    exposed = sessions[
+        (sessions["start"] >= pd.to_datetime(sessions["assigned_at"].str.slice(0, 26)))
+        & (sessions["start"] < end)
+        & sessions["cart"]
+    ]
+    conversion = exposed.groupby("variant")["purchase"].mean()
+    assert conversion["treatment"] > conversion["control"]
+    recorded = truth.experiment["observed"]
+    assert recorded["treatment_conversion"] > recorded["control_conversion"]
