@@ -1,0 +1,172 @@
+"""The gate's expectation definitions agree with the raw contract and are valid GX expectations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from ecom import raw_schema
+from ecom.quality_suites import (
+    CHURN_BASE_RATE_BOUNDS,
+    CHURN_FEATURE_COLUMNS,
+    ExpectationSpec,
+    all_suites,
+    mart_suites,
+    raw_suites,
+    row_count_references,
+)
+
+NOW = datetime(2025, 6, 1, tzinfo=UTC)
+
+
+def _columns_named(spec: ExpectationSpec) -> set[str]:
+    """Every column an expectation refers to through its kwargs."""
+    names = {spec.kwargs.get(key) for key in ("column", "column_A", "column_B")} - {None}
+    if spec.type in {"expect_compound_columns_to_be_unique"}:
+        names |= set(spec.kwargs["column_list"])
+    return names
+
+
+def test_every_raw_table_has_a_suite_with_its_contract_schema():
+    suites = {suite.table: suite for suite in raw_suites(NOW)}
+    assert list(suites) == [table.name for table in raw_schema.ALL_TABLES]
+    for table in raw_schema.ALL_TABLES:
+        suite = suites[table.name]
+        assert suite.required == table.required
+        ordered = [
+            spec
+            for spec in suite.expectations
+            if spec.type == "expect_table_columns_to_match_ordered_list"
+        ]
+        assert [spec.kwargs["column_list"] for spec in ordered] == [table.column_names]
+        typed = {
+            spec.kwargs["column"]: spec.kwargs["type_"]
+            for spec in suite.expectations
+            if spec.type == "expect_column_values_to_be_of_type"
+        }
+        assert set(typed) == set(table.column_names)
+        assert typed[table.columns[0].name] in {"BIGINT", "TEXT"}
+
+
+def test_raw_expectations_only_name_columns_of_their_table():
+    for suite in raw_suites(NOW):
+        known = set(raw_schema.TABLES_BY_NAME[suite.table].column_names)
+        for spec in suite.expectations:
+            assert _columns_named(spec) <= known, (suite.name, spec)
+
+
+def test_primary_keys_are_unique_and_not_null():
+    for suite in raw_suites(NOW):
+        table = raw_schema.TABLES_BY_NAME[suite.table]
+        not_null = {
+            s.kwargs["column"]
+            for s in suite.expectations
+            if s.type == "expect_column_values_to_not_be_null"
+        }
+        assert set(table.primary_key) <= not_null
+        unique_keys = [
+            [s.kwargs["column"]]
+            if s.type == "expect_column_values_to_be_unique"
+            else s.kwargs["column_list"]
+            for s in suite.expectations
+            if s.type
+            in {"expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique"}
+        ]
+        assert list(table.primary_key) in unique_keys
+
+
+def test_allowed_values_come_from_the_raw_contract():
+    suites = {suite.table: suite for suite in raw_suites(NOW)}
+    value_sets = {
+        (suite.table, spec.kwargs["column"]): spec.kwargs["value_set"]
+        for suite in suites.values()
+        for spec in suite.expectations
+        if spec.type == "expect_column_values_to_be_in_set"
+    }
+    assert value_sets[("orders", "status")] == list(raw_schema.ORDER_STATUSES)
+    assert value_sets[("order_items", "status")] == list(raw_schema.ORDER_STATUSES)
+    assert value_sets[("events", "event_type")] == list(raw_schema.EVENT_TYPES)
+    assert value_sets[("events", "browser")] == list(raw_schema.BROWSERS)
+
+
+def test_future_timestamps_are_bounded_by_now_and_now_must_be_aware():
+    bounds = [
+        spec.kwargs["max_value"]
+        for suite in raw_suites(NOW)
+        for spec in suite.expectations
+        if spec.kwargs.get("column") in {"created_at", "assigned_at"} and "max_value" in spec.kwargs
+    ]
+    assert len(bounds) >= 6
+    assert set(bounds) == {NOW.isoformat()}
+    with pytest.raises(ValueError, match="timezone-aware"):
+        raw_suites(datetime(2025, 6, 1))
+
+
+def test_row_count_floors_follow_the_reference_counts():
+    assert row_count_references() == ["raw.orders"]
+
+    def floor(suites, table):
+        (spec,) = [
+            s for s in next(x for x in suites if x.table == table).expectations
+            if s.type == "expect_table_row_count_to_be_between" and s.description
+        ]  # fmt: skip
+        return spec.kwargs["min_value"]
+
+    counted = raw_suites(NOW, {"raw.orders": 1234})
+    assert floor(counted, "order_items") == 1234
+    assert floor(counted, "events") == 1234
+    assert floor(raw_suites(NOW), "events") == 1  # orders absent: only non-empty
+
+
+def test_mart_suites_check_the_churn_contract():
+    suites = {suite.table: suite for suite in mart_suites(label_horizon_days=30)}
+    assert set(suites) == {
+        "mart_churn_features", "mart_churn_labels", "mart_churn_scoring",
+        "mart_funnel", "mart_retention", "mart_rfm",
+    }  # fmt: skip
+    assert all(suite.schema == "analytics" and suite.required for suite in suites.values())
+    features = suites["mart_churn_features"].expectations
+    assert (
+        ExpectationSpec(
+            "expect_compound_columns_to_be_unique", {"column_list": ["user_id", "cutoff_date"]}
+        )
+        in features
+    )
+    present = next(spec for spec in features if spec.type == "expect_table_columns_to_match_set")
+    assert present.kwargs["column_set"] == list(CHURN_FEATURE_COLUMNS)
+    rates = {
+        spec.kwargs["column"]
+        for spec in features
+        if spec.type == "expect_column_values_to_be_between" and spec.kwargs.get("max_value") == 1
+    }
+    assert rates == {"view_to_cart_rate", "cart_to_purchase_rate"}
+    base_rate = next(
+        spec
+        for spec in suites["mart_churn_labels"].expectations
+        if spec.type == "expect_column_mean_to_be_between"
+    )
+    assert (base_rate.kwargs["min_value"], base_rate.kwargs["max_value"]) == CHURN_BASE_RATE_BOUNDS
+    horizon = [
+        spec for spec in suites["mart_churn_labels"].expectations if "interval" in str(spec.kwargs)
+    ]
+    assert "interval '30 days'" in horizon[0].kwargs["unexpected_rows_query"]
+
+
+def test_include_marts_switches_the_mart_suites():
+    raw_only = all_suites(NOW, 30, include_marts=False)
+    everything = all_suites(NOW, 30, include_marts=True)
+    assert {suite.schema for suite in raw_only} == {"raw"}
+    assert len(everything) == len(raw_only) + len(mart_suites(30))
+
+
+def test_every_spec_builds_a_valid_gx_expectation():
+    """GX validates kwargs when it builds an expectation: a typo in a spec fails here."""
+    from ecom.quality import _to_gx_expectation
+
+    for suite in all_suites(NOW, 30, include_marts=True, row_counts={"raw.orders": 10}):
+        for spec in suite.expectations:
+            expectation = _to_gx_expectation(spec)
+            assert expectation.expectation_type == spec.type, (suite.name, spec)
+            if spec.columns_label:
+                assert expectation.meta["column"] == spec.columns_label
