@@ -51,7 +51,10 @@ def main(
         handlers=[RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=True)],
         force=True,
     )
-    for noisy in ("urllib3", "httpx", "alembic", "numba", "matplotlib", "fontTools"):
+    for noisy in (
+        "urllib3", "httpx", "alembic", "numba", "matplotlib", "fontTools", "pgserver",
+        "great_expectations", "feast", "mlflow", "prefect._internal", "shap",
+    ):  # fmt: skip
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -1,0 +1,46 @@
+"""Private databases for the dbt integration tests.
+
+Each dbt test module builds the warehouse into its own database on the session's server, so
+its raw data and marts never collide with another module's (or another engineer's) tables in
+the shared session database.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ecom.config import PostgresParts, Settings
+from ecom.db import connect
+from ecom.ingest import load_raw_tables
+from ecom.services import Endpoints
+
+TINY_FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "thelook_tiny"
+
+
+@contextmanager
+def private_database(settings: Settings, prefix: str) -> Iterator[tuple[Settings, Endpoints]]:
+    """A fresh database beside the session's one, dropped afterwards; yields settings and
+    endpoints naming it."""
+    assert settings.database_url and settings.redis_url
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = connect(settings.database_url)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    url = PostgresParts(settings.database_url).with_database(name).url
+    try:
+        yield (
+            settings.with_overrides(database_url=url),
+            Endpoints(url, settings.redis_url, embedded=False),
+        )
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def load_directory(endpoints: Endpoints, data_dir: Path) -> None:
+    load_raw_tables(endpoints.database_url, data_dir, progress=False)
