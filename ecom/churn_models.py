@@ -1,0 +1,213 @@
+"""The churn model candidates: a logistic-regression baseline and three XGBoost variants.
+
+Every candidate is a scikit-learn compatible pipeline taking the `churn_v1` feature frame as
+it comes from Feast (numbers with NULLs, a few text columns), so the logged model needs no
+separate preprocessing step at scoring or serving time. Missing values carry meaning here
+(no order ever, no cart add to convert), so imputation always adds indicator columns.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from imblearn.over_sampling import SMOTE
+from imblearn.pipeline import Pipeline as ImbPipeline
+from sklearn.base import clone
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.compose import ColumnTransformer
+from sklearn.frozen import FrozenEstimator
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import NearestNeighbors
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from xgboost import XGBClassifier
+
+log = logging.getLogger(__name__)
+
+BASELINE = "baseline_logreg"
+XGB_PLAIN = "xgboost"
+XGB_WEIGHTED = "xgboost_scale_pos_weight"
+XGB_SMOTE = "xgboost_smote"
+XGBOOST_VARIANTS = (XGB_PLAIN, XGB_WEIGHTED, XGB_SMOTE)
+
+
+@dataclass(frozen=True)
+class XGBoostParams:
+    """Tree settings shared by the variants; early stopping picks the number of trees."""
+
+    n_estimators: int = 500
+    learning_rate: float = 0.08
+    max_depth: int = 5
+    min_child_weight: float = 5.0
+    subsample: float = 0.8
+    colsample_bytree: float = 0.8
+    reg_lambda: float = 1.0
+    early_stopping_rounds: int = 40
+    n_jobs: int = 2
+    random_state: int = 42
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class FittedCandidate:
+    """A trained candidate: the calibrated model and what went into it."""
+
+    name: str
+    model: CalibratedClassifierCV
+    params: dict = field(default_factory=dict)
+
+
+def split_columns(frame: pd.DataFrame, feature_columns: list[str]) -> tuple[list[str], list[str]]:
+    """(numeric, categorical) feature columns, by dtype."""
+    categorical = [
+        column
+        for column in feature_columns
+        if not pd.api.types.is_numeric_dtype(frame[column])
+        and not pd.api.types.is_bool_dtype(frame[column])
+    ]
+    numeric = [column for column in feature_columns if column not in categorical]
+    return numeric, categorical
+
+
+def feature_matrix(frame: pd.DataFrame, numeric: list[str], categorical: list[str]) -> pd.DataFrame:
+    """The model's input frame: numeric columns as float (NULL -> NaN), text as object (NULL -> None).
+
+    Feast returns integer features as nullable or int32 columns depending on NULLs; casting
+    once here keeps training, scoring and serving inputs identical."""
+    matrix = pd.DataFrame(index=frame.index)
+    for column in numeric:
+        matrix[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    for column in categorical:
+        values = frame[column].astype("object")
+        matrix[column] = values.where(values.notna(), None)
+    return matrix
+
+
+def preprocessor(numeric: list[str], categorical: list[str], *, scale: bool) -> ColumnTransformer:
+    numeric_steps: list = [("impute", SimpleImputer(strategy="median", add_indicator=True))]
+    if scale:
+        numeric_steps.append(("scale", StandardScaler()))
+    categorical_steps = [
+        ("impute", SimpleImputer(strategy="constant", fill_value="unknown")),
+        ("one_hot", OneHotEncoder(handle_unknown="ignore", min_frequency=20, sparse_output=False)),
+    ]
+    return ColumnTransformer(
+        [
+            ("numeric", Pipeline(numeric_steps), numeric),
+            ("categorical", Pipeline(categorical_steps), categorical),
+        ],
+        verbose_feature_names_out=False,
+    )
+
+
+def _calibrate(
+    model, x_validation: pd.DataFrame, y_validation: np.ndarray
+) -> CalibratedClassifierCV:
+    """Platt scaling on the validation cutoffs: it corrects the probability shift that
+    SMOTE and class weights introduce while keeping the ranking (and so the AUC) intact."""
+    calibrated = CalibratedClassifierCV(FrozenEstimator(model), method="sigmoid")
+    return calibrated.fit(x_validation, y_validation)
+
+
+def fit_baseline(
+    x_train: pd.DataFrame,
+    y_train: np.ndarray,
+    x_validation: pd.DataFrame,
+    y_validation: np.ndarray,
+    numeric: list[str],
+    categorical: list[str],
+) -> FittedCandidate:
+    pipeline = Pipeline(
+        [
+            ("preprocess", preprocessor(numeric, categorical, scale=True)),
+            ("model", LogisticRegression(max_iter=2000, C=1.0)),
+        ]
+    )
+    pipeline.fit(x_train, y_train)
+    return FittedCandidate(
+        BASELINE, _calibrate(pipeline, x_validation, y_validation), {"C": 1.0, "scaled": True}
+    )
+
+
+def fit_xgboost(
+    variant: str,
+    x_train: pd.DataFrame,
+    y_train: np.ndarray,
+    x_validation: pd.DataFrame,
+    y_validation: np.ndarray,
+    numeric: list[str],
+    categorical: list[str],
+    params: XGBoostParams = XGBoostParams(),
+) -> FittedCandidate:
+    """Train one XGBoost variant with early stopping on the validation cutoffs.
+
+    `xgboost_smote` oversamples the minority class inside an imbalanced-learn pipeline, so
+    synthetic rows exist only while fitting (never at predict time, never in validation)."""
+    if variant not in XGBOOST_VARIANTS:
+        raise ValueError(f"unknown XGBoost variant {variant!r}; expected one of {XGBOOST_VARIANTS}")
+    y_train = np.asarray(y_train).astype(int)
+    positives = int(y_train.sum())
+    negatives = len(y_train) - positives
+    extra: dict = {}
+    if variant == XGB_WEIGHTED:
+        extra["scale_pos_weight"] = negatives / max(positives, 1)
+    booster = XGBClassifier(
+        **{k: v for k, v in params.as_dict().items()},
+        tree_method="hist",
+        eval_metric="logloss",
+        **extra,
+    )
+    # The eval set must look like what the booster sees: features after the (deterministic)
+    # preprocessing fitted on the same training rows.
+    eval_preprocess = clone(preprocessor(numeric, categorical, scale=False)).fit(x_train)
+    eval_set = [(eval_preprocess.transform(x_validation), np.asarray(y_validation).astype(int))]
+    steps: list = [("preprocess", preprocessor(numeric, categorical, scale=False))]
+    if variant == XGB_SMOTE:
+        minority = min(positives, negatives)
+        neighbours = NearestNeighbors(n_neighbors=min(6, max(minority, 2)), n_jobs=params.n_jobs)
+        steps.append(("smote", SMOTE(k_neighbors=neighbours, random_state=params.random_state)))
+    steps.append(("model", booster))
+    pipeline = ImbPipeline(steps)
+    pipeline.fit(x_train, y_train, model__eval_set=eval_set, model__verbose=False)
+    fitted_booster = pipeline.named_steps["model"]
+    recorded = {**params.as_dict(), **extra, "best_iteration": int(fitted_booster.best_iteration)}
+    log.info("%s: best iteration %d", variant, fitted_booster.best_iteration)
+    return FittedCandidate(variant, _calibrate(pipeline, x_validation, y_validation), recorded)
+
+
+def churn_probability(model, matrix: pd.DataFrame) -> np.ndarray:
+    """P(churned = 1) per row."""
+    classes = list(model.classes_)
+    return model.predict_proba(matrix)[:, classes.index(1)]
+
+
+def inner_pipeline(candidate_model: CalibratedClassifierCV):
+    """The fitted (uncalibrated) pipeline inside a calibrated candidate, for SHAP."""
+    frozen = candidate_model.calibrated_classifiers_[0].estimator
+    return frozen.estimator if isinstance(frozen, FrozenEstimator) else frozen
+
+
+def model_input_columns(model) -> tuple[list[str], list[str]]:
+    """(numeric, categorical) input columns a fitted candidate was trained on, read from its
+    own preprocessing step, so scoring casts each column the way training did."""
+    transform = inner_pipeline(model).named_steps["preprocess"]
+    columns = {name: list(cols) for name, _, cols in transform.transformers_ if name != "remainder"}
+    return columns.get("numeric", []), columns.get("categorical", [])
+
+
+def predict_churn(model, features: pd.DataFrame) -> np.ndarray:
+    """P(churn) for raw `churn_v1` feature rows (from the scoring mart, Feast online reads or
+    a request body): cast the columns the way training did, then predict."""
+    numeric, categorical = model_input_columns(model)
+    missing = [column for column in (*numeric, *categorical) if column not in features]
+    if missing:
+        raise ValueError(f"feature column(s) missing for the model: {', '.join(missing)}")
+    if len(features) == 0:
+        return np.array([], dtype=float)
+    return churn_probability(model, feature_matrix(features, numeric, categorical))

@@ -1,0 +1,275 @@
+"""Batch scoring: every active user's churn probability from the champion, and whom to contact.
+
+Reads `analytics.mart_churn_scoring` (features as of the day after the data ends), scores it
+with `models:/churn_prediction_advanced@champion`, and writes `analytics.churn_scores` and
+`analytics.retention_targets` for one scoring date in one transaction: re-running a date
+replaces that date's rows, older dates stay as they were. Reading and writing use COPY and
+scoring is one vectorised call, so 100k users take seconds.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+import numpy as np
+import pandas as pd
+
+from ecom import churn_models
+from ecom.config import Settings
+from ecom.db import connect, table_exists, transaction
+from ecom.model_registry import MODEL_NAME, champion_version, configure_tracking
+from ecom.services import Endpoints
+
+log = logging.getLogger(__name__)
+
+SCORING_TABLE = "analytics.mart_churn_scoring"
+SCORES_TABLE = "analytics.churn_scores"
+TARGETS_TABLE = "analytics.retention_targets"
+
+# Absolute probability bands, so "high" means the same thing on every scoring date.
+RISK_BANDS = (("low", 0.0), ("medium", 0.4), ("high", 0.7), ("critical", 0.9))
+
+SCORES_DDL = f"""
+create table if not exists {SCORES_TABLE} (
+    scoring_date date not null,
+    user_id bigint not null,
+    churn_probability double precision not null,
+    risk_band text not null,
+    model_name text not null,
+    model_version text not null,
+    features_as_of date not null,
+    scored_at timestamptz not null,
+    primary key (scoring_date, user_id)
+)"""
+TARGETS_DDL = f"""
+create table if not exists {TARGETS_TABLE} (
+    scoring_date date not null,
+    target_rank integer not null,
+    user_id bigint not null,
+    churn_probability double precision not null,
+    expected_value double precision not null,
+    risk_band text not null,
+    model_name text not null,
+    model_version text not null,
+    scored_at timestamptz not null,
+    primary key (scoring_date, target_rank)
+)"""
+
+_models: dict[tuple[str, str], object] = {}
+_models_lock = threading.Lock()
+
+
+class NoChampionModel(RuntimeError):
+    """No model version carries the `champion` alias yet (run `ecom train`)."""
+
+
+@dataclass
+class ScoringSummary:
+    scoring_date: date
+    features_as_of: date | None
+    users_scored: int
+    model_name: str
+    model_version: str
+    risk_bands: dict[str, int]
+    targets: int
+    top_targets: list[tuple[int, float, float]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary_line(self) -> str:
+        bands = ", ".join(f"{band} {count:,}" for band, count in self.risk_bands.items())
+        top = f", best expected value {self.top_targets[0][2]:.2f}" if self.top_targets else ""
+        return (
+            f"scored {self.users_scored:,} users on {self.scoring_date} with {self.model_name} "
+            f"v{self.model_version} ({bands}); {self.targets} retention targets{top}"
+        )
+
+    def as_rich_table(self):
+        from rich.table import Table
+
+        bands = ", ".join(f"{band} {count:,}" for band, count in self.risk_bands.items())
+        table = Table(
+            title=f"scored {self.users_scored:,} users on {self.scoring_date} with "
+            f"{self.model_name} v{self.model_version} in {self.seconds:.1f} s",
+            caption=f"risk bands: {bands}; {self.targets} retention targets",
+        )
+        for column in ("rank", "user_id", "churn probability", "expected value"):
+            table.add_column(column, justify="right")
+        for rank, (user_id, probability, value) in enumerate(self.top_targets, start=1):
+            table.add_row(str(rank), str(user_id), f"{probability:.3f}", f"{value:.2f}")
+        return table
+
+
+# --------------------------------------------------------------------------- pure logic
+
+
+def risk_band(probabilities: np.ndarray) -> np.ndarray:
+    """The band each probability falls in (lower bounds inclusive)."""
+    probabilities = np.asarray(probabilities, dtype=float)
+    names = np.array([name for name, _ in RISK_BANDS], dtype=object)
+    bounds = np.array([bound for _, bound in RISK_BANDS[1:]])
+    return names[np.searchsorted(bounds, probabilities, side="right")]
+
+
+def expected_value(
+    probabilities: np.ndarray, customer_ltv: float, win_back_rate: float, contact_cost: float
+) -> np.ndarray:
+    """Value of contacting each user: the lifetime value a contact saves minus its cost."""
+    return np.asarray(probabilities, dtype=float) * customer_ltv * win_back_rate - contact_cost
+
+
+def select_retention_targets(scores: pd.DataFrame, count: int) -> pd.DataFrame:
+    """The `count` users with the highest positive expected value (ties: lower user_id first).
+
+    A contact with negative expected value loses money whatever its rank, so it is never a
+    target even when fewer than `count` users are worth contacting."""
+    if count < 0:
+        raise ValueError(f"retention target count must be >= 0, got {count}")
+    worth_it = scores[scores["expected_value"] > 0]
+    ranked = worth_it.sort_values(["expected_value", "user_id"], ascending=[False, True])
+    targets = ranked.head(count).reset_index(drop=True)
+    targets.insert(0, "target_rank", np.arange(1, len(targets) + 1))
+    return targets
+
+
+# --------------------------------------------------------------------------- I/O
+
+
+def read_scoring_features(database_url: str) -> pd.DataFrame:
+    """The scoring mart through COPY (10x faster than row fetches at 100k users)."""
+    schema, table = SCORING_TABLE.split(".")
+    if not table_exists(database_url, schema, table):
+        raise FileNotFoundError(
+            f"{SCORING_TABLE} does not exist: build the marts (`ecom transform`)"
+        )
+    buffer = io.StringIO()
+    connection = connect(database_url)
+    try:
+        with connection.cursor() as cursor:
+            cursor.copy_expert(
+                f"COPY (SELECT * FROM {SCORING_TABLE}) TO STDOUT WITH CSV HEADER", buffer
+            )
+    finally:
+        connection.close()
+    buffer.seek(0)
+    frame = pd.read_csv(
+        buffer, dtype={"traffic_source": "object", "gender": "object", "country": "object"}
+    )
+    for column in ("user_id", "cutoff_date"):
+        if column not in frame:
+            raise ValueError(f"{SCORING_TABLE} lacks required column {column!r}")
+    return frame
+
+
+def load_champion(settings: Settings) -> tuple[object, str]:
+    """The champion model and its version (loaded once per process and version).
+
+    Loaded by version number, not alias, so a promotion during a run cannot mix models."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    configure_tracking(settings.tracking_uri, settings.artifact_root.as_uri())
+    client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+    version = champion_version(client)
+    if version is None:
+        raise NoChampionModel(f"no version of {MODEL_NAME} is aliased 'champion': run `ecom train`")
+    key = (settings.tracking_uri, version)
+    with _models_lock:
+        if key not in _models:
+            _models[key] = mlflow.sklearn.load_model(f"models:/{MODEL_NAME}/{version}")
+    return _models[key], version
+
+
+def _copy_rows(cursor, table: str, frame: pd.DataFrame) -> None:
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, header=False)
+    buffer.seek(0)
+    cursor.copy_expert(
+        f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN WITH (FORMAT csv)", buffer
+    )
+
+
+def write_scores(
+    database_url: str, scoring_date: date, scores: pd.DataFrame, targets: pd.DataFrame
+) -> None:
+    """Replace one scoring date's scores and targets atomically; other dates are untouched.
+
+    An advisory lock on the date makes two concurrent runs for the same date queue up
+    instead of colliding on the primary key."""
+    with transaction(database_url) as cursor:
+        cursor.execute("create schema if not exists analytics")
+        cursor.execute(SCORES_DDL)
+        cursor.execute(TARGETS_DDL)
+        cursor.execute(
+            "select pg_advisory_xact_lock(hashtext('churn_scores'), %s)",
+            (scoring_date.toordinal(),),
+        )
+        cursor.execute(f"delete from {SCORES_TABLE} where scoring_date = %s", (scoring_date,))
+        cursor.execute(f"delete from {TARGETS_TABLE} where scoring_date = %s", (scoring_date,))
+        _copy_rows(cursor, SCORES_TABLE, scores)
+        _copy_rows(cursor, TARGETS_TABLE, targets)
+
+
+def score_users(
+    settings: Settings, endpoints: Endpoints, *, scoring_date: date | None = None
+) -> ScoringSummary:
+    """Score every user in the scoring mart with the champion and store scores and targets."""
+    started = time.perf_counter()
+    scoring_date = scoring_date or datetime.now(UTC).date()
+    features = read_scoring_features(endpoints.database_url)
+    model, version = load_champion(settings)
+    try:
+        probabilities = churn_models.predict_churn(model, features)
+    except ValueError as error:
+        raise ValueError(
+            f"{SCORING_TABLE} cannot be scored by champion v{version}: {error}"
+        ) from error
+    scored_at = datetime.now(UTC)
+    scores = pd.DataFrame(
+        {
+            "scoring_date": scoring_date,
+            "user_id": features["user_id"].astype("int64"),
+            "churn_probability": probabilities,
+            "risk_band": risk_band(probabilities),
+            "model_name": MODEL_NAME,
+            "model_version": version,
+            "features_as_of": features["cutoff_date"],
+            "scored_at": scored_at.isoformat(),
+        }
+    )
+    valued = scores.assign(
+        expected_value=expected_value(
+            probabilities, settings.customer_ltv, settings.win_back_rate, settings.contact_cost
+        )
+    )
+    targets = select_retention_targets(valued, settings.retention_target_count)[
+        ["scoring_date", "target_rank", "user_id", "churn_probability", "expected_value",
+         "risk_band", "model_name", "model_version", "scored_at"]
+    ]  # fmt: skip
+    write_scores(endpoints.database_url, scoring_date, scores, targets)
+    counts = scores["risk_band"].value_counts()
+    summary = ScoringSummary(
+        scoring_date=scoring_date,
+        features_as_of=pd.to_datetime(features["cutoff_date"]).max().date()
+        if len(features)
+        else None,
+        users_scored=len(scores),
+        model_name=MODEL_NAME,
+        model_version=version,
+        risk_bands={name: int(counts.get(name, 0)) for name, _ in RISK_BANDS},
+        targets=len(targets),
+        top_targets=[
+            (int(row.user_id), float(row.churn_probability), float(row.expected_value))
+            for row in targets.head(10).itertuples()
+        ],
+        seconds=time.perf_counter() - started,
+    )
+    log.info(
+        "scored %d users with %s v%s in %.1f s; %d retention targets",
+        summary.users_scored, MODEL_NAME, version, summary.seconds, summary.targets,
+    )  # fmt: skip
+    return summary

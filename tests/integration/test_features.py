@@ -1,0 +1,154 @@
+"""Feast against real PostgreSQL and Redis: apply, point-in-time retrieval, materialize, read."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import pytest
+
+from ecom import features
+from ecom.db import transaction
+from ecom.services import Endpoints
+from tests.integration.churn_marts import simulate_churn_marts, write_churn_marts
+
+pytestmark = pytest.mark.integration
+
+POISON = 999_999
+
+
+@pytest.fixture(scope="module")
+def endpoints(database_url: str, redis_url: str) -> Endpoints:
+    return Endpoints(database_url, redis_url, embedded=False)
+
+
+@pytest.fixture(scope="module")
+def marts(ecom_settings, endpoints):
+    marts = simulate_churn_marts(n_users=120, n_cutoffs=10, seed=3)
+    write_churn_marts(endpoints.database_url, marts)
+    features.apply_feature_repo(ecom_settings, endpoints)
+    return marts
+
+
+def test_apply_registers_the_churn_v1_service(ecom_settings, endpoints, marts):
+    applied = features.apply_feature_repo(ecom_settings, endpoints)
+    assert {
+        "user",
+        "user_rfm",
+        "user_engagement",
+        "user_conversion",
+        "user_profile",
+        "churn_v1",
+    } <= set(applied)
+    columns = features.feature_service_columns(ecom_settings, endpoints)
+    assert columns[:2] == ["recency_days", "frequency_orders"]
+    expected = set(marts.features.columns) - {"user_id", "cutoff_date", "feature_timestamp"}
+    assert set(columns) == expected
+
+
+def _insert_feature_rows(database_url: str, rows: pd.DataFrame) -> None:
+    columns = ", ".join(rows.columns)
+    placeholders = ", ".join(["%s"] * len(rows.columns))
+    with transaction(database_url) as cursor:
+        cursor.executemany(
+            f"insert into analytics.mart_churn_features ({columns}) values ({placeholders})",
+            [tuple(None if pd.isna(v) else v for v in row) for row in rows.itertuples(index=False)],
+        )
+
+
+def test_training_frame_is_point_in_time_correct(ecom_settings, endpoints, marts):
+    labels = marts.labels
+    # A row stamped one day after every label's cutoff, with values no real row has: if the
+    # join ever looked past the cutoff, it would pick these up (they are the newest rows).
+    poison = marts.features.merge(labels[["user_id", "cutoff_date"]], on=["user_id", "cutoff_date"])
+    poison = poison.assign(
+        cutoff_date=poison["cutoff_date"] + timedelta(days=1),
+        feature_timestamp=poison["feature_timestamp"] + timedelta(days=1),
+        frequency_orders=POISON,
+        recency_days=float(POISON),
+    )
+    # A label whose user's only feature row is 70 days old: beyond the 60-day TTL, no features.
+    stale_user = 99_001
+    label_cutoff = labels["cutoff_date"].max()
+    stale_row = marts.features.iloc[[0]].assign(
+        user_id=stale_user,
+        cutoff_date=label_cutoff - timedelta(days=70),
+        feature_timestamp=datetime.combine(
+            label_cutoff - timedelta(days=70), datetime.min.time(), UTC
+        ),
+    )
+    _insert_feature_rows(endpoints.database_url, pd.concat([poison, stale_row]))
+    with transaction(endpoints.database_url) as cursor:
+        cursor.execute(
+            "insert into analytics.mart_churn_labels values (%s, %s, %s, 1, %s)",
+            (
+                stale_user,
+                label_cutoff,
+                datetime.combine(label_cutoff, datetime.min.time(), UTC),
+                datetime.combine(label_cutoff + timedelta(days=30), datetime.min.time(), UTC),
+            ),
+        )
+    try:
+        frame = features.training_frame(ecom_settings, endpoints)
+    finally:
+        write_churn_marts(endpoints.database_url, marts)
+
+    assert len(frame) == len(labels) + 1
+    assert not (frame["frequency_orders"] == POISON).any()
+    assert not (frame["recency_days"] == POISON).any()
+    stale = frame[frame["user_id"] == stale_user]
+    assert stale[["recency_days", "frequency_orders", "country"]].isna().all(axis=None)
+
+    # Every other label gets exactly the row stamped at its own cutoff.
+    expected = marts.features.assign(
+        event_timestamp=pd.to_datetime(marts.features["feature_timestamp"], utc=True)
+    )
+    joined = frame[frame["user_id"] != stale_user].merge(
+        expected, on=["user_id", "event_timestamp"], suffixes=("", "_mart")
+    )
+    assert len(joined) == len(labels)
+    for column in ("recency_days", "monetary_value", "sessions_count", "tenure_days", "country"):
+        left, right = joined[column], joined[f"{column}_mart"]
+        assert ((left == right) | (left.isna() & right.isna())).all(), column
+    assert (joined["churned"].to_numpy() >= 0).all()
+
+
+def test_online_read_after_materialize_returns_latest_values(ecom_settings, endpoints, marts):
+    summary = features.materialize_features(ecom_settings, endpoints)
+    latest = (
+        marts.features.sort_values("feature_timestamp")
+        .groupby("user_id", as_index=False)
+        .tail(1)
+        .set_index("user_id")
+    )
+    assert summary.users == len(latest)
+    assert len(summary.feature_views) == 4
+    users = list(latest.index[:25])
+    online = features.online_features(ecom_settings, endpoints, [*users, 424242]).set_index(
+        "user_id"
+    )
+    for column in ("recency_days", "frequency_orders", "monetary_value", "tenure_days", "country"):
+        got, want = online.loc[users, column], latest.loc[users, column]
+        assert ((got == want) | (got.isna() & want.isna())).all(), column
+    assert online.loc[424242].isna().all()  # an unknown user gets no values
+
+    # A newer row for one user replaces its online values on the next materialization.
+    user = users[0]
+    newer = (
+        latest.loc[[user]]
+        .reset_index()
+        .assign(
+            cutoff_date=latest.loc[user, "cutoff_date"] + timedelta(days=7),
+            feature_timestamp=latest.loc[user, "feature_timestamp"] + timedelta(days=7),
+            frequency_orders=77,
+            country="Narnia",
+        )
+    )
+    _insert_feature_rows(endpoints.database_url, newer[marts.features.columns])
+    try:
+        features.materialize_features(ecom_settings, endpoints)
+        row = features.online_features(ecom_settings, endpoints, [user]).iloc[0]
+        assert row["frequency_orders"] == 77
+        assert row["country"] == "Narnia"
+    finally:
+        write_churn_marts(endpoints.database_url, marts)
