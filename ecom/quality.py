@@ -102,7 +102,7 @@ def run_quality_gate(
         seconds=time.perf_counter() - started,
         skipped=tuple(skipped),
     )
-    (log.info if report.passed else log.warning)("%s", report.summary())
+    (log.info if report.passed else log.warning)("%s", report.summary_line())
     for failure in report.failures:
         log.warning("%s", failure.message)
     return report
@@ -372,6 +372,6 @@ def render_report(report: QualityReport, console: Console) -> None:
     for failure in report.failures:
         console.print(f"[red]✗[/red] {escape(failure.message)}", highlight=False)
     style = "green" if report.passed else "red"
-    console.print(f"[{style}]{report.summary()}[/{style}]")
+    console.print(f"[{style}]{report.summary_line()}[/{style}]")
     if report.data_docs_path:
         console.print(f"data docs: {report.data_docs_path}")

@@ -72,7 +72,7 @@ class QualityReport:
     def failed_tables(self) -> list[str]:
         return [suite.table for suite in self.suites if not suite.passed]
 
-    def summary(self) -> str:
+    def summary_line(self) -> str:
         verdict = "passed" if self.passed else "FAILED"
         text = (
             f"quality gate {verdict}: {self.evaluated - self.failed} of {self.evaluated} "
@@ -93,7 +93,7 @@ class QualityGateFailed(Exception):
 
 def failure_message(report: QualityReport) -> str:
     """The exception text: which expectations failed on which tables, most important first."""
-    lines = [report.summary()]
+    lines = [report.summary_line()]
     shown = report.failures[:_FAILURES_IN_EXCEPTION]
     lines += [f"  - {failure.message}" for failure in shown]
     if len(report.failures) > len(shown):

@@ -68,6 +68,7 @@ class PipelineSummary:
 
 
 def render_pipeline_summary(summary: PipelineSummary, console) -> None:
+    """One line per stage, then the model comparison and the top retention targets."""
     from rich.table import Table
 
     table = Table(title="pipeline summary")
@@ -75,4 +76,8 @@ def render_pipeline_summary(summary: PipelineSummary, console) -> None:
     table.add_column("result")
     for stage, text in summary.lines:
         table.add_row(stage, text)
+    for stage in ("train", "score"):
+        detail = summary.details.get(stage)
+        if detail is not None and hasattr(detail, "as_rich_table"):
+            console.print(detail.as_rich_table())
     console.print(table)

@@ -18,7 +18,7 @@ def feast_apply_task(settings, endpoints):
 @database_task(name="feast-materialize")
 def feast_materialize_task(settings, endpoints):
     summary = materialize_features(settings, endpoints)
-    get_run_logger().info("materialized: %s", summary)
+    get_run_logger().info("%s", summary.summary_line())
     return summary
 
 

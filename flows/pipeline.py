@@ -37,7 +37,7 @@ def churn_pipeline(
     summary.add("quality", quality_report.summary_line(), quality_report)
 
     materialized = features_flow()
-    summary.add("features", str(materialized), materialized)
+    summary.add("features", materialized.summary_line(), materialized)
 
     truth_dir = Path(data_dir) if (Path(data_dir) / "_truth").is_dir() else None
     training = train_flow(truth_dir=str(truth_dir) if truth_dir else None)

@@ -11,7 +11,7 @@ from flows.common import database_task, start_services
 @database_task(name="dbt-build")
 def dbt_build_task(settings, endpoints, select: str | None = None):
     summary = build_warehouse(settings, endpoints, select=select)
-    get_run_logger().info("dbt build: %s", summary.summary_line())
+    get_run_logger().info("%s", summary.summary_line())
     return summary
 
 
