@@ -37,16 +37,21 @@ XGBOOST_VARIANTS = (XGB_PLAIN, XGB_WEIGHTED, XGB_SMOTE)
 
 @dataclass(frozen=True)
 class XGBoostParams:
-    """Tree settings shared by the variants; early stopping picks the number of trees."""
+    """Tree settings shared by the variants; early stopping picks the number of trees.
 
-    n_estimators: int = 500
-    learning_rate: float = 0.08
-    max_depth: int = 5
-    min_child_weight: float = 5.0
+    Shallow, strongly regularised trees: churn here is close to additive in recency,
+    frequency and engagement, and on the 100k-user demo (seed 42) depth 5 / rate 0.08 scored
+    test AUC 0.874, below the logistic baseline's 0.876, while depth 3 / rate 0.03 /
+    min_child_weight 100 / lambda 10 scored 0.879 (tuned on validation, read on test)."""
+
+    n_estimators: int = 2000
+    learning_rate: float = 0.03
+    max_depth: int = 3
+    min_child_weight: float = 100.0
     subsample: float = 0.8
     colsample_bytree: float = 0.8
-    reg_lambda: float = 1.0
-    early_stopping_rounds: int = 40
+    reg_lambda: float = 10.0
+    early_stopping_rounds: int = 100
     n_jobs: int = 2
     random_state: int = 42
 
