@@ -42,8 +42,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ecom import churn_models, features, scoring, training  # noqa: E402
-from ecom.config import PostgresParts, RedisParts, Settings  # noqa: E402
-from ecom.db import connect, transaction  # noqa: E402
+from ecom.config import RedisParts, Settings  # noqa: E402
+from ecom.db import connect, create_database, transaction  # noqa: E402
 from ecom.services import Endpoints, ensure_services  # noqa: E402
 
 BENCH_DATABASE = "ecom_bench_features"
@@ -135,13 +135,7 @@ def _timed(function, *args, **kwargs):
 
 
 def prepare_database(server_url: str, users: int, cutoffs: int) -> str:
-    admin = connect(server_url)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'drop database if exists "{BENCH_DATABASE}" with (force)')
-        cursor.execute(f'create database "{BENCH_DATABASE}"')
-    admin.close()
-    url = PostgresParts(server_url).with_database(BENCH_DATABASE).url
+    url = create_database(server_url, BENCH_DATABASE, replace=True)
     with transaction(url) as cursor:
         cursor.execute(FEATURES_SQL, {"users": users, "cutoffs": cutoffs, "as_of": AS_OF})
     return url

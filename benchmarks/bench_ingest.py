@@ -36,7 +36,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ecom.config import PostgresParts, Settings
-from ecom.db import connect, fetch_all
+from ecom.db import connect, create_database, drop_database, fetch_all
 from ecom.ingest import LoadReport, find_csvs, has_thelook_csvs, load_raw_tables
 from ecom.raw_schema import ALL_TABLES, RawTable
 from ecom.services import ensure_services
@@ -75,24 +75,6 @@ def _dataset(args: argparse.Namespace, settings: Settings) -> Path:
     console.print(f"generating {args.users:,} users (seed {args.seed}) into {data_dir}")
     generate_dataset(args.users, args.seed, data_dir, None, progress=True)
     return data_dir
-
-
-def _fresh_database(server_url: str) -> str:
-    connection = connect(server_url)
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f'drop database if exists "{BENCH_DATABASE}" with (force)')
-        cursor.execute(f'create database "{BENCH_DATABASE}"')
-    connection.close()
-    return PostgresParts(server_url).with_database(BENCH_DATABASE).url
-
-
-def _drop_database(server_url: str) -> None:
-    connection = connect(server_url)
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f'drop database if exists "{BENCH_DATABASE}" with (force)')
-    connection.close()
 
 
 def _execute(database_url: str, *statements: str) -> None:
@@ -326,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = _dataset(args, settings)
     csvs = find_csvs(data_dir)
     sizes = {name: path.stat().st_size for name, path in csvs.items()}
-    database_url = _fresh_database(endpoints.database_url)
+    database_url = create_database(endpoints.database_url, BENCH_DATABASE, replace=True)
     try:
         _warm_page_cache(list(csvs.values()))
         copy_runs, copy_pk_runs, load_runs, reload_runs = [], [], [], []
@@ -392,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"wrote {args.out}")
     finally:
         if not args.keep_database:
-            _drop_database(endpoints.database_url)
+            drop_database(endpoints.database_url, BENCH_DATABASE)
     return 0
 
 

@@ -22,8 +22,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from ecom.config import PostgresParts, Settings
-from ecom.db import connect
+from ecom.config import Settings
+from ecom.db import create_database, drop_database
 from ecom.ingest import has_thelook_csvs, load_raw_tables
 from ecom.services import Endpoints, ensure_services
 from ecom.synth import generate_dataset
@@ -49,17 +49,6 @@ def _database_name(users: int) -> str:
     return f"bench_transform_{users}"
 
 
-def _drop_database(server_url: str, name: str, *, recreate: bool = False) -> str:
-    admin = connect(server_url)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if recreate:
-            cursor.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
-    return PostgresParts(server_url).with_database(name).url
-
-
 def run_size(
     settings: Settings, server: Endpoints, users: int, seed: int, end_date: dt.date
 ) -> SizeResult:
@@ -67,7 +56,7 @@ def run_size(
     if not has_thelook_csvs(data_dir):
         console.print(f"generating {users:,} users into {data_dir}")
         generate_dataset(users, seed, data_dir, end_date, progress=True)
-    database_url = _drop_database(server.database_url, _database_name(users), recreate=True)
+    database_url = create_database(server.database_url, _database_name(users), replace=True)
     endpoints = Endpoints(database_url, server.redis_url, embedded=server.embedded)
     started = time.perf_counter()
     report = load_raw_tables(database_url, data_dir, progress=True)
@@ -151,7 +140,7 @@ def main() -> None:
     finally:
         if not args.keep_databases:
             for users in args.users:
-                _drop_database(server.database_url, _database_name(users))
+                drop_database(server.database_url, _database_name(users))
 
     table = Table(title="dbt build")
     table.add_column("users", justify="right")

@@ -6,6 +6,9 @@ same code runs against the embedded services, docker compose or any real server.
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
@@ -157,3 +160,22 @@ def connection_env(database_url: str, redis_url: str, settings: Settings) -> dic
         "ECOM_PG_SQLALCHEMY_URL": pg.sqlalchemy_url(),
         "ECOM_REDIS_CONNECTION": redis.feast_connection_string,
     }
+
+
+@contextlib.contextmanager
+def temporary_environ(values: Mapping[str, str]) -> Iterator[None]:
+    """Export `values` for the length of the block, then put back what was there before.
+
+    dbt and Feast read their connection from the process environment; a run (or a test
+    session) must not leave its database's variables behind for whatever runs next.
+    """
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import psycopg2
 import psycopg2.extensions
 from psycopg2 import errors as pg_errors
+from psycopg2 import sql as pg_sql
 
 from ecom.config import PostgresParts
 
@@ -49,3 +50,35 @@ def fetch_all(database_url: str, sql: str, params: tuple | dict | None = None) -
 def table_exists(database_url: str, schema: str, table: str) -> bool:
     rows = fetch_all(database_url, "select to_regclass(%s) is not null", (f"{schema}.{table}",))
     return bool(rows[0][0])
+
+
+def _administer(server_url: str, *statements: pg_sql.Composable) -> None:
+    """Run statements outside a transaction (CREATE/DROP DATABASE refuse to run inside one)."""
+    connection = connect(server_url)
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+    finally:
+        connection.close()
+
+
+def _drop_statement(name: str) -> pg_sql.Composed:
+    return pg_sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(pg_sql.Identifier(name))
+
+
+def drop_database(server_url: str, name: str) -> None:
+    """Drop database `name` on the server of `server_url` if it exists, closing its connections."""
+    _administer(server_url, _drop_statement(name))
+
+
+def create_database(server_url: str, name: str, *, replace: bool = False) -> str:
+    """Create database `name` beside the one `server_url` names and return its URL.
+
+    Tests and benchmarks each build into a database of their own so they never touch anyone
+    else's tables; `replace` drops a leftover of the same name (from an interrupted run) first.
+    """
+    create = pg_sql.SQL("CREATE DATABASE {}").format(pg_sql.Identifier(name))
+    _administer(server_url, *([_drop_statement(name)] if replace else []), create)
+    return PostgresParts(server_url).with_database(name).url

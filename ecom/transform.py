@@ -9,19 +9,17 @@ the run and restored afterwards, so a shell user's `cd dbt && dbt build --profil
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 
-from ecom.config import Settings, project_root
+from ecom.config import Settings, project_root, temporary_environ
 from ecom.services import Endpoints
 
 log = logging.getLogger(__name__)
@@ -145,20 +143,6 @@ def dbt_paths(settings: Settings) -> tuple[Path, Path]:
     return base / "target", base / "logs"
 
 
-@contextlib.contextmanager
-def _temporary_environ(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def _node_results(result: Any) -> list[NodeResult]:
     """Turn dbt's RunExecutionResult into NodeResults; commands without nodes give []."""
     nodes = []
@@ -221,7 +205,7 @@ def run_dbt(
     args = dbt_arguments(command, settings, vars)
     log.info("dbt %s (database %s)", " ".join(command), endpoints.database_url.split("?")[0])
     started = time.perf_counter()
-    with _temporary_environ(dbt_environment(settings, endpoints)):
+    with temporary_environ(dbt_environment(settings, endpoints)):
         outcome = dbtRunner().invoke(args)
     seconds = time.perf_counter() - started
     summary = DbtRunSummary(

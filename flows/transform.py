@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ecom.transform import build_warehouse
 from prefect import flow, get_run_logger
 
+from ecom.transform import build_warehouse
 from flows.common import database_task, start_services
 
 

@@ -17,29 +17,9 @@ import pytest
 import redis
 
 from ecom import config
-from ecom.config import PostgresParts, RedisParts, Settings, connection_env
-from ecom.db import connect
+from ecom.config import PostgresParts, RedisParts, Settings, connection_env, temporary_environ
+from ecom.db import create_database, drop_database
 from ecom.services import ensure_services, stop_services
-
-
-def _create_database(server_url: str) -> str:
-    parts = PostgresParts(server_url)
-    name = f"ecom_test_{uuid.uuid4().hex[:10]}"
-    connection = connect(server_url)
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    connection.close()
-    return parts.with_database(name).url
-
-
-def _drop_database(server_url: str, database_url: str) -> None:
-    name = PostgresParts(database_url).dbname
-    connection = connect(server_url)
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    connection.close()
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +39,7 @@ def ecom_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings
             )
         )
         server_url, redis_server_url = endpoints.database_url, endpoints.redis_url
-    database_url = _create_database(server_url)
+    database_url = create_database(server_url, f"ecom_test_{uuid.uuid4().hex[:10]}")
     test_db = int(os.environ.get("ECOM_TEST_REDIS_DB", "15"))
     redis_parts = RedisParts(redis_server_url)
     redis_url = f"redis://{redis_parts.host}:{redis_parts.port}/{test_db}"
@@ -76,20 +56,14 @@ def ecom_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings
         mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}",
     )
     env = connection_env(database_url, redis_url, settings)
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    config.get_settings.cache_clear()
     try:
-        yield settings
+        with temporary_environ(env):
+            config.get_settings.cache_clear()
+            yield settings
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         config.get_settings.cache_clear()
         redis.Redis.from_url(redis_url).flushdb()
-        _drop_database(server_url, database_url)
+        drop_database(server_url, PostgresParts(database_url).dbname)
         stop_services(embedded_settings, purge=True)
 
 

@@ -100,3 +100,18 @@
 {% macro postgres__type_timestamptz() -%}
     timestamp with time zone
 {%- endmacro %}
+
+
+{#
+    The cancelled/returned flags of an order or an order item, from its status and return time.
+    TheLook records no cancellation time: a cancelled order is known as such from the moment it
+    is placed (the churn features rely on this). A return is known from either the status or a
+    recorded return time.
+#}
+{% macro order_status_flags(status_column='status', returned_at_column='returned_at') -%}
+    case when {{ clean_text(status_column) }} = 'Cancelled' then true else false end as is_cancelled,
+        case
+            when {{ clean_text(status_column) }} = 'Returned' or {{ returned_at_column }} is not null then true
+            else false
+        end as is_returned
+{%- endmacro %}

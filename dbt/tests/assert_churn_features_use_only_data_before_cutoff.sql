@@ -8,6 +8,7 @@
 #}
 {%- set window_days = var('churn_feature_window_days') | int -%}
 {%- set modulus = var('churn_audit_user_modulus') | int -%}
+{%- set window_start = dbt.dateadd('day', -window_days, 'features.feature_timestamp') -%}
 
 with
 
@@ -34,10 +35,10 @@ event_facts as (
         features.user_id,
         features.cutoff_date,
         max(events.created_at) as last_event_at,
-        sum(case when events.created_at >= {{ dbt.dateadd('day', -window_days, 'features.feature_timestamp') }} then 1 else 0 end) as events_count,
-        sum(case when events.created_at >= {{ dbt.dateadd('day', -window_days, 'features.feature_timestamp') }} and events.event_type = 'product' then 1 else 0 end) as product_views,
-        sum(case when events.created_at >= {{ dbt.dateadd('day', -window_days, 'features.feature_timestamp') }} and events.event_type = 'cart' then 1 else 0 end) as cart_adds,
-        sum(case when events.created_at >= {{ dbt.dateadd('day', -window_days, 'features.feature_timestamp') }} and events.event_type = 'purchase' then 1 else 0 end) as purchase_events
+        sum(case when events.created_at >= {{ window_start }} then 1 else 0 end) as events_count,
+        sum(case when events.created_at >= {{ window_start }} and events.event_type = 'product' then 1 else 0 end) as product_views,
+        sum(case when events.created_at >= {{ window_start }} and events.event_type = 'cart' then 1 else 0 end) as cart_adds,
+        sum(case when events.created_at >= {{ window_start }} and events.event_type = 'purchase' then 1 else 0 end) as purchase_events
     from features
     inner join events
         on events.user_id = features.user_id
@@ -56,8 +57,8 @@ order_facts as (
         features.user_id,
         features.cutoff_date,
         max(orders.created_at) as last_order_at,
-        sum(case when orders.created_at >= {{ dbt.dateadd('day', -window_days, 'features.feature_timestamp') }} then 1 else 0 end) as frequency_orders,
-        sum(case when orders.created_at >= {{ dbt.dateadd('day', -window_days, 'features.feature_timestamp') }} then coalesce(order_values.order_value, 0) else 0 end) as monetary_value
+        sum(case when orders.created_at >= {{ window_start }} then 1 else 0 end) as frequency_orders,
+        sum(case when orders.created_at >= {{ window_start }} then coalesce(order_values.order_value, 0) else 0 end) as monetary_value
     from features
     inner join orders
         on orders.user_id = features.user_id

@@ -6,9 +6,13 @@ run through Prefect (ephemeral server), then checked table by table.
 
 from __future__ import annotations
 
+import csv
+import shutil
+
 import pytest
 
 from ecom.db import fetch_all
+from ecom.quality_report import QualityGateFailed
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -16,7 +20,16 @@ E2E_USERS = 3000
 
 
 @pytest.fixture(scope="module")
-def pipeline_run(ecom_settings, tmp_path_factory):
+def prefect_server():
+    """A throwaway Prefect server for this module, stopped before pytest closes its streams."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="module")
+def pipeline_run(ecom_settings, prefect_server, tmp_path_factory):
     from flows.pipeline import churn_pipeline
 
     data_dir = tmp_path_factory.mktemp("thelook_e2e")
@@ -77,3 +90,34 @@ def test_training_found_the_planted_signal(pipeline_run):
     assert training.champion_version is not None
     assert training.oracle_auc is not None and training.oracle_auc > 0.5
     assert training.test_auc > 0.5
+
+
+def test_a_failed_quality_gate_stops_the_pipeline_before_features_and_training(
+    pipeline_run, ecom_settings, database_url, tmp_path
+):
+    """Runs last: it reloads `raw` from a copy of the data with one negative sale price."""
+    import mlflow
+
+    from flows.pipeline import churn_pipeline
+
+    data_dir, _ = pipeline_run
+    bad_dir = tmp_path / "thelook_bad"
+    shutil.copytree(data_dir, bad_dir)
+    items_path = bad_dir / "order_items.csv"
+    with items_path.open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    price = rows[0].index("sale_price")
+    rows[1][price] = "-5.0"
+    with items_path.open("w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+
+    client = mlflow.MlflowClient(tracking_uri=ecom_settings.tracking_uri)
+    versions_before = len(client.search_model_versions("name='churn_prediction_advanced'"))
+    scores_before = _count(database_url, "analytics.churn_scores")
+
+    with pytest.raises(QualityGateFailed, match=r"raw\.order_items") as failure:
+        churn_pipeline(data_dir=str(bad_dir), users=E2E_USERS, seed=11)
+    assert "sale_price" in str(failure.value)
+    assert _count(database_url, "raw.order_items where sale_price < 0") == 1  # it was loaded
+    assert len(client.search_model_versions("name='churn_prediction_advanced'")) == versions_before
+    assert _count(database_url, "analytics.churn_scores") == scores_before

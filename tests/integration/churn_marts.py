@@ -15,7 +15,10 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from ecom import features
+from ecom.config import Settings
 from ecom.db import transaction
+from ecom.services import Endpoints
 
 FEATURE_WINDOW_DAYS = 60
 LABEL_HORIZON_DAYS = 30
@@ -200,3 +203,14 @@ def write_churn_marts(database_url: str, marts: ChurnMarts) -> None:
     write_table(database_url, "mart_churn_features", marts.features, FEATURE_COLUMNS_DDL)
     write_table(database_url, "mart_churn_labels", marts.labels, LABEL_COLUMNS_DDL)
     write_table(database_url, "mart_churn_scoring", marts.scoring, FEATURE_COLUMNS_DDL)
+
+
+def load_churn_marts(
+    settings: Settings, endpoints: Endpoints, *, n_users: int, n_cutoffs: int, seed: int
+) -> ChurnMarts:
+    """Simulate the marts, write them into the test database and register the Feast repo over
+    them: what every feature/training/scoring test module needs before its first test."""
+    marts = simulate_churn_marts(n_users=n_users, n_cutoffs=n_cutoffs, seed=seed)
+    write_churn_marts(endpoints.database_url, marts)
+    features.apply_feature_repo(settings, endpoints)
+    return marts

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ecom.config import PostgresParts, Settings
-from ecom.db import connect
+from ecom.config import Settings
+from ecom.db import create_database, drop_database
 from ecom.ingest import load_raw_tables
 from ecom.services import Endpoints
 
@@ -26,20 +26,14 @@ def private_database(settings: Settings, prefix: str) -> Iterator[tuple[Settings
     endpoints naming it."""
     assert settings.database_url and settings.redis_url
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    admin = connect(settings.database_url)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    url = PostgresParts(settings.database_url).with_database(name).url
+    url = create_database(settings.database_url, name)
     try:
         yield (
             settings.with_overrides(database_url=url),
             Endpoints(url, settings.redis_url, embedded=False),
         )
     finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+        drop_database(settings.database_url, name)
 
 
 def load_directory(endpoints: Endpoints, data_dir: Path) -> None:

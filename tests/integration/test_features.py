@@ -10,7 +10,7 @@ import pytest
 from ecom import features
 from ecom.db import transaction
 from ecom.services import Endpoints
-from tests.integration.churn_marts import simulate_churn_marts, write_churn_marts
+from tests.integration.churn_marts import load_churn_marts, write_churn_marts
 
 pytestmark = pytest.mark.integration
 
@@ -24,10 +24,7 @@ def endpoints(database_url: str, redis_url: str) -> Endpoints:
 
 @pytest.fixture(scope="module")
 def marts(ecom_settings, endpoints):
-    marts = simulate_churn_marts(n_users=120, n_cutoffs=10, seed=3)
-    write_churn_marts(endpoints.database_url, marts)
-    features.apply_feature_repo(ecom_settings, endpoints)
-    return marts
+    return load_churn_marts(ecom_settings, endpoints, n_users=120, n_cutoffs=10, seed=3)
 
 
 def test_apply_registers_the_churn_v1_service(ecom_settings, endpoints, marts):

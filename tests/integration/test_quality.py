@@ -17,8 +17,8 @@ from pathlib import Path
 import great_expectations as gx
 import pytest
 
-from ecom.config import PostgresParts, Settings
-from ecom.db import connect, transaction
+from ecom.config import Settings
+from ecom.db import create_database, drop_database, transaction
 from ecom.ingest import load_raw_tables
 from ecom.quality import CHECKPOINT_NAME, DATASOURCE_NAME, gx_project_dir, run_quality_gate
 from ecom.quality_report import QualityGateFailed, QualityReport
@@ -151,16 +151,11 @@ def _create_churn_marts(database_url: str, churned: list[int]) -> None:
 def _own_database(database_url: str) -> Iterator[str]:
     """A throwaway database beside the session's, so `raw` here is nobody else's."""
     name = f"ecom_quality_{uuid.uuid4().hex[:8]}"
-    admin = connect(database_url)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'create database "{name}"')
+    url = create_database(database_url, name)
     try:
-        yield PostgresParts(database_url).with_database(name).url
+        yield url
     finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'drop database if exists "{name}" with (force)')
-        admin.close()
+        drop_database(database_url, name)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 from ecom import churn_models, features, scoring, training
 from ecom.db import fetch_all
 from ecom.services import Endpoints
-from tests.integration.churn_marts import simulate_churn_marts, write_churn_marts
+from tests.integration.churn_marts import load_churn_marts
 
 pytestmark = pytest.mark.integration
 
@@ -22,9 +22,7 @@ def endpoints(database_url: str, redis_url: str) -> Endpoints:
 
 @pytest.fixture(scope="module")
 def settings(ecom_settings, endpoints):
-    marts = simulate_churn_marts(n_users=300, n_cutoffs=22, seed=5)
-    write_churn_marts(endpoints.database_url, marts)
-    features.apply_feature_repo(ecom_settings, endpoints)
+    load_churn_marts(ecom_settings, endpoints, n_users=300, n_cutoffs=22, seed=5)
     frame = features.training_frame(ecom_settings, endpoints)
     # Whichever model is champion afterwards (this one or an earlier, better one) scores.
     training.train_on_frame(

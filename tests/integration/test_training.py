@@ -12,7 +12,7 @@ from ecom import churn_models, features, training
 from ecom.datasplit import plan_cutoff_split
 from ecom.model_registry import MODEL_NAME, champion_version
 from ecom.services import Endpoints
-from tests.integration.churn_marts import simulate_churn_marts, write_churn_marts
+from tests.integration.churn_marts import load_churn_marts
 
 pytestmark = pytest.mark.integration
 
@@ -24,9 +24,7 @@ def endpoints(database_url: str, redis_url: str) -> Endpoints:
 
 @pytest.fixture(scope="module")
 def trained(ecom_settings, endpoints):
-    marts = simulate_churn_marts(n_users=400, n_cutoffs=26, seed=11)
-    write_churn_marts(endpoints.database_url, marts)
-    features.apply_feature_repo(ecom_settings, endpoints)
+    load_churn_marts(ecom_settings, endpoints, n_users=400, n_cutoffs=26, seed=11)
     return training.train_churn_models(ecom_settings, endpoints)
 
 

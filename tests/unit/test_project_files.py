@@ -37,12 +37,16 @@ def test_prefect_deployment_points_at_a_flow_with_those_parameters(deployment):
 def test_compose_runs_the_stack_without_credentials_in_the_file():
     text = (ROOT / "docker-compose.yml").read_text()
     compose = yaml.safe_load(text)
-    assert {"postgres", "redis", "mlflow", "prefect", "metabase", "pipeline"} <= set(compose["services"])
+    assert {"postgres", "redis", "mlflow", "prefect", "metabase", "pipeline"} <= set(
+        compose["services"]
+    )
     assert compose["services"]["postgres"]["image"].startswith("postgres:15")
     assert compose["services"]["redis"]["image"].startswith("redis:7")
     # every password is an interpolated variable, never a literal
     for match in re.finditer(r"^\s*\w*(PASSWORD|PASS)\s*:\s*(\S+)", text, flags=re.M):
-        assert match.group(2).startswith("${"), f"literal credential in docker-compose.yml: {match.group(0)}"
+        assert match.group(2).startswith("${"), (
+            f"literal credential in docker-compose.yml: {match.group(0)}"
+        )
 
 
 def test_makefile_has_the_verbs_the_readme_promises():

@@ -119,7 +119,10 @@ def test_describe_shortens_long_value_sets():
 def test_report_passes_only_without_failures_and_the_exception_names_them():
     clean = QualityReport((SuiteOutcome("raw.users", 27, 0),), (), None, 1.0)
     assert clean.passed
-    assert clean.summary_line() == "quality gate passed: 27 of 27 expectations met on 1 tables in 1.0 s"
+    assert (
+        clean.summary_line()
+        == "quality gate passed: 27 of 27 expectations met on 1 tables in 1.0 s"
+    )
 
     failures = (
         *failures_from_validation("raw.order_items", VALIDATION),

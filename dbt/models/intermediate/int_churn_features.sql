@@ -9,6 +9,11 @@
     aggregate over a per-user timeline in which the cutoff sorts before that day's activity, so
     nothing on or after the cutoff day can reach it.
 #}
+{#- The running frame of the per-user timeline: everything up to and including this row. -#}
+{%- set up_to_this_row -%}
+partition by user_id order by timeline_date, row_kind rows between unbounded preceding and current row
+{%- endset %}
+
 with
 
 cutoffs as (
@@ -76,22 +81,10 @@ as_of_cutoff as (
         user_id,
         timeline_date as cutoff_date,
         row_kind,
-        sum(orders_count) over (
-            partition by user_id order by timeline_date, row_kind
-            rows between unbounded preceding and current row
-        ) as lifetime_orders,
-        min(first_order_at) over (
-            partition by user_id order by timeline_date, row_kind
-            rows between unbounded preceding and current row
-        ) as first_order_at,
-        max(last_order_at) over (
-            partition by user_id order by timeline_date, row_kind
-            rows between unbounded preceding and current row
-        ) as last_order_at,
-        max(last_event_at) over (
-            partition by user_id order by timeline_date, row_kind
-            rows between unbounded preceding and current row
-        ) as last_event_at
+        sum(orders_count) over ({{ up_to_this_row }}) as lifetime_orders,
+        min(first_order_at) over ({{ up_to_this_row }}) as first_order_at,
+        max(last_order_at) over ({{ up_to_this_row }}) as last_order_at,
+        max(last_event_at) over ({{ up_to_this_row }}) as last_event_at
     from timeline
 ),
 

@@ -6,8 +6,6 @@
     within `funnel_conversion_window_hours` of the view. Each step is a window over the
     session's events, so millions of events are sorted once instead of joined to themselves.
 #}
-{%- set window_hours = var('funnel_conversion_window_hours') -%}
-
 with
 
 events as (
@@ -30,14 +28,7 @@ with_view as (
 with_cart as (
     select
         with_view.*,
-        min(
-            case
-                when event_type = 'cart'
-                    and created_at >= product_viewed_at
-                    and created_at < {{ dbt.dateadd('hour', window_hours, 'product_viewed_at') }}
-                    then created_at
-            end
-        ) over (partition by session_id) as carted_at
+        {{ first_funnel_step_at('cart', 'product_viewed_at') }} over (partition by session_id) as carted_at
     from with_view
 ),
 
@@ -56,14 +47,7 @@ sessions as (
         sum(case when event_type = 'purchase' then 1 else 0 end) as purchase_events,
         min(product_viewed_at) as product_viewed_at,
         min(carted_at) as carted_at,
-        min(
-            case
-                when event_type = 'purchase'
-                    and created_at >= carted_at
-                    and created_at < {{ dbt.dateadd('hour', window_hours, 'product_viewed_at') }}
-                    then created_at
-            end
-        ) as purchased_at
+        {{ first_funnel_step_at('purchase', 'carted_at') }} as purchased_at
     from with_cart
     group by session_id
 ),
@@ -84,12 +68,7 @@ final as (
         product_viewed_at,
         carted_at,
         purchased_at,
-        case when carted_at is not null then true else false end as reached_cart,
-        case when purchased_at is not null then true else false end as reached_purchase,
-        case
-            when purchased_at is not null
-                then {{ seconds_between('product_viewed_at', 'purchased_at') }} / 60.0
-        end as minutes_to_purchase
+        {{ funnel_outcomes('product_viewed_at', 'carted_at', 'purchased_at') }}
     from sessions
 )
 

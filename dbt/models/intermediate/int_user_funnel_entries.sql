@@ -110,12 +110,7 @@ final as (
         steps.product_viewed_at,
         steps.carted_at,
         steps.purchased_at,
-        case when steps.carted_at is not null then true else false end as reached_cart,
-        case when steps.purchased_at is not null then true else false end as reached_purchase,
-        case
-            when steps.purchased_at is not null
-                then {{ seconds_between('steps.product_viewed_at', 'steps.purchased_at') }} / 60.0
-        end as minutes_to_purchase
+        {{ funnel_outcomes('steps.product_viewed_at', 'steps.carted_at', 'steps.purchased_at') }}
     from steps
     left join sessions
         on sessions.session_id = steps.entry_session_id

@@ -8,23 +8,4 @@
     {'columns': ['feature_timestamp', 'user_id']},
 ]) }}
 
-with
-
-features as (
-    select * from {{ ref('int_churn_features') }}
-),
-
-cutoffs as (
-    select * from {{ ref('int_churn_cutoffs') }}
-),
-
-final as (
-    select
-        {{ churn_feature_columns('features') }}
-    from features
-    inner join cutoffs
-        on cutoffs.cutoff_date = features.cutoff_date
-    where cutoffs.is_history_cutoff
-)
-
-select * from final
+{{ churn_feature_mart('is_history_cutoff') }}

@@ -7,23 +7,4 @@
     {'columns': ['user_id'], 'unique': true},
 ]) }}
 
-with
-
-features as (
-    select * from {{ ref('int_churn_features') }}
-),
-
-cutoffs as (
-    select * from {{ ref('int_churn_cutoffs') }}
-),
-
-final as (
-    select
-        {{ churn_feature_columns('features') }}
-    from features
-    inner join cutoffs
-        on cutoffs.cutoff_date = features.cutoff_date
-    where cutoffs.is_scoring_cutoff
-)
-
-select * from final
+{{ churn_feature_mart('is_scoring_cutoff') }}

@@ -70,25 +70,12 @@ tries as (
 ),
 
 step_counts as (
-    {% for dimension in ['all'] + dimensions %}
-    select
-        funnel_level,
-        period_grain,
-        period_start,
-        '{{ dimension }}' as dimension,
-        {% if dimension == 'all' %}'all'{% else %}{{ dimension }}{% endif %} as dimension_value,
-        count(*) as viewed,
-        sum(case when reached_cart then 1 else 0 end) as carted,
-        sum(case when reached_purchase then 1 else 0 end) as purchased,
-        avg(minutes_to_purchase) as mean_minutes_to_purchase
-    from tries
-    group by
-        funnel_level,
-        period_grain,
-        period_start
-        {%- if dimension != 'all' %}, {{ dimension }}{% endif %}
-    {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    {{ funnel_breakdowns('tries', dimensions, [
+        'count(*) as viewed',
+        'sum(case when reached_cart then 1 else 0 end) as carted',
+        'sum(case when reached_purchase then 1 else 0 end) as purchased',
+        'avg(minutes_to_purchase) as mean_minutes_to_purchase',
+    ]) }}
 ),
 
 -- Medians sort their input; only the converted tries (a small share) have a time to sort.
@@ -97,22 +84,9 @@ converted as (
 ),
 
 medians as (
-    {% for dimension in ['all'] + dimensions %}
-    select
-        funnel_level,
-        period_grain,
-        period_start,
-        '{{ dimension }}' as dimension,
-        {% if dimension == 'all' %}'all'{% else %}{{ dimension }}{% endif %} as dimension_value,
-        percentile_cont(0.5) within group (order by minutes_to_purchase) as median_minutes_to_purchase
-    from converted
-    group by
-        funnel_level,
-        period_grain,
-        period_start
-        {%- if dimension != 'all' %}, {{ dimension }}{% endif %}
-    {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    {{ funnel_breakdowns('converted', dimensions, [
+        'percentile_cont(0.5) within group (order by minutes_to_purchase) as median_minutes_to_purchase',
+    ]) }}
 ),
 
 final as (

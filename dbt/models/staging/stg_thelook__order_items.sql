@@ -21,11 +21,7 @@ final as (
         delivered_at,
         returned_at,
         cast(sale_price as {{ dbt.type_float() }}) as sale_price,
-        case when {{ clean_text('status') }} = 'Cancelled' then true else false end as is_cancelled,
-        case
-            when {{ clean_text('status') }} = 'Returned' or returned_at is not null then true
-            else false
-        end as is_returned
+        {{ order_status_flags() }}
     from deduplicated
 )
 

@@ -19,13 +19,7 @@ final as (
         delivered_at,
         returned_at,
         cast(num_of_item as {{ dbt.type_int() }}) as item_count,
-        -- TheLook records no cancellation time: a cancelled order is known as such from the
-        -- moment it is placed (the churn features rely on this).
-        case when {{ clean_text('status') }} = 'Cancelled' then true else false end as is_cancelled,
-        case
-            when {{ clean_text('status') }} = 'Returned' or returned_at is not null then true
-            else false
-        end as is_returned
+        {{ order_status_flags() }}
     from deduplicated
 )
 
