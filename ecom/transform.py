@@ -183,6 +183,10 @@ def dbt_arguments(
         "--target-path", str(target_path),
         "--log-path", str(log_path),
     ]  # fmt: skip
+    if not log.isEnabledFor(logging.DEBUG):
+        # One line per node lands in dbt's log file and our summary table; the console only
+        # needs dbt's warnings and errors (ecom -v shows everything).
+        args += ["--log-level", "warn"]
     if vars:
         args += ["--vars", json.dumps(dict(vars), sort_keys=True)]
     return args
