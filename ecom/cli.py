@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
+import psycopg2
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
@@ -174,6 +175,8 @@ def load(
         )
     except LoadError as error:
         raise _fail(str(error)) from error
+    except psycopg2.Error as error:  # e.g. a foreign key from outside `raw` blocks the swap
+        raise _fail(f"the load was rolled back and raw is unchanged: {error}".strip()) from error
     console.print(report.as_rich_table())
 
 

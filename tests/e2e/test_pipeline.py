@@ -95,7 +95,8 @@ def test_training_found_the_planted_signal(pipeline_run):
 def test_a_failed_quality_gate_stops_the_pipeline_before_features_and_training(
     pipeline_run, ecom_settings, database_url, tmp_path
 ):
-    """Runs last: it reloads `raw` from a copy of the data with one negative sale price."""
+    """Runs last: it reloads `raw` from a copy of the data in which one user without orders
+    signed up in 2099, a clock bug that dbt's tests let through and the GX gate does not."""
     import mlflow
 
     from flows.pipeline import churn_pipeline
@@ -103,21 +104,24 @@ def test_a_failed_quality_gate_stops_the_pipeline_before_features_and_training(
     data_dir, _ = pipeline_run
     bad_dir = tmp_path / "thelook_bad"
     shutil.copytree(data_dir, bad_dir)
-    items_path = bad_dir / "order_items.csv"
-    with items_path.open(newline="") as handle:
+    with (bad_dir / "orders.csv").open(newline="") as handle:
+        buyers = {row["user_id"] for row in csv.DictReader(handle)}
+    users_path = bad_dir / "users.csv"
+    with users_path.open(newline="") as handle:
         rows = list(csv.reader(handle))
-    price = rows[0].index("sale_price")
-    rows[1][price] = "-5.0"
-    with items_path.open("w", newline="") as handle:
+    created_at = rows[0].index("created_at")
+    bad_user = next(row for row in rows[1:] if row[0] not in buyers)
+    bad_user[created_at] = "2099-01-01 00:00:00.000000 UTC"
+    with users_path.open("w", newline="") as handle:
         csv.writer(handle).writerows(rows)
 
     client = mlflow.MlflowClient(tracking_uri=ecom_settings.tracking_uri)
     versions_before = len(client.search_model_versions("name='churn_prediction_advanced'"))
     scores_before = _count(database_url, "analytics.churn_scores")
 
-    with pytest.raises(QualityGateFailed, match=r"raw\.order_items") as failure:
+    with pytest.raises(QualityGateFailed, match=r"raw\.users") as failure:
         churn_pipeline(data_dir=str(bad_dir), users=E2E_USERS, seed=11)
-    assert "sale_price" in str(failure.value)
-    assert _count(database_url, "raw.order_items where sale_price < 0") == 1  # it was loaded
+    assert "created_at" in str(failure.value)
+    assert _count(database_url, "raw.users where created_at > now()") == 1  # it was loaded
     assert len(client.search_model_versions("name='churn_prediction_advanced'")) == versions_before
     assert _count(database_url, "analytics.churn_scores") == scores_before
