@@ -9,6 +9,9 @@ DEMO_SEED ?= 42
 DEMO_DATA ?= data/demo
 PYTEST_ARGS ?=
 
+# Trust the system certificate store, so a proxy's CA installed there works without SSL_CERT_FILE.
+export UV_NATIVE_TLS ?= 1
+
 # uv from PATH, else a private copy bootstrapped with pip (no root, nothing global).
 UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 
