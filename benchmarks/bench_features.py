@@ -176,7 +176,7 @@ def _variant_store(settings: Settings, endpoints: Endpoints, change) -> object:
     from feast import FeatureStore
     from feast.repo_config import RepoConfig
 
-    features.export_connection_env(settings, endpoints)
+    endpoints.export(settings)
     text = (features.FEATURE_REPO / "feature_store.yaml").read_text()
     raw = yaml.safe_load(os.path.expandvars(text))
     change(raw)
@@ -552,7 +552,7 @@ def main() -> None:
             mlflow_tracking_uri=f"sqlite:///{home}/mlflow.db",
         )
         endpoints = Endpoints(database_url, redis_url, embedded=False)
-        os.environ.update(endpoints.env(settings))
+        endpoints.export(settings)
         features.apply_feature_repo(settings, endpoints)
         columns = features.feature_service_columns(settings, endpoints)
 

@@ -7,7 +7,6 @@ Heavy libraries (dbt, Feast, MLflow, XGBoost) are imported inside each command s
 from __future__ import annotations
 
 import logging
-import os
 import shlex
 from datetime import datetime
 from pathlib import Path
@@ -63,7 +62,7 @@ def _runtime() -> tuple[Settings, Endpoints]:
     """Settings plus running services; exports the connection variables dbt and Feast read."""
     settings = get_settings()
     endpoints = ensure_services(settings)
-    os.environ.update(endpoints.env(settings))
+    endpoints.export(settings)
     return settings, endpoints
 
 
@@ -198,7 +197,7 @@ def transform(
         summary = build_warehouse(settings, endpoints, select=select)
     except RuntimeError as error:
         raise _fail(str(error)) from error
-    console.print(summary.as_rich_table() if hasattr(summary, "as_rich_table") else summary)
+    console.print(summary.as_rich_table())
     if docs:
         console.print(f"dbt docs: {generate_docs(settings, endpoints)}")
 
@@ -260,7 +259,7 @@ def train(
 
     settings, endpoints = _runtime()
     result = train_churn_models(settings, endpoints, truth_dir=truth)
-    console.print(result.as_rich_table() if hasattr(result, "as_rich_table") else result)
+    console.print(result.as_rich_table())
 
 
 @app.command()
@@ -277,7 +276,7 @@ def score(
     summary = score_users(
         settings, endpoints, scoring_date=scoring_date.date() if scoring_date else None
     )
-    console.print(summary.as_rich_table() if hasattr(summary, "as_rich_table") else summary)
+    console.print(summary.as_rich_table())
 
 
 # --------------------------------------------------------------------------- orchestration

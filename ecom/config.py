@@ -55,11 +55,6 @@ class Settings(BaseSettings):
         return self.model_copy(update=fields)
 
     @property
-    def embedded(self) -> bool:
-        """True when neither server is named, so the project runs its own."""
-        return self.database_url is None and self.redis_url is None
-
-    @property
     def resolved_home(self) -> Path:
         return self.home.expanduser().resolve()
 
@@ -106,6 +101,7 @@ class PostgresParts:
             "user": self.user,
             "dbname": dbname or self.dbname,
             "sslmode": self.sslmode,
+            "options": "-c timezone=UTC",  # set in the startup packet: no extra round trip
         }
         if self.password:
             parts["password"] = self.password

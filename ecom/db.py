@@ -23,11 +23,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 
 def connect(database_url: str, *, dbname: str | None = None) -> psycopg2.extensions.connection:
     """Open a psycopg2 connection from an ECOM_DATABASE_URL (TCP or pgserver's unix socket)."""
-    connection = psycopg2.connect(PostgresParts(database_url).dsn(dbname))
-    with connection.cursor() as cursor:
-        cursor.execute("SET TIME ZONE 'UTC'")
-    connection.commit()
-    return connection
+    return psycopg2.connect(PostgresParts(database_url).dsn(dbname))
 
 
 @contextlib.contextmanager

@@ -82,21 +82,11 @@ class MaterializeSummary:
         return str(self)
 
 
-def export_connection_env(settings: Settings, endpoints: Endpoints) -> dict[str, str]:
-    """Put the variables `feature_store.yaml` substitutes into this process's environment.
-
-    Feast expands `${VAR}` when it reads the YAML, so they must be set before a store is built.
-    """
-    env = endpoints.env(settings)
-    os.environ.update(env)
-    return env
-
-
 def get_feature_store(settings: Settings, endpoints: Endpoints, repo_path: Path = FEATURE_REPO):
     """The process-wide `FeatureStore` for these connections (built on first use)."""
     from feast import FeatureStore
 
-    env = export_connection_env(settings, endpoints)
+    env = endpoints.export(settings)
     key = (str(Path(repo_path).resolve()), tuple(sorted(env.items())))
     with _stores_lock:
         store = _stores.get(key)

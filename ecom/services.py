@@ -56,6 +56,13 @@ class Endpoints:
     def env(self, settings: Settings) -> dict[str, str]:
         return connection_env(self.database_url, self.redis_url, settings)
 
+    def export(self, settings: Settings) -> dict[str, str]:
+        """Put `env()` into this process's environment: dbt's profile and Feast's YAML read
+        the connection from there, and Feast expands it only when a store is built."""
+        env = self.env(settings)
+        os.environ.update(env)
+        return env
+
 
 @dataclass(frozen=True)
 class ServiceStatus:

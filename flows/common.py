@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import TaskRun
@@ -39,5 +37,5 @@ def start_services() -> tuple[Settings, Endpoints]:
     """Embedded servers start here when no URLs are configured; configured ones are only named."""
     settings = get_settings()
     endpoints = ensure_services(settings)
-    os.environ.update(endpoints.env(settings))  # dbt's profile and Feast's YAML read these
+    endpoints.export(settings)
     return settings, endpoints
