@@ -8,12 +8,12 @@ materialization really writes every user), then measures, side by side:
 
 1. historical retrieval of the full training set: Feast `get_historical_features` with the
    labels mart as entity set (our offline store), stock Feast's PostgreSQL store on a sample
-   of labels (its plan is quadratic, see ecom/feast_offline_store.py), and a hand-written
+   of labels (its plan is quadratic, see ecom/features/offline_store.py), and a hand-written
    point-in-time LATERAL join, each into pandas; the Feast and SQL frames are compared;
 2. materialization of the latest row of every user into Redis: Feast with this repo's
    settings, Feast with its defaults (profiled), and a raw redis-py pipeline writing the same
    values as plain hashes;
-3. `ecom.scoring.score_users` on all users (a champion is trained first in a private MLflow
+3. `ecom.churn.scoring.score_users` on all users (a champion is trained first in a private MLflow
    store).
 
 Results go to stdout and benchmarks/results/features.md.
@@ -41,9 +41,11 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ecom import churn_models, features, scoring, training  # noqa: E402
+from ecom.churn import models as churn_models  # noqa: E402
+from ecom.churn import scoring, training  # noqa: E402
 from ecom.config import RedisParts, Settings  # noqa: E402
 from ecom.db import connect, create_database, transaction  # noqa: E402
+from ecom.features import store as features  # noqa: E402
 from ecom.services import Endpoints, ensure_services  # noqa: E402
 
 BENCH_DATABASE = "ecom_bench_features"
@@ -448,7 +450,7 @@ def render(
         f"({stock.seconds / planned.seconds:.1f}x): its point-in-time SQL hides row counts behind "
         "MIN/MAX sub-selects and computed join keys, PostgreSQL plans nested loops over the CTEs, "
         "and the cost grows with the square of the labels, so the full training set is not "
-        "attempted with it. `ecom.feast_offline_store.PlannedPostgreSQLOfflineStore` runs the same "
+        "attempted with it. `ecom.features.offline_store.PlannedPostgreSQLOfflineStore` runs the same "
         "Feast SQL with `enable_nestloop = off` for that transaction (a `session_settings` entry "
         "in feature_store.yaml)."
         if stock

@@ -37,9 +37,9 @@ from rich.table import Table
 
 from ecom.config import PostgresParts, Settings
 from ecom.db import connect, create_database, drop_database, fetch_all
-from ecom.ingest import LoadReport, find_csvs, has_thelook_csvs, load_raw_tables
-from ecom.raw_schema import ALL_TABLES, RawTable
+from ecom.ingest.load import LoadReport, find_csvs, has_thelook_csvs, load_raw_tables
 from ecom.services import ensure_services
+from ecom.thelook import ALL_TABLES, RawTable
 
 BENCH_DATABASE = "ecom_bench_ingest"
 RESULTS = Path(__file__).resolve().parent / "results" / "ingest.md"

@@ -30,7 +30,7 @@ def load_stage(
 ):
     """Load `data_dir` into `raw`; when it holds no CSVs, generate a TheLook dataset there first,
     as the original platform did, and say so."""
-    from ecom.ingest import has_thelook_csvs, load_raw_tables
+    from ecom.ingest.load import has_thelook_csvs, load_raw_tables
 
     data_dir = Path(data_dir)
     if not has_thelook_csvs(data_dir):
@@ -46,7 +46,7 @@ def load_stage(
 def quality_stage(settings: Settings, endpoints: Endpoints, *, include_marts: bool = True):
     """Run the gate and raise `QualityGateFailed` (naming table and expectation) when it fails,
     so nothing downstream trains on bad data."""
-    from ecom.quality import QualityGateFailed, run_quality_gate
+    from ecom.quality.gate import QualityGateFailed, run_quality_gate
 
     report = run_quality_gate(settings, endpoints, include_marts=include_marts)
     if not report.passed:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
-from ecom.features import apply_feature_repo, materialize_features
+from ecom.features.store import apply_feature_repo, materialize_features
 from flows.common import database_task, start_services
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ecom.scoring import score_users
 from prefect import flow, get_run_logger
 
+from ecom.churn.scoring import score_users
 from flows.common import database_task, start_services
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ecom.training import train_churn_models
 from prefect import flow, get_run_logger
 
+from ecom.churn.training import train_churn_models
 from flows.common import database_task, start_services
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ecom.raw_schema import BROWSERS, TRAFFIC_SOURCES_EVENTS
+from ecom.thelook import BROWSERS, TRAFFIC_SOURCES_EVENTS
 
 
 @dataclass(frozen=True)

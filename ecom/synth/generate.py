@@ -19,17 +19,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ecom.raw_schema import (
-    DISTRIBUTION_CENTERS,
-    EVENT_TYPES,
-    EVENTS,
-    EXPERIMENT_ASSIGNMENTS,
-    INVENTORY_ITEMS,
-    ORDER_ITEMS,
-    ORDERS,
-    PRODUCTS,
-    USERS,
-)
 from ecom.synth.behaviour import BehaviourParameters, sample_latent_users
 from ecom.synth.calendar import DATA_START, build_timeline, days_to_datetime64
 from ecom.synth.catalog import DEPARTMENTS, Catalogue, build_catalogue, catalogue_size
@@ -67,6 +56,17 @@ from ecom.synth.users import (
     sample_user_profiles,
 )
 from ecom.synth.writer import format_points, write_table
+from ecom.thelook import (
+    DISTRIBUTION_CENTERS,
+    EVENT_TYPES,
+    EVENTS,
+    EXPERIMENT_ASSIGNMENTS,
+    INVENTORY_ITEMS,
+    ORDER_ITEMS,
+    ORDERS,
+    PRODUCTS,
+    USERS,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ecom.raw_schema import TRAFFIC_SOURCES_USERS
 from ecom.synth import vocabulary as vocab
 from ecom.synth.calendar import Timeline, growth_weights, sample_times_by_weight
+from ecom.thelook import TRAFFIC_SOURCES_USERS
 
 SIGNUP_GROWTH = 1.6  # sign-ups per day grow about e^1.6 = 5x from the first to the last day
 USER_SOURCE_SHARES = (0.70, 0.15, 0.06, 0.05, 0.04)  # Search, Organic, Facebook, Email, Display

@@ -1,6 +1,6 @@
 """Write tables as CSV in the public TheLook export's format.
 
-Headers are exactly the column names of `ecom.raw_schema`; timestamps read
+Headers are exactly the column names of `ecom.thelook`; timestamps read
 `2025-09-12 01:11:58.000000 UTC`; geometry reads `POINT(lon lat)`; NULLs are empty fields;
 text is left unquoted as in the export (pyarrow's "needed" style would quote every string), falling back to
 quoting when a value holds a comma, quote or newline. pyarrow's CSV writer does the heavy lifting (pandas' `to_csv`
@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from ecom.raw_schema import RawTable
+from ecom.thelook import RawTable
 
 EXPORT_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S UTC"  # seconds carry 6 decimals for microsecond data
 

@@ -12,7 +12,7 @@ import shutil
 import pytest
 
 from ecom.db import fetch_all
-from ecom.quality_report import QualityGateFailed
+from ecom.quality.report import QualityGateFailed
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 

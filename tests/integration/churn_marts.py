@@ -15,9 +15,9 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from ecom import features
 from ecom.config import Settings
 from ecom.db import transaction
+from ecom.features import store as features
 from ecom.services import Endpoints
 
 FEATURE_WINDOW_DAYS = 60

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ecom.config import Settings
 from ecom.db import create_database, drop_database
-from ecom.ingest import load_raw_tables
+from ecom.ingest.load import load_raw_tables
 from ecom.services import Endpoints
 
 TINY_FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "thelook_tiny"

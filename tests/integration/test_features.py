@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from ecom import features
 from ecom.db import transaction
+from ecom.features import store as features
 from ecom.services import Endpoints
 from tests.integration.churn_marts import load_churn_marts, write_churn_marts
 

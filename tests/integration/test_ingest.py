@@ -12,8 +12,8 @@ import psycopg2
 import pytest
 
 from ecom.db import connect, fetch_all
-from ecom.ingest import STAGING_SCHEMA, LoadError, load_raw_tables
-from ecom.raw_schema import ALL_TABLES
+from ecom.ingest.load import STAGING_SCHEMA, LoadError, load_raw_tables
+from ecom.thelook import ALL_TABLES
 
 pytestmark = pytest.mark.integration
 

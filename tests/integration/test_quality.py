@@ -19,13 +19,13 @@ import pytest
 
 from ecom.config import Settings
 from ecom.db import create_database, drop_database, transaction
-from ecom.ingest import load_raw_tables
-from ecom.quality import CHECKPOINT_NAME, DATASOURCE_NAME, gx_project_dir, run_quality_gate
-from ecom.quality_report import QualityGateFailed, QualityReport
-from ecom.quality_suites import CHURN_FEATURE_COLUMNS, raw_suites
-from ecom.raw_schema import ALL_TABLES, RAW_SCHEMA
+from ecom.ingest.load import load_raw_tables
+from ecom.quality.gate import CHECKPOINT_NAME, DATASOURCE_NAME, gx_project_dir, run_quality_gate
+from ecom.quality.report import QualityGateFailed, QualityReport
+from ecom.quality.suites import CHURN_FEATURE_COLUMNS, raw_suites
 from ecom.services import Endpoints
 from ecom.synth import generate_dataset
+from ecom.thelook import ALL_TABLES, RAW_SCHEMA
 
 pytestmark = pytest.mark.integration
 

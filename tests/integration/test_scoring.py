@@ -7,8 +7,10 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from ecom import churn_models, features, scoring, training
+from ecom.churn import models as churn_models
+from ecom.churn import scoring, training
 from ecom.db import fetch_all
+from ecom.features import store as features
 from ecom.services import Endpoints
 from tests.integration.churn_marts import load_churn_marts
 

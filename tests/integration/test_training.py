@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from ecom import churn_models, features, training
-from ecom.datasplit import plan_cutoff_split
-from ecom.model_registry import MODEL_NAME, champion_version
+from ecom.churn import models as churn_models
+from ecom.churn import training
+from ecom.churn.registry import MODEL_NAME, champion_version
+from ecom.churn.split import plan_cutoff_split
+from ecom.features import store as features
 from ecom.services import Endpoints
 from tests.integration.churn_marts import load_churn_marts
 

@@ -1,4 +1,4 @@
-from ecom.model_registry import decide_champion
+from ecom.churn.registry import decide_champion
 
 
 def test_first_model_becomes_champion():

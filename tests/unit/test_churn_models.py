@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from ecom import churn_models
+from ecom.churn import models as churn_models
 
 
 def planted(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from ecom.cli import app
+from ecom.cli.main import app
 
 runner = CliRunner()
 

@@ -3,7 +3,7 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 
-from ecom.datasplit import SplitError, apply_cutoff_split, plan_cutoff_split
+from ecom.churn.split import SplitError, apply_cutoff_split, plan_cutoff_split
 
 
 def weekly(n: int) -> list[pd.Timestamp]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ecom.ingest_files import (
+from ecom.ingest.files import (
     WHOLE_FILE,
     LoadError,
     check_header,
@@ -22,7 +22,7 @@ from ecom.ingest_files import (
     records_with_key,
     split_csv,
 )
-from ecom.raw_schema import DISTRIBUTION_CENTERS, EXPERIMENT_ASSIGNMENTS, ORDERS
+from ecom.thelook import DISTRIBUTION_CENTERS, EXPERIMENT_ASSIGNMENTS, ORDERS
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "ingest"
 
@@ -215,9 +215,9 @@ def test_split_csv_without_cuts_or_past_the_end_is_one_range(tmp_path):
 
 
 def test_count_finds_two_byte_needles_across_chunk_boundaries(tmp_path, monkeypatch):
-    import ecom.ingest_files
+    import ecom.ingest.files
 
-    monkeypatch.setattr(ecom.ingest_files, "_SCAN_BYTES", 3)
+    monkeypatch.setattr(ecom.ingest.files, "_SCAN_BYTES", 3)
     path = tmp_path / "t.csv"
     path.write_bytes(b"a\r\nbb\r\nc\r\n")  # CRLF pairs at offsets 1, 5 and 8
     assert copy_lines_before(path, 11) == 3

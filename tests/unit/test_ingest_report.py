@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from ecom.ingest_report import LoadReport, TableLoad
+from ecom.ingest.report import LoadReport, TableLoad
 
 
 def _report() -> LoadReport:

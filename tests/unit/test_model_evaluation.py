@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecom.model_evaluation import (
+from ecom.churn.evaluation import (
     best_f1_threshold,
     classification_metrics,
     frame_fingerprint,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ecom.quality_report import (
+from ecom.quality.report import (
     QualityGateFailed,
     QualityReport,
     SuiteOutcome,

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ecom import raw_schema
-from ecom.quality_suites import (
+from ecom import thelook
+from ecom.quality.suites import (
     CHURN_BASE_RATE_BOUNDS,
     CHURN_FEATURE_COLUMNS,
     ExpectationSpec,
@@ -30,8 +30,8 @@ def _columns_named(spec: ExpectationSpec) -> set[str]:
 
 def test_every_raw_table_has_a_suite_with_its_contract_schema():
     suites = {suite.table: suite for suite in raw_suites(NOW)}
-    assert list(suites) == [table.name for table in raw_schema.ALL_TABLES]
-    for table in raw_schema.ALL_TABLES:
+    assert list(suites) == [table.name for table in thelook.ALL_TABLES]
+    for table in thelook.ALL_TABLES:
         suite = suites[table.name]
         assert suite.required == table.required
         ordered = [
@@ -51,14 +51,14 @@ def test_every_raw_table_has_a_suite_with_its_contract_schema():
 
 def test_raw_expectations_only_name_columns_of_their_table():
     for suite in raw_suites(NOW):
-        known = set(raw_schema.TABLES_BY_NAME[suite.table].column_names)
+        known = set(thelook.TABLES_BY_NAME[suite.table].column_names)
         for spec in suite.expectations:
             assert _columns_named(spec) <= known, (suite.name, spec)
 
 
 def test_primary_keys_are_unique_and_not_null():
     for suite in raw_suites(NOW):
-        table = raw_schema.TABLES_BY_NAME[suite.table]
+        table = thelook.TABLES_BY_NAME[suite.table]
         not_null = {
             s.kwargs["column"]
             for s in suite.expectations
@@ -84,10 +84,10 @@ def test_allowed_values_come_from_the_raw_contract():
         for spec in suite.expectations
         if spec.type == "expect_column_values_to_be_in_set"
     }
-    assert value_sets[("orders", "status")] == list(raw_schema.ORDER_STATUSES)
-    assert value_sets[("order_items", "status")] == list(raw_schema.ORDER_STATUSES)
-    assert value_sets[("events", "event_type")] == list(raw_schema.EVENT_TYPES)
-    assert value_sets[("events", "browser")] == list(raw_schema.BROWSERS)
+    assert value_sets[("orders", "status")] == list(thelook.ORDER_STATUSES)
+    assert value_sets[("order_items", "status")] == list(thelook.ORDER_STATUSES)
+    assert value_sets[("events", "event_type")] == list(thelook.EVENT_TYPES)
+    assert value_sets[("events", "browser")] == list(thelook.BROWSERS)
 
 
 def test_future_timestamps_are_bounded_by_now_and_now_must_be_aware():
@@ -162,7 +162,7 @@ def test_include_marts_switches_the_mart_suites():
 
 def test_every_spec_builds_a_valid_gx_expectation():
     """GX validates kwargs when it builds an expectation: a typo in a spec fails here."""
-    from ecom.quality import _to_gx_expectation
+    from ecom.quality.gate import _to_gx_expectation
 
     for suite in all_suites(NOW, 30, include_marts=True, row_counts={"raw.orders": 10}):
         for spec in suite.expectations:

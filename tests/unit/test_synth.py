@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecom.raw_schema import ALL_TABLES, EVENT_TYPES, ORDER_STATUSES
 from ecom.synth import generate_dataset
 from ecom.synth.truth import load_truth
+from ecom.thelook import ALL_TABLES, EVENT_TYPES, ORDER_STATUSES
 
 END_DATE = dt.date(2025, 11, 24)
 END = pd.Timestamp(END_DATE)

@@ -18,7 +18,7 @@ import psycopg2.extensions
 from psycopg2 import errors as pg_errors
 from psycopg2 import sql
 
-from ecom.ingest_files import (
+from ecom.ingest.files import (
     NULL_TOKEN,
     WHOLE_FILE,
     FileRange,
@@ -32,7 +32,7 @@ from ecom.ingest_files import (
     record_at_copy_line,
     records_with_key,
 )
-from ecom.raw_schema import ALL_TABLES, RawTable
+from ecom.thelook import ALL_TABLES, RawTable
 
 log = logging.getLogger(__name__)
 

@@ -217,7 +217,7 @@ def _exception_message(exception_info: Mapping[str, Any]) -> str | None:
 def failures_from_validation(table: str, validation: Mapping[str, Any]) -> list[ExpectationFailure]:
     """Every unsuccessful expectation of one suite's validation result, as a failure.
 
-    The column comes from the expectation's `meta["column"]` (set by `ecom.quality` from the
+    The column comes from the expectation's `meta["column"]` (set by `ecom.quality.gate` from the
     suite spec, because SQL expectations have no column argument), else from its kwargs.
     """
     failures = []

@@ -6,7 +6,7 @@ plans a few rows per CTE and nests loops over them. On 3.3k labels that took 75 
 scale it never finishes. The query has only equality joins, so hash joins are always right:
 this store runs Feast's own query unchanged, with `enable_nestloop = off` (configurable as
 `session_settings` in feature_store.yaml) set for that transaction only. It is a regular Feast
-offline-store plugin (`type: ecom.feast_offline_store.PlannedPostgreSQLOfflineStore`), so the
+offline-store plugin (`type: ecom.features.offline_store.PlannedPostgreSQLOfflineStore`), so the
 `feast` CLI uses it as well.
 """
 
@@ -27,11 +27,11 @@ from feast.type_map import pg_type_code_to_arrow
 from psycopg import sql
 from pydantic import Field
 
-STORE_TYPE = "ecom.feast_offline_store.PlannedPostgreSQLOfflineStore"
+STORE_TYPE = "ecom.features.offline_store.PlannedPostgreSQLOfflineStore"
 
 
 class PlannedPostgreSQLOfflineStoreConfig(PostgreSQLOfflineStoreConfig):
-    type: Literal["ecom.feast_offline_store.PlannedPostgreSQLOfflineStore"] = STORE_TYPE  # type: ignore[assignment]
+    type: Literal["ecom.features.offline_store.PlannedPostgreSQLOfflineStore"] = STORE_TYPE  # type: ignore[assignment]
     session_settings: dict[str, str] = Field(default_factory=lambda: {"enable_nestloop": "off"})
     """PostgreSQL settings applied (SET LOCAL) to historical-retrieval queries only."""
 

@@ -3,9 +3,9 @@
 Every suite is a `TableSuite` of `ExpectationSpec`s: a Great Expectations expectation type and
 its keyword arguments. Keeping them as data (rather than building GX objects here) lets unit
 tests read the contract without starting GX, and lets failure messages name the column and the
-bound that was broken. `ecom.quality` turns these specs into GX suites and runs them.
+bound that was broken. `ecom.quality.gate` turns these specs into GX suites and runs them.
 
-Raw suites follow `ecom.raw_schema` (the TheLook contract); mart suites follow the shared mart
+Raw suites follow `ecom.thelook` (the TheLook contract); mart suites follow the shared mart
 contract (`analytics.mart_churn_*`) and the dbt models' documented columns.
 """
 
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ecom import raw_schema
-from ecom.raw_schema import RAW_SCHEMA, RawTable
+from ecom import thelook
+from ecom.thelook import RAW_SCHEMA, RawTable
 
 MARTS_SCHEMA = "analytics"
 
@@ -28,7 +28,7 @@ CHURN_BASE_RATE_BOUNDS = (0.05, 0.99)
 # Humans and TheLook's generator both live between these ages.
 AGE_BOUNDS = (0, 120)
 
-# How PostgreSQL (through SQLAlchemy) names each raw_schema type; GX compares these strings.
+# How PostgreSQL (through SQLAlchemy) names each TheLook column type; GX compares these strings.
 _GX_TYPE_NAMES = {
     "bigint": "BIGINT",
     "integer": "INTEGER",
@@ -249,7 +249,7 @@ def raw_suites(now: datetime, row_counts: Mapping[str, int] | None = None) -> li
             in_set("gender", ("M", "F")),
             between("latitude", -90, 90),
             between("longitude", -180, 180),
-            in_set("traffic_source", raw_schema.TRAFFIC_SOURCES_USERS),
+            in_set("traffic_source", thelook.TRAFFIC_SOURCES_USERS),
             not_null("created_at"),
             not_after("created_at", now),
         ],
@@ -257,7 +257,7 @@ def raw_suites(now: datetime, row_counts: Mapping[str, int] | None = None) -> li
             row_count_at_least(1),
             not_null("user_id"),
             not_null("status"),
-            in_set("status", raw_schema.ORDER_STATUSES),
+            in_set("status", thelook.ORDER_STATUSES),
             in_set("gender", ("M", "F")),
             between("num_of_item", 1),
             not_null("created_at"),
@@ -271,7 +271,7 @@ def raw_suites(now: datetime, row_counts: Mapping[str, int] | None = None) -> li
             not_null("product_id"),
             not_null("sale_price"),
             between("sale_price", 0),
-            in_set("status", raw_schema.ORDER_STATUSES),
+            in_set("status", thelook.ORDER_STATUSES),
             not_null("created_at"),
             not_after("created_at", now),
             references("order_id", _raw("orders"), "order_id"),
@@ -303,9 +303,9 @@ def raw_suites(now: datetime, row_counts: Mapping[str, int] | None = None) -> li
             between("sequence_number", 1),
             no_duplicate_keys(("session_id", "sequence_number")),
             not_null("event_type"),
-            in_set("event_type", raw_schema.EVENT_TYPES),
-            in_set("traffic_source", raw_schema.TRAFFIC_SOURCES_EVENTS),
-            in_set("browser", raw_schema.BROWSERS),
+            in_set("event_type", thelook.EVENT_TYPES),
+            in_set("traffic_source", thelook.TRAFFIC_SOURCES_EVENTS),
+            in_set("browser", thelook.BROWSERS),
             not_null("created_at"),
             not_after("created_at", now),
             references("user_id", _raw("users"), "id"),
@@ -326,7 +326,7 @@ def raw_suites(now: datetime, row_counts: Mapping[str, int] | None = None) -> li
             required=table.required,
             missing_hint="load the raw tables with `ecom load`",
         )
-        for table in raw_schema.ALL_TABLES
+        for table in thelook.ALL_TABLES
     ]
 
 

@@ -13,13 +13,13 @@ How a load runs, and why:
    a targeted UPDATE only when the file contains that word at all; the primary key is built
    after COPY, and only when that build fails does the slow path run, which drops exact
    duplicate rows (counted in the report) and names both lines of a conflicting id
-   (`ecom.ingest_validation`).
+   (`ecom.ingest.validation`).
 4. One transaction replaces the raw tables with the staged ones and recreates every view that
-   depended on them (`ecom.ingest_swap`). Until it commits, `raw` is untouched; if any
+   depended on them (`ecom.ingest.swap`). Until it commits, `raw` is untouched; if any
    step fails, the staging schema is dropped and `raw` is exactly as it was.
 
 Header columns may come in any order (COPY is given the header's order); names must match the
-contract in `ecom.raw_schema` exactly. The optional `experiment_assignments` table is loaded
+contract in `ecom.thelook` exactly. The optional `experiment_assignments` table is loaded
 empty when its CSV is absent, so models reading it never see a stale experiment.
 """
 
@@ -41,7 +41,7 @@ import psycopg2.extensions
 from psycopg2 import sql
 
 from ecom.db import connect
-from ecom.ingest_files import (
+from ecom.ingest.files import (
     NULL_TOKEN,
     WHOLE_FILE,
     FileRange,
@@ -50,9 +50,9 @@ from ecom.ingest_files import (
     has_thelook_csvs,
     split_csv,
 )
-from ecom.ingest_report import LoadReport, TableLoad
-from ecom.ingest_swap import swap_tables
-from ecom.ingest_validation import (
+from ecom.ingest.report import LoadReport, TableLoad
+from ecom.ingest.swap import swap_tables
+from ecom.ingest.validation import (
     STAGING_SCHEMA,
     TablePlan,
     add_primary_key,
@@ -62,7 +62,7 @@ from ecom.ingest_validation import (
     plan_load,
     staging_name,
 )
-from ecom.raw_schema import RAW_SCHEMA, RawTable
+from ecom.thelook import RAW_SCHEMA, RawTable
 
 __all__ = [
     "STAGING_SCHEMA",

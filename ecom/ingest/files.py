@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ecom.raw_schema import ALL_TABLES, THELOOK_TABLES, RawTable
+from ecom.thelook import ALL_TABLES, THELOOK_TABLES, RawTable
 
 # Public exports write a missing text value as this string; the loader stores NULL instead.
 NULL_TOKEN = "null"

@@ -26,25 +26,15 @@ from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import roc_auc_score
 
-from ecom import churn_models
-from ecom.config import Settings
-from ecom.datasplit import CutoffSplit, apply_cutoff_split, plan_cutoff_split
-from ecom.features import (
-    ENTITY_KEY,
-    EVENT_TIMESTAMP,
-    FEATURE_SERVICE,
-    LABEL_COLUMN,
-    feature_service_columns,
-    training_frame,
-)
-from ecom.model_evaluation import (
+from ecom.churn import models as churn_models
+from ecom.churn.evaluation import (
     best_f1_threshold,
     classification_metrics,
     frame_fingerprint,
     plot_calibration,
     plot_confusion_matrix,
 )
-from ecom.model_registry import (
+from ecom.churn.registry import (
     MODEL_NAME,
     ChampionDecision,
     champion_version,
@@ -52,6 +42,16 @@ from ecom.model_registry import (
     decide_champion,
     promote,
     register_version,
+)
+from ecom.churn.split import CutoffSplit, apply_cutoff_split, plan_cutoff_split
+from ecom.config import Settings
+from ecom.features.store import (
+    ENTITY_KEY,
+    EVENT_TIMESTAMP,
+    FEATURE_SERVICE,
+    LABEL_COLUMN,
+    feature_service_columns,
+    training_frame,
 )
 from ecom.services import Endpoints
 

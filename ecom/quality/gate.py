@@ -3,7 +3,7 @@
 The GX project lives in `ECOM_HOME/gx` (a file context, so suites, results and data docs stay
 browsable after the run). Each run reuses the datasource and table assets and rewrites the
 suites, validation definitions and checkpoint with add-or-update, so re-running is idempotent
-and the stored suites always match the code in `ecom.quality_suites`. A table the gate expects
+and the stored suites always match the code in `ecom.quality.suites`. A table the gate expects
 but cannot find is a failure naming the table, not a crash, so `ecom quality` before
 `ecom transform` says what is missing.
 """
@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlparse
 
 from ecom.config import PostgresParts, Settings
 from ecom.db import fetch_all
-from ecom.quality_report import (
+from ecom.quality.report import (
     ExpectationFailure,
     QualityGateFailed,
     QualityReport,
@@ -32,7 +32,7 @@ from ecom.quality_report import (
     missing_table_failure,
     outcome_from_validation,
 )
-from ecom.quality_suites import ExpectationSpec, TableSuite, all_suites, row_count_references
+from ecom.quality.suites import ExpectationSpec, TableSuite, all_suites, row_count_references
 from ecom.services import Endpoints
 
 if TYPE_CHECKING:

@@ -19,10 +19,10 @@ from datetime import UTC, date, datetime
 import numpy as np
 import pandas as pd
 
-from ecom import churn_models
+from ecom.churn import models as churn_models
+from ecom.churn.registry import MODEL_NAME, champion_version, configure_tracking
 from ecom.config import Settings
 from ecom.db import connect, table_exists, transaction
-from ecom.model_registry import MODEL_NAME, champion_version, configure_tracking
 from ecom.services import Endpoints
 
 log = logging.getLogger(__name__)

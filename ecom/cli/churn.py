@@ -1,0 +1,40 @@
+"""`ecom train` and `ecom score`: the churn model and the scores it gives every active user."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ecom.cli.common import console, runtime
+
+
+def train(
+    truth: Annotated[
+        Path | None, typer.Option(help="Generated data folder whose _truth/ gives the oracle AUC.")
+    ] = None,
+) -> None:
+    """Train the baseline and XGBoost candidates on a Feast training set; log to MLflow; move `champion` if better."""
+    from ecom.churn.training import train_churn_models
+
+    settings, endpoints = runtime()
+    result = train_churn_models(settings, endpoints, truth_dir=truth)
+    console.print(result.as_rich_table())
+
+
+def score(
+    scoring_date: Annotated[
+        datetime | None,
+        typer.Option("--date", formats=["%Y-%m-%d"], help="Scoring date (default: today)."),
+    ] = None,
+) -> None:
+    """Score every active user with the champion; write churn_scores and retention_targets."""
+    from ecom.churn.scoring import score_users
+
+    settings, endpoints = runtime()
+    summary = score_users(
+        settings, endpoints, scoring_date=scoring_date.date() if scoring_date else None
+    )
+    console.print(summary.as_rich_table())

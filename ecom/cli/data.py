@@ -1,0 +1,64 @@
+"""`ecom generate` and `ecom load`: TheLook data, generated or real, into the `raw` schema."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import psycopg2
+import typer
+from rich.table import Table
+
+from ecom.cli.common import console, fail, runtime
+
+DEFAULT_DATA_DIR = Path("data/thelook")
+
+
+def generate(
+    users: Annotated[int, typer.Option(min=10, help="Number of users to generate.")] = 100_000,
+    seed: Annotated[
+        int, typer.Option(help="Random seed; the same seed gives the same files.")
+    ] = 42,
+    out: Annotated[Path, typer.Option(help="Folder for the CSVs.")] = DEFAULT_DATA_DIR,
+    end_date: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="Last day of data (default: today, UTC)."),
+    ] = None,
+) -> None:
+    """Write the seven TheLook tables as CSV, plus A/B assignments and the planted truth in _truth/."""
+    from ecom.synth import generate_dataset
+
+    summary = generate_dataset(
+        users, seed, out, end_date.date() if end_date else None, progress=True
+    )
+    table = Table(title=f"generated into {summary.out_dir}")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, rows in summary.rows.items():
+        table.add_row(name, f"{rows:,}")
+    console.print(table)
+    console.print(f"{summary.seconds:.1f} s, data up to {summary.end_date}")
+
+
+def load(
+    data: Annotated[Path, typer.Option(help="Folder holding the TheLook CSVs.")] = DEFAULT_DATA_DIR,
+    users: Annotated[
+        int, typer.Option(help="Users to generate when the folder holds no CSVs.")
+    ] = 100_000,
+    seed: Annotated[int, typer.Option(help="Seed used when generating.")] = 42,
+) -> None:
+    """Load the CSVs into the `raw` schema atomically with COPY (generating them first if absent)."""
+    from ecom.ingest.load import LoadError
+    from ecom.stages import load_stage
+
+    settings, endpoints = runtime()
+    try:
+        report = load_stage(
+            settings, endpoints, data, users=users, seed=seed, announce=console.print
+        )
+    except LoadError as error:
+        raise fail(str(error)) from error
+    except psycopg2.Error as error:  # e.g. a foreign key from outside `raw` blocks the swap
+        raise fail(f"the load was rolled back and raw is unchanged: {error}".strip()) from error
+    console.print(report.as_rich_table())

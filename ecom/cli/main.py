@@ -1,0 +1,49 @@
+"""The `ecom` command's root: logging, then each stage's commands in the order data flows."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from ecom.cli import churn, data, features, pipeline, services, warehouse
+
+app = typer.Typer(
+    help="Local-first e-commerce analytics and churn MLOps platform on the TheLook schema.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(services.app, name="services")
+app.command()(data.generate)
+app.command()(data.load)
+app.command()(warehouse.transform)
+app.command()(warehouse.quality)
+app.add_typer(features.app, name="features")
+app.command()(churn.train)
+app.command()(churn.score)
+app.command()(pipeline.pipeline)
+
+
+@app.callback()
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        datefmt="[%X]",
+        handlers=[RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=True)],
+        force=True,
+    )
+    for noisy in (
+        "urllib3", "httpx", "alembic", "numba", "matplotlib", "fontTools", "pgserver",
+        "great_expectations", "feast", "mlflow", "prefect._internal", "shap",
+    ):  # fmt: skip
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+if __name__ == "__main__":
+    app()

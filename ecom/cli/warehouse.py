@@ -1,0 +1,43 @@
+"""`ecom transform` and `ecom quality`: the dbt warehouse and the gate on it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ecom.cli.common import console, fail, runtime
+
+
+def transform(
+    select: Annotated[
+        str | None, typer.Option(help="dbt selector, e.g. 'marts' or '+mart_funnel'.")
+    ] = None,
+    docs: Annotated[bool, typer.Option(help="Also run `dbt docs generate`.")] = False,
+) -> None:
+    """Build the dbt project (staging views, intermediate models, marts) and run its tests."""
+    from ecom.transform import build_warehouse, generate_docs
+
+    settings, endpoints = runtime()
+    try:
+        summary = build_warehouse(settings, endpoints, select=select)
+    except RuntimeError as error:
+        raise fail(str(error)) from error
+    console.print(summary.as_rich_table())
+    if docs:
+        console.print(f"dbt docs: {generate_docs(settings, endpoints)}")
+
+
+def quality(
+    raw_only: Annotated[
+        bool, typer.Option(help="Check only the raw tables, not the marts.")
+    ] = False,
+) -> None:
+    """Run the Great Expectations gate; exits non-zero when an expectation fails."""
+    from ecom.quality.gate import render_report, run_quality_gate
+
+    settings, endpoints = runtime()
+    report = run_quality_gate(settings, endpoints, include_marts=not raw_only)
+    render_report(report, console)
+    if not report.passed:
+        raise typer.Exit(code=1)
