@@ -136,7 +136,7 @@ def is_swapping(database_url: str) -> bool:
 
 @pytest.mark.parametrize("phase", ["copy", "validation", "swap"])
 def test_a_killed_load_leaves_raw_as_it_was(
-    phase, loaded_database, big_dataset, ecom_settings, tmp_path
+    phase, loaded_database, big_dataset, ecom_settings, tmp_path, figures
 ) -> None:
     before = raw_checksums(loaded_database)
     blocker = None
@@ -160,11 +160,12 @@ def test_a_killed_load_leaves_raw_as_it_was(
             blocker.close()
         kill_and_settle(process, loaded_database)
     assert raw_checksums(loaded_database) == before
+    figures.add(f"loads of {USERS:,} users killed during {phase}, raw unchanged")
 
 
 def test_the_next_load_after_a_kill_completes(
-    loaded_database, big_dataset, ecom_settings, tmp_path
-):
+    loaded_database, big_dataset, ecom_settings, tmp_path, figures
+) -> None:
     process = start_load(loaded_database, ecom_settings.redis_url, tmp_path, big_dataset)
     wait_for(lambda: is_copying(loaded_database), process, "COPY")
     kill_and_settle(process, loaded_database)
@@ -179,3 +180,5 @@ def test_the_next_load_after_a_kill_completes(
     }
     assert {name: counts[name] for name in expected} == expected
     assert counts["users"] == USERS
+    figures.add("loads after a killed load that completed")
+    figures.add("rows loaded by them", sum(counts.values()))
