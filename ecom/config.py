@@ -135,6 +135,20 @@ class RedisParts:
         return f"{self.host}:{self.port},db={self.db}{extra}"
 
 
+def redact_url(url: str) -> str:
+    """The URL with its password replaced by `***`, for logs and status tables.
+
+    Connection URLs carry credentials; anything a person or a log collector reads gets this
+    form, and only `ecom services env` (whose output is meant for `eval`) prints the real one.
+    """
+    parsed = urlparse(url)
+    if not parsed.password:
+        return url
+    user = parsed.username or ""
+    host = parsed.netloc.rpartition("@")[2]
+    return parsed._replace(netloc=f"{user}:***@{host}").geturl()
+
+
 def connection_env(database_url: str, redis_url: str, settings: Settings) -> dict[str, str]:
     """The variables that `dbt/profiles.yml` and `feature_repo/feature_store.yaml` read.
 

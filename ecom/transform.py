@@ -19,7 +19,7 @@ from typing import Any
 
 from rich.table import Table
 
-from ecom.config import Settings, project_root, temporary_environ
+from ecom.config import Settings, project_root, redact_url, temporary_environ
 from ecom.services import Endpoints
 
 log = logging.getLogger(__name__)
@@ -207,7 +207,7 @@ def run_dbt(
     from dbt.cli.main import dbtRunner  # imported late: dbt's import costs about a second
 
     args = dbt_arguments(command, settings, vars)
-    log.info("dbt %s (database %s)", " ".join(command), endpoints.database_url.split("?")[0])
+    log.info("dbt %s (database %s)", " ".join(command), redact_url(endpoints.database_url))
     started = time.perf_counter()
     with temporary_environ(dbt_environment(settings, endpoints)):
         outcome = dbtRunner().invoke(args)

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from ecom.cli.common import console, runtime
-from ecom.config import Settings, get_settings
+from ecom.config import Settings, get_settings, redact_url
 from ecom.services import ensure_services, services_status, stop_services
 
 app = typer.Typer(
@@ -58,7 +58,10 @@ def print_status(settings: Settings) -> None:
         table.add_column(column)
     for status in services_status(settings):
         table.add_row(
-            status.name, "yes" if status.running else "no", status.url or "-", status.detail
+            status.name,
+            "yes" if status.running else "no",
+            redact_url(status.url) if status.url else "-",
+            status.detail,
         )
-    table.add_row("mlflow", "-", settings.tracking_uri, "tracking store")
+    table.add_row("mlflow", "-", redact_url(settings.tracking_uri), "tracking store")
     console.print(table)
