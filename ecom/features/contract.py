@@ -12,6 +12,8 @@ Pure data and the standard library only, so every stage (ecom.synth included) ma
 
 from __future__ import annotations
 
+import re
+import textwrap
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -37,7 +39,7 @@ class ColumnType:
 
     `postgres` is the mart column's type as `information_schema.columns.data_type` spells it
     (also valid in DDL); `feast` names the `feast.types` type of the Feast field; `kind` is how
-    pandas and the model treat the values.
+    pandas and the model treat the values. Key columns need only `postgres`.
     """
 
     postgres: str
@@ -51,6 +53,8 @@ TIMESTAMPTZ = ColumnType("timestamp with time zone")
 INTEGER = ColumnType("integer", "Int64", Kind.NUMERIC)
 FLOAT = ColumnType("double precision", "Float64", Kind.NUMERIC)
 TEXT = ColumnType("text", "String", Kind.CATEGORICAL)
+# The names the feature table below uses for the feature types.
+FEATURE_TYPES = {"integer": INTEGER, "float": FLOAT, "text": TEXT}
 
 
 class Group(StrEnum):
@@ -79,8 +83,10 @@ COUNT = Domain("count", 0)
 NON_NEGATIVE = Domain("non-negative", 0)
 RATE = Domain("rate", 0, 1)
 # Humans and TheLook's generator both live between these ages.
-AGE_YEARS = Domain("age in years", 0, 120)
+AGE_YEARS = Domain("age", 0, 120)
 ANY = Domain("any")
+DOMAINS = {domain.name: domain for domain in (COUNT, NON_NEGATIVE, RATE, AGE_YEARS, ANY)}
+NULLABILITY = {"nullable": True, "not-null": False}
 
 
 @dataclass(frozen=True)
@@ -104,15 +110,46 @@ class Feature:
     nullable: bool = True
 
     def __post_init__(self) -> None:
+        if not self.description:
+            raise ValueError(f"feature {self.name}: no description (say why it matters)")
         if self.type.feast is None or self.type.kind is None:
             raise ValueError(
                 f"feature {self.name}: type {self.type.postgres!r} has no Feast type or model "
-                "kind; a feature needs both (use INTEGER, FLOAT or TEXT)"
+                f"kind; a feature needs both (one of {', '.join(FEATURE_TYPES)})"
             )
 
     @property
     def kind(self) -> Kind:
         return self.type.kind  # type: ignore[return-value]  # never None: see __post_init__
+
+
+def parse_features(table: str) -> tuple[Feature, ...]:
+    """Features from a table of `name type group domain nullability` lines, each followed by
+    its indented description (why the feature matters): one row per feature, as
+    `ecom.thelook` lists the raw columns. A wrong word fails at import, naming the feature."""
+    features = []
+    for entry in re.split(r"\n(?=\S)", textwrap.dedent(table).strip()):
+        header, *description = entry.splitlines()
+        try:
+            name, type_name, group, domain, nullability = header.split()
+            features.append(
+                Feature(
+                    name,
+                    FEATURE_TYPES[type_name],
+                    Group(group),
+                    " ".join(line.strip() for line in description),
+                    DOMAINS[domain],
+                    NULLABILITY[nullability],
+                )
+            )
+        except (KeyError, ValueError) as error:
+            raise ValueError(
+                f"feature table row {header!r}: {error!r}; a row is `name type group domain "
+                f"nullability` with types {sorted(FEATURE_TYPES)}, groups "
+                f"{[group.value for group in Group]}, domains {sorted(DOMAINS)}, "
+                f"nullability {sorted(NULLABILITY)}, then the description indented below it"
+            ) from error
+    return tuple(features)
 
 
 # The marts' key: one row per (user_id, cutoff_date); feature_timestamp is Feast's event time.
@@ -128,96 +165,51 @@ KEY_COLUMNS = (
 
 # In the marts' column order (after the keys). Window counts are zero, never NULL, for an
 # active user; ratios and "days since" are NULL when their denominator or event never happened.
-FEATURES = (
-    Feature(
-        "recency_days", FLOAT, Group.RFM,
-        "Days since the last order (NULL if none): the longer a buyer waits, the likelier gone.",
-        NON_NEGATIVE,
-    ),
-    Feature(
-        "frequency_orders", INTEGER, Group.RFM,
-        "Orders in the 60-day window: habitual buyers churn least.",
-        COUNT, nullable=False,
-    ),
-    Feature(
-        "monetary_value", FLOAT, Group.RFM,
-        "Non-cancelled sales in the window: what a churner would cost.",
-        NON_NEGATIVE, nullable=False,
-    ),
-    Feature(
-        "avg_order_value", FLOAT, Group.RFM,
-        "Sales per non-cancelled order in the window (NULL without one): basket size.",
-        NON_NEGATIVE,
-    ),
-    Feature(
-        "avg_days_between_orders", FLOAT, Group.RFM,
-        "Lifetime days between orders (NULL under 2 orders): the user's own rhythm, against "
-        "which recency is late or not.",
-        NON_NEGATIVE,
-    ),
-    Feature(
-        "sessions_count", INTEGER, Group.ENGAGEMENT,
-        "Sessions started in the window: visits fall before orders stop.",
-        COUNT, nullable=False,
-    ),
-    Feature(
-        "events_count", INTEGER, Group.ENGAGEMENT,
-        "Web events in the window: depth of browsing.",
-        COUNT, nullable=False,
-    ),
-    Feature(
-        "product_views", INTEGER, Group.ENGAGEMENT,
-        "Product page views in the window: active shopping intent.",
-        COUNT, nullable=False,
-    ),
-    Feature(
-        "cart_adds", INTEGER, Group.ENGAGEMENT,
-        "Add-to-cart events in the window: intent close to a purchase.",
-        COUNT, nullable=False,
-    ),
-    Feature(
-        "purchase_events", INTEGER, Group.ENGAGEMENT,
-        "Purchase events in the window: completed checkouts on the web.",
-        COUNT, nullable=False,
-    ),
-    Feature(
-        "view_to_cart_rate", FLOAT, Group.CONVERSION,
-        "cart_adds / product_views (NULL without views): browsing that turns into intent.",
-        RATE,
-    ),
-    Feature(
-        "cart_to_purchase_rate", FLOAT, Group.CONVERSION,
-        "purchase_events / cart_adds (NULL without cart adds): intent that turns into orders.",
-        RATE,
-    ),
-    Feature(
-        "cancelled_orders", INTEGER, Group.CONVERSION,
-        "Orders placed in the window and cancelled: friction that drives buyers away.",
-        COUNT, nullable=False,
-    ),
-    Feature(
-        "returned_orders", INTEGER, Group.CONVERSION,
-        "Orders returned in the window: dissatisfaction with what arrived.",
-        COUNT, nullable=False,
-    ),
-    Feature(
-        "days_since_last_session", FLOAT, Group.ENGAGEMENT,
-        "Days since the last web event (NULL if none): recency of attention, not only of orders.",
-        NON_NEGATIVE,
-    ),
-    Feature(
-        "tenure_days", INTEGER, Group.PROFILE,
-        "Whole days since sign-up: new customers churn differently from old ones.",
-        NON_NEGATIVE, nullable=False,
-    ),
-    Feature(
-        "traffic_source", TEXT, Group.PROFILE,
-        "Acquisition channel at sign-up: channels bring customers of different loyalty.",
-    ),
-    Feature("age", INTEGER, Group.PROFILE, "Age in years.", AGE_YEARS),
-    Feature("gender", TEXT, Group.PROFILE, "M or F."),
-    Feature("country", TEXT, Group.PROFILE, "Country of the address: market and delivery."),
-)  # fmt: skip
+FEATURES = parse_features(
+    """
+    recency_days             float    rfm         non-negative  nullable
+        Days since the last order (NULL if none): the longer a buyer waits, the likelier gone.
+    frequency_orders         integer  rfm         count         not-null
+        Orders in the 60-day window: habitual buyers churn least.
+    monetary_value           float    rfm         non-negative  not-null
+        Non-cancelled sales in the window: what a churner would cost.
+    avg_order_value          float    rfm         non-negative  nullable
+        Sales per non-cancelled order in the window (NULL without one): basket size.
+    avg_days_between_orders  float    rfm         non-negative  nullable
+        Lifetime days between orders (NULL under 2 orders): the user's own rhythm, against
+        which recency is late or not.
+    sessions_count           integer  engagement  count         not-null
+        Sessions started in the window: visits fall before orders stop.
+    events_count             integer  engagement  count         not-null
+        Web events in the window: depth of browsing.
+    product_views            integer  engagement  count         not-null
+        Product page views in the window: active shopping intent.
+    cart_adds                integer  engagement  count         not-null
+        Add-to-cart events in the window: intent close to a purchase.
+    purchase_events          integer  engagement  count         not-null
+        Purchase events in the window: completed checkouts on the web.
+    view_to_cart_rate        float    conversion  rate          nullable
+        cart_adds / product_views (NULL without views): browsing that turns into intent.
+    cart_to_purchase_rate    float    conversion  rate          nullable
+        purchase_events / cart_adds (NULL without cart adds): intent that turns into orders.
+    cancelled_orders         integer  conversion  count         not-null
+        Orders placed in the window and cancelled: friction that drives buyers away.
+    returned_orders          integer  conversion  count         not-null
+        Orders returned in the window: dissatisfaction with what arrived.
+    days_since_last_session  float    engagement  non-negative  nullable
+        Days since the last web event (NULL if none): recency of attention, not only of orders.
+    tenure_days              integer  profile     non-negative  not-null
+        Whole days since sign-up: new customers churn differently from old ones.
+    traffic_source           text     profile     any           nullable
+        Acquisition channel at sign-up: channels bring customers of different loyalty.
+    age                      integer  profile     age           nullable
+        Age in years: needs and habits change with it.
+    gender                   text     profile     any           nullable
+        M or F: assortments and campaigns differ by it.
+    country                  text     profile     any           nullable
+        Country of the address: market, prices and delivery.
+    """
+)
 
 FEATURE_NAMES = tuple(feature.name for feature in FEATURES)
 # Every column of both marts, in order: what dbt builds and the quality gate expects.

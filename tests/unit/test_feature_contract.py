@@ -57,6 +57,25 @@ def test_a_feature_needs_a_feast_type_and_a_model_kind():
         contract.Feature("signup_day", contract.DATE, contract.Group.PROFILE, "Day of sign-up.")
 
 
+def test_a_misspelt_feature_row_fails_naming_the_row():
+    table = """
+    recency_days  float  rfm  non-negative  nullable
+        Days since the last order.
+    frequency_orders  int  rfm  count  not-null
+        Orders in the window.
+    """
+    with pytest.raises(ValueError, match=r"row 'frequency_orders  int .*KeyError\('int'\)"):
+        contract.parse_features(table)
+    (parsed,) = contract.parse_features(table.split("    frequency_orders")[0])
+    assert (parsed.name, parsed.type, parsed.domain, parsed.nullable) == (
+        "recency_days",
+        contract.FLOAT,
+        contract.NON_NEGATIVE,
+        True,
+    )
+    assert parsed.description == "Days since the last order."
+
+
 def test_an_unknown_group_is_refused():
     with pytest.raises(ValueError, match="'loyalty' is not a valid Group"):
         contract.features_in("loyalty")
