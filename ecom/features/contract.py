@@ -227,11 +227,6 @@ def features_of_kind(kind: Kind) -> tuple[str, ...]:
     return tuple(feature.name for feature in FEATURES if feature.kind is kind)
 
 
-def features_in_domain(domain: Domain) -> tuple[str, ...]:
-    """The names of the features the gate checks against `domain`, in mart order."""
-    return tuple(feature.name for feature in FEATURES if feature.domain == domain)
-
-
 def mart_column_types() -> dict[str, str]:
     """Column name -> PostgreSQL type of the feature marts, in order (keys first)."""
     columns = (*KEY_COLUMNS, *FEATURES)
