@@ -9,14 +9,30 @@ the present, and the user counts as inactive.
 
 from datetime import timedelta
 
+import feast.types
 from entities import user
 from feast import FeatureView, Field
 from feast.infra.offline_stores.contrib.postgres_offline_store.postgres_source import (
     PostgreSQLSource,
 )
-from feast.types import Float64, Int64, String
+
+from ecom.features import contract
 
 FEATURE_WINDOW = timedelta(days=60)
+
+
+def contract_schema(group: contract.Group) -> list[Field]:
+    """The view's fields: the group's features from the feature contract, in mart order, with
+    the contract's Feast types and descriptions (the contract is the one list of features)."""
+    return [
+        Field(
+            name=feature.name,
+            dtype=getattr(feast.types, feature.type.feast),
+            description=feature.description,
+        )
+        for feature in contract.features_in(group)
+    ]
+
 
 churn_features_source = PostgreSQLSource(
     name="mart_churn_features",
@@ -29,19 +45,7 @@ user_rfm = FeatureView(
     name="user_rfm",
     entities=[user],
     ttl=FEATURE_WINDOW,
-    schema=[
-        Field(name="recency_days", dtype=Float64, description="Days since the last order."),
-        Field(name="frequency_orders", dtype=Int64, description="Orders in the window."),
-        Field(
-            name="monetary_value", dtype=Float64, description="Non-cancelled sales in the window."
-        ),
-        Field(name="avg_order_value", dtype=Float64),
-        Field(
-            name="avg_days_between_orders",
-            dtype=Float64,
-            description="Lifetime, NULL under 2 orders.",
-        ),
-    ],
+    schema=contract_schema(contract.Group.RFM),
     source=churn_features_source,
     online=True,
     tags={"group": "rfm"},
@@ -51,14 +55,7 @@ user_engagement = FeatureView(
     name="user_engagement",
     entities=[user],
     ttl=FEATURE_WINDOW,
-    schema=[
-        Field(name="sessions_count", dtype=Int64),
-        Field(name="events_count", dtype=Int64),
-        Field(name="product_views", dtype=Int64),
-        Field(name="cart_adds", dtype=Int64),
-        Field(name="purchase_events", dtype=Int64),
-        Field(name="days_since_last_session", dtype=Float64),
-    ],
+    schema=contract_schema(contract.Group.ENGAGEMENT),
     source=churn_features_source,
     online=True,
     tags={"group": "engagement"},
@@ -68,12 +65,7 @@ user_conversion = FeatureView(
     name="user_conversion",
     entities=[user],
     ttl=FEATURE_WINDOW,
-    schema=[
-        Field(name="view_to_cart_rate", dtype=Float64, description="NULL without product views."),
-        Field(name="cart_to_purchase_rate", dtype=Float64, description="NULL without cart adds."),
-        Field(name="cancelled_orders", dtype=Int64),
-        Field(name="returned_orders", dtype=Int64),
-    ],
+    schema=contract_schema(contract.Group.CONVERSION),
     source=churn_features_source,
     online=True,
     tags={"group": "conversion"},
@@ -83,13 +75,7 @@ user_profile = FeatureView(
     name="user_profile",
     entities=[user],
     ttl=FEATURE_WINDOW,
-    schema=[
-        Field(name="tenure_days", dtype=Int64, description="Days since sign-up."),
-        Field(name="traffic_source", dtype=String, description="Sign-up traffic source."),
-        Field(name="age", dtype=Int64),
-        Field(name="gender", dtype=String),
-        Field(name="country", dtype=String),
-    ],
+    schema=contract_schema(contract.Group.PROFILE),
     source=churn_features_source,
     online=True,
     tags={"group": "profile"},

@@ -25,12 +25,12 @@ import pandas as pd
 
 from ecom.config import Settings, project_root
 from ecom.db import fetch_all, table_exists, transaction
+from ecom.features.contract import FEATURE_SERVICE
 from ecom.services import Endpoints
 
 log = logging.getLogger(__name__)
 
 FEATURE_REPO = project_root() / "feature_repo"
-FEATURE_SERVICE = "churn_v1"
 ENTITY_KEY = "user_id"
 FEATURES_TABLE = ("analytics", "mart_churn_features")
 LABELS_TABLE = ("analytics", "mart_churn_labels")

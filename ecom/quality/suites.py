@@ -16,17 +16,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import ecom.features.contract as contract
 from ecom import thelook
 from ecom.thelook import RAW_SCHEMA, RawTable
 
-MARTS_SCHEMA = "analytics"
+MARTS_SCHEMA = contract.MART_SCHEMA
 
 # A churn base rate outside this range means the labels (or the data) are broken: a model trained
 # on 1% or 100% churners learns nothing useful, and the generator plants far from both ends.
 CHURN_BASE_RATE_BOUNDS = (0.05, 0.99)
 
-# Humans and TheLook's generator both live between these ages.
-AGE_BOUNDS = (0, 120)
+# Humans and TheLook's generator both live between these ages (raw users and the age feature).
+AGE_BOUNDS = contract.AGE_YEARS.bounds
 
 # How PostgreSQL (through SQLAlchemy) names each TheLook column type; GX compares these strings.
 _GX_TYPE_NAMES = {
@@ -332,13 +333,8 @@ def raw_suites(now: datetime, row_counts: Mapping[str, int] | None = None) -> li
 
 # --------------------------------------------------------------------------- marts
 
-CHURN_FEATURE_COLUMNS = (
-    "user_id", "cutoff_date", "feature_timestamp", "recency_days", "frequency_orders",
-    "monetary_value", "avg_order_value", "avg_days_between_orders", "sessions_count",
-    "events_count", "product_views", "cart_adds", "purchase_events", "view_to_cart_rate",
-    "cart_to_purchase_rate", "cancelled_orders", "returned_orders", "days_since_last_session",
-    "tenure_days", "traffic_source", "age", "gender", "country",
-)  # fmt: skip
+# Both feature marts carry the feature contract's columns, keys first.
+CHURN_FEATURE_COLUMNS = contract.MART_COLUMNS
 CHURN_LABEL_COLUMNS = (
     "user_id",
     "cutoff_date",
@@ -347,29 +343,22 @@ CHURN_LABEL_COLUMNS = (
     "label_horizon_end",
 )
 
-_COUNT_FEATURES = (
-    "frequency_orders", "sessions_count", "events_count", "product_views", "cart_adds",
-    "purchase_events", "cancelled_orders", "returned_orders",
-)  # fmt: skip
-_NON_NEGATIVE_FEATURES = (
-    "recency_days", "monetary_value", "avg_order_value", "avg_days_between_orders",
-    "days_since_last_session", "tenure_days",
-)  # fmt: skip
-_RATE_FEATURES = ("view_to_cart_rate", "cart_to_purchase_rate")
-
 
 def _mart(name: str) -> str:
     return f"{MARTS_SCHEMA}.{name}"
 
 
 def _feature_value_expectations() -> list[ExpectationSpec]:
-    """Ranges shared by the training features and the scoring features (same columns)."""
+    """Ranges shared by the training features and the scoring features (same columns): the
+    keys and every non-nullable feature never NULL, every feature inside its contract domain."""
     specs = [columns_present(CHURN_FEATURE_COLUMNS), row_count_at_least(1)]
-    specs += [not_null(column) for column in ("user_id", "cutoff_date", "feature_timestamp")]
-    specs += [not_null(column) for column in _COUNT_FEATURES]
-    specs += [between(column, 0) for column in _COUNT_FEATURES + _NON_NEGATIVE_FEATURES]
-    specs += [between(column, 0, 1) for column in _RATE_FEATURES]
-    specs.append(between("age", *AGE_BOUNDS))
+    specs += [not_null(column.name) for column in contract.KEY_COLUMNS]
+    specs += [not_null(feature.name) for feature in contract.FEATURES if not feature.nullable]
+    specs += [
+        between(feature.name, *feature.domain.bounds)
+        for feature in contract.FEATURES
+        if feature.domain.bounds != (None, None)
+    ]
     # Feast joins on feature_timestamp: it must be the cutoff itself, midnight UTC.
     specs.append(
         no_rows_where(

@@ -19,31 +19,15 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 from threadpoolctl import threadpool_limits
 
+import ecom.features.contract as contract
 from ecom.synth.calendar import datetime_to_days
 from ecom.synth.truth import load_truth, true_churn_probability
 
 FEATURE_WINDOW_DAYS = 60
 LABEL_HORIZON_DAYS = 30
-CATEGORICAL_FEATURES = ("traffic_source", "gender", "country")
-NUMERIC_FEATURES = (
-    "recency_days",
-    "frequency_orders",
-    "monetary_value",
-    "avg_order_value",
-    "avg_days_between_orders",
-    "sessions_count",
-    "events_count",
-    "product_views",
-    "cart_adds",
-    "purchase_events",
-    "view_to_cart_rate",
-    "cart_to_purchase_rate",
-    "cancelled_orders",
-    "returned_orders",
-    "days_since_last_session",
-    "tenure_days",
-    "age",
-)
+# The model's inputs, as the feature contract types them (mart order).
+CATEGORICAL_FEATURES = contract.features_of_kind(contract.Kind.CATEGORICAL)
+NUMERIC_FEATURES = contract.features_of_kind(contract.Kind.NUMERIC)
 
 
 def _days(values: pd.Series) -> np.ndarray:

@@ -17,37 +17,15 @@ import pandas as pd
 
 from ecom.config import Settings
 from ecom.db import transaction
+from ecom.features import contract
 from ecom.features import store as features
 from ecom.services import Endpoints
 
 FEATURE_WINDOW_DAYS = 60
 LABEL_HORIZON_DAYS = 30
 
-FEATURE_COLUMNS_DDL = {
-    "user_id": "bigint",
-    "cutoff_date": "date",
-    "feature_timestamp": "timestamptz",
-    "recency_days": "double precision",
-    "frequency_orders": "integer",
-    "monetary_value": "double precision",
-    "avg_order_value": "double precision",
-    "avg_days_between_orders": "double precision",
-    "sessions_count": "integer",
-    "events_count": "integer",
-    "product_views": "integer",
-    "cart_adds": "integer",
-    "purchase_events": "integer",
-    "view_to_cart_rate": "double precision",
-    "cart_to_purchase_rate": "double precision",
-    "cancelled_orders": "integer",
-    "returned_orders": "integer",
-    "days_since_last_session": "double precision",
-    "tenure_days": "integer",
-    "traffic_source": "text",
-    "age": "integer",
-    "gender": "text",
-    "country": "text",
-}
+# The feature marts' DDL is the feature contract's, so these tests read what dbt builds.
+FEATURE_COLUMNS_DDL = contract.mart_column_types()
 LABEL_COLUMNS_DDL = {
     "user_id": "bigint",
     "cutoff_date": "date",
@@ -86,7 +64,7 @@ def _feature_row(
     carts = int(rng.binomial(views, 0.3)) if views else 0
     purchases = len(window_orders)
     frequency = len(window_orders)
-    return {
+    row = {
         "user_id": user["user_id"],
         "cutoff_date": cutoff,
         "feature_timestamp": _midnight(cutoff),
@@ -113,6 +91,20 @@ def _feature_row(
         "gender": user["gender"],
         "country": user["country"],
     }
+    return _contract_columns(row)
+
+
+def _contract_columns(row: dict) -> dict:
+    """The simulated row, if it has exactly the feature contract's columns: a feature added to
+    the contract must be simulated here too, not left NULL by pandas without a word."""
+    missing = [name for name in FEATURE_COLUMNS_DDL if name not in row]
+    extra = [name for name in row if name not in FEATURE_COLUMNS_DDL]
+    if missing or extra:
+        raise ValueError(
+            "tests/integration/churn_marts.py: the simulated feature row differs from "
+            f"ecom.features.contract: missing {missing}, not in the contract {extra}"
+        )
+    return row
 
 
 def simulate_churn_marts(

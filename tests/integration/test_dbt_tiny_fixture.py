@@ -21,27 +21,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 
 import pytest
 
-from ecom.config import Settings
 from ecom.db import fetch_all, transaction
 from ecom.services import Endpoints
-from ecom.transform import DbtRunError, DbtRunSummary, build_warehouse, generate_docs
+from ecom.transform import DbtRunError, build_warehouse, generate_docs
 from tests.integration.dbt_databases import TINY_FIXTURE, load_directory, private_database
 
 pytestmark = pytest.mark.integration
 
 D = dt.date
-
-
-@pytest.fixture(scope="module")
-def tiny_warehouse(ecom_settings: Settings) -> Iterator[tuple[Settings, Endpoints, DbtRunSummary]]:
-    with private_database(ecom_settings, "dbt_tiny") as (settings, endpoints):
-        load_directory(endpoints, TINY_FIXTURE)
-        summary = build_warehouse(settings, endpoints)
-        yield settings, endpoints, summary
 
 
 def _rows(endpoints: Endpoints, sql: str, params: tuple = ()) -> list[tuple]:

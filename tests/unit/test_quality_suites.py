@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from ecom import thelook
+from ecom.features import contract
 from ecom.quality.suites import (
     CHURN_BASE_RATE_BOUNDS,
     CHURN_FEATURE_COLUMNS,
@@ -151,6 +152,38 @@ def test_mart_suites_check_the_churn_contract():
         spec for spec in suites["mart_churn_labels"].expectations if "interval" in str(spec.kwargs)
     ]
     assert "interval '30 days'" in horizon[0].kwargs["unexpected_rows_query"]
+
+
+@pytest.mark.parametrize("mart", contract.FEATURE_MARTS)
+def test_feature_mart_suites_check_the_feature_contract(mart):
+    """Columns, NULLs and ranges of both feature marts are the contract's, feature by feature."""
+    (suite,) = [suite for suite in mart_suites(label_horizon_days=30) if suite.table == mart]
+    specs = suite.expectations
+    (present,) = [spec for spec in specs if spec.type == "expect_table_columns_to_match_set"]
+    assert present.kwargs["column_set"] == list(contract.MART_COLUMNS)
+    not_null = {
+        spec.kwargs["column"]
+        for spec in specs
+        if spec.type == "expect_column_values_to_not_be_null"
+    }
+    assert not_null == {column.name for column in contract.KEY_COLUMNS} | {
+        feature.name for feature in contract.FEATURES if not feature.nullable
+    }
+    assert {"frequency_orders", "monetary_value", "tenure_days"} <= not_null
+    assert not_null.isdisjoint({"recency_days", "view_to_cart_rate", "age", "country"})
+    ranges = {
+        spec.kwargs["column"]: (spec.kwargs.get("min_value"), spec.kwargs.get("max_value"))
+        for spec in specs
+        if spec.type == "expect_column_values_to_be_between"
+    }
+    assert ranges == {
+        feature.name: feature.domain.bounds
+        for feature in contract.FEATURES
+        if feature.domain is not contract.ANY
+    }
+    assert ranges["cart_adds"] == ranges["tenure_days"] == (0, None)
+    assert ranges["view_to_cart_rate"] == (0, 1)
+    assert ranges["age"] == (0, 120)
 
 
 def test_include_marts_switches_the_mart_suites():
