@@ -74,8 +74,9 @@ def plotly_figure(frame: pd.DataFrame, card: Card) -> go.Figure:
                 hovertemplate=f"{chart.y} %{{y}}<br>{chart.x} %{{x}}<br>{chart.z} %{{z:.1%}}<extra></extra>",
             )
         )
-        figure.update_yaxes(autorange="reversed", title=chart.y)
-        figure.update_xaxes(title=chart.x)
+        # Category axes: cohort weeks are labels of rows, not a time scale to space rows by.
+        figure.update_yaxes(autorange="reversed", title=chart.y, type="category")
+        figure.update_xaxes(title=chart.x, type="category")
     else:
         figure.add_trace(
             go.Table(
