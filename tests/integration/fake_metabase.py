@@ -250,19 +250,12 @@ class FakeMetabase:
         for (schema, name), columns in state.warehouse_tables.items():
             if (schema, name) in known:
                 continue
-            table_id = state.new_id()
-            state.tables[table_id] = {
-                "id": table_id,
-                "db_id": database_id,
-                "schema": schema,
-                "name": name,
-                "description": None,
-            }
+            table_id = self._add(state.tables, db_id=database_id, schema=schema, name=name)
             for column in columns:
-                field_id = state.new_id()
-                state.fields[field_id] = {
-                    "id": field_id,
-                    "table_id": table_id,
-                    "name": column,
-                    "description": None,
-                }
+                self._add(state.fields, table_id=table_id, name=column)
+
+    def _add(self, store: dict[int, dict], **values: Any) -> int:
+        """A synced table or field as Metabase lists it: an id, no description yet."""
+        item_id = self.state.new_id()
+        store[item_id] = {"id": item_id, **values, "description": None}
+        return item_id
