@@ -70,8 +70,9 @@ class ProvisionSummary:
     def summary_line(self) -> str:
         created = ", ".join(f"{n} {kind}" for kind, n in sorted(self.created.items())) or "nothing"
         updated = ", ".join(f"{n} {kind}" for kind, n in sorted(self.updated.items())) or "nothing"
+        admin = "admin created; " if self.admin_created else "logged in as the admin; "
         return (
-            f"created {created}; updated {updated}; "
+            f"{admin}created {created}; updated {updated}; "
             f"{self.descriptions_pushed} dbt descriptions pushed"
         )
 
