@@ -32,6 +32,7 @@ install: $(BIN)/.installed  ## create .venv from uv.lock (idempotent)
 
 demo: install  ## run the whole pipeline end to end on the embedded PostgreSQL and Redis
 	$(BIN)/ecom pipeline --data $(DEMO_DATA) --users $(DEMO_USERS) --seed $(DEMO_SEED)
+	$(BIN)/ecom report --out reports
 
 test: install  ## unit, integration (real PostgreSQL + Redis) and end-to-end tests
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

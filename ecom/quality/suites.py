@@ -428,7 +428,7 @@ def mart_suites(label_horizon_days: int) -> list[TableSuite]:
 
 
 FUNNEL_KEY = ("funnel_level", "period_grain", "period_start", "dimension", "dimension_value")
-RETENTION_KEY = ("cohort_type", "cohort_week", "weeks_since")
+RETENTION_KEY = ("retention_event", "cohort_type", "cohort_week", "weeks_since")
 RFM_SEGMENTS = (
     "Champions", "Loyal", "Potential Loyalist", "New", "Promising", "Need Attention",
     "About to Sleep", "Can't Lose Them", "At Risk", "Hibernating", "Lost",
@@ -480,7 +480,8 @@ def reporting_mart_suites() -> list[TableSuite]:
             row_count_at_least(1),
             *(not_null(column) for column in RETENTION_KEY),
             compound_unique(RETENTION_KEY),
-            in_set("cohort_type", ("first_purchase", "signup")),
+            in_set("retention_event", ("session", "purchase")),
+            in_set("cohort_type", ("first_session", "first_purchase", "signup")),
             between("weeks_since", 0),
             between("cohort_size", 1),
             between("retained_users", 0),
@@ -489,11 +490,11 @@ def reporting_mart_suites() -> list[TableSuite]:
             at_least_column("cohort_size", "retained_users"),
             at_least_column("retained_users_on_or_after", "retained_users"),
             no_rows_where(
-                "select cohort_week, cohort_size, retained_users from {batch} "
-                "where cohort_type = 'first_purchase' and weeks_since = 0 "
+                "select retention_event, cohort_week, cohort_size, retained_users from {batch} "
+                "where cohort_type <> 'signup' and weeks_since = 0 "
                 "and retained_users <> cohort_size",
                 column="retained_users",
-                description="a first-purchase cohort retains all its members in week 0",
+                description="a first-session or first-purchase cohort retains all its members in week 0",
             ),
         ),
         missing_hint=hint,

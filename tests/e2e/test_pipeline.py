@@ -92,6 +92,29 @@ def test_training_found_the_planted_signal(pipeline_run):
     assert training.test_auc > 0.5
 
 
+def test_report_draws_every_dashboard_and_the_champions_shap(
+    pipeline_run, ecom_settings, database_url, redis_url, tmp_path
+):
+    """`ecom report` on the pipeline's warehouse: every card has rows and draws in Chromium."""
+    from ecom.reports.browser import check_page
+    from ecom.reports.dashboards import load_dashboards
+    from ecom.reports.page import write_report
+    from ecom.services import Endpoints
+
+    summary = write_report(
+        ecom_settings, Endpoints(database_url, redis_url, embedded=False), tmp_path / "reports"
+    )
+    # Only the experiment analysis may be missing (its own issue adds it).
+    assert all(item.startswith("experiment lift") for item in summary.missing), summary.missing
+    cards = {f"chart-{card.key}" for board in load_dashboards() for card in board.cards}
+    assert cards | {"chart-shap_importance"} <= set(summary.charts)
+    assert "shap_summary.png" in {image.name for image in summary.images}
+    check = check_page(summary.page, tmp_path / "report.png")
+    assert check.problems == []
+    assert all(check.charts[chart] for chart in cards)
+    assert check.images == {"shap-summary": True}
+
+
 def test_a_failed_quality_gate_stops_the_pipeline_before_features_and_training(
     pipeline_run, ecom_settings, database_url, tmp_path
 ):

@@ -46,6 +46,8 @@ def test_build_runs_models_unit_tests_and_data_tests(tiny_warehouse) -> None:
     assert summary.node("assert_churn_features_use_only_data_before_cutoff").status == "pass"
     assert summary.node("assert_churn_labels_have_complete_horizon").status == "pass"
     assert summary.node("mart_funnel").rows == 83
+    assert summary.node("one_order_customers_share_an_f_score").status == "pass"
+    assert summary.node("assert_rfm_same_frequency_same_f_score").status == "pass"
 
 
 FUNNEL_ALL = {
@@ -85,6 +87,17 @@ def test_funnel_step_counts_and_times_match_hand_count(tiny_warehouse) -> None:
     assert actual == FUNNEL_ALL
 
 
+def test_funnel_periods_are_complete_once_their_window_closed(tiny_warehouse) -> None:
+    _, endpoints, _ = tiny_warehouse
+    # Every funnel period ends in January; the data runs to 2024-03-10, far past each
+    # period's end plus the 24 h window.
+    rows = _rows(
+        endpoints,
+        "select distinct is_complete_period, conversion_window_hours from analytics.mart_funnel",
+    )
+    assert rows == [(True, 24)]
+
+
 def test_funnel_rates_and_drop_off(tiny_warehouse) -> None:
     _, endpoints, _ = tiny_warehouse
     (row,) = _rows(
@@ -120,22 +133,31 @@ def test_funnel_breakdowns_match_hand_count(tiny_warehouse) -> None:
     }
 
 
-def test_retention_matches_hand_count(tiny_warehouse) -> None:
-    _, endpoints, _ = tiny_warehouse
+def _retention_table(endpoints: Endpoints) -> dict[tuple, tuple]:
     rows = _rows(
         endpoints,
-        """select cohort_type, cohort_week, weeks_since, cohort_size, retained_users,
-                  retained_users_on_or_after, retention_rate, unbounded_retention_rate
-           from analytics.mart_retention order by 1, 2, 3""",
+        """select retention_event, cohort_type, cohort_week, weeks_since, cohort_size,
+                  retained_users, retained_users_on_or_after, retention_rate,
+                  unbounded_retention_rate, is_complete_period
+           from analytics.mart_retention order by 1, 2, 3, 4""",
     )
-    table = {(r[0], r[1], r[2]): tuple(r[3:]) for r in rows}
+    return {(r[0], r[1], r[2], r[3]): tuple(r[4:]) for r in rows}
+
+
+def test_purchase_retention_matches_hand_count(tiny_warehouse) -> None:
+    _, endpoints, _ = tiny_warehouse
+    table = {
+        key[1:]: row for key, row in _retention_table(endpoints).items() if key[0] == "purchase"
+    }
     # First-purchase cohort of 2024-01-01: users 1 (purchases in weeks 0, 2, 5) and 2 (0, 3).
     # The data ends on 2024-03-10, so weeks 0..9 exist (week 9 starts 2024-03-04).
     jan1 = [table[("first_purchase", D(2024, 1, 1), week)] for week in range(10)]
     assert [row[1] for row in jan1] == [2, 0, 1, 1, 0, 1, 0, 0, 0, 0]
     assert [row[2] for row in jan1] == [2, 2, 2, 2, 1, 1, 0, 0, 0, 0]
     assert {row[0] for row in jan1} == {2}
-    assert jan1[2][3:] == (0.5, 1.0)
+    assert jan1[2][3:5] == (0.5, 1.0)
+    # Week 9 (2024-03-04..03-10) is still in progress when the data ends at 03-10 12:00.
+    assert [row[5] for row in jan1] == [True] * 9 + [False]
     assert ("first_purchase", D(2024, 1, 1), 10) not in table
     # User 3's cancelled order of 01-09 is not a purchase: their first purchase is 02-06.
     assert table[("first_purchase", D(2024, 2, 5), 0)][:3] == (1, 1, 1)
@@ -146,11 +168,45 @@ def test_retention_matches_hand_count(tiny_warehouse) -> None:
     assert [row[2] for row in jan8] == [2, 1, 1, 1, 1, 0]
     # User 5 signed up in the week of 01-15 and never bought.
     assert table[("signup", D(2024, 1, 15), 0)][:3] == (1, 0, 0)
-    cohorts = {(r[0], r[1]) for r in rows}
-    assert cohorts == {
+    assert {key[:2] for key in table} == {
         ("first_purchase", D(2024, 1, 1)),
         ("first_purchase", D(2024, 1, 8)),
         ("first_purchase", D(2024, 2, 5)),
+        ("signup", D(2024, 1, 1)),
+        ("signup", D(2024, 1, 8)),
+        ("signup", D(2024, 1, 15)),
+    }
+
+
+def test_session_retention_matches_hand_count(tiny_warehouse) -> None:
+    _, endpoints, _ = tiny_warehouse
+    table = {
+        key[1:]: row for key, row in _retention_table(endpoints).items() if key[0] == "session"
+    }
+    # First-session cohort of 2024-01-01: user 1 (sessions in weeks 0 and 2: s1, s9/s10) and
+    # user 2 (week 0 only: s2, s3). The anonymous session s4 belongs to nobody.
+    jan1 = [table[("first_session", D(2024, 1, 1), week)] for week in range(10)]
+    assert {row[0] for row in jan1} == {2}
+    assert [row[1] for row in jan1] == [2, 0, 1, 0, 0, 0, 0, 0, 0, 0]
+    assert [row[2] for row in jan1] == [2, 1, 1, 0, 0, 0, 0, 0, 0, 0]
+    assert jan1[1][3:5] == (0.0, 0.5)
+    # Users 3 and 4 were only ever active in the week of 01-08 (user 4's order on 01-11 came
+    # with a session, so purchase and session weeks coincide there).
+    jan8 = [table[("first_session", D(2024, 1, 8), week)] for week in range(9)]
+    assert [row[1] for row in jan8] == [2, 0, 0, 0, 0, 0, 0, 0, 0]
+    # User 5's only session (03-10, a Sunday) opens a cohort whose week 0 is still in progress.
+    assert table[("first_session", D(2024, 3, 4), 0)] == (1, 1, 1, 1.0, 1.0, False)
+    # Signed up in the week of 01-15, user 5 comes back in week 7 (the week of 03-04).
+    signup = [table[("signup", D(2024, 1, 15), week)] for week in range(8)]
+    assert [row[1] for row in signup] == [0] * 7 + [1]
+    assert [row[2] for row in signup] == [1] * 8
+    assert ("signup", D(2024, 1, 15), 8) not in table
+    # A sign-up cohort is the same set of users for both events.
+    assert table[("signup", D(2024, 1, 8), 0)][0] == 2
+    assert {key[:2] for key in table} == {
+        ("first_session", D(2024, 1, 1)),
+        ("first_session", D(2024, 1, 8)),
+        ("first_session", D(2024, 3, 4)),
         ("signup", D(2024, 1, 1)),
         ("signup", D(2024, 1, 8)),
         ("signup", D(2024, 1, 15)),
@@ -164,10 +220,12 @@ def test_rfm_scores_and_segments(tiny_warehouse) -> None:
         "select user_id, frequency, monetary_value, r_score, f_score, rfm_segment "
         "from analytics.mart_rfm order by user_id",
     )
+    # F is the purchase count (fixed bins): users 3 and 4 bought once each and share F1
+    # although user 3 spent more; ntile would have split them by spend.
     assert rows == [
-        (1, 3, 85.0, 3, 4, "Loyal"),
-        (2, 2, 180.0, 2, 3, "At Risk"),
-        (3, 1, 70.0, 4, 2, "Potential Loyalist"),
+        (1, 3, 85.0, 3, 3, "Need Attention"),
+        (2, 2, 180.0, 2, 2, "Hibernating"),
+        (3, 1, 70.0, 4, 1, "Promising"),
         (4, 1, 60.0, 1, 1, "Lost"),
     ]
 

@@ -10,7 +10,9 @@
 
     In Metabase: filter funnel_level, period_grain and dimension, then chart the step counts or
     rates over period_start by dimension_value. Rows of a period and dimension add up to the
-    'all' row for the counts; rates never add.
+    'all' row for the counts; rates never add. is_complete_period is false while a try entered
+    in the period could still convert (the period's end plus the conversion window is past the
+    latest data), so the last days do not read as a conversion drop.
 #}
 {%- set dimensions = ['traffic_source', 'browser', 'country'] -%}
 {%- set grains = ['day', 'week'] -%}
@@ -27,6 +29,10 @@ user_entries as (
 
 users as (
     select * from {{ ref('stg_thelook__users') }}
+),
+
+clock as (
+    select * from {{ ref('int_data_clock') }}
 ),
 
 session_tries as (
@@ -97,6 +103,10 @@ final as (
         step_counts.dimension,
         step_counts.dimension_value,
         cast({{ var('funnel_conversion_window_hours') }} as {{ dbt.type_int() }}) as conversion_window_hours,
+        case
+            when {{ dbt.dateadd('hour', var('funnel_conversion_window_hours'), dbt.dateadd('day', "case when step_counts.period_grain = 'week' then 7 else 1 end", 'step_counts.period_start')) }} <= clock.data_max_at then true
+            else false
+        end as is_complete_period,
         cast(viewed as {{ dbt.type_int() }}) as viewed,
         cast(carted as {{ dbt.type_int() }}) as carted,
         cast(purchased as {{ dbt.type_int() }}) as purchased,
@@ -110,6 +120,7 @@ final as (
         cast(medians.median_minutes_to_purchase as {{ dbt.type_float() }}) as median_minutes_to_purchase,
         cast(step_counts.mean_minutes_to_purchase as {{ dbt.type_float() }}) as mean_minutes_to_purchase
     from step_counts
+    cross join clock
     left join medians
         on medians.funnel_level = step_counts.funnel_level
         and medians.period_grain = step_counts.period_grain

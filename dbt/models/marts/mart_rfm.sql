@@ -1,8 +1,13 @@
 {#
     Recency, frequency and monetary value per customer with at least one purchase (an order that
-    was not cancelled), as of the day after the latest data, scored in quintiles (5 = best) and
-    named by the usual R x F segment grid. Ties are broken by the other measures and then by
-    user_id, so the scores are deterministic.
+    was not cancelled), as of the day after the latest data, scored 1-5 (5 = best) and named by
+    the usual R x F segment grid.
+
+    Frequency is scored with fixed bins (1, 2, 3, 4, 5+ purchases -> F1..F5), not quintiles:
+    most customers buy once, so a quintile of frequency would have to split one-time buyers
+    across scores by some other measure, and "Champions" would include one-time buyers.
+    Recency and spend are continuous and scored in quintiles; their rare exact ties are broken
+    by the other measures and then by user_id, so the scores are deterministic.
 #}
 with
 
@@ -41,7 +46,7 @@ scored as (
     select
         measured.*,
         ntile(5) over (order by recency_days desc, frequency, monetary_value, user_id) as r_score,
-        ntile(5) over (order by frequency, monetary_value, recency_days desc, user_id) as f_score,
+        case when frequency >= 5 then 5 else frequency end as f_score,
         ntile(5) over (order by monetary_value, frequency, recency_days desc, user_id) as m_score
     from measured
 ),

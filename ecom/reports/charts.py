@@ -1,0 +1,204 @@
+"""One card's result drawn twice: a plotly figure for the HTML page and a matplotlib PNG.
+
+plotly cannot write PNGs here (its export needs kaleido, which is not installed), so the
+images come from matplotlib's Agg backend; both read the same frame and the same chart spec.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pandas as pd
+import plotly.graph_objects as go
+
+from ecom.reports.dashboards import Card
+
+PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6")
+
+
+def _series(frame: pd.DataFrame, card: Card) -> list[tuple[str, pd.DataFrame, str]]:
+    """(label, rows, y column) per line or bar group: one per y column, split by `color`."""
+    chart = card.chart
+    groups = (
+        [(str(value), rows) for value, rows in frame.groupby(chart.color, sort=True)]
+        if chart.color
+        else [("", frame)]
+    )
+    out = []
+    for group, rows in groups:
+        for column in chart.y_columns:
+            label = " · ".join(
+                part for part in (group, column if len(chart.y_columns) > 1 else "") if part
+            )
+            out.append((label or column, rows, column))
+    return out
+
+
+def heatmap_matrix(frame: pd.DataFrame, card: Card) -> pd.DataFrame:
+    """Rows = y (e.g. cohort week), columns = x (e.g. weeks since), values = z."""
+    chart = card.chart
+    return frame.pivot_table(index=chart.y, columns=chart.x, values=chart.z, aggfunc="first")
+
+
+def plotly_figure(frame: pd.DataFrame, card: Card) -> go.Figure:
+    chart = card.chart
+    figure = go.Figure()
+    if chart.kind == "funnel":
+        figure.add_trace(
+            go.Funnel(
+                y=frame[chart.x], x=frame[chart.y_columns[0]], textinfo="value+percent initial"
+            )
+        )
+    elif chart.kind == "bar":
+        for label, rows, column in _series(frame, card):
+            figure.add_trace(go.Bar(x=rows[chart.x].astype(str), y=rows[column], name=label))
+        figure.update_layout(barmode="group")
+    elif chart.kind == "line":
+        for label, rows, column in _series(frame, card):
+            figure.add_trace(
+                go.Scatter(x=rows[chart.x], y=rows[column], mode="lines+markers", name=label)
+            )
+    elif chart.kind == "heatmap":
+        matrix = heatmap_matrix(frame, card)
+        figure.add_trace(
+            go.Heatmap(
+                z=matrix.to_numpy(dtype=float),
+                x=[str(column) for column in matrix.columns],
+                y=[str(index) for index in matrix.index],
+                colorscale="Blues",
+                zmin=0,
+                hovertemplate=f"{chart.y} %{{y}}<br>{chart.x} %{{x}}<br>{chart.z} %{{z:.1%}}<extra></extra>",
+            )
+        )
+        # Category axes: cohort weeks are labels of rows, not a time scale to space rows by.
+        figure.update_yaxes(autorange="reversed", title=chart.y, type="category")
+        figure.update_xaxes(title=chart.x, type="category")
+    else:
+        figure.add_trace(
+            go.Table(
+                header={"values": list(frame.columns), "fill_color": "#dde6f0", "align": "left"},
+                cells={
+                    "values": [_formatted(frame[column]) for column in frame.columns],
+                    "align": "left",
+                },
+            )
+        )
+    if chart.kind in ("bar", "line"):
+        figure.update_xaxes(title=chart.x)
+        figure.update_yaxes(title=", ".join(chart.y_columns))
+    figure.update_layout(
+        title=card.name,
+        margin={"l": 60, "r": 20, "t": 50, "b": 50},
+        height=420,
+        template="plotly_white",
+    )
+    return figure
+
+
+def _formatted(column: pd.Series) -> list[str]:
+    if pd.api.types.is_float_dtype(column):
+        return [f"{value:,.3f}" for value in column]
+    return [str(value) for value in column]
+
+
+def write_png(frame: pd.DataFrame, card: Card, path: Path) -> Path:
+    """The same chart as a PNG (matplotlib Agg), for the README and for readers without a browser."""
+    chart = card.chart
+    figure, axes = plt.subplots(figsize=(8, 4.5), dpi=110)
+    if chart.kind == "funnel":
+        values = frame[chart.y_columns[0]].astype(float).to_numpy()
+        labels = frame[chart.x].astype(str).tolist()
+        axes.barh(labels[::-1], values[::-1], color=PALETTE[0])
+        for position, value in enumerate(values[::-1]):
+            share = value / values[0] if values[0] else 0
+            axes.text(value, position, f" {value:,.0f} ({share:.0%})", va="center")
+        axes.set_xlabel(chart.y_columns[0])
+    elif chart.kind in ("bar", "line"):
+        series = _series(frame, card)
+        if chart.kind == "bar":
+            categories = list(dict.fromkeys(frame[chart.x].astype(str)))
+            width = 0.8 / max(len(series), 1)
+            for index, (label, rows, column) in enumerate(series):
+                positions = [
+                    categories.index(value) + index * width for value in rows[chart.x].astype(str)
+                ]
+                axes.bar(
+                    positions,
+                    rows[column],
+                    width=width,
+                    label=label,
+                    color=PALETTE[index % len(PALETTE)],
+                )
+            axes.set_xticks(
+                [i + 0.4 - width / 2 for i in range(len(categories))],
+                categories,
+                rotation=30,
+                ha="right",
+            )
+        else:
+            for index, (label, rows, column) in enumerate(series):
+                axes.plot(
+                    rows[chart.x],
+                    rows[column],
+                    marker="o",
+                    markersize=3,
+                    label=label,
+                    color=PALETTE[index % len(PALETTE)],
+                )
+        axes.set_xlabel(chart.x)
+        axes.set_ylabel(", ".join(chart.y_columns))
+        if len(series) > 1:
+            axes.legend(fontsize=8)
+    elif chart.kind == "heatmap":
+        matrix = heatmap_matrix(frame, card)
+        image = axes.imshow(matrix.to_numpy(dtype=float), aspect="auto", cmap="Blues", vmin=0)
+        axes.set_xticks(range(len(matrix.columns)), [str(c) for c in matrix.columns])
+        axes.set_yticks(range(len(matrix.index)), [str(i) for i in matrix.index], fontsize=7)
+        axes.set_xlabel(chart.x)
+        axes.set_ylabel(chart.y)
+        figure.colorbar(image, ax=axes, label=chart.z)
+    else:
+        shown = frame.head(15)
+        cells = {column: _formatted(shown[column]) for column in shown.columns}
+        axes.axis("off")
+        table = axes.table(
+            cellText=[
+                [cells[column][row] for column in shown.columns] for row in range(len(shown))
+            ],
+            colLabels=list(shown.columns),
+            loc="center",
+        )
+        table.auto_set_font_size(False)
+        table.set_fontsize(7)
+    axes.set_title(card.name)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    plt.close(figure)
+    return path
+
+
+def write_interval_png(frame: pd.DataFrame, title: str, path: Path) -> Path:
+    """Point estimates with their intervals (columns metric, effect, lower, upper) as a PNG."""
+    figure, axes = plt.subplots(figsize=(8, max(2.5, 0.6 * len(frame) + 1.5)), dpi=110)
+    positions = range(len(frame))
+    axes.errorbar(
+        frame["effect"],
+        list(positions),
+        xerr=[frame["effect"] - frame["lower"], frame["upper"] - frame["effect"]],
+        fmt="o",
+        color=PALETTE[0],
+        capsize=4,
+    )
+    axes.axvline(0, color="#888", linestyle="--")
+    axes.set_yticks(list(positions), frame["metric"].tolist())
+    axes.set_title(title)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    plt.close(figure)
+    return path

@@ -1,0 +1,84 @@
+"""The report's pure parts: dashboard files, experiment result files, Metabase payloads."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ecom.reports.dashboards import DashboardFileError, load_dashboard, load_dashboards
+from ecom.reports.experiments import read_lifts
+from ecom.reports.metabase import card_payload, database_details, visualization_settings
+
+
+def test_the_four_dashboards_load_in_the_order_data_flows() -> None:
+    boards = load_dashboards()
+    assert [b.name for b in boards] == ["Funnel", "Retention", "Churn risk", "Experiments"]
+    for board in boards:
+        for card in board.cards:
+            assert card.layout.col + card.layout.width <= 24, card.key
+
+
+def test_a_bad_dashboard_file_names_the_file_and_the_field(tmp_path) -> None:
+    path = tmp_path / "funnel.yml"
+    path.write_text("name: Funnel\ndescription: x\ncards:\n  - key: a\n    name: A\n")
+    with pytest.raises(DashboardFileError) as failure:
+        load_dashboard(path)
+    message = str(failure.value)
+    assert str(path) in message and "cards.0.sql" in message and "cards.0.chart" in message
+
+
+def test_lifts_are_read_from_tea_tasting_and_plain_shapes(tmp_path) -> None:
+    tea = tmp_path / "experiment_a.json"
+    tea.write_text(json.dumps({"result": [
+        {"metric": "conversion", "rel_effect_size": 0.1, "rel_effect_size_ci_lower": 0.02,
+         "rel_effect_size_ci_upper": 0.18, "pvalue": 0.01},
+    ]}))  # fmt: skip
+    (lift,), note = read_lifts(tea)
+    assert note is None
+    assert (lift.experiment, lift.metric, lift.effect_name) == (
+        "a",
+        "conversion",
+        "rel_effect_size",
+    )
+    assert (lift.effect, lift.ci_lower, lift.ci_upper, lift.p_value) == (0.1, 0.02, 0.18, 0.01)
+
+    plain = tmp_path / "experiment_b.json"
+    plain.write_text(json.dumps([{"metric": "aov", "lift": -1.5, "ci_lower": -3, "ci_upper": 0.2}]))
+    (lift,), _ = read_lifts(plain)
+    assert (lift.experiment, lift.effect, lift.ci_lower, lift.p_value) == ("b", -1.5, -3.0, None)
+
+
+def test_a_result_without_intervals_gives_no_lift_and_says_why(tmp_path) -> None:
+    path = tmp_path / "experiment_c.json"
+    path.write_text(json.dumps({"metrics": [{"metric": "conversion", "lift": 0.1}]}))
+    lifts, note = read_lifts(path)
+    assert lifts == [] and str(path) in note and "interval" in note
+    broken = tmp_path / "experiment_d.json"
+    broken.write_text("{not json")
+    assert read_lifts(broken)[1].startswith(f"{broken}: not readable JSON")
+
+
+def test_metabase_gets_a_tcp_warehouse_or_a_clear_error() -> None:
+    details = database_details("postgresql://ecom:s3cret@postgres:5432/ecom")
+    assert (details["host"], details["port"], details["dbname"]) == ("postgres", 5432, "ecom")
+    assert (details["user"], details["password"]) == ("ecom", "s3cret")
+    with pytest.raises(ValueError, match="unix socket"):
+        database_details("postgresql://postgres:@/postgres?host=/tmp/pgdata")
+
+
+def test_cards_become_native_questions_with_their_chart_settings() -> None:
+    cards = {c.key: c for b in load_dashboards() for c in b.cards}
+    payload = card_payload(cards["retention_curves"], database_id=3, collection_id=7)
+    assert payload["display"] == "line" and payload["collection_id"] == 7
+    assert payload["dataset_query"]["type"] == "native"
+    assert payload["dataset_query"]["database"] == 3
+    assert payload["visualization_settings"] == {
+        "graph.dimensions": ["weeks_since", "retention_event"],
+        "graph.metrics": ["retention_rate", "unbounded_retention_rate"],
+    }
+    assert visualization_settings(cards["funnel_steps"]) == {
+        "funnel.dimension": "step",
+        "funnel.metric": "sessions",
+    }
+    assert card_payload(cards["retention_targets"], 3, 7)["display"] == "table"
