@@ -86,6 +86,7 @@ class LoadReport:
         table = Table(
             title="raw tables loaded",
             caption=f"swap {self.swap_seconds:.2f} s; {self.views_recreated} dependent view(s) kept",
+            caption_justify="left",
         )
         for column, justify in (
             ("table", "left"),

@@ -10,7 +10,8 @@
     the window and that carted after it before the cutoff / those sessions; cart_to_purchase_rate
     = sessions whose first cart falls in the window and that purchased after it before the
     cutoff / those sessions. A purchase whose cart fell before the window, or a cart in one
-    session bought in the next, therefore never lifts a rate above 1. Lifetime facts (last order,
+    session bought in the next, therefore never lifts a rate above 1. A load without events or
+    without orders leaves the model empty. Lifetime facts (last order,
     first order, order count, last session) are carried forward as of each cutoff by a running
     aggregate over a per-user timeline in which the cutoff sorts before that day's activity, so
     nothing on or after the cutoff day can reach it.
@@ -188,6 +189,11 @@ final as (
     left join session_rates
         on session_rates.user_id = window_activity.user_id
         and session_rates.cutoff_date = window_activity.cutoff_date
+    -- A partial load without events (or without orders) leaves the churn marts empty rather
+    -- than full of zeros that would look like facts; `ecom quality` lists them as skipped and
+    -- `ecom pipeline` stops before the features, naming the missing raw table.
+    where exists (select 1 from sessions)
+        and exists (select 1 from daily_activity where daily_activity.orders_count > 0)
 )
 
 select * from final
