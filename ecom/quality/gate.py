@@ -187,7 +187,7 @@ def _split_by_presence(
     existing = {row[0] for row in rows}
     present, missing, skipped = [], [], []
     for suite in suites:
-        reason = _skip_reason(suite, existing, absent)
+        reason = skip_reason(suite, existing, absent)
         if reason:
             skipped.append(f"{suite.name}: {reason}")
         elif suite.name not in existing:
@@ -198,7 +198,9 @@ def _split_by_presence(
     return present, missing, skipped
 
 
-def _skip_reason(suite: TableSuite, existing: set[str], absent: set[str]) -> str | None:
+def skip_reason(suite: TableSuite, existing: set[str], absent: set[str]) -> str | None:
+    """Why the gate does not check `suite` (None: it does): its table was absent from the load,
+    it is optional and does not exist, or it is built from a table absent from the load."""
     if suite.name in absent:
         return f"absent from the load (no {suite.table}.csv)" + (
             "" if suite.required else "; optional"

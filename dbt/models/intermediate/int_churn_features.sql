@@ -43,25 +43,21 @@ sessions as (
 -- a cart, and a cart that may lead to a purchase. Grouped by dates, so the cutoff join below
 -- reads a few rows per user.
 session_tries as (
+    {% for try_kind, opened_at, converted_at in [
+        ('view', 'product_viewed_at', 'carted_at'),
+        ('cart', 'first_cart_at', 'purchased_after_cart_at'),
+    ] %}
     select
         user_id,
-        'view' as try_kind,
-        cast(product_viewed_at as date) as opened_date,
-        cast(carted_at as date) as converted_date,
+        '{{ try_kind }}' as try_kind,
+        cast({{ opened_at }} as date) as opened_date,
+        cast({{ converted_at }} as date) as converted_date,
         count(*) as sessions_count
     from sessions
-    where user_id is not null and product_viewed_at is not null
-    group by user_id, cast(product_viewed_at as date), cast(carted_at as date)
-    union all
-    select
-        user_id,
-        'cart' as try_kind,
-        cast(first_cart_at as date) as opened_date,
-        cast(purchased_after_cart_at as date) as converted_date,
-        count(*) as sessions_count
-    from sessions
-    where user_id is not null and first_cart_at is not null
-    group by user_id, cast(first_cart_at as date), cast(purchased_after_cart_at as date)
+    where user_id is not null and {{ opened_at }} is not null
+    group by user_id, cast({{ opened_at }} as date), cast({{ converted_at }} as date)
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 ),
 
 -- A try counts when it opened in the window, and converted when that happened before the
