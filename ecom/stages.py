@@ -73,12 +73,14 @@ def require_feature_inputs(endpoints: Endpoints, data_dir: Path | str) -> None:
     from ecom.ingest.presence import absent_tables
     from ecom.quality.suites import MART_NEEDS
 
-    rows = fetch_all(
-        endpoints.database_url,
-        f"select to_regclass('{FEATURES_MART}') is not null "
-        f"and exists (select 1 from {FEATURES_MART})",
-    )
-    if rows[0][0]:
+    if not fetch_all(endpoints.database_url, f"select to_regclass('{FEATURES_MART}') is not null")[
+        0
+    ][0]:
+        raise StageInputMissing(
+            f"the pipeline stops before the features: they need {FEATURES_MART}, which does "
+            "not exist; build the marts with `ecom transform`."
+        )
+    if fetch_all(endpoints.database_url, f"select exists (select 1 from {FEATURES_MART})")[0][0]:
         return
     absent = {f"raw.{name}" for name in absent_tables(endpoints.database_url)}
     needed = [name for name in MART_NEEDS["mart_churn_features"] if name in absent]

@@ -34,6 +34,7 @@ import math
 import os
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -121,13 +122,18 @@ class _CopySource:
         self._raw_position = file_range.start
         self.bytes_read = 0
         self.saw_null_token = False
+        self.read_error: Exception | None = None  # a damaged `.gz`, reported as the file's fault
 
     def read(self, size: int = -1) -> bytes:
         if self._stop.is_set():
             raise _LoadCancelled()
         if self._remaining is not None:
             size = self._remaining if size < 0 else min(size, self._remaining)
-        chunk = self._handle.read(size)
+        try:
+            chunk = self._handle.read(size)
+        except (OSError, EOFError, zlib.error) as error:
+            self.read_error = error
+            raise
         if chunk:
             if not self.saw_null_token:
                 token = NULL_TOKEN.encode()
@@ -212,6 +218,10 @@ def _copy_range(
         connection.rollback()
         if stop.is_set():
             raise _LoadCancelled() from None
+        if source.read_error is not None:
+            raise LoadError(
+                plan.path, f"cannot read the file: {source.read_error}"
+            ) from source.read_error
         translated = copy_error_to_load_error(error, plan, file_range)
         if translated is None:
             raise

@@ -25,7 +25,7 @@ import pytest
 
 from ecom.config import Settings
 from ecom.db import fetch_all
-from ecom.ingest.load import load_raw_tables
+from ecom.ingest.load import LoadError, load_raw_tables
 from ecom.ingest.report import LoadReport
 from ecom.quality.gate import run_quality_gate
 from ecom.services import Endpoints
@@ -247,3 +247,17 @@ def test_partial_folder_loads_what_is_there_and_stops_before_the_features(
         message = str(stopped.value)
         assert "analytics.mart_churn_features" in message and "raw.events" in message
         assert f"{data_dir} has no events.csv" in message
+
+
+def test_damaged_gzip_file_is_a_load_error_naming_the_file(database_url, canonical_dir, tmp_path):
+    data_dir = tmp_path / "damaged"
+    data_dir.mkdir()
+    shutil.copy(canonical_dir / "users.csv", data_dir)
+    whole = gzip.compress((canonical_dir / "orders.csv").read_bytes())
+    (data_dir / "orders.csv.gz").write_bytes(whole[: len(whole) // 2])
+    before = fetch_all(database_url, "select to_regclass('raw.orders') is not null")[0][0]
+    with pytest.raises(LoadError) as caught:
+        load_raw_tables(database_url, data_dir, progress=False)
+    assert caught.value.file == data_dir / "orders.csv.gz"
+    assert "cannot read the file" in caught.value.reason
+    assert fetch_all(database_url, "select to_regclass('raw.orders') is not null")[0][0] == before
