@@ -8,7 +8,9 @@ One run, one fresh database (`ecom_bench_ingest` on the configured or embedded s
   session, files one after another. The floor: parsing and writing rows, nothing else.
 * psql \\copy, with keys: the same into tables that already have their primary keys.
 * load_raw_tables: the loader end to end (header checks, staging, COPY, `null` clean-up, key
-  build, duplicate check, ANALYZE, swap into `raw`); then again over the loaded `raw` (a re-load).
+  build, duplicate check, ANALYZE, swap into `raw`); then again over the loaded `raw` (a re-load);
+  then fresh from a gzip copy of the same files (`.csv.gz`, decompressed as COPY reads them; a
+  compressed file is one stream, never split).
 * pandas.to_sql: `read_csv` + `to_sql` (SQLAlchemy, psycopg2, chunks of 10,000 rows) of the
   first --to-sql-rows rows of each file; its full-size time is extrapolated per table by rows
   and labelled as such, because the whole dataset takes many minutes that way.
@@ -175,6 +177,18 @@ def run_load_raw_tables(
     return time.perf_counter() - started, report
 
 
+def gzip_copy(csvs: dict[str, Path], target: Path) -> Path:
+    """`<name>.csv.gz` beside nothing else in `target`, made once with gzip's default level (as
+    BigQuery's compressed export); kept between runs like the generated dataset."""
+    target.mkdir(parents=True, exist_ok=True)
+    for path in csvs.values():
+        compressed = target / f"{path.name}.gz"
+        if not compressed.exists() or compressed.stat().st_mtime < path.stat().st_mtime:
+            with open(compressed, "wb") as sink:
+                subprocess.run(["gzip", "-c", str(path)], stdout=sink, check=True)
+    return target
+
+
 def run_pandas_to_sql(
     database_url: str, csvs: dict[str, Path], row_limit: int, full_rows: dict[str, int]
 ) -> tuple[float, float, int]:
@@ -283,7 +297,9 @@ def _markdown(
         "connections, `null` -> NULL, the primary-key build with the duplicate check, ANALYZE, "
         "and the swap into `raw` with dependent views kept. The `psql \\copy` rows load the same "
         "files into typed tables and do nothing else (the string `null` stays text, no keys, "
-        "no statistics). The pandas row is measured on the first rows of each file and "
+        "no statistics). The `.csv.gz` row is the same load from gzip files: each is "
+        "decompressed as COPY reads it, and a compressed file cannot be cut, so events is one "
+        "stream there. The pandas row is measured on the first rows of each file and "
         "extrapolated linearly per table to the full row counts.",
         "",
     ]
@@ -311,7 +327,9 @@ def main(argv: list[str] | None = None) -> int:
     database_url = create_database(endpoints.database_url, BENCH_DATABASE, replace=True)
     try:
         _warm_page_cache(list(csvs.values()))
-        copy_runs, copy_pk_runs, load_runs, reload_runs = [], [], [], []
+        gzip_dir = gzip_copy(csvs, data_dir.parent / f"{data_dir.name}_gz")
+        _warm_page_cache(list(find_csvs(gzip_dir).values()))
+        copy_runs, copy_pk_runs, load_runs, reload_runs, gzip_runs = [], [], [], [], []
         report: LoadReport | None = None
         for run in range(args.repeat):
             console.print(f"run {run + 1}/{args.repeat}")
@@ -324,6 +342,9 @@ def main(argv: list[str] | None = None) -> int:
             load_runs.append(seconds)
             seconds, report = run_load_raw_tables(database_url, data_dir, fresh=False)
             reload_runs.append(seconds)
+            seconds, gzip_report = run_load_raw_tables(database_url, gzip_dir, fresh=True)
+            assert gzip_report.rows_by_table() == report.rows_by_table()
+            gzip_runs.append(seconds)
         assert report is not None
         rows = report.total_rows
         rows_by_table = report.rows_by_table()
@@ -359,6 +380,13 @@ def main(argv: list[str] | None = None) -> int:
             baseline,
             Measurement("psql \\copy, typed tables with primary keys", copy_pk_runs, copied_pk),
             *targets,
+            Measurement(
+                "ecom load, the same files as .csv.gz, fresh",
+                gzip_runs,
+                rows,
+                f"{sum(p.stat().st_size for p in find_csvs(gzip_dir).values()) / 2**20:.0f} MiB "
+                "compressed; each file one COPY stream",
+            ),
             Measurement(
                 "pandas read_csv + to_sql",
                 [extrapolated],

@@ -54,6 +54,51 @@ def quality_stage(settings: Settings, endpoints: Endpoints, *, include_marts: bo
     return report
 
 
+class StageInputMissing(RuntimeError):
+    """The next stage has nothing to work on; the one message says what it needs and why."""
+
+
+FEATURES_MART = "analytics.mart_churn_features"
+
+
+def require_feature_inputs(endpoints: Endpoints, data_dir: Path | str) -> None:
+    """Stop the pipeline before the features when the churn features mart is empty.
+
+    A partial folder (no events.csv, say) loads, builds and passes the gate with that mart
+    empty by design; Feast, training and scoring would each fail on it in their own words.
+    This raises one `StageInputMissing` naming the mart, the raw tables it is built from that
+    the load had no file for, and the files to add.
+    """
+    from ecom.db import fetch_all
+    from ecom.ingest.presence import absent_tables
+    from ecom.quality.suites import MART_NEEDS
+
+    if not fetch_all(endpoints.database_url, f"select to_regclass('{FEATURES_MART}') is not null")[
+        0
+    ][0]:
+        raise StageInputMissing(
+            f"the pipeline stops before the features: they need {FEATURES_MART}, which does "
+            "not exist; build the marts with `ecom transform`."
+        )
+    if fetch_all(endpoints.database_url, f"select exists (select 1 from {FEATURES_MART})")[0][0]:
+        return
+    absent = {f"raw.{name}" for name in absent_tables(endpoints.database_url)}
+    needed = [name for name in MART_NEEDS["mart_churn_features"] if name in absent]
+    if needed:
+        files = " and ".join(f"{name.removeprefix('raw.')}.csv" for name in needed)
+        raise StageInputMissing(
+            f"the pipeline stops before the features: they need rows in {FEATURES_MART}, which "
+            f"is empty because it is built from {', '.join(needed)} and {data_dir} has no "
+            f"{files}. Load, transform and the quality gate ran on what is there; add {files} "
+            "(or .csv.gz) to that folder and run `ecom pipeline` again."
+        )
+    raise StageInputMissing(
+        f"the pipeline stops before the features: they need rows in {FEATURES_MART}, which is "
+        f"empty: no user of the data in {data_dir} had an event or an order in the feature "
+        "window before any weekly cutoff."
+    )
+
+
 @dataclass
 class PipelineSummary:
     """What `make demo` prints at the end: one line per stage, from the stage's own report."""

@@ -2,7 +2,9 @@
 
 This is the contract between the generator (which writes these headers), the loader (which
 creates these tables) and dbt's sources (which read them). Column names and order are the
-public dataset's export, so real TheLook CSVs load unchanged.
+current BigQuery export's. Older copies of the dataset (Kaggle's) lack the geometry columns:
+`geometry` names, per table, the WKT point column the loader derives from longitude and
+latitude when a file has none.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ class RawTable:
     name: str
     columns: tuple[Column, ...]
     primary_key: tuple[str, ...]
-    required: bool = True  # optional tables load only when their CSV is present
+    required: bool = True  # False: real exports never have it (the generator's A/B assignments)
+    # (point column, longitude column, latitude column): the point a file may omit.
+    geometry: tuple[str, str, str] | None = None
 
     @property
     def column_names(self) -> list[str]:
@@ -36,6 +40,11 @@ class RawTable:
     @property
     def csv_name(self) -> str:
         return f"{self.name}.csv"
+
+    @property
+    def file_names(self) -> tuple[str, ...]:
+        """The lower-cased file names this table loads from: plain or gzip-compressed CSV."""
+        return (self.csv_name, f"{self.csv_name}.gz")
 
 
 def _columns(spec: str) -> tuple[Column, ...]:
@@ -56,6 +65,7 @@ USERS = RawTable(
         "created_at timestamptz, user_geom text"
     ),
     ("id",),
+    geometry=("user_geom", "longitude", "latitude"),
 )
 
 ORDERS = RawTable(
@@ -104,6 +114,7 @@ DISTRIBUTION_CENTERS = RawTable(
         "distribution_center_geom text"
     ),
     ("id",),
+    geometry=("distribution_center_geom", "longitude", "latitude"),
 )
 
 EVENTS = RawTable(
@@ -141,5 +152,6 @@ TRAFFIC_SOURCES_USERS = ("Search", "Organic", "Facebook", "Email", "Display")
 TRAFFIC_SOURCES_EVENTS = ("Email", "Adwords", "Organic", "YouTube", "Facebook")
 BROWSERS = ("Chrome", "Firefox", "Safari", "IE", "Other")
 
-# The public export writes timestamps like this; PostgreSQL parses it into timestamptz as is.
+# The public export writes timestamps like this; PostgreSQL parses it into timestamptz as is,
+# and so the other forms copies use (`...01:11:58 UTC`, `...T01:11:58Z`, `...01:11:58+00:00`).
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
-from ecom.stages import PipelineSummary
+from ecom.stages import PipelineSummary, require_feature_inputs
+from flows.common import start_services
 from flows.features import features_flow
 from flows.ingest import ingest_flow
 from flows.quality import quality_flow
@@ -35,6 +36,8 @@ def churn_pipeline(
 
     quality_report = quality_flow()
     summary.add("quality", quality_report.summary_line(), quality_report)
+    _, endpoints = start_services()
+    require_feature_inputs(endpoints, data_dir)  # a partial folder stops here, in one message
 
     materialized = features_flow()
     summary.add("features", materialized.summary_line(), materialized)

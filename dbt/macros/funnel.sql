@@ -24,18 +24,13 @@
 
 
 {#
-    One bounded step of a session's funnel: the first `event_type` event at or after the previous
-    step (`after_column`) and within `funnel_conversion_window_hours` of the product view.
+    One ordered step of a session's funnel: the first `event_type` event at or after the previous
+    step (`after_column`). No time limit: a session's own steps count whatever their spacing
+    (real TheLook sessions buy days after the cart under the same session id); the conversion
+    window belongs to the user-level funnel, which follows a user across sessions.
 #}
 {% macro first_funnel_step_at(event_type, after_column) -%}
-    min(
-            case
-                when event_type = '{{ event_type }}'
-                    and created_at >= {{ after_column }}
-                    and created_at < {{ dbt.dateadd('hour', var('funnel_conversion_window_hours'), 'product_viewed_at') }}
-                    then created_at
-            end
-        )
+    min(case when event_type = '{{ event_type }}' and created_at >= {{ after_column }} then created_at end)
 {%- endmacro %}
 
 

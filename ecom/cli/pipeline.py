@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ecom.cli.common import console, runtime
+from ecom.cli.common import console, fail, runtime
 from ecom.cli.data import DEFAULT_DATA_DIR
 
 
@@ -21,9 +21,12 @@ def pipeline(
     seed: Annotated[int, typer.Option(help="Seed used when generating.")] = 42,
 ) -> None:
     """Run the whole Prefect pipeline: load, transform, quality gate, features, train, score."""
-    from ecom.stages import render_pipeline_summary
+    from ecom.stages import StageInputMissing, render_pipeline_summary
     from flows.pipeline import churn_pipeline
 
     runtime()
-    summary = churn_pipeline(data_dir=str(data), users=users, seed=seed)
+    try:
+        summary = churn_pipeline(data_dir=str(data), users=users, seed=seed)
+    except StageInputMissing as stopped:
+        raise fail(str(stopped)) from stopped
     render_pipeline_summary(summary, console)

@@ -10,10 +10,13 @@ the table" into "line 84 of events.csv".
 from __future__ import annotations
 
 import csv
+import gzip
+import io
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, TextIO
 
 from ecom.thelook import ALL_TABLES, THELOOK_TABLES, RawTable
 
@@ -74,23 +77,55 @@ def _rebuild_load_error(
 
 
 def find_csvs(data_dir: Path) -> dict[str, Path]:
-    """The contract tables whose CSV is present in `data_dir`, by table name."""
+    """The contract tables whose file is present in `data_dir`, by table name.
+
+    Names match whatever their case (`Distribution_centers.csv`), plain or gzip-compressed
+    (`events.csv.gz`), because that is how downloads and hand-made copies arrive. Two files for
+    one table (`users.csv` and `users.csv.gz`) are an error: which one to load is a guess.
+    """
     data_dir = Path(data_dir)
-    return {
-        table.name: data_dir / table.csv_name
-        for table in ALL_TABLES
-        if (data_dir / table.csv_name).is_file()
-    }
+    if not data_dir.is_dir():
+        return {}
+    tables_by_file = {name: table for table in ALL_TABLES for name in table.file_names}
+    found: dict[str, Path] = {}
+    for path in sorted(data_dir.iterdir()):
+        table = tables_by_file.get(path.name.lower())
+        if table is None or not path.is_file():
+            continue
+        if table.name in found:
+            raise LoadError(
+                path,
+                f"two files for table {table.name}: {found[table.name].name} and {path.name}; "
+                "keep one",
+            )
+        found[table.name] = path
+    return found
 
 
 def has_thelook_csvs(data_dir: Path) -> bool:
     """True when `data_dir` holds at least one TheLook table's CSV.
 
     The CLI generates a dataset only into a folder with none of them; a folder with some but not
-    all is a user's data with a file missing, which the load reports instead of overwriting.
+    all is a user's (partial) data, which the load takes as it is instead of overwriting.
     """
     present = find_csvs(data_dir)
     return any(table.name in present for table in THELOOK_TABLES)
+
+
+def is_compressed(path: Path) -> bool:
+    return path.name.lower().endswith(".gz")
+
+
+def open_binary(path: Path) -> BinaryIO:
+    """The file's CSV bytes, decompressed on the fly for `.csv.gz`."""
+    if is_compressed(path):
+        return gzip.open(path, "rb")
+    return open(path, "rb")
+
+
+def open_text(path: Path, encoding: str = "utf-8") -> TextIO:
+    """The file's CSV text (newlines kept as written, bad bytes replaced), gzip or not."""
+    return io.TextIOWrapper(open_binary(path), encoding=encoding, errors="replace", newline="")
 
 
 # --------------------------------------------------------------------------- headers
@@ -98,43 +133,78 @@ def has_thelook_csvs(data_dir: Path) -> bool:
 
 def read_header(path: Path) -> list[str]:
     """The column names on line 1, without a UTF-8 byte-order mark or surrounding spaces."""
-    with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
-        first_line = handle.readline()
+    try:
+        with open_text(path, encoding="utf-8-sig") as handle:
+            first_line = handle.readline()
+    except (OSError, EOFError) as error:  # a truncated or non-gzip `.gz`
+        raise LoadError(path, f"cannot read the file: {error}", line=1) from None
     if not first_line.strip():
         raise LoadError(path, "the file is empty: expected a header line", line=1)
     return [name.strip() for name in next(csv.reader([first_line]))]
 
 
-def check_header(path: Path, table: RawTable, header: list[str]) -> None:
-    """Raise LoadError unless the header names exactly the contract's columns.
+@dataclass(frozen=True)
+class HeaderMatch:
+    """How a file's header maps onto its table.
 
-    Order may differ from the contract: COPY is given the header's order, so a file with
-    reordered columns loads correctly. Public exports use the contract order anyway.
+    `columns` is the header in file order, each name spelled as the contract spells it (names
+    match whatever their case) or as the file spells it for a column the contract lacks;
+    `ignored` are those unknown columns, loaded into throw-away columns and dropped; `derived`
+    is the geometry column the file lacks, which the loader derives from longitude/latitude.
     """
-    expected = table.column_names
+
+    columns: tuple[str, ...]
+    ignored: tuple[str, ...] = ()
+    derived: str | None = None
+
+    def notes(self, table: RawTable, file_name: str) -> tuple[str, ...]:
+        """What the load report says about this file's shape, one sentence each."""
+        notes = []
+        if self.derived and table.geometry:
+            _, longitude, latitude = table.geometry
+            notes.append(
+                f"{file_name}: no {self.derived} column, derived from {latitude}/{longitude}"
+            )
+        if self.ignored:
+            names = ", ".join(self.ignored)
+            notes.append(
+                f"{file_name}: unknown column{'s' * (len(self.ignored) > 1)} {names} ignored"
+            )
+        return tuple(notes)
+
+
+def match_header(path: Path, table: RawTable, header: list[str]) -> HeaderMatch:
+    """Map a header onto the contract by name, or raise LoadError naming file and column.
+
+    Order is free (COPY is given the header's order). Unknown columns are ignored, not fatal:
+    exports grow columns the marts do not read. A missing geometry column is derived; any other
+    missing column is one the marts read, so it stops the load.
+    """
+    by_lower = {name.lower(): name for name in table.column_names}
     seen: set[str] = set()
+    columns, ignored = [], []
     for name in header:
-        if name in seen:
+        canonical = by_lower.get(name.lower(), name)
+        if canonical.lower() in seen:
             raise LoadError(
                 path, f"column {name!r} appears twice in the header", line=1, column=name
             )
-        seen.add(name)
-        if name not in expected:
-            raise LoadError(
-                path,
-                f"unknown column {name!r} in the header; {table.name} has: {', '.join(expected)}",
-                line=1,
-                column=name,
-            )
-    missing = [name for name in expected if name not in seen]
+        seen.add(canonical.lower())
+        columns.append(canonical)
+        if canonical not in table.column_names:
+            ignored.append(name)
+    derivable = table.geometry[0] if table.geometry else None
+    missing = [name for name in table.column_names if name not in columns and name != derivable]
     if missing:
         raise LoadError(
             path,
             f"missing column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
-            f"in the header; {table.name} needs: {', '.join(expected)}",
+            f"in the header; {table.name} needs: {', '.join(table.column_names)}",
             line=1,
             column=missing[0],
         )
+    derived = derivable if derivable and derivable not in columns else None
+    return HeaderMatch(tuple(columns), tuple(ignored), derived)
 
 
 # --------------------------------------------------------------------------- record scans
@@ -186,7 +256,7 @@ def iter_records(path: Path) -> Iterator[CsvRecord]:
     terminators of the file's style, so a quoted field holding newlines shifts its numbers.
     Line numbers otherwise follow the file as a text editor shows it.
     """
-    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+    with open_text(path) as handle:
         header_line = handle.readline()
         counter = _LineCounter(handle, _terminator(header_line))
         counter.lines_read = 1
@@ -278,7 +348,8 @@ def differing_columns(
     return [
         name
         for position, name in enumerate(header)
-        if normalized_field(first.fields[position], types[name])
+        if name in types
+        and normalized_field(first.fields[position], types[name])
         != normalized_field(second.fields[position], types[name])
     ]
 

@@ -18,18 +18,23 @@ How a load runs, and why:
    depended on them (`ecom.ingest.swap`). Until it commits, `raw` is untouched; if any
    step fails, the staging schema is dropped and `raw` is exactly as it was.
 
-Header columns may come in any order (COPY is given the header's order); names must match the
-contract in `ecom.thelook` exactly. The optional `experiment_assignments` table is loaded
-empty when its CSV is absent, so models reading it never see a stale experiment.
+Every published shape of TheLook loads (`data/README.md`): header columns match the contract
+in `ecom.thelook` by name, in any order and case; unknown columns are ignored and reported; a
+missing geometry column is derived from longitude/latitude; `.csv.gz` files are decompressed
+as COPY reads them. A table without a file is loaded empty and marked absent
+(`ecom.ingest.presence`), so a partial folder loads what is there and a stale table from an
+earlier load never survives next to fresh ones.
 """
 
 from __future__ import annotations
 
+import gzip
 import logging
 import math
 import os
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -48,8 +53,10 @@ from ecom.ingest.files import (
     LoadError,
     find_csvs,
     has_thelook_csvs,
+    is_compressed,
     split_csv,
 )
+from ecom.ingest.presence import mark_absent
 from ecom.ingest.report import LoadReport, TableLoad
 from ecom.ingest.swap import swap_tables
 from ecom.ingest.validation import (
@@ -92,7 +99,11 @@ class _LoadCancelled(Exception):
 
 class _CopySource:
     """A byte range of the CSV as COPY reads it: counts bytes for the progress bar, notices the
-    `null` token, and stops early when another table of the load has failed."""
+    `null` token, and stops early when another table of the load has failed.
+
+    A `.csv.gz` file is decompressed as COPY reads it (always whole: a compressed stream cannot
+    be cut), so nothing is unpacked to disk; the progress bar counts compressed bytes.
+    """
 
     def __init__(
         self,
@@ -101,47 +112,82 @@ class _CopySource:
         on_bytes: Callable[[int], None],
         stop: threading.Event,
     ) -> None:
-        self._handle = open(path, "rb")  # noqa: SIM115 - closed in close()
-        self._handle.seek(file_range.start)
+        self._raw = open(path, "rb")  # noqa: SIM115 - closed in close()
+        self._raw.seek(file_range.start)
+        self._handle = gzip.GzipFile(fileobj=self._raw) if is_compressed(path) else self._raw
         self._remaining = None if file_range.end is None else file_range.end - file_range.start
         self._on_bytes = on_bytes
         self._stop = stop
         self._tail = b""
+        self._raw_position = file_range.start
         self.bytes_read = 0
         self.saw_null_token = False
+        self.read_error: Exception | None = None  # a damaged `.gz`, reported as the file's fault
 
     def read(self, size: int = -1) -> bytes:
         if self._stop.is_set():
             raise _LoadCancelled()
         if self._remaining is not None:
             size = self._remaining if size < 0 else min(size, self._remaining)
-        chunk = self._handle.read(size)
+        try:
+            chunk = self._handle.read(size)
+        except (OSError, EOFError, zlib.error) as error:
+            self.read_error = error
+            raise
         if chunk:
             if not self.saw_null_token:
                 token = NULL_TOKEN.encode()
                 self.saw_null_token = token in self._tail + chunk
                 self._tail = chunk[-(len(token) - 1) :]
-            self.bytes_read += len(chunk)
             if self._remaining is not None:
                 self._remaining -= len(chunk)
-            self._on_bytes(len(chunk))
+            position = self._raw.tell()
+            self.bytes_read += position - self._raw_position
+            self._on_bytes(position - self._raw_position)
+            self._raw_position = position
         return chunk
 
     def close(self) -> None:
-        self._handle.close()
+        if self._handle is not self._raw:
+            self._handle.close()
+        self._raw.close()
 
 
 def _create_staging_table(
-    cursor: psycopg2.extensions.cursor, table: RawTable, part: int = 0
+    cursor: psycopg2.extensions.cursor, plan: TablePlan, part: int = 0
 ) -> None:
+    """The contract's columns in contract order, then one text column per ignored file column
+    (COPY cannot skip a column; the throw-away columns are dropped once the rows are in)."""
     columns = sql.SQL(", ").join(
-        sql.SQL("{} {}").format(sql.Identifier(column.name), sql.SQL(column.pg_type))
-        for column in table.columns
+        [
+            sql.SQL("{} {}").format(sql.Identifier(column.name), sql.SQL(column.pg_type))
+            for column in plan.table.columns
+        ]
+        + [sql.SQL("{} text").format(sql.Identifier(name)) for name in plan.ignored_columns]
     )
     # A side part only lives until its rows are appended to the table's own staging table:
     # UNLOGGED spares it WAL on any server and the fsync at commit.
     kind = sql.SQL("create unlogged table" if part else "create table")
-    cursor.execute(sql.SQL("{} {} ({})").format(kind, staging_name(table, part), columns))
+    cursor.execute(sql.SQL("{} {} ({})").format(kind, staging_name(plan.table, part), columns))
+
+
+def _finish_columns(cursor: psycopg2.extensions.cursor, plan: TablePlan) -> None:
+    """Drop the throw-away columns and derive a geometry the file lacked, as `POINT(lon lat)`
+    (the export's WKT; NULL where a coordinate is missing)."""
+    for name in plan.ignored_columns:
+        cursor.execute(
+            sql.SQL("alter table {} drop column {}").format(
+                staging_name(plan.table), sql.Identifier(name)
+            )
+        )
+    if plan.match is not None and plan.match.derived and plan.table.geometry:
+        point, longitude, latitude = map(sql.Identifier, plan.table.geometry)
+        cursor.execute(
+            sql.SQL(
+                "update {} set {} = 'POINT(' || {}::text || ' ' || {}::text || ')' "
+                "where {} is not null and {} is not null"
+            ).format(staging_name(plan.table), point, longitude, latitude, longitude, latitude)
+        )
 
 
 def _copy_range(
@@ -160,7 +206,7 @@ def _copy_range(
         "copy {} ({}) from stdin with (format csv, header {}, encoding 'UTF8', freeze true)"
     ).format(
         staging_name(plan.table, part),
-        sql.SQL(", ").join(map(sql.Identifier, plan.header)),
+        sql.SQL(", ").join(map(sql.Identifier, plan.copy_columns)),
         header,
     )
     source = _CopySource(plan.path, file_range, on_bytes, stop)
@@ -172,6 +218,10 @@ def _copy_range(
         connection.rollback()
         if stop.is_set():
             raise _LoadCancelled() from None
+        if source.read_error is not None:
+            raise LoadError(
+                plan.path, f"cannot read the file: {source.read_error}"
+            ) from source.read_error
         translated = copy_error_to_load_error(error, plan, file_range)
         if translated is None:
             raise
@@ -183,6 +233,8 @@ def _copy_range(
 def _tune_session(cursor: psycopg2.extensions.cursor) -> None:
     # Staged rows are worthless until the swap commits, so their commit need not wait for disk.
     cursor.execute("set local synchronous_commit = off")
+    # A timestamp written without a zone is UTC in every TheLook copy, whatever the server says.
+    cursor.execute("set local timezone = 'UTC'")
     cursor.execute("select setting::bigint from pg_settings where name = 'maintenance_work_mem'")
     if cursor.fetchone()[0] < _MIN_MAINTENANCE_WORK_MEM_KB:
         cursor.execute(f"set local maintenance_work_mem = '{_MIN_MAINTENANCE_WORK_MEM_KB}kB'")
@@ -214,7 +266,7 @@ def copy_side_part(
     try:
         with connection.cursor() as cursor:
             _tune_session(cursor)
-            _create_staging_table(cursor, plan.table, part)
+            _create_staging_table(cursor, plan, part)
         rows, source = _copy_range(connection, plan, part, file_range, on_bytes, stop)
         connection.commit()
     finally:
@@ -246,10 +298,11 @@ def stage_table(
     try:
         with connection.cursor() as cursor:
             _tune_session(cursor)
-            _create_staging_table(cursor, plan.table)
+            _create_staging_table(cursor, plan)
         if plan.path is None:
             with connection.cursor() as cursor:
                 add_primary_key(cursor, plan.table)
+                mark_absent(cursor, staging_name(plan.table), plan.table.csv_name)
         else:
             with _timed(steps, "copy"):
                 rows, source = _copy_range(
@@ -263,6 +316,7 @@ def stage_table(
             with connection.cursor() as cursor:
                 with _timed(steps, "append parts"):
                     _append_parts(cursor, plan.table, parts)
+                _finish_columns(cursor, plan)
                 rows += sum(part.rows for part in parts)
                 bytes_read = source.bytes_read + sum(part.bytes_read for part in parts)
                 if source.saw_null_token or any(part.saw_null_token for part in parts):
@@ -289,6 +343,7 @@ def stage_table(
         seconds=time.perf_counter() - started,
         bytes_read=bytes_read,
         parts=1 + len(parts),
+        notes=plan.notes,
     )
 
 
@@ -365,7 +420,8 @@ def _split_plan(
     ranges = {}
     for plan in plans:
         parts = 1
-        if plan.path is not None and workers > 1 and plan.size > max(fair_share, min_split_bytes):
+        splittable = plan.path is not None and not plan.compressed and workers > 1
+        if splittable and plan.size > max(fair_share, min_split_bytes):
             parts = min(workers, math.ceil(plan.size / fair_share))
         ranges[plan.table.name] = (
             split_csv(plan.path, _cut_offsets(plan.size, parts, fair_share))

@@ -7,6 +7,10 @@ from pathlib import Path
 
 from rich.table import Table
 
+from ecom.thelook import ALL_TABLES
+
+OPTIONAL_TABLE_NAMES = frozenset(table.name for table in ALL_TABLES if not table.required)
+
 
 @dataclass(frozen=True)
 class TableLoad:
@@ -19,6 +23,7 @@ class TableLoad:
     seconds: float
     bytes_read: int
     parts: int = 1  # parallel COPY streams the file was cut into
+    notes: tuple[str, ...] = ()  # how the file's shape was handled, or that it was absent
 
     @property
     def rows_per_second(self) -> float:
@@ -46,6 +51,19 @@ class LoadReport:
     def rows_per_second(self) -> float:
         return self.total_rows / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def absent_tables(self) -> tuple[str, ...]:
+        """TheLook tables the folder had no file for (loaded empty); optional ones excluded."""
+        return tuple(
+            table.table
+            for table in self.tables
+            if table.csv_path is None and table.table not in OPTIONAL_TABLE_NAMES
+        )
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return tuple(note for table in self.tables for note in table.notes)
+
     def rows_by_table(self) -> dict[str, int]:
         return {table.table: table.rows for table in self.tables}
 
@@ -56,15 +74,19 @@ class LoadReport:
         raise KeyError(f"no table {name!r} in this load report")
 
     def summary_line(self) -> str:
-        return (
+        line = (
             f"{self.total_rows:,} rows into {len(self.tables)} raw tables in {self.seconds:.1f} s "
             f"({self.rows_per_second:,.0f} rows/s, {self.duplicates_dropped:,} exact duplicates dropped)"
         )
+        if self.absent_tables:
+            line += f"; no file for {', '.join(self.absent_tables)} (loaded empty)"
+        return line
 
     def as_rich_table(self) -> Table:
         table = Table(
             title="raw tables loaded",
             caption=f"swap {self.swap_seconds:.2f} s; {self.views_recreated} dependent view(s) kept",
+            caption_justify="left",
         )
         for column, justify in (
             ("table", "left"),
@@ -93,4 +115,6 @@ class LoadReport:
             f"{self.rows_per_second:,.0f}",
             "",
         )
+        if self.notes:
+            table.caption = "\n".join((table.caption or "", *self.notes))
         return table

@@ -22,17 +22,19 @@ from ecom.ingest.files import (
     NULL_TOKEN,
     WHOLE_FILE,
     FileRange,
+    HeaderMatch,
     LoadError,
-    check_header,
     copy_lines_before,
     differing_columns,
     find_csvs,
     first_record_with_empty_key,
+    is_compressed,
+    match_header,
     read_header,
     record_at_copy_line,
     records_with_key,
 )
-from ecom.thelook import ALL_TABLES, RawTable
+from ecom.thelook import ALL_TABLES, THELOOK_TABLES, RawTable
 
 log = logging.getLogger(__name__)
 
@@ -41,36 +43,82 @@ STAGING_SCHEMA = "_ecom_raw_load"
 
 @dataclass(frozen=True)
 class TablePlan:
-    """A table to load and where from; `path` is None for an optional table without a CSV."""
+    """A table to load and where from; `path` is None for a table without a file (loaded empty).
+
+    `header` is the file's columns in file order (contract spelling; see `HeaderMatch`), and
+    `copy_columns` the staging columns COPY fills in that order: an ignored column goes to a
+    throw-away column of its own, dropped after COPY.
+    """
 
     table: RawTable
     path: Path | None
     header: tuple[str, ...]
+    match: HeaderMatch | None = None
 
     @property
     def size(self) -> int:
         return self.path.stat().st_size if self.path else 0
 
+    @property
+    def compressed(self) -> bool:
+        return self.path is not None and is_compressed(self.path)
+
+    @property
+    def ignored_columns(self) -> tuple[str, ...]:
+        """Staging names of the throw-away columns, in header order."""
+        ignored = self.match.ignored if self.match else ()
+        return tuple(f"_ignored_{position}" for position in range(1, len(ignored) + 1))
+
+    @property
+    def copy_columns(self) -> tuple[str, ...]:
+        throwaway = iter(self.ignored_columns)
+        known = set(self.table.column_names)
+        return tuple(name if name in known else next(throwaway) for name in self.header)
+
+    def header_name(self, copy_column: str) -> str:
+        """The file's name for a staging column (maps a throw-away column back)."""
+        if copy_column in self.ignored_columns and self.match:
+            return self.match.ignored[self.ignored_columns.index(copy_column)]
+        return copy_column
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        if self.path is None:
+            why = (
+                "the marts that need it are empty"
+                if self.table.required
+                else "optional: real exports have none"
+            )
+            return (f"no {self.table.csv_name}: {self.table.name} loaded empty ({why})",)
+        return self.match.notes(self.table, self.path.name) if self.match else ()
+
 
 def plan_load(data_dir: Path) -> list[TablePlan]:
-    """Check that every required CSV exists and every header matches the contract."""
+    """Find each table's file and map its header onto the contract, before touching the database.
+
+    A table without a file is planned empty: a partial folder loads what is there, and the
+    load report and the quality gate say what was absent. A folder with none of the TheLook
+    tables is an error (nothing to load is never what the user meant).
+    """
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise LoadError(data_dir, "no such folder")
     present = find_csvs(data_dir)
+    if not any(table.name in present for table in THELOOK_TABLES):
+        raise LoadError(
+            data_dir,
+            "no TheLook CSVs here: expected some of "
+            + ", ".join(table.csv_name for table in THELOOK_TABLES)
+            + " (any case, optionally .gz)",
+        )
     plans = []
     for table in ALL_TABLES:
         path = present.get(table.name)
         if path is None:
-            if table.required:
-                raise LoadError(
-                    data_dir / table.csv_name, f"missing file: {table.name} is a required table"
-                )
             plans.append(TablePlan(table, None, tuple(table.column_names)))
             continue
-        header = read_header(path)
-        check_header(path, table, header)
-        plans.append(TablePlan(table, path, tuple(header)))
+        match = match_header(path, table, read_header(path))
+        plans.append(TablePlan(table, path, match.columns, match))
     return plans
 
 
@@ -107,6 +155,8 @@ def copy_error_to_load_error(
     if column is None:
         named = _COLUMN_IN_MESSAGE.search(message)
         column = named.group("column") if named else None
+    if column is not None:
+        column = plan.header_name(column)
     copy_line = copy_lines_before(plan.path, file_range.start) + int(context.group("line"))
     record = record_at_copy_line(plan.path, copy_line)
     line = record.line if record else copy_line
@@ -115,7 +165,7 @@ def copy_error_to_load_error(
         reason = (
             f"{message}: the row has {len(record.fields)} fields, the header {len(plan.header)}"
         )
-    elif column in plan.header:
+    elif column in plan.table.column_names:
         expected = next(c.pg_type for c in plan.table.columns if c.name == column)
         if expected not in message:
             reason = f"{message} (column {column} holds {expected})"

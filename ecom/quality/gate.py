@@ -6,6 +6,11 @@ suites, validation definitions and checkpoint with add-or-update, so re-running 
 and the stored suites always match the code in `ecom.quality.suites`. A table the gate expects
 but cannot find is a failure naming the table, not a crash, so `ecom quality` before
 `ecom transform` says what is missing.
+
+A partial load is not a failure: a raw table the load had no file for (`ecom.ingest.presence`)
+is skipped, and so is every mart built from it (`TableSuite.needs`) and every expectation that
+reads it (a foreign key into it); the report lists each skip with its reason. This is also how
+`raw.experiment_assignments`, which real exports never have, is never asked for a row.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import logging
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +29,7 @@ from urllib.parse import unquote, urlparse
 
 from ecom.config import PostgresParts, Settings
 from ecom.db import fetch_all
+from ecom.ingest.presence import absent_tables
 from ecom.quality.report import (
     ExpectationFailure,
     QualityGateFailed,
@@ -34,6 +41,7 @@ from ecom.quality.report import (
 )
 from ecom.quality.suites import ExpectationSpec, TableSuite, all_suites, row_count_references
 from ecom.services import Endpoints
+from ecom.thelook import RAW_SCHEMA
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -83,9 +91,10 @@ def run_quality_gate(
         include_marts=include_marts,
         row_counts=_row_counts(endpoints.database_url, row_count_references()),
     )
-    present, missing, skipped = _split_by_presence(endpoints.database_url, suites)
-    for name in skipped:
-        log.info("optional table %s is absent: not checked", name)
+    absent = {f"{RAW_SCHEMA}.{name}" for name in absent_tables(endpoints.database_url)}
+    present, missing, skipped = _split_by_presence(endpoints.database_url, suites, absent)
+    for entry in skipped:
+        log.info("not checked: %s", entry)
 
     outcomes, failures, data_docs_path = _validate(settings, endpoints, present, progress)
     for suite in missing:
@@ -162,9 +171,13 @@ def _steps(progress: bool) -> Iterator[Callable[[str], None]]:
 
 
 def _split_by_presence(
-    database_url: str, suites: Sequence[TableSuite]
+    database_url: str, suites: Sequence[TableSuite], absent: set[str] = frozenset()
 ) -> tuple[list[TableSuite], list[TableSuite], list[str]]:
-    """Suites whose table exists; required ones that are missing; optional ones that are absent."""
+    """Suites to run (without expectations that read an absent table); required suites whose
+    table is missing; and the skipped ones, each as "table: why".
+
+    `absent` holds the raw tables (qualified) the last load had no file for.
+    """
     names = [suite.name for suite in suites]
     rows = fetch_all(
         database_url,
@@ -172,10 +185,32 @@ def _split_by_presence(
         (names,),
     )
     existing = {row[0] for row in rows}
-    present = [suite for suite in suites if suite.name in existing]
-    missing = [suite for suite in suites if suite.name not in existing and suite.required]
-    skipped = [suite.name for suite in suites if suite.name not in existing and not suite.required]
+    present, missing, skipped = [], [], []
+    for suite in suites:
+        reason = skip_reason(suite, existing, absent)
+        if reason:
+            skipped.append(f"{suite.name}: {reason}")
+        elif suite.name not in existing:
+            missing.append(suite)
+        else:
+            kept = tuple(spec for spec in suite.expectations if not set(spec.needs) & absent)
+            present.append(replace(suite, expectations=kept))
     return present, missing, skipped
+
+
+def skip_reason(suite: TableSuite, existing: set[str], absent: set[str]) -> str | None:
+    """Why the gate does not check `suite` (None: it does): its table was absent from the load,
+    it is optional and does not exist, or it is built from a table absent from the load."""
+    if suite.name in absent:
+        return f"absent from the load (no {suite.table}.csv)" + (
+            "" if suite.required else "; optional"
+        )
+    if not suite.required and suite.name not in existing:
+        return "absent (optional)"
+    needed = [name for name in suite.needs if name in absent]
+    if needed:
+        return f"empty by design: built from {', '.join(needed)}, absent from the load"
+    return None
 
 
 def _row_counts(database_url: str, tables: Sequence[str]) -> dict[str, int]:
@@ -366,8 +401,9 @@ def render_report(report: QualityReport, console: Console) -> None:
             verdict = "[green]passed[/green]" if suite.passed else "[red]failed[/red]"
         rows = "" if suite.rows is None else f"{suite.rows:,}"
         table.add_row(suite.table, rows, str(suite.evaluated), str(suite.failed), verdict)
-    for name in report.skipped:
-        table.add_row(name, "", "0", "0", "[dim]absent (optional)[/dim]")
+    for entry in report.skipped:
+        name, _, reason = entry.partition(": ")
+        table.add_row(name, "", "0", "0", f"[dim]skipped: {escape(reason)}[/dim]")
     console.print(table)
     for failure in report.failures:
         console.print(f"[red]✗[/red] {escape(failure.message)}", highlight=False)

@@ -4,6 +4,9 @@ Within a session the events always read: an optional home page, a department pag
 pages browsed, then for each item put in the cart its product page followed by a cart event,
 then the terminal event (purchase for depth-3 sessions, sometimes cancel for abandoned carts).
 So a product page always precedes its cart event, and a cart event precedes the purchase.
+The purchase follows the last cart after a lag drawn as in real TheLook exports: a few minutes
+for most sessions, but for 40% of purchasing sessions more than a day (median 2.5 minutes, 90th
+percentile 72 hours), under the same session id.
 Layout is computed with array arithmetic on per-session counts: no per-session Python loop.
 """
 
@@ -29,6 +32,12 @@ ITEMS_PER_ORDER_SHARES = np.array([0.70, 0.20, 0.07, 0.03])  # 1, 2, 3, 4 items
 MAX_BROWSED_PRODUCTS = 8
 P_CANCEL_AFTER_ABANDONED_CART = 0.4
 GAP_SECONDS = (5, 150)  # between consecutive events of a session: sessions stay under an hour
+# Cart -> purchase lag: 60% within minutes (median of all lags 2.5 min), 40% over a day with
+# an exponential tail whose mean puts the 90th percentile of all lags at 72 h.
+P_LONG_PURCHASE_LAG = 0.40
+SHORT_PURCHASE_LAG_SECONDS = (5, 180)
+LONG_PURCHASE_LAG_MIN_HOURS = 24.0
+LONG_PURCHASE_LAG_MEAN_EXCESS_HOURS = 48.0 / np.log(4.0)  # P(lag > 72 h | long) = 1/4
 P_SAME_DEPARTMENT_AS_GENDER = 0.9
 
 
@@ -159,6 +168,8 @@ def expand_events(
 
     # Times: integer-second gaps; sessions anchored at their last event count backwards.
     gaps = rng.integers(GAP_SECONDS[0], GAP_SECONDS[1] + 1, len(session))
+    purchase = event_type == EVENT_PURCHASE
+    gaps[purchase] = purchase_lag_seconds(rng, sessions.purchase_lag_cap_days[session[purchase]])
     gaps[position == 0] = 0
     elapsed = np.cumsum(gaps)
     elapsed -= elapsed[session_start_offset][session]
@@ -178,6 +189,22 @@ def expand_events(
         product_row=product_row,
         department=layout.department[session],
     )
+
+
+def purchase_lag_seconds(rng: np.random.Generator, cap_days: np.ndarray) -> np.ndarray:
+    """Seconds from the last cart event to the purchase, one per purchasing session.
+
+    A long lag that the session's cap cannot hold falls back to a short one (the session keeps
+    its place in time); short lags always fit, so the cap only trims the long tail.
+    """
+    n = len(cap_days)
+    short = rng.integers(SHORT_PURCHASE_LAG_SECONDS[0], SHORT_PURCHASE_LAG_SECONDS[1] + 1, n)
+    long_hours = LONG_PURCHASE_LAG_MIN_HOURS + rng.exponential(
+        LONG_PURCHASE_LAG_MEAN_EXCESS_HOURS, n
+    )
+    long_seconds = np.round(long_hours * 3600.0).astype(np.int64)
+    is_long = (rng.random(n) < P_LONG_PURCHASE_LAG) & (long_seconds < cap_days * SECONDS_PER_DAY)
+    return np.where(is_long, long_seconds, short)
 
 
 def first_event_days(events: Events, n_sessions: int) -> np.ndarray:

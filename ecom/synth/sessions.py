@@ -9,6 +9,11 @@ Three kinds, all vectorised:
 A session's depth is 0 (landing page only), 1 (product pages), 2 (cart, no purchase) or
 3 (purchase). Post-sign-up purchase sessions are anchored at their purchase event, which is the
 Poisson point itself, so an order's timestamp is exactly the point the oracle integrates over.
+
+As in real TheLook streams, a purchase can come long after its cart under the same session id
+(`ecom.synth.events` draws the lag); `purchase_lag_cap_days` bounds it per session so that a
+session never starts before its user signed up, never ends after the data, and never straddles
+an edge of the experiment window (its arm and its window membership stay one fact).
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ class Sessions:
     browser: np.ndarray
     depth: np.ndarray
     treated: np.ndarray  # the session ran under the experiment's treatment
+    purchase_lag_cap_days: np.ndarray  # the longest cart -> purchase lag this session allows
 
     def __len__(self) -> int:
         return len(self.owner)
@@ -120,6 +126,23 @@ def build_registered_sessions(
         rng.random((n_repeat, 3)), np.full(n_repeat, params.p_product), p_cart, p_purchase
     )
 
+    # Repeat sessions end at their anchor and grow backwards: keep them after the sign-up (an
+    # hour of slack, the first-session gap) and after the window start when they end inside it.
+    # Sign-up sessions grow forwards: keep them before the window end (when they start inside
+    # it) and before the end of the data.
+    repeat_floor = np.where(
+        design.in_window(anchor),
+        np.maximum(signup_days[owner], design.start_days),
+        signup_days[owner],
+    )
+    repeat_cap = anchor - repeat_floor - params.first_session_gap_days
+    signup_ceiling = np.where(
+        design.in_window(signup_days),
+        np.minimum(design.end_days, timeline.span_days),
+        timeline.span_days,
+    )
+    signup_cap = signup_ceiling - signup_days - params.first_session_gap_days
+
     return Sessions(
         owner=np.concatenate([np.arange(n_users), owner]),
         kind=np.concatenate(
@@ -130,6 +153,7 @@ def build_registered_sessions(
         browser=np.concatenate([latent.browser, latent.browser[owner]]),
         depth=np.concatenate([signup_depth, repeat_depth]),
         treated=np.concatenate([signup_treated, repeat_treated]),
+        purchase_lag_cap_days=np.maximum(np.concatenate([signup_cap, repeat_cap]), 0.0),
     )
 
 
@@ -154,6 +178,7 @@ def build_anonymous_sessions(
         browser=rng.choice(len(params.browser_shares), count, p=np.asarray(params.browser_shares)),
         depth=depth,
         treated=np.zeros(count, dtype=bool),
+        purchase_lag_cap_days=np.zeros(count),  # anonymous sessions never buy
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import pickle
 from pathlib import Path
 
@@ -9,20 +10,21 @@ import pytest
 
 from ecom.ingest.files import (
     WHOLE_FILE,
+    HeaderMatch,
     LoadError,
-    check_header,
     copy_lines_before,
     differing_columns,
     find_csvs,
     first_record_with_empty_key,
     has_thelook_csvs,
     iter_records,
+    match_header,
     read_header,
     record_at_copy_line,
     records_with_key,
     split_csv,
 )
-from ecom.thelook import DISTRIBUTION_CENTERS, EXPERIMENT_ASSIGNMENTS, ORDERS
+from ecom.thelook import DISTRIBUTION_CENTERS, EXPERIMENT_ASSIGNMENTS, ORDERS, USERS
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "ingest"
 
@@ -41,6 +43,35 @@ def test_find_csvs_and_has_thelook_csvs(tmp_path):
     }  # fmt: skip
 
 
+def test_file_names_match_whatever_their_case_and_gzip(tmp_path):
+    (tmp_path / "Distribution_centers.csv").write_text("x\n")
+    with gzip.open(tmp_path / "EVENTS.CSV.GZ", "wt") as handle:
+        handle.write("id\n1\n")
+    (tmp_path / "events.csv.bak").write_text("x\n")
+    found = find_csvs(tmp_path)
+    assert found == {
+        "distribution_centers": tmp_path / "Distribution_centers.csv",
+        "events": tmp_path / "EVENTS.CSV.GZ",
+    }
+    assert read_header(found["events"]) == ["id"]
+    assert [record.fields for record in iter_records(found["events"])] == [["1"]]
+
+
+def test_two_files_for_one_table_is_an_error(tmp_path):
+    (tmp_path / "users.csv").write_text("x\n")
+    (tmp_path / "Users.csv.gz").write_bytes(gzip.compress(b"x\n"))
+    with pytest.raises(LoadError, match="two files for table users"):
+        find_csvs(tmp_path)
+
+
+def test_truncated_gzip_header_is_a_load_error(tmp_path):
+    path = tmp_path / "orders.csv.gz"
+    path.write_bytes(b"not gzip at all")
+    with pytest.raises(LoadError) as caught:
+        read_header(path)
+    assert (caught.value.file, caught.value.line) == (path, 1)
+
+
 def test_read_header_strips_bom_and_spaces(tmp_path):
     path = tmp_path / "distribution_centers.csv"
     path.write_bytes(
@@ -48,7 +79,9 @@ def test_read_header_strips_bom_and_spaces(tmp_path):
     )
     header = read_header(path)
     assert header == DISTRIBUTION_CENTERS.column_names
-    check_header(path, DISTRIBUTION_CENTERS, header)
+    match = match_header(path, DISTRIBUTION_CENTERS, header)
+    assert match == HeaderMatch(tuple(DISTRIBUTION_CENTERS.column_names))
+    assert match.notes(DISTRIBUTION_CENTERS, path.name) == ()
 
 
 def test_empty_file_is_rejected_at_line_1(tmp_path):
@@ -63,25 +96,43 @@ def test_empty_file_is_rejected_at_line_1(tmp_path):
     ("header", "column", "reason"),
     [
         (["experiment_id", "user_id", "variant"], "assigned_at", "missing column"),
-        (["experiment_id", "user_id", "variant", "assigned_at", "arm"], "arm", "unknown column"),
         (["experiment_id", "user_id", "user_id", "variant", "assigned_at"], "user_id", "twice"),
-        (["Experiment_ID", "user_id", "variant", "assigned_at"], "Experiment_ID", "unknown"),
+        (["experiment_id", "User_Id", "user_id", "variant", "assigned_at"], "user_id", "twice"),
     ],
 )
-def test_check_header_names_the_column(header, column, reason):
+def test_match_header_names_the_column(header, column, reason):
     with pytest.raises(LoadError) as caught:
-        check_header(Path("experiment_assignments.csv"), EXPERIMENT_ASSIGNMENTS, header)
+        match_header(Path("experiment_assignments.csv"), EXPERIMENT_ASSIGNMENTS, header)
     assert caught.value.line == 1
     assert caught.value.column == column
     assert reason in caught.value.reason
 
 
-def test_reordered_header_is_accepted():
-    check_header(
+def test_match_header_by_name_in_any_order_and_case_ignoring_unknown_columns():
+    match = match_header(
         Path("x.csv"),
         EXPERIMENT_ASSIGNMENTS,
-        ["assigned_at", "variant", "user_id", "experiment_id"],
+        ["Assigned_At", "arm", "variant", "user_id", "EXPERIMENT_ID", "note"],
     )
+    assert match.columns == ("assigned_at", "arm", "variant", "user_id", "experiment_id", "note")
+    assert match.ignored == ("arm", "note")
+    assert match.derived is None
+    assert match.notes(EXPERIMENT_ASSIGNMENTS, "x.csv") == (
+        "x.csv: unknown columns arm, note ignored",
+    )
+
+
+def test_missing_geometry_is_derived_and_any_other_missing_column_is_an_error():
+    kaggle_users = [name for name in USERS.column_names if name != "user_geom"]
+    match = match_header(Path("users.csv"), USERS, kaggle_users)
+    assert match.derived == "user_geom"
+    assert match.notes(USERS, "users.csv") == (
+        "users.csv: no user_geom column, derived from latitude/longitude",
+    )
+    without_latitude = [name for name in USERS.column_names if name != "latitude"]
+    with pytest.raises(LoadError) as caught:
+        match_header(Path("users.csv"), USERS, without_latitude)
+    assert (caught.value.column, caught.value.line) == ("latitude", 1)
 
 
 def _write(tmp_path: Path, text: str, newline: str) -> Path:

@@ -37,9 +37,11 @@ def test_oracle_matches_observed_churn(data_dir: Path) -> None:
     # draws, so the totals over all of them pin the purchase rates down to a few percent.
     total_expected, total_counted = 0.0, 0
     for cutoff_day in np.arange(1500.0, truth.timeline.span_days - 30, 30.0):
-        # Users whose sign-up session (under an hour) ended before the cutoff: their orders in
-        # the horizon are all Poisson, none is the certain sign-up order.
-        existing = truth.users[truth.users["signup_days"] < cutoff_day - 1 / 24]
+        # Users signed up before the cutoff whose sign-up order (if any: its purchase may lag the
+        # cart by days) came before it too: their orders in the horizon are all Poisson.
+        users = truth.users
+        signup_order_before = ~(users["signup_order_days"] >= cutoff_day)
+        existing = users[(users["signup_days"] < cutoff_day - 1 / 24) & signup_order_before]
         cutoff = days_to_datetime64(np.array([cutoff_day]))[0]
         probability = true_churn_probability(truth, existing["user_id"], cutoff, 30)
         in_horizon = orders[(orders["days"] >= cutoff_day) & (orders["days"] < cutoff_day + 30)]

@@ -1,9 +1,11 @@
 {#
     One row per web session with the product view -> cart -> purchase step times.
 
-    The funnel is ordered and bounded: the session enters at its first product view, a cart add
-    counts only at or after that view, a purchase only at or after that cart add, and both only
-    within `funnel_conversion_window_hours` of the view. Each step is a window over the
+    The funnel is ordered: the session enters at its first product view, a cart add counts only
+    at or after that view, a purchase only at or after that cart add, however long after (a
+    session's own steps are one try; the conversion window is the user-level funnel's). Apart
+    from the funnel, first_cart_at and purchased_after_cart_at follow carts with or without a
+    product view, for the churn features' cart-to-purchase rate. Each step is a window over the
     session's events, so millions of events are sorted once instead of joined to themselves.
 #}
 with
@@ -21,7 +23,9 @@ with_view as (
         event_type,
         created_at,
         min(case when event_type = 'product' then created_at end)
-            over (partition by session_id) as product_viewed_at
+            over (partition by session_id) as product_viewed_at,
+        min(case when event_type = 'cart' then created_at end)
+            over (partition by session_id) as first_cart_at
     from events
 ),
 
@@ -47,7 +51,9 @@ sessions as (
         sum(case when event_type = 'purchase' then 1 else 0 end) as purchase_events,
         min(product_viewed_at) as product_viewed_at,
         min(carted_at) as carted_at,
-        {{ first_funnel_step_at('purchase', 'carted_at') }} as purchased_at
+        {{ first_funnel_step_at('purchase', 'carted_at') }} as purchased_at,
+        min(first_cart_at) as first_cart_at,
+        {{ first_funnel_step_at('purchase', 'first_cart_at') }} as purchased_after_cart_at
     from with_cart
     group by session_id
 ),
@@ -68,6 +74,8 @@ final as (
         product_viewed_at,
         carted_at,
         purchased_at,
+        first_cart_at,
+        purchased_after_cart_at,
         {{ funnel_outcomes('product_viewed_at', 'carted_at', 'purchased_at') }}
     from sessions
 )
