@@ -33,7 +33,8 @@ def list_command() -> None:
         console.print("no experiment: raw.experiment_assignments has no rows")
         return
     table = Table(title="experiments")
-    for column in ("experiment", "users", "variants", "first exposure", "ends"):
+    table.add_column("experiment", no_wrap=True)
+    for column in ("users", "variants", "first exposure", "ends"):
         table.add_column(column)
     for summary in experiments:
         variants = ", ".join(f"{name} {count:,}" for name, count in summary.variants.items())
@@ -41,8 +42,8 @@ def list_command() -> None:
             summary.experiment_id,
             f"{summary.users:,}",
             variants,
-            str(summary.started_at),
-            str(summary.ended_at),
+            f"{summary.started_at:%Y-%m-%d %H:%M}",
+            f"{summary.ended_at:%Y-%m-%d %H:%M}",
         )
     console.print(table)
 
@@ -69,7 +70,10 @@ def design(
     if metric not in baselines:
         raise fail(f"no experiment: {metric} takes its baseline from mart_experiment_results")
     baseline = baselines[metric]
-    plan = sample_size(baseline, mde, alpha=alpha, power=power)
+    try:
+        plan = sample_size(baseline, mde, alpha=alpha, power=power)
+    except ValueError as error:
+        raise fail(str(error)) from None
     table = Table(title=f"design: {metric}, MDE {mde:.1%}, alpha {alpha}, power {power:.0%}")
     table.add_column("quantity")
     table.add_column("value", justify="right")

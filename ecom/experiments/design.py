@@ -97,6 +97,11 @@ def _power_metric(**parameters: float) -> tt.Mean:
 
 
 def _aggregates(baseline: Baseline) -> Aggregates:
+    if not baseline.variance > 0:
+        raise ValueError(
+            f"{baseline.metric}: the baseline ({baseline.mean:.4g} from {baseline.source}) has "
+            "no variance, so no sample size can be computed from it"
+        )
     return Aggregates(
         count_=baseline.observations,
         mean_={"value": baseline.mean},

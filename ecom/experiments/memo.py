@@ -103,7 +103,9 @@ def design_document(design: DesignSummary) -> str:
             "|---|---|---|",
         ]
         for metric, units in design.experiment_units.items():
-            lines.append(f"| `{metric}` | {units:,} | {design.experiment_mde[metric]:.2%} |")
+            mde = design.experiment_mde.get(metric)
+            detectable = f"{mde:.2%}" if mde is not None else "n/a (baseline has no variance)"
+            lines.append(f"| `{metric}` | {units:,} | {detectable} |")
     else:
         lines += ["", "No experiment in the warehouse yet: revenue per user has no baseline."]
     lines += [

@@ -114,7 +114,7 @@ def design_summary(
     plans = [
         sample_size(baselines[metric], mde, alpha=alpha, power=power)
         for metric in DESIGN_METRICS
-        if metric in baselines
+        if metric in baselines and baselines[metric].variance > 0
         for mde in mdes
     ]
     if frame is None:
@@ -136,6 +136,7 @@ def design_summary(
         experiment_mde={
             metric: minimum_detectable_effect(baselines[metric], count, alpha=alpha, power=power)
             for metric, count in units.items()
+            if baselines[metric].variance > 0
         },
         experiment_days=int((ends.max() - exposed.min()).ceil("D").days),
     )
