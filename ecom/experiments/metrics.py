@@ -110,6 +110,12 @@ METRICS_BY_NAME = {spec.name: spec for spec in METRICS}
 SEGMENT_COLUMNS = ("traffic_source", "browser")
 
 
+def experiment_definition(*, cuped: bool) -> tt.Experiment:
+    """Every metric in one tea-tasting experiment: analysed in one call, on a DataFrame or on
+    an Ibis table (then the database computes the per-variant aggregates)."""
+    return tt.Experiment({spec.name: spec.test(cuped=cuped) for spec in METRICS}, variant="variant")
+
+
 def metric_named(name: str) -> MetricSpec:
     """The metric called `name`, or an error listing the known ones."""
     try:
