@@ -39,7 +39,7 @@ def plot_lifts(analysis: ExperimentAnalysis, path: Path) -> Path:
     axes.set_yticklabels([f"{metric.name} ({metric.role})" for metric in reversed(metrics)])
     axes.set_xlabel(f"relative lift of {analysis.treatment} over {analysis.control} (%, 95% CI)")
     axes.set_title(f"{analysis.experiment_id}: {analysis.verdict.decision}")
-    axes.legend(loc="lower right")
+    axes.legend(loc="best")
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
