@@ -147,16 +147,15 @@ def choose_arms(variants: list[str]) -> tuple[str, str]:
     return control, treatment
 
 
-def _estimate(result: Any, use_normal: bool) -> Estimate:
-    """An Estimate from a tea-tasting result; the standard error from the statistic when it
-    has one (t or z), else from the normal interval."""
+def _estimate(result: Any) -> Estimate:
+    """An Estimate from a tea-tasting result; the standard error from the test statistic (t or
+    z) when it has one, else from the interval's normal half-width (proportions, zero lift)."""
     statistic = getattr(result, "statistic", None)
     if statistic and result.effect_size:
         standard_error = abs(result.effect_size / statistic)
     else:
-        critical = stats.norm.ppf(0.975) if use_normal else np.nan
         standard_error = (result.effect_size_ci_upper - result.effect_size_ci_lower) / (
-            2 * critical
+            2 * stats.norm.ppf(0.975)
         )
     return Estimate(
         control=float(result.control),
@@ -176,7 +175,7 @@ def measure(frame: pd.DataFrame, spec: MetricSpec, control: str, *, cuped: bool)
     """One reading of `spec` on `frame` (one row per user, a `variant` column)."""
     experiment = tt.Experiment({spec.name: spec.test(cuped=cuped)}, variant="variant")
     result = experiment.analyze(frame[["variant", *spec.columns]], control=control)
-    return _estimate(result[spec.name], use_normal=True)
+    return _estimate(result[spec.name])
 
 
 def check_srm(
@@ -200,8 +199,9 @@ def conversion_counts(frame: pd.DataFrame, spec: MetricSpec) -> tuple[int, int] 
     """(successes, trials) when the metric is a conversion of 0/1 users, else None."""
     if spec.kind == "proportion":
         return int(frame[spec.numer].sum()), len(frame)
-    binary = all(set(frame[column].unique()) <= {0, 1} for column in (spec.numer, spec.denom))
-    if spec.kind == "ratio" and binary:
+    if spec.kind != "ratio" or spec.denom is None:
+        return None
+    if all(set(frame[column].unique()) <= {0, 1} for column in (spec.numer, spec.denom)):
         return int(frame[spec.numer].sum()), int(frame[spec.denom].sum())
     return None
 
@@ -209,13 +209,14 @@ def conversion_counts(frame: pd.DataFrame, spec: MetricSpec) -> tuple[int, int] 
 def bayesian_reading(
     frame: pd.DataFrame, spec: MetricSpec, control: str, cuped: Estimate
 ) -> BayesResult:
-    counts = conversion_counts(frame, spec)
-    if counts is None:
+    """Beta-binomial for a conversion of 0/1 users, else the normal posterior of the CUPED
+    reading."""
+    is_control = frame["variant"] == control
+    control_counts = conversion_counts(frame[is_control], spec)
+    treatment_counts = conversion_counts(frame[~is_control], spec)
+    if control_counts is None or treatment_counts is None:
         return normal_posterior(cuped.effect, cuped.standard_error)
-    arms = frame["variant"] == control
-    control_successes, control_trials = conversion_counts(frame[arms], spec) or counts
-    treatment_successes, treatment_trials = conversion_counts(frame[~arms], spec) or counts
-    return beta_binomial(control_successes, control_trials, treatment_successes, treatment_trials)
+    return beta_binomial(*control_counts, *treatment_counts)
 
 
 def holm_adjusted(pvalues: dict[str, float], alpha: float) -> dict[str, float]:
@@ -241,8 +242,8 @@ def _adjusted(pvalues: dict[str, float], alpha: float, *, fdr: bool) -> dict[str
             results, alpha=alpha, arbitrary_dependence=True, method="bonferroni"
         )
     (comparison,) = adjusted.values()
-    return {name: float(comparison[name]["pvalue_adj"]) if name in finite else float("nan")
-            for name in pvalues}  # fmt: skip
+    corrected = {name: float(comparison[name]["pvalue_adj"]) for name in finite}
+    return {name: corrected.get(name, float("nan")) for name in pvalues}
 
 
 def analyze_metrics(
@@ -321,7 +322,7 @@ def daily_looks(
     ends = pd.to_datetime(frame["analysis_window_ended_at"], utc=True)
     first = ends.min().floor("D")
     looks_at = pd.date_range(first, ends.max().ceil("D"), freq="D", tz="UTC")
-    dates, users, estimates, variances = [], [], [], []
+    dates, users, estimates, variances, control_levels = [], [], [], [], []
     for look in looks_at:
         seen = frame[ends <= look]
         counts = seen["variant"].value_counts()
@@ -334,16 +335,14 @@ def daily_looks(
         users.append(len(seen))
         estimates.append(estimate.effect)
         variances.append(estimate.standard_error**2)
+        control_levels.append(estimate.control)
     if not dates:
         return []
-    control_level = float(frame.loc[frame["variant"] == control, spec.numer].sum()) / float(
-        frame.loc[frame["variant"] == control, spec.denom].sum() if spec.denom else
-        (frame["variant"] == control).sum()
-    )  # fmt: skip
+    # tau is fixed from the first look's control level: what the team knew when it started.
     path = mixture_sprt(
         np.array(estimates),
         np.array(variances),
-        mixture_sd=SEQUENTIAL_RELATIVE_MIXTURE_SD * abs(control_level),
+        mixture_sd=SEQUENTIAL_RELATIVE_MIXTURE_SD * abs(control_levels[0]),
         alpha=alpha,
     )
     naive = naive_pvalues(np.array(estimates), np.array(variances))
