@@ -9,7 +9,17 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
-from ecom.cli import churn, dashboards, data, features, pipeline, reports, services, warehouse
+from ecom.cli import (
+    churn,
+    dashboards,
+    data,
+    experiments,
+    features,
+    pipeline,
+    reports,
+    services,
+    warehouse,
+)
 
 app = typer.Typer(
     help="Local-first e-commerce analytics and churn MLOps platform on the TheLook schema.",
@@ -25,6 +35,7 @@ app.add_typer(features.app, name="features")
 app.command()(churn.train)
 app.command()(churn.score)
 app.command()(pipeline.pipeline)
+app.add_typer(experiments.app, name="experiment")
 app.command()(reports.report)
 app.add_typer(dashboards.app, name="dashboards")
 

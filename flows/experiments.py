@@ -1,0 +1,39 @@
+"""Experiments flow: analyse the newest (or a named) A/B test, write its JSON, chart, design doc
+and decision memo. With no experiment in the warehouse it reports that and succeeds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow, get_run_logger
+
+from ecom.config import project_root
+from ecom.experiments.reporting import write_analysis_report, write_docs
+from flows.common import database_task, start_services
+
+
+@database_task(name="analyze-experiment")
+def analyze_task(database_url: str, experiment_id: str | None, reports_dir: Path):
+    report = write_analysis_report(database_url, experiment_id, reports_dir)
+    get_run_logger().info("experiment %s: %s", report.experiment_id or "none", report.message)
+    return report.json_path
+
+
+@database_task(name="write-experiment-docs")
+def docs_task(database_url: str, experiment_id: str | None, docs_dir: Path):
+    design_path, memo_path = write_docs(database_url, experiment_id, docs_dir)
+    get_run_logger().info("wrote %s and %s", design_path, memo_path)
+    return memo_path
+
+
+@flow(name="experiments")
+def experiments_flow(experiment_id: str | None = None):
+    _, endpoints = start_services()
+    root = project_root()
+    report = analyze_task(endpoints.database_url, experiment_id, root / "reports")
+    docs_task(endpoints.database_url, experiment_id, root / "docs")
+    return report
+
+
+if __name__ == "__main__":
+    experiments_flow()
