@@ -13,15 +13,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ecom.db import table_exists
 
 RESULTS_TABLE = ("analytics", "mart_experiment_results")
-EFFECT_KEYS = (
-    "rel_effect_size", "relative_lift", "rel_lift", "lift",
-    "abs_effect_size", "absolute_lift", "abs_lift", "effect_size",
-)  # fmt: skip
 
 
 @dataclass
@@ -47,65 +42,41 @@ class ExperimentFindings:
         return bool(self.lifts)
 
 
-def _metric_rows(document: Any) -> list[dict]:
-    """The first list of objects with a `metric` key, searched depth first."""
-    if isinstance(document, list):
-        if document and all(isinstance(row, dict) and "metric" in row for row in document):
-            return document
-        candidates = document
-    elif isinstance(document, dict):
-        candidates = list(document.values())
-    else:
-        return []
-    for value in candidates:
-        rows = _metric_rows(value)
-        if rows:
-            return rows
-    return []
-
-
-def _interval(row: dict, effect_key: str) -> tuple[float, float] | None:
-    for lower, upper in (
-        (f"{effect_key}_ci_lower", f"{effect_key}_ci_upper"),
-        ("ci_lower", "ci_upper"),
-        ("lower", "upper"),
-    ):
-        if row.get(lower) is not None and row.get(upper) is not None:
-            return float(row[lower]), float(row[upper])
-    return None
-
-
 def read_lifts(path: Path) -> tuple[list[MetricLift], str | None]:
-    """Lifts with intervals from one result file, or a note saying why there are none."""
+    """Lifts with intervals from one `ecom experiment analyze` file, or a note saying why none.
+
+    The file is `ExperimentAnalysis.to_dict()`: one entry per metric with a plain and a CUPED
+    reading; the report shows the CUPED relative lift, the analysis's narrower interval.
+    """
     try:
         document = json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError) as error:
         return [], f"{path}: not readable JSON ({error})"
-    experiment = (
-        str(document.get("experiment_id") or document.get("experiment") or "")
-        if isinstance(document, dict)
-        else ""
-    ) or Path(path).stem.removeprefix("experiment_")
+    if not isinstance(document, dict) or document.get("status") != "analysed":
+        reason = document.get("reason") if isinstance(document, dict) else None
+        return [], f"{path}: no analysed experiment ({reason or 'status is not analysed'})"
+    experiment = str(document.get("experiment_id") or Path(path).stem.removeprefix("experiment_"))
     lifts = []
-    for row in _metric_rows(document):
-        effect_key = next((key for key in EFFECT_KEYS if row.get(key) is not None), None)
-        interval = _interval(row, effect_key) if effect_key else None
-        if effect_key is None or interval is None:
+    for metric in document.get("metrics") or []:
+        reading = metric.get("cuped") or metric.get("plain") or {}
+        values = [
+            reading.get(key) for key in ("relative_effect", "relative_lower", "relative_upper")
+        ]
+        if any(value is None for value in values):
             continue
-        p_value = row.get("pvalue", row.get("p_value"))
         lifts.append(
             MetricLift(
                 experiment=experiment,
-                metric=str(row["metric"]),
-                effect_name=effect_key,
-                effect=float(row[effect_key]),
-                ci_lower=interval[0],
-                ci_upper=interval[1],
-                p_value=float(p_value) if p_value is not None else None,
+                metric=str(metric["name"]),
+                effect_name="relative lift (CUPED)" if metric.get("cuped") else "relative lift",
+                effect=float(values[0]),
+                ci_lower=float(values[1]),
+                ci_upper=float(values[2]),
+                p_value=float(reading["pvalue"]) if reading.get("pvalue") is not None else None,
             )
         )
     if not lifts:
-        return [], f"{path}: no metric rows with an effect and its interval"
+        return [], f"{path}: no metric with a relative lift and its interval"
     return lifts, None
 
 

@@ -25,6 +25,7 @@ from ecom.config import Settings, temporary_environ
 from ecom.db import fetch_all, transaction
 from ecom.experiments.data import NoExperimentError, list_experiments, resolve_experiment_id
 from ecom.experiments.reporting import analyze_from_warehouse, write_analysis_report, write_docs
+from ecom.reports.experiments import read_lifts
 from ecom.services import Endpoints
 from ecom.synth import generate_dataset
 from ecom.synth.truth import load_truth
@@ -119,6 +120,12 @@ def test_cli_analyze_design_and_memo_agree_with_the_analysis(generated, tmp_path
         analysis.primary.cuped.relative_effect
     )
     assert (tmp_path / f"experiment_{analysis.experiment_id}.png").read_bytes()[:4] == b"\x89PNG"
+    # The rendered report reads the same file.
+    lifts, note = read_lifts(tmp_path / f"experiment_{analysis.experiment_id}.json")
+    assert note is None
+    assert [lift.metric for lift in lifts] == [metric.name for metric in analysis.metrics]
+    assert lifts[0].effect == pytest.approx(analysis.primary.cuped.relative_effect)
+    assert lifts[0].ci_lower == pytest.approx(analysis.primary.cuped.relative_lower)
     assert "users who reached the cart per arm" in designed.output
     decision = (tmp_path / "docs" / "decision_memo.md").read_text()
     assert f"**Recommendation: {analysis.verdict.decision}.**" in decision
@@ -166,6 +173,8 @@ def test_without_assignments_everything_says_no_experiment(tiny, tmp_path) -> No
         resolve_experiment_id(endpoints.database_url, None)
     report = write_analysis_report(endpoints.database_url, None, tmp_path)
     assert json.loads(report.json_path.read_text())["status"] == "no experiment"
+    lifts, note = read_lifts(report.json_path)
+    assert lifts == [] and "no analysed experiment" in note
     _, memo_path = write_docs(endpoints.database_url, None, tmp_path / "docs")
     assert "**No experiment.**" in memo_path.read_text()
     with cli_database(endpoints.database_url):

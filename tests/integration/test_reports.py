@@ -145,19 +145,23 @@ def test_report_draws_lift_with_intervals_from_an_analysis_file(report_warehouse
     settings, endpoints = report_warehouse
     reports = tmp_path / "reports"
     reports.mkdir()
-    # The shape tea-tasting's result serialises to (one row per metric).
+
+    # The shape `ecom experiment analyze` writes (ExperimentAnalysis.to_dict()).
+    def lift(effect: float, lower: float, upper: float, pvalue: float) -> dict:
+        return {"relative_effect": effect, "relative_lower": lower, "relative_upper": upper,
+                "pvalue": pvalue}  # fmt: skip
+
     (reports / "experiment_checkout_button_2024.json").write_text(
         json.dumps(
             {
+                "status": "analysed",
                 "experiment_id": "checkout_button_2024",
                 "srm": {"pvalue": 0.61, "passed": True},
                 "metrics": [
-                    {"metric": "checkout_conversion", "control": 0.31, "treatment": 0.34,
-                     "rel_effect_size": 0.097, "rel_effect_size_ci_lower": 0.021,
-                     "rel_effect_size_ci_upper": 0.178, "pvalue": 0.012},
-                    {"metric": "revenue_per_user", "control": 20.1, "treatment": 20.4,
-                     "rel_effect_size": 0.015, "rel_effect_size_ci_lower": -0.04,
-                     "rel_effect_size_ci_upper": 0.07, "pvalue": 0.6},
+                    {"name": "checkout_conversion", "plain": lift(0.1, 0.01, 0.19, 0.03),
+                     "cuped": lift(0.097, 0.021, 0.178, 0.012)},
+                    {"name": "revenue_per_user", "plain": lift(0.02, -0.05, 0.09, 0.6),
+                     "cuped": lift(0.015, -0.04, 0.07, 0.6)},
                 ],
             }
         )

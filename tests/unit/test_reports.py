@@ -28,32 +28,45 @@ def test_a_bad_dashboard_file_names_the_file_and_the_field(tmp_path) -> None:
     assert str(path) in message and "cards.0.sql" in message and "cards.0.chart" in message
 
 
-def test_lifts_are_read_from_tea_tasting_and_plain_shapes(tmp_path) -> None:
-    tea = tmp_path / "experiment_a.json"
-    tea.write_text(json.dumps({"result": [
-        {"metric": "conversion", "rel_effect_size": 0.1, "rel_effect_size_ci_lower": 0.02,
-         "rel_effect_size_ci_upper": 0.18, "pvalue": 0.01},
-    ]}))  # fmt: skip
-    (lift,), note = read_lifts(tea)
+def analysed(metrics: list[dict]) -> dict:
+    """The shape `ecom experiment analyze` writes (ExperimentAnalysis.to_dict())."""
+    return {"status": "analysed", "experiment_id": "a", "metrics": metrics}
+
+
+def reading(effect: float, lower: float, upper: float, pvalue: float) -> dict:
+    return {"relative_effect": effect, "relative_lower": lower, "relative_upper": upper,
+            "pvalue": pvalue, "effect": effect * 3}  # fmt: skip
+
+
+def test_lifts_are_the_cuped_readings_of_each_metric(tmp_path) -> None:
+    path = tmp_path / "experiment_a.json"
+    path.write_text(json.dumps(analysed([
+        {"name": "conversion", "plain": reading(0.2, 0.0, 0.4, 0.05),
+         "cuped": reading(0.1, 0.02, 0.18, 0.01)},
+        {"name": "aov", "plain": reading(-0.01, -0.03, 0.002, 0.3), "cuped": None},
+    ])))  # fmt: skip
+    (conversion, aov), note = read_lifts(path)
     assert note is None
-    assert (lift.experiment, lift.metric, lift.effect_name) == (
+    assert (conversion.experiment, conversion.metric, conversion.effect_name) == (
         "a",
         "conversion",
-        "rel_effect_size",
+        "relative lift (CUPED)",
     )
-    assert (lift.effect, lift.ci_lower, lift.ci_upper, lift.p_value) == (0.1, 0.02, 0.18, 0.01)
-
-    plain = tmp_path / "experiment_b.json"
-    plain.write_text(json.dumps([{"metric": "aov", "lift": -1.5, "ci_lower": -3, "ci_upper": 0.2}]))
-    (lift,), _ = read_lifts(plain)
-    assert (lift.experiment, lift.effect, lift.ci_lower, lift.p_value) == ("b", -1.5, -3.0, None)
+    assert (conversion.effect, conversion.ci_lower, conversion.ci_upper) == (0.1, 0.02, 0.18)
+    assert conversion.p_value == 0.01
+    assert (aov.effect_name, aov.effect, aov.ci_lower) == ("relative lift", -0.01, -0.03)
 
 
 def test_a_result_without_intervals_gives_no_lift_and_says_why(tmp_path) -> None:
     path = tmp_path / "experiment_c.json"
-    path.write_text(json.dumps({"metrics": [{"metric": "conversion", "lift": 0.1}]}))
+    path.write_text(
+        json.dumps(analysed([{"name": "conversion", "plain": {"relative_effect": 0.1}}]))
+    )
     lifts, note = read_lifts(path)
     assert lifts == [] and str(path) in note and "interval" in note
+    none = tmp_path / "experiment_none.json"
+    none.write_text(json.dumps({"status": "no experiment", "reason": "no assignments loaded"}))
+    assert "no assignments loaded" in read_lifts(none)[1]
     broken = tmp_path / "experiment_d.json"
     broken.write_text("{not json")
     assert read_lifts(broken)[1].startswith(f"{broken}: not readable JSON")
