@@ -8,13 +8,17 @@ from typing import Annotated
 import typer
 
 from ecom.cli.common import console, runtime
-from ecom.cli.data import DEFAULT_DATA_DIR
+from ecom.cli.data import DATA_DIR_HELP
 
 
 def pipeline(
     data: Annotated[
-        Path, typer.Option(help="Folder holding (or receiving) the TheLook CSVs.")
-    ] = DEFAULT_DATA_DIR,
+        Path | None,
+        typer.Option(
+            help=f"Folder holding (or receiving) the TheLook CSVs {DATA_DIR_HELP}.",
+            show_default=False,
+        ),
+    ] = None,
     users: Annotated[
         int, typer.Option(help="Users to generate when the folder holds no CSVs.")
     ] = 100_000,
@@ -24,6 +28,6 @@ def pipeline(
     from ecom.stages import render_pipeline_summary
     from flows.pipeline import churn_pipeline
 
-    runtime()
-    summary = churn_pipeline(data_dir=str(data), users=users, seed=seed)
+    settings, _ = runtime()
+    summary = churn_pipeline(data_dir=str(settings.data_folder(data)), users=users, seed=seed)
     render_pipeline_summary(summary, console)

@@ -8,13 +8,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ecom.cli.common import console, runtime
+from ecom.cli.common import command_group, console, runtime
 from ecom.config import Settings, get_settings
 from ecom.services import ensure_services, services_status, stop_services
 
-app = typer.Typer(
-    help="Start, stop and inspect the embedded PostgreSQL and Redis.", no_args_is_help=True
-)
+app = command_group("Start, stop and inspect the embedded PostgreSQL and Redis.")
 
 
 @app.command("up")
@@ -45,20 +43,25 @@ def services_down(
 
 @app.command("env")
 def services_env() -> None:
-    """Print `export` lines for dbt's profile, Feast's YAML and MLflow: eval "$(ecom services env)"."""
+    """Print `export` lines for dbt, Feast, MLflow and psql: eval "$(ecom services env)"."""
     settings = get_settings()
     endpoints = ensure_services(settings)
-    for key, value in endpoints.env(settings).items():
+    for key, value in endpoints.shell_env(settings).items():
         typer.echo(f"export {key}={shlex.quote(value)}")
 
 
 def print_status(settings: Settings) -> None:
+    """A table of what runs, then each URL on a line of its own: a table cell would cut or
+    wrap a URL at 80 columns, and these are what a user copies."""
+    statuses = services_status(settings)
     table = Table(title="services")
-    for column in ("service", "running", "url", "detail"):
+    for column in ("service", "running", "detail"):
         table.add_column(column)
-    for status in services_status(settings):
-        table.add_row(
-            status.name, "yes" if status.running else "no", status.url or "-", status.detail
-        )
-    table.add_row("mlflow", "-", settings.tracking_uri, "tracking store")
+    for status in statuses:
+        table.add_row(status.name, "yes" if status.running else "no", status.detail)
+    table.add_row("mlflow", "-", "tracking store")
     console.print(table)
+    urls = [(status.name, status.url or "-") for status in statuses]
+    urls.append(("mlflow", settings.tracking_uri))
+    for name, url in urls:
+        console.print(f"{name:<9} {url}", soft_wrap=True, markup=False, highlight=False)
