@@ -7,10 +7,9 @@ and training never see data that failed its expectations.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from prefect import flow, get_run_logger
 
+from ecom.config import get_settings
 from ecom.stages import PipelineSummary
 from flows.features import features_flow
 from flows.ingest import ingest_flow
@@ -22,12 +21,14 @@ from flows.transform import transform_flow
 
 @flow(name="churn-pipeline")
 def churn_pipeline(
-    data_dir: str = "data/thelook", users: int = 100_000, seed: int = 42
+    data_dir: str | None = None, users: int = 100_000, seed: int = 42
 ) -> PipelineSummary:
+    """`data_dir` defaults to Settings.data_dir (ECOM_DATA_DIR, else data/thelook)."""
     logger = get_run_logger()
     summary = PipelineSummary()
+    folder = get_settings().data_folder(data_dir)
 
-    load_report = ingest_flow(data_dir=data_dir, users=users, seed=seed)
+    load_report = ingest_flow(data_dir=str(folder), users=users, seed=seed)
     summary.add("load", load_report.summary_line(), load_report)
 
     dbt_summary = transform_flow()
@@ -39,7 +40,7 @@ def churn_pipeline(
     materialized = features_flow()
     summary.add("features", materialized.summary_line(), materialized)
 
-    truth_dir = Path(data_dir) if (Path(data_dir) / "_truth").is_dir() else None
+    truth_dir = folder if (folder / "_truth").is_dir() else None
     training = train_flow(truth_dir=str(truth_dir) if truth_dir else None)
     summary.add("train", training.summary_line(), training)
 
