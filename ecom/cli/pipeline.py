@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -25,6 +26,9 @@ def pipeline(
     seed: Annotated[int, typer.Option(help="Seed used when generating.")] = 42,
 ) -> None:
     """Run the whole Prefect pipeline: load, transform, quality gate, features, train, score."""
+    # Without PREFECT_API_URL the flow starts Prefect's ephemeral server, which on a fresh
+    # PREFECT_HOME or a busy machine takes longer than Prefect's default 20 s to answer.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     from ecom.stages import render_pipeline_summary
     from flows.pipeline import churn_pipeline
 
