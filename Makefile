@@ -55,7 +55,10 @@ bench: install  ## side-by-side benchmarks; results land in benchmarks/results/
 MLFLOW_UI = eval "$$($(BIN)/ecom services env)" && \
 	$(BIN)/mlflow ui --backend-store-uri "$$MLFLOW_TRACKING_URI" --host 127.0.0.1 --port 5000
 # Prefect copies its UI into the installed package unless told where: keep the venv as locked.
+# Streaming logs out lets `prefect deployment run ... --watch` show a run's logs, not only its
+# state changes (for example that the ingest flow generated data instead of loading it).
 PREFECT_SERVER = PREFECT_SERVER_UI_STATIC_DIRECTORY=$(CURDIR)/.ecom/prefect-ui \
+	PREFECT_SERVER_LOGS_STREAM_OUT_ENABLED=true PREFECT_SERVER_LOGS_STREAM_PUBLISHING_ENABLED=true \
 	$(BIN)/prefect server start --host 127.0.0.1 --port 4200
 
 ui: install  ## MLflow UI on :5000 and the Prefect UI on :4200
