@@ -22,7 +22,8 @@ def services_up() -> None:
     print_status(settings)
     if endpoints.embedded:
         console.print(
-            '\nTo use dbt, Feast or psql from this shell:  [bold]eval "$(ecom services env)"[/]'
+            "\ndbt and feast find these servers themselves; to export their connection (PG* for"
+            ' psql, MLFLOW_TRACKING_URI) into this shell:  [bold]eval "$(ecom services env)"[/]'
         )
 
 

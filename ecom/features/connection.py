@@ -9,7 +9,10 @@ started from a config file; with neither, `ConnectionNotConfigured` says which c
 
 The registry is Feast's SQL registry, whose `path` goes straight to SQLAlchemy's
 `create_engine`; Feast offers no hook of its own there, so the URL is filled in by a SQLAlchemy
-engine plugin (`plugins: [ecom]` in the YAML, registered as an entry point in pyproject.toml).
+engine plugin (`plugins: [ecom]` in the YAML). It is registered when this module is imported,
+which Feast does (through the store configs the YAML names) while it reads the YAML, before it
+builds the registry's engine; a package entry point would do the same but only after every
+existing venv was reinstalled.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 import click
+from sqlalchemy.dialects import plugins
 from sqlalchemy.engine import URL, CreateEnginePlugin, make_url
 
 from ecom.config import PostgresParts, RedisParts, Settings
@@ -91,3 +95,6 @@ class DatabaseUrlPlugin(CreateEnginePlugin):
 
     def update_url(self, url: URL) -> URL:
         return make_url(PostgresParts(database_url()).sqlalchemy_url())
+
+
+plugins.register("ecom", __name__, "DatabaseUrlPlugin")
