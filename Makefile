@@ -6,7 +6,8 @@ BIN := $(VENV)/bin
 TOOLS := .ecom/tools
 DEMO_USERS ?= 100000
 DEMO_SEED ?= 42
-DEMO_DATA ?= data/demo
+# Empty: the one default folder, Settings.data_dir (ECOM_DATA_DIR, else data/thelook).
+DEMO_DATA ?=
 PYTEST_ARGS ?=
 
 # Trust the system certificate store, so a proxy's CA installed there works without SSL_CERT_FILE.
@@ -15,7 +16,7 @@ export UV_NATIVE_TLS ?= 1
 # uv from PATH, else a private copy bootstrapped with pip (no root, nothing global).
 UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 
-.PHONY: install demo test lint format bench ui services-up services-down clean help
+.PHONY: install demo test lint format bench ui mlflow-ui prefect-server services-up services-down clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -31,7 +32,7 @@ $(BIN)/.installed: pyproject.toml uv.lock | $(UV)
 install: $(BIN)/.installed  ## create .venv from uv.lock (idempotent)
 
 demo: install  ## run the whole pipeline end to end on the embedded PostgreSQL and Redis
-	$(BIN)/ecom pipeline --data $(DEMO_DATA) --users $(DEMO_USERS) --seed $(DEMO_SEED)
+	$(BIN)/ecom pipeline $(if $(DEMO_DATA),--data $(DEMO_DATA)) --users $(DEMO_USERS) --seed $(DEMO_SEED)
 	$(BIN)/ecom report --out reports
 
 test: install  ## unit, integration (real PostgreSQL + Redis) and end-to-end tests
@@ -50,10 +51,25 @@ bench: install  ## side-by-side benchmarks; results land in benchmarks/results/
 	$(BIN)/python benchmarks/bench_transform.py
 	$(BIN)/python benchmarks/bench_features.py
 
-ui: install  ## MLflow UI on :5000 and the Prefect UI on :4200
-	@eval "$$($(BIN)/ecom services env)"; \
-	$(BIN)/mlflow ui --backend-store-uri "$$MLFLOW_TRACKING_URI" --host 127.0.0.1 --port 5000 & \
+# The tracking URI comes from `ecom services env`, never from the caller's shell: without it
+# `mlflow ui` would quietly create an empty ./mlflow.db and show no runs.
+MLFLOW_UI = eval "$$($(BIN)/ecom services env)" && \
+	$(BIN)/mlflow ui --backend-store-uri "$$MLFLOW_TRACKING_URI" --host 127.0.0.1 --port 5000
+# Prefect copies its UI into the installed package unless told where: keep the venv as locked.
+# Streaming logs out lets `prefect deployment run ... --watch` show a run's logs, not only its
+# state changes (for example that the ingest flow generated data instead of loading it).
+PREFECT_SERVER = PREFECT_SERVER_UI_STATIC_DIRECTORY=$(CURDIR)/.ecom/prefect-ui \
+	PREFECT_SERVER_LOGS_STREAM_OUT_ENABLED=true PREFECT_SERVER_LOGS_STREAM_PUBLISHING_ENABLED=true \
 	$(BIN)/prefect server start --host 127.0.0.1 --port 4200
+
+ui: install  ## MLflow UI on :5000 and the Prefect UI on :4200
+	@$(MLFLOW_UI) & $(PREFECT_SERVER)
+
+mlflow-ui: install  ## MLflow UI on :5000 on the project's tracking store
+	@$(MLFLOW_UI)
+
+prefect-server: install  ## Prefect server and UI on :4200 (for deployments and workers)
+	@$(PREFECT_SERVER)
 
 services-up: install  ## start the embedded PostgreSQL and Redis
 	$(BIN)/ecom services up

@@ -46,6 +46,7 @@ from ecom.churn import scoring, training  # noqa: E402
 from ecom.config import RedisParts, Settings  # noqa: E402
 from ecom.db import connect, create_database, transaction  # noqa: E402
 from ecom.features import store as features  # noqa: E402
+from ecom.features.connection import fill_postgres_fields  # noqa: E402
 from ecom.services import Endpoints, ensure_services  # noqa: E402
 
 BENCH_DATABASE = "ecom_bench_features"
@@ -191,6 +192,8 @@ def stock_feast_store(settings: Settings, endpoints: Endpoints):
     """Feast's own PostgreSQL offline store (no planner settings)."""
 
     def change(raw: dict) -> None:
+        # Feast's own config class does not derive the connection: write it out.
+        raw["offline_store"] = fill_postgres_fields(raw["offline_store"])
         raw["offline_store"]["type"] = "postgres"
         raw["offline_store"].pop("session_settings", None)
 

@@ -37,7 +37,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from ecom.config import PostgresParts, Settings
+from ecom.config import PostgresParts, Settings, libpq_env
 from ecom.db import connect, create_database, drop_database, fetch_all
 from ecom.ingest.load import LoadReport, find_csvs, has_thelook_csvs, load_raw_tables
 from ecom.services import ensure_services
@@ -136,17 +136,7 @@ def run_psql_copy(
         "with (format csv, header true)"
         for table in tables
     )
-    parts = PostgresParts(database_url)
-    env = {
-        **os.environ,
-        "PGHOST": parts.host,
-        "PGPORT": str(parts.port),
-        "PGUSER": parts.user,
-        "PGDATABASE": parts.dbname,
-        "PGSSLMODE": parts.sslmode,
-    }
-    if parts.password:
-        env["PGPASSWORD"] = parts.password
+    env = {**os.environ, **libpq_env(database_url)}
     _settle(database_url)
     started = time.perf_counter()
     result = subprocess.run(

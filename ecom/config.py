@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     home: Path = Field(
         default_factory=lambda: project_root() / ".ecom", validation_alias="ECOM_HOME"
     )
+    # The one default folder for TheLook CSVs: `make demo`, `ecom load`, `ecom pipeline` and the
+    # Prefect deployments all read (or generate into) it unless told otherwise.
+    data_dir: Path = Field(
+        default_factory=lambda: project_root() / "data" / "thelook",
+        validation_alias="ECOM_DATA_DIR",
+    )
 
     # Churn windows: features look back 60 days, the label looks 30 days ahead.
     feature_window_days: int = Field(default=60, validation_alias="ECOM_FEATURE_WINDOW_DAYS")
@@ -53,6 +59,10 @@ class Settings(BaseSettings):
         """A copy with fields replaced by name (init kwargs only take the ECOM_* aliases,
         and matching env vars by field name would pick up HOME or DATABASE_URL by accident)."""
         return self.model_copy(update=fields)
+
+    def data_folder(self, override: Path | str | None = None) -> Path:
+        """The folder a command was given (`--data`, a flow's `data_dir`), else `data_dir`."""
+        return Path(override) if override else self.data_dir
 
     @property
     def resolved_home(self) -> Path:
@@ -150,12 +160,10 @@ def redact_url(url: str) -> str:
 
 
 def connection_env(database_url: str, redis_url: str, settings: Settings) -> dict[str, str]:
-    """The variables that `dbt/profiles.yml` and `feature_repo/feature_store.yaml` read.
-
-    dbt and Feast only substitute plain environment variables, so the URLs are split here once.
-    """
+    """The variables the project's tools read: the URLs (Feast's config classes take them from
+    there) and their parts for `dbt/profiles.yml`, which can only substitute plain variables
+    (it parses the URL too, but cannot undo %-escapes in a user or password)."""
     pg = PostgresParts(database_url)
-    redis = RedisParts(redis_url)
     return {
         "ECOM_DATABASE_URL": database_url,
         "ECOM_REDIS_URL": redis_url,
@@ -167,9 +175,26 @@ def connection_env(database_url: str, redis_url: str, settings: Settings) -> dic
         "ECOM_PG_PASSWORD": pg.password,
         "ECOM_PG_DATABASE": pg.dbname,
         "ECOM_PG_SSLMODE": pg.sslmode,
-        "ECOM_PG_SQLALCHEMY_URL": pg.sqlalchemy_url(),
-        "ECOM_REDIS_CONNECTION": redis.feast_connection_string,
     }
+
+
+def libpq_env(database_url: str) -> dict[str, str]:
+    """The PG* variables, so plain `psql` in a shell reaches the project's server.
+
+    Only for a shell's export: inside the process every client gets its connection explicitly,
+    and PG* defaults there would silently fill in whatever a DSN leaves out.
+    """
+    pg = PostgresParts(database_url)
+    env = {
+        "PGHOST": pg.host,
+        "PGPORT": str(pg.port),
+        "PGUSER": pg.user,
+        "PGDATABASE": pg.dbname,
+        "PGSSLMODE": pg.sslmode,
+    }
+    if pg.password:
+        env["PGPASSWORD"] = pg.password
+    return env
 
 
 @contextlib.contextmanager

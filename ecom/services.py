@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ecom.config import Settings, connection_env
+from ecom.config import Settings, connection_env, libpq_env
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,10 @@ class Endpoints:
 
     def env(self, settings: Settings) -> dict[str, str]:
         return connection_env(self.database_url, self.redis_url, settings)
+
+    def shell_env(self, settings: Settings) -> dict[str, str]:
+        """`env()` plus the PG* variables: what `ecom services env` prints for a shell."""
+        return {**self.env(settings), **libpq_env(self.database_url)}
 
     def export(self, settings: Settings) -> dict[str, str]:
         """Put `env()` into this process's environment: dbt's profile and Feast's YAML read

@@ -19,6 +19,20 @@ from ecom.services import Endpoints
 log = logging.getLogger(__name__)
 
 
+def generation_notice(data_dir: Path, *, users: int, seed: int) -> str | None:
+    """What `load_stage` says before it generates data, or None when `data_dir` holds TheLook
+    CSVs. Generating replaces `raw` with a new dataset, so callers show it where the user
+    looks (the terminal, the flow run's logs and final state)."""
+    from ecom.ingest.load import has_thelook_csvs
+
+    if has_thelook_csvs(Path(data_dir)):
+        return None
+    return (
+        f"{data_dir} holds no TheLook CSVs: generating {users:,} users (seed {seed}) there "
+        "first, instead of loading"
+    )
+
+
 def load_stage(
     settings: Settings,
     endpoints: Endpoints,
@@ -26,19 +40,18 @@ def load_stage(
     *,
     users: int,
     seed: int,
-    announce: Callable[[str], object] = log.info,
+    announce: Callable[[str], object] = log.warning,
 ):
     """Load `data_dir` into `raw`; when it holds no CSVs, generate a TheLook dataset there first,
-    as the original platform did, and say so."""
-    from ecom.ingest.load import has_thelook_csvs, load_raw_tables
+    as the original platform did, and say so through `announce`."""
+    from ecom.ingest.load import load_raw_tables
 
     data_dir = Path(data_dir)
-    if not has_thelook_csvs(data_dir):
+    notice = generation_notice(data_dir, users=users, seed=seed)
+    if notice:
         from ecom.synth import generate_dataset
 
-        announce(
-            f"{data_dir} holds no TheLook CSVs: generating {users:,} users (seed {seed}) there first"
-        )
+        announce(notice)
         generate_dataset(users, seed, data_dir, None, progress=True)
     return load_raw_tables(endpoints.database_url, data_dir, progress=True)
 

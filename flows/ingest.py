@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from prefect import flow, get_run_logger
+from prefect.states import Completed, State
 
-from ecom.stages import load_stage
+from ecom.stages import generation_notice, load_stage
 from flows.common import database_task, start_services
 
 
@@ -14,17 +13,27 @@ from flows.common import database_task, start_services
 def load_raw_tables_task(settings, endpoints, data_dir: str, users: int, seed: int):
     logger = get_run_logger()
     report = load_stage(
-        settings, endpoints, Path(data_dir), users=users, seed=seed, announce=logger.info
+        settings, endpoints, data_dir, users=users, seed=seed, announce=logger.warning
     )
     logger.info("loaded %s", report.summary_line())
     return report
 
 
 @flow(name="ingest")
-def ingest_flow(data_dir: str = "data/thelook", users: int = 100_000, seed: int = 42):
-    """Load every TheLook table atomically; a failed load leaves `raw` as it was."""
+def ingest_flow(data_dir: str | None = None, users: int = 100_000, seed: int = 42) -> State:
+    """Load every TheLook table atomically; a failed load leaves `raw` as it was.
+
+    `data_dir` defaults to Settings.data_dir (ECOM_DATA_DIR, else data/thelook), the folder
+    `make demo` and `ecom load` use. Generating instead of loading is logged as a warning in
+    the run's logs and named in its final state's message, which is what `prefect deployment
+    run ... --watch` and the UI show.
+    """
     settings, endpoints = start_services()
-    return load_raw_tables_task(settings, endpoints, data_dir, users, seed)
+    folder = settings.data_folder(data_dir)
+    notice = generation_notice(folder, users=users, seed=seed)
+    report = load_raw_tables_task(settings, endpoints, str(folder), users, seed)
+    loaded = f"loaded {report.summary_line()}"
+    return Completed(message=f"{notice}; {loaded}" if notice else loaded, data=report)
 
 
 if __name__ == "__main__":

@@ -7,10 +7,9 @@ and training never see data that failed its expectations.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from prefect import flow, get_run_logger
 
+from ecom.config import get_settings
 from ecom.stages import PipelineSummary, require_feature_inputs
 from flows.common import start_services
 from flows.features import features_flow
@@ -23,12 +22,14 @@ from flows.transform import transform_flow
 
 @flow(name="churn-pipeline")
 def churn_pipeline(
-    data_dir: str = "data/thelook", users: int = 100_000, seed: int = 42
+    data_dir: str | None = None, users: int = 100_000, seed: int = 42
 ) -> PipelineSummary:
+    """`data_dir` defaults to Settings.data_dir (ECOM_DATA_DIR, else data/thelook)."""
     logger = get_run_logger()
     summary = PipelineSummary()
+    folder = get_settings().data_folder(data_dir)
 
-    load_report = ingest_flow(data_dir=data_dir, users=users, seed=seed)
+    load_report = ingest_flow(data_dir=str(folder), users=users, seed=seed)
     summary.add("load", load_report.summary_line(), load_report)
 
     dbt_summary = transform_flow()
@@ -37,12 +38,12 @@ def churn_pipeline(
     quality_report = quality_flow()
     summary.add("quality", quality_report.summary_line(), quality_report)
     _, endpoints = start_services()
-    require_feature_inputs(endpoints, data_dir)  # a partial folder stops here, in one message
+    require_feature_inputs(endpoints, str(folder))  # a partial folder stops here, in one message
 
     materialized = features_flow()
     summary.add("features", materialized.summary_line(), materialized)
 
-    truth_dir = Path(data_dir) if (Path(data_dir) / "_truth").is_dir() else None
+    truth_dir = folder if (folder / "_truth").is_dir() else None
     training = train_flow(truth_dir=str(truth_dir) if truth_dir else None)
     summary.add("train", training.summary_line(), training)
 

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ecom.config import Settings, get_settings
 from ecom.services import Endpoints, ensure_services
 
 console = Console()
+
+
+def command_group(help: str, **settings: object) -> typer.Typer:
+    """A Typer app as every `ecom` group is made: bare `ecom GROUP` shows its help, and help is
+    click's plain layout. Typer's rich layout puts a `<bool>` type beside every flag (even
+    `--help`), as if it took a value; the plain one shows `--purge / --no-purge` alone and still
+    names the type of options that take one (`--users <int>`)."""
+    return typer.Typer(help=help, no_args_is_help=True, rich_markup_mode=None, **settings)
 
 
 def runtime() -> tuple[Settings, Endpoints]:
@@ -21,5 +30,5 @@ def runtime() -> tuple[Settings, Endpoints]:
 
 def fail(message: str) -> typer.Exit:
     """Print `message` as an error and return the exit to raise (code 1)."""
-    console.print(f"[bold red]error:[/] {message}")
+    console.print(f"[bold red]error:[/] {escape(message)}")
     return typer.Exit(code=1)

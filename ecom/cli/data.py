@@ -11,8 +11,10 @@ import typer
 from rich.table import Table
 
 from ecom.cli.common import console, fail, runtime
+from ecom.config import get_settings
 
-DEFAULT_DATA_DIR = Path("data/thelook")
+# Help text for every --data/--out: the default itself is Settings.data_dir, read at run time.
+DATA_DIR_HELP = "(default: $ECOM_DATA_DIR, else data/thelook in the project)"
 
 
 def generate(
@@ -20,7 +22,9 @@ def generate(
     seed: Annotated[
         int, typer.Option(help="Random seed; the same seed gives the same files.")
     ] = 42,
-    out: Annotated[Path, typer.Option(help="Folder for the CSVs.")] = DEFAULT_DATA_DIR,
+    out: Annotated[
+        Path | None, typer.Option(help=f"Folder for the CSVs {DATA_DIR_HELP}.", show_default=False)
+    ] = None,
     end_date: Annotated[
         datetime | None,
         typer.Option(formats=["%Y-%m-%d"], help="Last day of data (default: today, UTC)."),
@@ -30,7 +34,11 @@ def generate(
     from ecom.synth import generate_dataset
 
     summary = generate_dataset(
-        users, seed, out, end_date.date() if end_date else None, progress=True
+        users,
+        seed,
+        get_settings().data_folder(out),
+        end_date.date() if end_date else None,
+        progress=True,
     )
     table = Table(title=f"generated into {summary.out_dir}")
     table.add_column("table")
@@ -42,7 +50,10 @@ def generate(
 
 
 def load(
-    data: Annotated[Path, typer.Option(help="Folder holding the TheLook CSVs.")] = DEFAULT_DATA_DIR,
+    data: Annotated[
+        Path | None,
+        typer.Option(help=f"Folder holding the TheLook CSVs {DATA_DIR_HELP}.", show_default=False),
+    ] = None,
     users: Annotated[
         int, typer.Option(help="Users to generate when the folder holds no CSVs.")
     ] = 100_000,
@@ -55,10 +66,17 @@ def load(
     settings, endpoints = runtime()
     try:
         report = load_stage(
-            settings, endpoints, data, users=users, seed=seed, announce=console.print
+            settings,
+            endpoints,
+            settings.data_folder(data),
+            users=users,
+            seed=seed,
+            announce=console.print,
         )
-    except LoadError as error:
-        raise fail(str(error)) from error
-    except psycopg2.Error as error:  # e.g. a foreign key from outside `raw` blocks the swap
-        raise fail(f"the load was rolled back and raw is unchanged: {error}".strip()) from error
+    # Bad input or a refused swap (e.g. a foreign key from outside `raw`): either way nothing
+    # was committed, and the user needs to hear that as much as what went wrong.
+    except (LoadError, psycopg2.Error) as error:
+        raise fail(
+            f"{str(error).strip()}\nthe load was rolled back and raw is unchanged"
+        ) from error
     console.print(report.as_rich_table())

@@ -7,12 +7,9 @@ from typing import Annotated
 
 import typer
 
-from ecom.cli.common import console, runtime
+from ecom.cli.common import command_group, console, runtime
 
-app = typer.Typer(
-    help="Feast feature store: register definitions and fill the online store.",
-    no_args_is_help=True,
-)
+app = command_group("Feast feature store: register definitions and fill the online store.")
 
 
 @app.command("apply")

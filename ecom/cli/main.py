@@ -20,10 +20,10 @@ from ecom.cli import (
     services,
     warehouse,
 )
+from ecom.cli.common import command_group
 
-app = typer.Typer(
-    help="Local-first e-commerce analytics and churn MLOps platform on the TheLook schema.",
-    no_args_is_help=True,
+app = command_group(
+    "Local-first e-commerce analytics and churn MLOps platform on the TheLook schema.",
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(services.app, name="services")

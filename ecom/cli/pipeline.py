@@ -2,31 +2,39 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ecom.cli.common import console, fail, runtime
-from ecom.cli.data import DEFAULT_DATA_DIR
+from ecom.cli.data import DATA_DIR_HELP
 
 
 def pipeline(
     data: Annotated[
-        Path, typer.Option(help="Folder holding (or receiving) the TheLook CSVs.")
-    ] = DEFAULT_DATA_DIR,
+        Path | None,
+        typer.Option(
+            help=f"Folder holding (or receiving) the TheLook CSVs {DATA_DIR_HELP}.",
+            show_default=False,
+        ),
+    ] = None,
     users: Annotated[
         int, typer.Option(help="Users to generate when the folder holds no CSVs.")
     ] = 100_000,
     seed: Annotated[int, typer.Option(help="Seed used when generating.")] = 42,
 ) -> None:
     """Run the whole Prefect pipeline: load, transform, quality gate, features, train, score."""
+    # Without PREFECT_API_URL the flow starts Prefect's ephemeral server, which on a fresh
+    # PREFECT_HOME or a busy machine takes longer than Prefect's default 20 s to answer.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     from ecom.stages import StageInputMissing, render_pipeline_summary
     from flows.pipeline import churn_pipeline
 
-    runtime()
+    settings, _ = runtime()
     try:
-        summary = churn_pipeline(data_dir=str(data), users=users, seed=seed)
+        summary = churn_pipeline(data_dir=str(settings.data_folder(data)), users=users, seed=seed)
     except StageInputMissing as stopped:
         raise fail(str(stopped)) from stopped
     render_pipeline_summary(summary, console)

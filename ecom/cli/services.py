@@ -8,13 +8,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ecom.cli.common import console, runtime
+from ecom.cli.common import command_group, console, runtime
 from ecom.config import Settings, get_settings, redact_url
 from ecom.services import ensure_services, services_status, stop_services
 
-app = typer.Typer(
-    help="Start, stop and inspect the embedded PostgreSQL and Redis.", no_args_is_help=True
-)
+app = command_group("Start, stop and inspect the embedded PostgreSQL and Redis.")
 
 
 @app.command("up")
@@ -24,7 +22,8 @@ def services_up() -> None:
     print_status(settings)
     if endpoints.embedded:
         console.print(
-            '\nTo use dbt, Feast or psql from this shell:  [bold]eval "$(ecom services env)"[/]'
+            "\ndbt and feast find these servers themselves; to export their connection (PG* for"
+            ' psql, MLFLOW_TRACKING_URI) into this shell:  [bold]eval "$(ecom services env)"[/]'
         )
 
 
@@ -45,23 +44,25 @@ def services_down(
 
 @app.command("env")
 def services_env() -> None:
-    """Print `export` lines for dbt's profile, Feast's YAML and MLflow: eval "$(ecom services env)"."""
+    """Print `export` lines for dbt, Feast, MLflow and psql: eval "$(ecom services env)"."""
     settings = get_settings()
     endpoints = ensure_services(settings)
-    for key, value in endpoints.env(settings).items():
+    for key, value in endpoints.shell_env(settings).items():
         typer.echo(f"export {key}={shlex.quote(value)}")
 
 
 def print_status(settings: Settings) -> None:
+    """A table of what runs, then each URL on a line of its own: a table cell would cut or
+    wrap a URL at 80 columns, and these are what a user copies."""
+    statuses = services_status(settings)
     table = Table(title="services")
-    for column in ("service", "running", "url", "detail"):
+    for column in ("service", "running", "detail"):
         table.add_column(column)
-    for status in services_status(settings):
-        table.add_row(
-            status.name,
-            "yes" if status.running else "no",
-            redact_url(status.url) if status.url else "-",
-            status.detail,
-        )
-    table.add_row("mlflow", "-", redact_url(settings.tracking_uri), "tracking store")
+    for status in statuses:
+        table.add_row(status.name, "yes" if status.running else "no", status.detail)
+    table.add_row("mlflow", "-", "tracking store")
     console.print(table)
+    urls = [(status.name, redact_url(status.url) if status.url else "-") for status in statuses]
+    urls.append(("mlflow", redact_url(settings.tracking_uri)))
+    for name, url in urls:
+        console.print(f"{name:<9} {url}", soft_wrap=True, markup=False, highlight=False)

@@ -7,7 +7,8 @@ scale it never finishes. The query has only equality joins, so hash joins are al
 this store runs Feast's own query unchanged, with `enable_nestloop = off` (configurable as
 `session_settings` in feature_store.yaml) set for that transaction only. It is a regular Feast
 offline-store plugin (`type: ecom.features.offline_store.PlannedPostgreSQLOfflineStore`), so the
-`feast` CLI uses it as well.
+`feast` CLI uses it as well. Its config takes the connection from the project's database
+(`ecom.features.connection`) for any field `feature_store.yaml` leaves out.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from feast.infra.offline_stores.offline_store import RetrievalJob
 from feast.infra.utils.postgres.connection_utils import _get_conn
 from feast.type_map import pg_type_code_to_arrow
 from psycopg import sql
-from pydantic import Field
+from pydantic import Field, model_validator
+
+from ecom.features.connection import fill_postgres_fields
 
 STORE_TYPE = "ecom.features.offline_store.PlannedPostgreSQLOfflineStore"
 
@@ -34,6 +37,11 @@ class PlannedPostgreSQLOfflineStoreConfig(PostgreSQLOfflineStoreConfig):
     type: Literal["ecom.features.offline_store.PlannedPostgreSQLOfflineStore"] = STORE_TYPE  # type: ignore[assignment]
     session_settings: dict[str, str] = Field(default_factory=lambda: {"enable_nestloop": "off"})
     """PostgreSQL settings applied (SET LOCAL) to historical-retrieval queries only."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _connect_to_the_project(cls, values: Any) -> Any:
+        return fill_postgres_fields(values)
 
 
 class PlannedRetrievalJob(PostgreSQLRetrievalJob):

@@ -59,6 +59,22 @@ def test_pipeline_generates_when_the_folder_is_empty_and_loads_every_table(
     ]
 
 
+def test_pipeline_summary_prints_every_stage_result(pipeline_run):
+    """What `ecom pipeline` (and so `make demo`) prints after the run: each stage's own result,
+    the model comparison and the table title, rendered as the command renders them."""
+    from rich.console import Console
+
+    from ecom.stages import render_pipeline_summary
+
+    _, summary = pipeline_run
+    console = Console(record=True, width=400)
+    render_pipeline_summary(summary, console)
+    printed = console.export_text()
+    assert "pipeline summary" in printed
+    for stage, result in summary.lines:
+        assert f"{stage} " in printed and result in printed, (stage, result)
+
+
 def test_pipeline_builds_the_marts(pipeline_run, database_url):
     for mart in (
         "mart_funnel",

@@ -1,6 +1,13 @@
-"""Every `ecom` command answers --help, and services status works without starting anything."""
+"""Every `ecom` command answers --help (with no type beside a flag), services status works
+without starting anything and prints whole URLs, and `ecom services env` is eval-able."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from typer.testing import CliRunner
@@ -50,3 +57,69 @@ def test_status_reports_stopped_services_without_starting_them(tmp_path, monkeyp
     assert result.exit_code == 0, result.output
     assert "stopped" in result.output
     assert not (tmp_path / "pg").exists()
+
+
+@pytest.mark.parametrize(
+    "command", [[], ["services", "down"], ["transform"]], ids=lambda c: " ".join(c) or "ecom"
+)
+def test_help_shows_no_type_beside_flags(command):
+    """A flag takes no value, so help must not show one (`<bool>`), not even beside --help."""
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "--help" in result.output
+    assert "<bool>" not in result.output
+
+
+def test_help_still_names_the_type_of_options_that_take_a_value():
+    result = runner.invoke(app, ["load", "--help"])
+    assert "--users <int>" in result.output
+    assert "<bool>" not in result.output
+
+
+def test_status_prints_every_url_whole_at_80_columns(tmp_path):
+    """URLs are what a user copies from `ecom services status`: never cut at the terminal width."""
+    home = tmp_path / "a_rather_long_folder_name_for_the_embedded_services_home"
+    database_url = "postgresql://analyst:secret@warehouse.internal.example.com:6543/ecom_analytics?sslmode=require"
+    redis_url = "redis://cache.internal.example.com:6380/3"
+    env = {
+        key: value for key, value in os.environ.items() if not key.startswith(("ECOM_", "MLFLOW_"))
+    }
+    env |= {
+        "COLUMNS": "80",
+        "ECOM_HOME": str(home),
+        "ECOM_DATABASE_URL": database_url,
+        "ECOM_REDIS_URL": redis_url,
+    }
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "ecom"), "services", "status"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    for url in (database_url, redis_url, f"sqlite:///{home / 'mlflow.db'}"):
+        assert any(line.split()[-1:] == [url] for line in lines), result.stdout
+
+
+def test_services_env_prints_exports_a_shell_can_eval(tmp_path):
+    """Quoting survives the shell: a password with a space, a quote and an @ comes back as is."""
+    password = "p@ss w'rd"
+    database_url = f"postgresql://analyst:{quote(password, safe='')}@127.0.0.1:6543/ecom"
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("ECOM_", "PG"))}
+    env |= {
+        "ECOM_HOME": str(tmp_path / "home"),
+        "ECOM_DATABASE_URL": database_url,
+        "ECOM_REDIS_URL": "redis://127.0.0.1:6380/3",
+    }
+    ecom = Path(sys.executable).parent / "ecom"
+    script = (
+        f'eval "$({ecom} services env)" && '
+        'printf "%s|" "$ECOM_PG_PORT" "$ECOM_PG_PASSWORD" "$PGHOST" "$PGPORT" "$PGUSER" '
+        '"$PGDATABASE" "$PGPASSWORD" "$ECOM_DATABASE_URL"'
+    )
+    result = subprocess.run(
+        ["bash", "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("|")[:-1] == [
+        "6543", password, "127.0.0.1", "6543", "analyst", "ecom", password, database_url
+    ]  # fmt: skip
