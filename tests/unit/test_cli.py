@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ecom.cli.main import app
+from ecom.config import redact_url
 
 runner = CliRunner()
 
@@ -77,7 +78,8 @@ def test_help_still_names_the_type_of_options_that_take_a_value():
 
 
 def test_status_prints_every_url_whole_at_80_columns(tmp_path):
-    """URLs are what a user copies from `ecom services status`: never cut at the terminal width."""
+    """URLs are what a user copies from `ecom services status`: never cut at the terminal width
+    (and never with their password: that is `ecom services env`'s job)."""
     home = tmp_path / "a_rather_long_folder_name_for_the_embedded_services_home"
     database_url = "postgresql://analyst:secret@warehouse.internal.example.com:6543/ecom_analytics?sslmode=require"
     redis_url = "redis://cache.internal.example.com:6380/3"
@@ -96,8 +98,11 @@ def test_status_prints_every_url_whole_at_80_columns(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    for url in (database_url, redis_url, f"sqlite:///{home / 'mlflow.db'}"):
+    shown = redact_url(database_url)
+    assert shown == database_url.replace(":secret@", ":***@")
+    for url in (shown, redis_url, f"sqlite:///{home / 'mlflow.db'}"):
         assert any(line.split()[-1:] == [url] for line in lines), result.stdout
+    assert "secret" not in result.stdout
 
 
 def test_services_env_prints_exports_a_shell_can_eval(tmp_path):
