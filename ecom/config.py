@@ -49,6 +49,21 @@ class Settings(BaseSettings):
     contact_cost: float = Field(default=10.0, validation_alias="ECOM_CONTACT_COST")
     retention_target_count: int = Field(default=500, validation_alias="ECOM_RETENTION_TARGETS")
 
+    # The champion gate: a challenger takes the alias only when the lower bound of the paired,
+    # user-clustered bootstrap interval of its AUC gain clears this margin, and its Brier score
+    # is not worse than the champion's by more than the allowance.
+    champion_min_auc_gain: float = Field(default=0.0, validation_alias="ECOM_CHAMPION_MIN_AUC_GAIN")
+    champion_max_brier_increase: float = Field(
+        default=0.002, validation_alias="ECOM_CHAMPION_MAX_BRIER_INCREASE"
+    )
+    gate_bootstrap_samples: int = Field(
+        default=1000, validation_alias="ECOM_GATE_BOOTSTRAP_SAMPLES"
+    )
+    gate_confidence: float = Field(default=0.95, validation_alias="ECOM_GATE_CONFIDENCE")
+
+    # Drift: `ecom drift` fails when more than this share of the features has drifted.
+    drift_share_threshold: float = Field(default=0.5, validation_alias="ECOM_DRIFT_SHARE_THRESHOLD")
+
     def with_overrides(self, **fields: object) -> Settings:
         """A copy with fields replaced by name (init kwargs only take the ECOM_* aliases,
         and matching env vars by field name would pick up HOME or DATABASE_URL by accident)."""

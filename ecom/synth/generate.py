@@ -38,6 +38,7 @@ from ecom.synth.experiment import (
     design_experiment,
     sample_latent_variants,
 )
+from ecom.synth.fingerprint import data_fingerprint, write_fingerprint
 from ecom.synth.identifiers import ipv4_strings, uuid_strings
 from ecom.synth.orders import build_order_tables
 from ecom.synth.sessions import (
@@ -353,6 +354,7 @@ def generate_dataset(
             **{key: value for key, value in asdict(params).items()},
         }
         write_truth(out_dir, truth_users, timeline, experiment, model)
+        write_fingerprint(out_dir, data_fingerprint(rows, events_columns["created_at"]))
         advance("write truth")
 
     seconds = time.perf_counter() - began
