@@ -61,8 +61,11 @@ class Settings(BaseSettings):
     )
     gate_confidence: float = Field(default=0.95, validation_alias="ECOM_GATE_CONFIDENCE")
 
-    # Drift: `ecom drift` fails when more than this share of the features has drifted.
-    drift_share_threshold: float = Field(default=0.5, validation_alias="ECOM_DRIFT_SHARE_THRESHOLD")
+    # Drift: `ecom drift` fails when more than this share of the features has drifted. Between
+    # the training window and today's snapshot about half the engagement features move past
+    # the 0.1 distance on their own (growth, seasonality: 10 of 20 on a 6,000-user world, seed
+    # 5); planted drift moves 15 of 20. Above Evidently's 0.5, so the growth alone is no alarm.
+    drift_share_threshold: float = Field(default=0.6, validation_alias="ECOM_DRIFT_SHARE_THRESHOLD")
 
     def with_overrides(self, **fields: object) -> Settings:
         """A copy with fields replaced by name (init kwargs only take the ECOM_* aliases,

@@ -254,6 +254,24 @@ def _own_types(model) -> list[str]:
     return skops.io.get_untrusted_types(data=skops.io.dumps(model))
 
 
+def code_version() -> str:
+    """The git commit the code ran from (with `-dirty` when the tree has changes), for lineage."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root, capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return f"{commit}-dirty" if dirty else commit
+
+
 def _split_params(split: CutoffSplit, parts: dict[str, pd.DataFrame]) -> dict[str, object]:
     params: dict[str, object] = {}
     for name, frame in parts.items():
@@ -513,6 +531,7 @@ def train_on_frame(
                 "feature_window_days": settings.feature_window_days,
                 "training_frame_fingerprint": frame_fingerprint(frame),
                 "selection_metric": SELECTION_METRIC,
+                "code_version": code_version(),
                 **_split_params(data.split, data.parts),
             }
         )

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
-from ecom.cli import churn, data, features, pipeline, services, warehouse
+from ecom.cli import churn, data, features, monitoring, pipeline, services, warehouse
 
 app = typer.Typer(
     help="Local-first e-commerce analytics and churn MLOps platform on the TheLook schema.",
@@ -24,6 +24,9 @@ app.command()(warehouse.quality)
 app.add_typer(features.app, name="features")
 app.command()(churn.train)
 app.command()(churn.score)
+app.command()(monitoring.drift)
+app.command()(monitoring.monitor)
+app.command(name="model-card")(monitoring.model_card)
 app.command()(pipeline.pipeline)
 
 
