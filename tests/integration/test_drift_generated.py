@@ -69,17 +69,17 @@ def drift_between_training_and_scoring(
 
 
 def test_planted_drift_is_flagged(ecom_settings, tmp_path):
-    summary = drift_between_training_and_scoring(ecom_settings, tmp_path, 5, DriftPlan(weeks=6))
+    summary = drift_between_training_and_scoring(ecom_settings, tmp_path, 5, DriftPlan(weeks=8))
     assert summary.alarm, summary.summary_line()
     drifted = set(summary.drifted_features)
     # The planted change: sign-up channels and recent purchasing.
     assert "traffic_source" in drifted, summary.summary_line()
-    assert drifted & {"frequency_orders", "purchase_events", "cart_to_purchase_rate"}
+    assert {"frequency_orders", "purchase_events", "cart_adds"} <= drifted
     for column in summary.features:
         assert column.method and column.threshold > 0
 
 
-@pytest.mark.parametrize("seed", [5, 6, 7])
+@pytest.mark.parametrize("seed", [5, 6, 7])  # 5 is also the drifted world's seed
 def test_no_false_alarm_without_planted_drift(ecom_settings, tmp_path, seed):
     summary = drift_between_training_and_scoring(ecom_settings, tmp_path, seed, None)
     assert not summary.alarm, summary.summary_line()
