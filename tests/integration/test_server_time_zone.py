@@ -113,7 +113,7 @@ def _database_zone(database_url: str) -> str:
     (row,) = fetch_all(
         database_url,
         "select coalesce((select option_value from pg_db_role_setting s, "
-        "pg_options_to_table(s.setconfig) where s.setdatabase = d.oid and option_name = 'timezone'), 'none') "
+        "pg_options_to_table(s.setconfig) where s.setdatabase = d.oid and lower(option_name) = 'timezone'), 'none') "
         "from pg_database d where datname = current_database()",
     )
     return row[0]
