@@ -67,6 +67,15 @@ class Settings(BaseSettings):
     # 5); planted drift moves 15 of 20. Above Evidently's 0.5, so the growth alone is no alarm.
     drift_share_threshold: float = Field(default=0.6, validation_alias="ECOM_DRIFT_SHARE_THRESHOLD")
 
+    # Where monitoring writes: the drift report and summary, and the generated model card.
+    reports_dir: Path = Field(
+        default_factory=lambda: project_root() / "reports", validation_alias="ECOM_REPORTS_DIR"
+    )
+    model_card_path: Path = Field(
+        default_factory=lambda: project_root() / "docs" / "model_card.md",
+        validation_alias="ECOM_MODEL_CARD",
+    )
+
     def with_overrides(self, **fields: object) -> Settings:
         """A copy with fields replaced by name (init kwargs only take the ECOM_* aliases,
         and matching env vars by field name would pick up HOME or DATABASE_URL by accident)."""

@@ -13,17 +13,20 @@ from ecom.cli.common import console, fail, runtime
 
 def drift(
     out: Annotated[
-        Path | None, typer.Option(help="Folder for drift_report.html and drift_summary.json.")
+        Path | None,
+        typer.Option(
+            help="Folder for drift_report.html and drift_summary.json (ECOM_REPORTS_DIR)."
+        ),
     ] = None,
 ) -> None:
     """Compare today's scoring snapshot with the champion's training rows (Evidently); exit 1
     when the share of drifted features passes ECOM_DRIFT_SHARE_THRESHOLD."""
     from rich.table import Table
 
-    from ecom.monitoring.drift import REPORTS_DIR, run_drift_check
+    from ecom.monitoring.drift import run_drift_check
 
     settings, endpoints = runtime()
-    summary = run_drift_check(settings, endpoints, out_dir=out or REPORTS_DIR)
+    summary = run_drift_check(settings, endpoints, out_dir=out)
     table = Table(title=f"drift vs champion v{summary.model_version}'s training rows")
     for column in ("column", "method", "score", "threshold", "drifted"):
         table.add_column(column)
@@ -50,10 +53,12 @@ def monitor() -> None:
 
 
 def model_card(
-    out: Annotated[Path | None, typer.Option(help="Where to write the card.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Where to write the card (default: ECOM_MODEL_CARD).")
+    ] = None,
 ) -> None:
     """Write docs/model_card.md from the champion's MLflow run and its performance rows."""
-    from ecom.monitoring.model_card import MODEL_CARD, write_model_card
+    from ecom.monitoring.model_card import write_model_card
 
     settings, endpoints = runtime()
-    console.print(f"wrote {write_model_card(settings, endpoints, path=out or MODEL_CARD)}")
+    console.print(f"wrote {write_model_card(settings, endpoints, path=out)}")

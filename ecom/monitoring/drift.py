@@ -29,7 +29,7 @@ import pandas as pd
 
 from ecom.churn import models as churn_models
 from ecom.churn.scoring import read_scoring_features
-from ecom.config import Settings, project_root
+from ecom.config import Settings
 from ecom.services import Endpoints
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,6 @@ MAX_ROWS_PER_SIDE = 20_000
 NUMERICAL_METHOD = "wasserstein"
 CATEGORICAL_METHOD = "jensenshannon"
 COLUMN_THRESHOLD = 0.1
-REPORTS_DIR = project_root() / "reports"
 REPORT_HTML = "drift_report.html"
 SUMMARY_JSON = "drift_summary.json"
 
@@ -239,7 +238,7 @@ def write_drift_report(summary: DriftSummary, out_dir: Path) -> DriftSummary:
 
 
 def run_drift_check(
-    settings: Settings, endpoints: Endpoints, *, out_dir: Path = REPORTS_DIR
+    settings: Settings, endpoints: Endpoints, *, out_dir: Path | None = None
 ) -> DriftSummary:
     """The champion's training rows against today's scoring snapshot, with the champion's
     predicted churn probability on both; writes the report and the summary."""
@@ -263,6 +262,6 @@ def run_drift_check(
     stamps = pd.to_datetime(reference["event_timestamp"], utc=True)
     summary.reference_window = (stamps.min().date().isoformat(), stamps.max().date().isoformat())
     summary.current_cutoff = str(pd.to_datetime(current["cutoff_date"]).max().date())
-    write_drift_report(summary, out_dir)
+    write_drift_report(summary, out_dir or settings.reports_dir)
     log.info("%s", summary.summary_line())
     return summary

@@ -15,14 +15,13 @@ import numpy as np
 import pandas as pd
 
 from ecom.churn.registry import MODEL_NAME
-from ecom.config import Settings, project_root
+from ecom.config import Settings
 from ecom.monitoring.champion import ChampionRun, MissingRunArtifact, load_champion_run
 from ecom.monitoring.performance import read_performance
 from ecom.services import Endpoints
 
 log = logging.getLogger(__name__)
 
-MODEL_CARD = project_root() / "docs" / "model_card.md"
 SHAP_ARTIFACT = "diagnostics/shap_mean_abs.json"
 FEATURES_ARTIFACT = "features.json"
 TOP_FEATURES = 10
@@ -203,7 +202,9 @@ def render_model_card(run: ChampionRun, performance: pd.DataFrame) -> str:
     return "\n\n".join(str(section) for section in sections) + "\n"
 
 
-def write_model_card(settings: Settings, endpoints: Endpoints, *, path: Path = MODEL_CARD) -> Path:
+def write_model_card(settings: Settings, endpoints: Endpoints, *, path: Path | None = None) -> Path:
+    """Render the champion's card and write it to `path` (default ECOM_MODEL_CARD)."""
+    path = path or settings.model_card_path
     run = load_champion_run(settings)
     card = render_model_card(run, read_performance(endpoints.database_url))
     path.parent.mkdir(parents=True, exist_ok=True)
