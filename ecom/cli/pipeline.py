@@ -20,7 +20,7 @@ def pipeline(
     ] = 100_000,
     seed: Annotated[int, typer.Option(help="Seed used when generating.")] = 42,
 ) -> None:
-    """Run the whole Prefect pipeline: load, transform, quality gate, features, train, score."""
+    """Run the whole Prefect pipeline: load, transform, quality gate, features, train, score, monitor."""
     from ecom.stages import render_pipeline_summary
     from flows.pipeline import churn_pipeline
 
