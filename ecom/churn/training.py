@@ -1,12 +1,14 @@
 """Train the churn models on a Feast training set, track them in MLflow, crown a champion.
 
 One call does the whole job the way a reviewer wants to read it back: the point-in-time
-training set from the `churn_v1` feature service, a time-ordered split by cutoff, a baseline
-and three XGBoost variants (plain, scale_pos_weight, SMOTE) chosen between on validation, test
-metrics for all, and the chosen XGBoost registered as a new version of
-`churn_prediction_advanced`; the `champion` alias moves only if that version beats the current
-champion re-scored on the same test cutoffs. With the generator's truth folder, the oracle AUC
-(true churn probabilities on the same user-cutoffs) says how much signal the model found.
+training set from the `churn_v1` feature service, a time-ordered split by cutoff (embargoed at
+both boundaries), a baseline and three XGBoost variants (plain, scale_pos_weight, SMOTE)
+chosen between on validation, test metrics for all (the test cutoffs only report and gate),
+and the champion gate: the current champion is re-scored on the same test rows and the
+`champion` alias moves only on a paired, user-clustered bootstrap of the AUC and Brier
+differences. The chosen XGBoost is registered as a new version of `churn_prediction_advanced`
+last, after every check passed. With the generator's truth folder (checked against the loaded
+data by its fingerprint), the oracle AUC says how much signal the model found.
 """
 
 from __future__ import annotations
