@@ -116,13 +116,13 @@ class PerformanceSummary:
 
         k = int(self.rows["k"].max()) if len(self.rows) else 0
         table = Table(title=f"{PERFORMANCE_TABLE}: latest rows (precision among the top {k})")
-        for column in ("cutoff", "version", "source", "sample", "users", "churn", "AUC",
-                       "Brier", f"p@{k}"):  # fmt: skip
+        for column in ("cutoff", "v", "sample", "users", "churn", "AUC", "Brier", f"p@{k}"):
             table.add_column(column, justify="right", no_wrap=True)
         for row in self.latest(count).itertuples():
+            sample = "in" if row.sample == IN_SAMPLE else "out"
             table.add_row(
-                str(row.cutoff_date), str(row.model_version), row.source.split("_")[0],
-                row.sample.replace("_sample", "").replace("_of", ""), f"{row.users:,}",
+                str(row.cutoff_date), str(row.model_version),
+                f"{sample} (stored)" if row.source == STORED else sample, f"{row.users:,}",
                 f"{row.churn_rate:.3f}", "-" if pd.isna(row.roc_auc) else f"{row.roc_auc:.3f}",
                 f"{row.brier:.3f}", f"{row.precision_at_k:.3f}",
             )  # fmt: skip
