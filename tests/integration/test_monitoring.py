@@ -11,7 +11,7 @@ from mlflow.tracking import MlflowClient
 
 from ecom.churn import models as churn_models
 from ecom.churn import scoring, training
-from ecom.churn.registry import MODEL_NAME, champion_version
+from ecom.churn.registry import MODEL_NAME, champion_version, promote
 from ecom.features import store as features
 from ecom.monitoring import drift, model_card, performance
 from ecom.services import Endpoints
@@ -29,10 +29,13 @@ def endpoints(database_url: str, redis_url: str) -> Endpoints:
 def settings(ecom_settings, endpoints):
     load_churn_marts(ecom_settings, endpoints, n_users=300, n_cutoffs=22, seed=8)
     frame = features.training_frame(ecom_settings, endpoints)
-    training.train_on_frame(
+    result = training.train_on_frame(
         ecom_settings, frame, features.feature_service_columns(ecom_settings, endpoints),
         candidates=(churn_models.XGB_PLAIN,),
     )  # fmt: skip
+    # Other modules train on other marts in the same registry: monitor this module's model.
+    client = MlflowClient(ecom_settings.tracking_uri, registry_uri=ecom_settings.tracking_uri)
+    promote(client, result.model_version)
     settings = ecom_settings.with_overrides(retention_target_count=50)
     scoring.score_users(settings, endpoints, scoring_date=date(2024, 7, 1))
     return settings
