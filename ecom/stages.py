@@ -134,7 +134,7 @@ def render_pipeline_summary(summary: PipelineSummary, console) -> None:
     table.add_column("result")
     for stage, text in summary.lines:
         table.add_row(stage, text)
-    for stage in ("train", "score"):
+    for stage in ("train", "score", "monitor"):
         detail = summary.details.get(stage)
         if detail is not None and hasattr(detail, "as_rich_table"):
             console.print(detail.as_rich_table())

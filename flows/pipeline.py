@@ -1,4 +1,4 @@
-"""The whole pipeline: load -> transform -> quality gate -> features -> train -> score.
+"""The whole pipeline: load -> transform -> quality gate -> features -> train -> score -> monitor.
 
 Each stage is its own flow, so the Prefect UI shows one nested run per stage with its logs,
 and any stage can also be deployed or run alone. A failed quality gate raises, so features
@@ -14,6 +14,7 @@ from ecom.stages import PipelineSummary, require_feature_inputs
 from flows.common import start_services
 from flows.features import features_flow
 from flows.ingest import ingest_flow
+from flows.monitor import monitor_flow
 from flows.quality import quality_flow
 from flows.score import score_flow
 from flows.train import train_flow
@@ -49,6 +50,11 @@ def churn_pipeline(
 
     scoring = score_flow()
     summary.add("score", scoring.summary_line(), scoring)
+
+    # The pipeline reports drift; the daily monitor deployment is the one that fails on it.
+    drift, performance = monitor_flow(fail_on_drift=False)
+    summary.add("drift", drift.summary_line(), drift)
+    summary.add("monitor", performance.summary_line(), performance)
 
     for stage, line in summary.lines:
         logger.info("%-9s %s", stage, line)

@@ -56,6 +56,8 @@ def ecom_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings
         mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}",
     )
     env = connection_env(database_url, redis_url, settings)
+    # Flows write the drift report and the model card here, never into the checkout.
+    env |= {"ECOM_REPORTS_DIR": str(home / "reports"), "ECOM_MODEL_CARD": str(home / "card.md")}
     try:
         with temporary_environ(env):
             config.get_settings.cache_clear()

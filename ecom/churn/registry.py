@@ -1,8 +1,10 @@
 """The MLflow model registry: which version is `champion`, and when a new one takes over.
 
-The rule: a new version becomes champion only when it beats the current champion on the same
-test cutoffs, so the champion is re-scored on the new test set rather than trusted on the
-numbers it earned on older data. The decision itself is a pure function, tested on its own.
+The rule: a new version becomes champion only when the evidence says it beats the current
+champion on the same test cutoffs (the champion is re-scored on the new test set rather than
+trusted on the numbers it earned on older data): a paired, user-clustered bootstrap interval of
+the AUC gain must clear a margin and calibration must not get worse. The decision itself is a
+pure function, tested on its own.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from dataclasses import dataclass
 import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+
+from ecom.churn.evaluation import PairedComparison
 
 log = logging.getLogger(__name__)
 
@@ -28,22 +32,25 @@ class ChampionDecision:
     candidate_score: float
     champion_score: float | None
     champion_version: str | None
+    comparison: PairedComparison | None = None
 
 
 def decide_champion(
     candidate_score: float,
-    champion_score: float | None,
+    comparison: PairedComparison | None,
     champion_version: str | None = None,
     *,
-    metric: str = "roc_auc",
-    min_improvement: float = 0.0,
+    min_auc_gain: float = 0.0,
+    max_brier_increase: float = 0.002,
 ) -> ChampionDecision:
     """Promote when there is no champion, when it could not be scored on the new test set
-    (`champion_score` None with a version), or when the candidate beats it by more than
-    `min_improvement`; a tie keeps the incumbent."""
+    (`comparison` None with a version), or when the evidence says the challenger is better:
+    the lower bound of the paired bootstrap interval of its AUC gain exceeds `min_auc_gain`
+    and its Brier score is at most `max_brier_increase` worse. A challenger better only by
+    noise has an interval that straddles zero and keeps the incumbent."""
     if champion_version is None:
         return ChampionDecision(True, "no champion yet", candidate_score, None, None)
-    if champion_score is None:
+    if comparison is None:
         return ChampionDecision(
             True,
             f"champion v{champion_version} cannot score the current features",
@@ -51,17 +58,26 @@ def decide_champion(
             None,
             champion_version,
         )
-    if candidate_score > champion_score + min_improvement:
-        reason = (
-            f"candidate {metric} {candidate_score:.4f} beats champion v{champion_version} "
-            f"{champion_score:.4f} on the same test cutoffs"
-        )
-        return ChampionDecision(True, reason, candidate_score, champion_score, champion_version)
-    reason = (
-        f"candidate {metric} {candidate_score:.4f} does not beat champion v{champion_version} "
-        f"{champion_score:.4f} on the same test cutoffs"
+    c = comparison
+    evidence = (
+        f"AUC {c.challenger_auc:.4f} vs champion v{champion_version} {c.champion_auc:.4f}, "
+        f"gain {c.auc_difference:+.4f} [{c.confidence:.0%} CI {c.auc_difference_low:+.4f}, "
+        f"{c.auc_difference_high:+.4f}]; Brier change {c.brier_difference:+.4f} "
+        f"[{c.brier_difference_low:+.4f}, {c.brier_difference_high:+.4f}] "
+        f"over {c.users:,} users on the same test cutoffs"
     )
-    return ChampionDecision(False, reason, candidate_score, champion_score, champion_version)
+    if c.auc_difference_low <= min_auc_gain:
+        verdict = f"kept: the AUC gain's lower bound does not clear {min_auc_gain:+.4f}"
+        promote = False
+    elif c.brier_difference > max_brier_increase:
+        verdict = f"kept: calibration worsens by more than {max_brier_increase:.4f} Brier"
+        promote = False
+    else:
+        verdict = "promoted: the AUC gain clears the margin and calibration holds"
+        promote = True
+    return ChampionDecision(
+        promote, f"{verdict} ({evidence})", candidate_score, c.champion_auc, champion_version, c
+    )
 
 
 def configure_tracking(tracking_uri: str, artifact_root: str) -> str:
@@ -106,3 +122,27 @@ def register_version(client: MlflowClient, model_uri: str, name: str = MODEL_NAM
 def promote(client: MlflowClient, version: str, name: str = MODEL_NAME) -> None:
     client.set_registered_model_alias(name, CHAMPION_ALIAS, version)
     log.info("%s@%s -> version %s", name, CHAMPION_ALIAS, version)
+
+
+def publish_version(
+    client: MlflowClient,
+    model_uri: str,
+    tags: dict[str, str],
+    *,
+    make_champion: bool,
+    name: str = MODEL_NAME,
+) -> str:
+    """Register, tag and (when `make_champion`) crown a model as one step: called only after
+    every check has passed, and if any part of it fails the new version is deleted again, so
+    the registry never holds a half-registered version (untagged, or tagged but not crowned)."""
+    version = register_version(client, model_uri, name)
+    try:
+        for key, value in tags.items():
+            client.set_model_version_tag(name, version, key, value)
+        if make_champion:
+            promote(client, version, name)
+    except Exception:
+        log.error("publishing %s v%s failed; deleting the version again", name, version)
+        client.delete_model_version(name, version)
+        raise
+    return version

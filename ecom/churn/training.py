@@ -1,12 +1,14 @@
 """Train the churn models on a Feast training set, track them in MLflow, crown a champion.
 
 One call does the whole job the way a reviewer wants to read it back: the point-in-time
-training set from the `churn_v1` feature service, a time-ordered split by cutoff, a baseline
-and three XGBoost variants (plain, scale_pos_weight, SMOTE) chosen between on validation, test
-metrics for all, and the chosen XGBoost registered as a new version of
-`churn_prediction_advanced`; the `champion` alias moves only if that version beats the current
-champion re-scored on the same test cutoffs. With the generator's truth folder, the oracle AUC
-(true churn probabilities on the same user-cutoffs) says how much signal the model found.
+training set from the `churn_v1` feature service, a time-ordered split by cutoff (embargoed at
+both boundaries), a baseline and three XGBoost variants (plain, scale_pos_weight, SMOTE)
+chosen between on validation, test metrics for all (the test cutoffs only report and gate),
+and the champion gate: the current champion is re-scored on the same test rows and the
+`champion` alias moves only on a paired, user-clustered bootstrap of the AUC and Brier
+differences. The chosen XGBoost is registered as a new version of `churn_prediction_advanced`
+last, after every check passed. With the generator's truth folder (checked against the loaded
+data by its fingerprint), the oracle AUC says how much signal the model found.
 """
 
 from __future__ import annotations
@@ -31,17 +33,19 @@ from ecom.churn.evaluation import (
     best_f1_threshold,
     classification_metrics,
     frame_fingerprint,
+    metric_interval,
+    paired_bootstrap,
     plot_calibration,
     plot_confusion_matrix,
 )
+from ecom.churn.oracle import check_truth_matches, loaded_data_fingerprint, oracle_ratios
 from ecom.churn.registry import (
     MODEL_NAME,
     ChampionDecision,
     champion_version,
     configure_tracking,
     decide_champion,
-    promote,
-    register_version,
+    publish_version,
 )
 from ecom.churn.split import CutoffSplit, apply_cutoff_split, plan_cutoff_split
 from ecom.config import Settings
@@ -59,6 +63,13 @@ log = logging.getLogger(__name__)
 
 SELECTION_METRIC = "roc_auc"
 SHAP_SAMPLE_ROWS = 2000
+GATE_INTERVAL_SAMPLES = 500
+
+# Artifacts monitoring reads back from the champion's run (drift reference, split, card).
+REFERENCE_ARTIFACT_DIR = "reference"
+REFERENCE_FEATURES_FILE = "training_features.parquet"
+REFERENCE_PREDICTIONS_FILE = "test_predictions.parquet"
+SPLIT_ARTIFACT = "split.json"
 
 
 @dataclass
@@ -105,6 +116,24 @@ class TrainingResult:
     def oracle_ratio(self) -> float | None:
         return self.test_auc / self.oracle_auc if self.oracle_auc else None
 
+    @property
+    def oracle_lift_ratio(self) -> float | None:
+        if not self.oracle_auc:
+            return None
+        return oracle_ratios(self.test_auc, self.oracle_auc)["model_to_oracle_lift_ratio"]
+
+    def gate_line(self) -> str:
+        """Both intervals of the champion gate, or why there was no comparison."""
+        c = self.decision.comparison
+        if c is None:
+            return f"gate: {self.decision.reason}"
+        return (
+            f"gate vs v{self.decision.champion_version}: AUC gain {c.auc_difference:+.4f} "
+            f"[{c.auc_difference_low:+.4f}, {c.auc_difference_high:+.4f}], Brier change "
+            f"{c.brier_difference:+.4f} [{c.brier_difference_low:+.4f}, "
+            f"{c.brier_difference_high:+.4f}] ({c.confidence:.0%} CIs, {c.users:,} users)"
+        )
+
     def summary_line(self) -> str:
         line = (
             f"{self.model_name} v{self.model_version} ({self.selected}): test AUC "
@@ -113,7 +142,10 @@ class TrainingResult:
         if churn_models.BASELINE in self.candidates:
             line += f" vs baseline {self.baseline_test_auc:.3f}"
         if self.oracle_auc is not None:
-            line += f", oracle {self.oracle_auc:.3f} (ratio {self.oracle_ratio:.2f})"
+            line += (
+                f", oracle {self.oracle_auc:.3f} (AUC/oracle {self.oracle_ratio:.2f}, "
+                f"lift/oracle lift {self.oracle_lift_ratio:.2f})"
+            )
         verdict = "promoted" if self.promoted else "kept"
         return f"{line}; champion v{self.champion_version} ({verdict})"
 
@@ -136,13 +168,13 @@ class TrainingResult:
                 f"{candidate.test['brier']:.4f}",
                 f"{candidate.test['lift_top_decile']:.2f}",
             )
+        caption = f"{self.gate_line()}. {self.decision.reason}"
         if self.oracle_auc is not None:
-            table.caption = (
-                f"oracle AUC {self.oracle_auc:.4f}; model/oracle {self.oracle_ratio:.3f}. "
-                f"{self.decision.reason}"
+            caption = (
+                f"oracle AUC {self.oracle_auc:.4f}; AUC/oracle {self.oracle_ratio:.3f}, "
+                f"(AUC-0.5)/(oracle-0.5) {self.oracle_lift_ratio:.3f}. {caption}"
             )
-        else:
-            table.caption = self.decision.reason
+        table.caption = caption
         return table
 
 
@@ -169,14 +201,14 @@ def oracle_probabilities(truth_dir: Path, test: pd.DataFrame, horizon_days: int)
     )
 
 
-def _score_incumbent(version: str | None, x_test: pd.DataFrame, y_test: np.ndarray) -> float | None:
-    """The current champion's AUC on the new test cutoffs, or None if it cannot score them
-    (for example a feature it was trained on no longer exists)."""
+def _score_incumbent(version: str | None, x_test: pd.DataFrame) -> np.ndarray | None:
+    """The current champion's churn probabilities on the new test cutoffs, or None if it
+    cannot score them (for example a feature it was trained on no longer exists)."""
     if version is None:
         return None
     try:
         model = mlflow.sklearn.load_model(f"models:/{MODEL_NAME}/{version}")
-        return float(roc_auc_score(y_test, churn_models.predict_churn(model, x_test)))
+        return np.asarray(churn_models.predict_churn(model, x_test), dtype=float)
     except (KeyError, ValueError, OSError) as error:
         log.warning("champion v%s cannot score the new test set: %s", version, error)
         return None
@@ -222,6 +254,24 @@ def _own_types(model) -> list[str]:
     import skops.io
 
     return skops.io.get_untrusted_types(data=skops.io.dumps(model))
+
+
+def code_version() -> str:
+    """The git commit the code ran from (with `-dirty` when the tree has changes), for lineage."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root, capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return f"{commit}-dirty" if dirty else commit
 
 
 def _split_params(split: CutoffSplit, parts: dict[str, pd.DataFrame]) -> dict[str, object]:
@@ -332,11 +382,8 @@ def _log_diagnostics(
         mlflow.log_artifacts(str(out), artifact_path="diagnostics")
 
 
-def _register_and_decide(
-    client: MlflowClient, chosen, data: _SplitData, test_metrics: dict[str, float]
-) -> tuple[str, str | None, ChampionDecision]:
-    """Log and register the chosen model, re-score the champion on the same test cutoffs,
-    and move the alias only if the new version wins. Returns (version, incumbent, decision)."""
+def _log_chosen_model(chosen, data: _SplitData) -> str:
+    """Log the chosen model to the run (not yet registered) and return its URI."""
     example = data.x["test"].head(5)
     model_info = mlflow.sklearn.log_model(
         sk_model=chosen.model,
@@ -347,38 +394,106 @@ def _register_and_decide(
         pip_requirements=_pip_requirements(),
         skops_trusted_types=_own_types(chosen.model),
     )
-    version = register_version(client, model_info.model_uri)
-    client.set_model_version_tag(MODEL_NAME, version, "feature_service", FEATURE_SERVICE)
-    client.set_model_version_tag(
-        MODEL_NAME, version, "test_roc_auc", f"{test_metrics['roc_auc']:.6f}"
-    )
+    return model_info.model_uri
+
+
+def _champion_gate(
+    settings: Settings,
+    client: MlflowClient,
+    data: _SplitData,
+    challenger_scores: np.ndarray,
+    test_metrics: dict[str, float],
+) -> tuple[str | None, ChampionDecision]:
+    """Re-score the champion on the same test rows and decide on the paired, user-clustered
+    bootstrap of the AUC and Brier differences; both intervals go to MLflow."""
     incumbent = champion_version(client)
-    incumbent_score = _score_incumbent(incumbent, data.x["test"], data.y["test"])
-    decision = decide_champion(test_metrics[SELECTION_METRIC], incumbent_score, incumbent)
-    if decision.promote:
-        promote(client, version)
+    incumbent_scores = _score_incumbent(incumbent, data.x["test"])
+    comparison = None
+    if incumbent_scores is not None:
+        comparison = paired_bootstrap(
+            data.y["test"], challenger_scores, incumbent_scores,
+            data.parts["test"][ENTITY_KEY].to_numpy(),
+            samples=settings.gate_bootstrap_samples, confidence=settings.gate_confidence,
+        )  # fmt: skip
+    decision = decide_champion(
+        test_metrics[SELECTION_METRIC], comparison, incumbent,
+        min_auc_gain=settings.champion_min_auc_gain,
+        max_brier_increase=settings.champion_max_brier_increase,
+    )  # fmt: skip
     mlflow.log_params(
         {
-            "registered_version": version,
             "champion_decision": "promoted" if decision.promote else "kept",
             "champion_reason": decision.reason[:500],
             "previous_champion_version": incumbent or "none",
+            "gate_min_auc_gain": settings.champion_min_auc_gain,
+            "gate_max_brier_increase": settings.champion_max_brier_increase,
         }
     )
     mlflow.log_metric("candidate_test_roc_auc", decision.candidate_score)
-    if incumbent_score is not None:
-        mlflow.log_metric("champion_test_roc_auc", incumbent_score)
+    if comparison is not None:
+        mlflow.log_metric("champion_test_roc_auc", comparison.champion_auc)
+        mlflow.log_metrics(comparison.as_metrics())
     log.info("champion decision: %s", decision.reason)
-    return version, incumbent, decision
+    return incumbent, decision
+
+
+def _log_reference(data: _SplitData, feature_columns: list[str], test_scores: np.ndarray) -> None:
+    """What monitoring compares today against: the training rows' features (drift reference),
+    the chosen model's scores on the test cutoffs (the prediction distribution at training
+    time, out of sample), the cutoffs of each split (in- vs out-of-sample performance), and
+    the test metrics with user-clustered intervals (the model card)."""
+    train = data.parts["train"][[ENTITY_KEY, EVENT_TIMESTAMP, *feature_columns]]
+    test = data.parts["test"]
+    predictions = pd.DataFrame(
+        {ENTITY_KEY: test[ENTITY_KEY], EVENT_TIMESTAMP: test[EVENT_TIMESTAMP],
+         "churn_probability": test_scores, LABEL_COLUMN: data.y["test"]}
+    )  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        train.to_parquet(out / REFERENCE_FEATURES_FILE, index=False)
+        predictions.to_parquet(out / REFERENCE_PREDICTIONS_FILE, index=False)
+        mlflow.log_artifacts(str(out), artifact_path=REFERENCE_ARTIFACT_DIR)
+    mlflow.log_dict(
+        {
+            name: [c.date().isoformat() for c in getattr(data.split, name)]
+            for name in ("train", "validation", "test", "embargoed")
+        },
+        SPLIT_ARTIFACT,
+    )
+    intervals = metric_interval(
+        data.y["test"], test_scores, test[ENTITY_KEY].to_numpy(),
+        samples=GATE_INTERVAL_SAMPLES,
+    )  # fmt: skip
+    mlflow.log_metrics({f"test_{key}": value for key, value in intervals.items() if "_" in key})
+
+
+def _publish(
+    client: MlflowClient, model_uri: str, decision: ChampionDecision, test_metrics: dict
+) -> str:
+    """Register (and maybe crown) the chosen model: the last step, after every check passed."""
+    version = publish_version(
+        client,
+        model_uri,
+        {
+            "feature_service": FEATURE_SERVICE,
+            "test_roc_auc": f"{test_metrics['roc_auc']:.6f}",
+            "champion_decision": "promoted" if decision.promote else "kept",
+        },
+        make_champion=decision.promote,
+    )
+    mlflow.log_param("registered_version", version)
+    return version
 
 
 def _log_oracle(truth_dir: Path, data: _SplitData, model_auc: float, horizon_days: int) -> float:
     oracle = oracle_probabilities(Path(truth_dir), data.parts["test"], horizon_days)
     oracle_auc = float(roc_auc_score(data.y["test"], oracle))
-    mlflow.log_metrics(
-        {"oracle_test_roc_auc": oracle_auc, "model_to_oracle_auc_ratio": model_auc / oracle_auc}
-    )
-    log.info("oracle AUC %.4f; the model reaches %.3f of it", oracle_auc, model_auc / oracle_auc)
+    ratios = oracle_ratios(model_auc, oracle_auc)
+    mlflow.log_metrics({"oracle_test_roc_auc": oracle_auc, **ratios})
+    log.info(
+        "oracle AUC %.4f; the model reaches %.3f of it, %.3f of the lift above chance",
+        oracle_auc, ratios["model_to_oracle_auc_ratio"], ratios["model_to_oracle_lift_ratio"],
+    )  # fmt: skip
     return oracle_auc
 
 
@@ -388,13 +503,19 @@ def train_on_frame(
     feature_columns: list[str],
     *,
     truth_dir: Path | None = None,
+    loaded_fingerprint: dict[str, int] | None = None,
     candidates: tuple[str, ...] = (churn_models.BASELINE, *churn_models.XGBOOST_VARIANTS),
 ) -> TrainingResult:
-    """Everything after data retrieval: split, fit, evaluate, log, register, decide.
+    """Everything after data retrieval: split, fit, evaluate, log, decide, register.
 
     Separate from `train_churn_models` so a test (or a notebook) can train on any frame with
-    the training set's columns."""
+    the training set's columns. With `truth_dir`, `loaded_fingerprint` (of the data the frame
+    came from) is required and checked against the truth folder before anything is fitted."""
     started = time.perf_counter()
+    if truth_dir is not None:
+        if loaded_fingerprint is None:
+            raise ValueError("an oracle comparison needs the loaded data's fingerprint")
+        check_truth_matches(Path(truth_dir), loaded_fingerprint)
     if not any(name in churn_models.XGBOOST_VARIANTS for name in candidates):
         raise ValueError("candidates must include at least one XGBoost variant to register")
     data = _prepare_splits(settings, frame, feature_columns)
@@ -412,6 +533,7 @@ def train_on_frame(
                 "feature_window_days": settings.feature_window_days,
                 "training_frame_fingerprint": frame_fingerprint(frame),
                 "selection_metric": SELECTION_METRIC,
+                "code_version": code_version(),
                 **_split_params(data.split, data.parts),
             }
         )
@@ -435,14 +557,18 @@ def train_on_frame(
             baseline_auc = results[churn_models.BASELINE].test["roc_auc"]
             mlflow.log_metric("baseline_test_roc_auc", baseline_auc)
         _log_diagnostics(data, selected, fitted[selected], test_metrics["threshold"], test_scores)
-        version, incumbent, decision = _register_and_decide(
-            client, fitted[selected], data, test_metrics
+        _log_reference(data, list(feature_columns), test_scores[selected])
+        model_uri = _log_chosen_model(fitted[selected], data)
+        incumbent, decision = _champion_gate(
+            settings, client, data, test_scores[selected], test_metrics
         )
         oracle_auc = (
             _log_oracle(truth_dir, data, test_metrics["roc_auc"], settings.label_horizon_days)
             if truth_dir is not None
             else None
         )
+        # Last, once every check above has passed: a failure before this line registers nothing.
+        version = _publish(client, model_uri, decision, test_metrics)
 
     return TrainingResult(
         run_id=parent.info.run_id,
@@ -466,6 +592,9 @@ def train_churn_models(
     settings: Settings, endpoints: Endpoints, *, truth_dir: Path | None = None
 ) -> TrainingResult:
     """Build the point-in-time training set through Feast and run `train_on_frame` on it."""
+    loaded = loaded_data_fingerprint(endpoints.database_url) if truth_dir is not None else None
+    if truth_dir is not None:
+        check_truth_matches(Path(truth_dir), loaded)  # before the slow part
     frame = training_frame(settings, endpoints)
     features = feature_service_columns(settings, endpoints)
-    return train_on_frame(settings, frame, features, truth_dir=truth_dir)
+    return train_on_frame(settings, frame, features, truth_dir=truth_dir, loaded_fingerprint=loaded)

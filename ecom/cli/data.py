@@ -29,9 +29,17 @@ def generate(
         datetime | None,
         typer.Option(formats=["%Y-%m-%d"], help="Last day of data (default: today, UTC)."),
     ] = None,
+    drift_weeks: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Plant drift in the last N weeks (shifted traffic sources, fewer purchases).",
+        ),
+    ] = 0,
 ) -> None:
     """Write the seven TheLook tables as CSV, plus A/B assignments and the planted truth in _truth/."""
     from ecom.synth import generate_dataset
+    from ecom.synth.drift import DriftPlan
 
     summary = generate_dataset(
         users,
@@ -39,6 +47,7 @@ def generate(
         get_settings().data_folder(out),
         end_date.date() if end_date else None,
         progress=True,
+        drift=DriftPlan(weeks=drift_weeks) if drift_weeks else None,
     )
     table = Table(title=f"generated into {summary.out_dir}")
     table.add_column("table")

@@ -15,6 +15,7 @@ from ecom.cli import (
     data,
     experiments,
     features,
+    monitoring,
     pipeline,
     reports,
     services,
@@ -34,6 +35,9 @@ app.command()(warehouse.quality)
 app.add_typer(features.app, name="features")
 app.command()(churn.train)
 app.command()(churn.score)
+app.command()(monitoring.drift)
+app.command()(monitoring.monitor)
+app.command(name="model-card")(monitoring.model_card)
 app.command()(pipeline.pipeline)
 app.add_typer(experiments.app, name="experiment")
 app.command()(reports.report)

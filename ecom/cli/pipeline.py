@@ -25,7 +25,7 @@ def pipeline(
     ] = 100_000,
     seed: Annotated[int, typer.Option(help="Seed used when generating.")] = 42,
 ) -> None:
-    """Run the whole Prefect pipeline: load, transform, quality gate, features, train, score."""
+    """Run the whole Prefect pipeline: load, transform, quality gate, features, train, score, monitor."""
     # Without PREFECT_API_URL the flow starts Prefect's ephemeral server, which on a fresh
     # PREFECT_HOME or a busy machine takes longer than Prefect's default 20 s to answer.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")

@@ -224,8 +224,13 @@ def _row_counts(database_url: str, tables: Sequence[str]) -> dict[str, int]:
 
 
 def _gx_connection_string(database_url: str) -> str:
-    """A SQLAlchemy URL for GX; psycopg2 because GX's SQL metrics are tested against it."""
-    return PostgresParts(database_url).sqlalchemy_url(driver="psycopg2")
+    """A SQLAlchemy URL for GX; psycopg2 because GX's SQL metrics are tested against it.
+
+    The session runs in UTC whatever the server's default time zone, as every other
+    connection of the project does: an expectation adding '30 days' to a timestamptz would
+    otherwise be off by an hour across a DST change."""
+    url = PostgresParts(database_url).sqlalchemy_url(driver="psycopg2")
+    return f"{url}{'&' if '?' in url else '?'}options=-c%20timezone%3DUTC"
 
 
 # --------------------------------------------------------------------------- GX side

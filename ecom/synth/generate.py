@@ -22,6 +22,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from ecom.synth.behaviour import BehaviourParameters, sample_latent_users
 from ecom.synth.calendar import DATA_START, build_timeline, days_to_datetime64
 from ecom.synth.catalog import DEPARTMENTS, Catalogue, build_catalogue, catalogue_size
+from ecom.synth.drift import DriftPlan, drift_sessions, drift_user_sources
 from ecom.synth.events import (
     EVENT_CART,
     EVENT_DEPARTMENT,
@@ -38,6 +39,7 @@ from ecom.synth.experiment import (
     design_experiment,
     sample_latent_variants,
 )
+from ecom.synth.fingerprint import data_fingerprint, write_fingerprint
 from ecom.synth.identifiers import ipv4_strings, uuid_strings
 from ecom.synth.orders import build_order_tables
 from ecom.synth.sessions import (
@@ -215,11 +217,13 @@ def generate_dataset(
     end_date: dt.date | None = None,
     progress: bool = True,
     params: BehaviourParameters | None = None,
+    drift: DriftPlan | None = None,
 ) -> GenerationSummary:
     """Generate N users' TheLook world ending before `end_date` (default today, UTC) into `out_dir`.
 
     Writes the seven TheLook CSVs, `experiment_assignments.csv` and `_truth/`. All timestamps
     fall in [2019-01-01, end_date 00:00 UTC), so nothing is in the future on the end date itself.
+    With `drift`, the last weeks are changed as `ecom.synth.drift` describes.
     """
     if n_users < 1:
         raise ValueError(f"n_users must be at least 1, got {n_users}")
@@ -260,6 +264,13 @@ def generate_dataset(
         )
         anonymous = build_anonymous_sessions(rng_sessions, timeline, params, n_users)
         sessions = concatenate_sessions(registered, anonymous)
+        if drift is not None:
+            # A stream of its own: the other stages' streams are seeded as without drift.
+            rng_drift = np.random.default_rng([seed, n_users, end_date.toordinal(), 1])
+            drift_sessions(rng_drift, sessions, timeline.span_days, drift)
+            profiles = drift_user_sources(
+                rng_drift, profiles, signup_days, timeline.span_days, drift
+            )
         advance("sessions")
 
         user_is_male = profiles["gender"].to_numpy() == "M"
@@ -351,8 +362,10 @@ def generate_dataset(
             "time_unit": "days since data_start 00:00 UTC",
             "departments": list(DEPARTMENTS),
             **{key: value for key, value in asdict(params).items()},
+            "drift": drift.as_dict() if drift is not None else None,
         }
         write_truth(out_dir, truth_users, timeline, experiment, model)
+        write_fingerprint(out_dir, data_fingerprint(rows, events_columns["created_at"]))
         advance("write truth")
 
     seconds = time.perf_counter() - began

@@ -56,6 +56,8 @@ def test_pipeline_generates_when_the_folder_is_empty_and_loads_every_table(
         "features",
         "train",
         "score",
+        "drift",
+        "monitor",
     ]
 
 
@@ -98,6 +100,21 @@ def test_champion_scores_every_active_user_once(pipeline_run, database_url):
     assert rows[4] == 1
     targets = _count(database_url, "analytics.retention_targets")
     assert 0 < targets <= 500
+
+
+def test_monitoring_ran_after_scoring(pipeline_run, database_url):
+    from ecom.config import get_settings
+
+    _, summary = pipeline_run
+    settings = get_settings()
+    assert (settings.reports_dir / "drift_summary.json").is_file()
+    card = settings.model_card_path.read_text()
+    assert f"v{summary.details['train'].champion_version}" in card
+    out_of_sample = _count(
+        database_url, "analytics.model_performance where sample = 'out_of_sample'"
+    )
+    assert out_of_sample > 0
+    assert "model_performance" in dict(summary.lines)["monitor"]
 
 
 def test_training_found_the_planted_signal(pipeline_run):

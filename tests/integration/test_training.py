@@ -6,11 +6,12 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from ecom.churn import models as churn_models
 from ecom.churn import training
-from ecom.churn.registry import MODEL_NAME, champion_version
+from ecom.churn.registry import MODEL_NAME, champion_version, promote, publish_version
 from ecom.churn.split import plan_cutoff_split
 from ecom.features import store as features
 from ecom.services import Endpoints
@@ -97,3 +98,55 @@ def test_a_worse_model_never_becomes_champion(ecom_settings, endpoints, trained)
     assert metrics["champion_test_roc_auc"] == pytest.approx(worse.decision.champion_score)
     assert metrics["candidate_test_roc_auc"] == pytest.approx(worse.decision.candidate_score)
     assert client.get_model_version(MODEL_NAME, worse.model_version).aliases == []
+
+
+def test_a_clearly_better_model_takes_the_alias_from_a_bad_champion(
+    ecom_settings, endpoints, trained
+):
+    client = _client(ecom_settings)
+    frame = features.training_frame(ecom_settings, endpoints)
+    feature_columns = features.feature_service_columns(ecom_settings, endpoints)
+    split = plan_cutoff_split(frame["event_timestamp"], embargo=timedelta(days=30))
+    noisy = frame.copy()
+    before_test = noisy["event_timestamp"] < min(split.test)
+    noisy.loc[before_test, "churned"] = np.random.default_rng(1).permutation(
+        noisy.loc[before_test, "churned"].to_numpy()
+    )
+    bad = training.train_on_frame(
+        ecom_settings, noisy, feature_columns, candidates=(churn_models.XGB_PLAIN,)
+    )
+    promote(client, bad.model_version)  # a bad model holds the alias
+
+    better = training.train_on_frame(
+        ecom_settings, frame, feature_columns, candidates=(churn_models.XGB_PLAIN,)
+    )
+    assert better.promoted, better.decision.reason
+    assert champion_version(client) == better.model_version
+    comparison = better.decision.comparison
+    assert comparison.auc_difference_low > 0
+    metrics = client.get_run(better.run_id).data.metrics
+    for name in ("gate_auc_difference_low", "gate_auc_difference_high",
+                 "gate_brier_difference_low", "gate_brier_difference_high"):  # fmt: skip
+        assert metrics[name] == pytest.approx(getattr(comparison, name.removeprefix("gate_")))
+    assert "[" in better.gate_line() and "Brier change" in better.gate_line()
+    # The drift reference and the split went with the run, for monitoring and the model card.
+    artifacts = {a.path for a in client.list_artifacts(better.run_id, "reference")}
+    assert artifacts == {
+        "reference/training_features.parquet",
+        "reference/test_predictions.parquet",
+    }
+
+
+def test_a_failed_publication_leaves_no_registered_version(ecom_settings, trained):
+    client = _client(ecom_settings)
+    run = client.get_run(trained.run_id)
+    versions_before = {v.version for v in client.search_model_versions(f"name='{MODEL_NAME}'")}
+    champion_before = champion_version(client)
+    with pytest.raises(MlflowException):
+        publish_version(
+            client, f"runs:/{run.info.run_id}/model", {"feature_service": "churn_v1", "../not a tag": "x"},
+            make_champion=True,
+        )  # fmt: skip
+    versions_after = {v.version for v in client.search_model_versions(f"name='{MODEL_NAME}'")}
+    assert versions_after == versions_before
+    assert champion_version(client) == champion_before

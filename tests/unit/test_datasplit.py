@@ -3,7 +3,7 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 
-from ecom.churn.split import SplitError, apply_cutoff_split, plan_cutoff_split
+from ecom.churn.split import SplitError, apply_cutoff_split, horizon_overlaps, plan_cutoff_split
 
 
 def weekly(n: int) -> list[pd.Timestamp]:
@@ -22,14 +22,36 @@ def test_splits_are_time_ordered_and_disjoint():
     assert split.test == tuple(cutoffs[-4:])
 
 
-def test_embargo_drops_cutoffs_whose_label_horizon_reaches_the_test_period():
+def test_embargo_drops_cutoffs_whose_label_horizon_reaches_the_next_split():
     cutoffs = weekly(22)
     split = plan_cutoff_split(cutoffs, embargo=timedelta(days=30))
-    first_test = min(split.test)
-    # 30-day labels at the 4 weekly cutoffs before the test period end after it starts.
-    assert split.embargoed == tuple(cutoffs[-8:-4])
-    assert all(c + timedelta(days=30) <= first_test for c in split.train + split.validation)
-    assert split.train and split.validation
+    # 30-day labels at the 4 weekly cutoffs before the test period, and at the 4 before the
+    # validation period, end after that period starts.
+    assert split.test == tuple(cutoffs[18:])
+    assert split.validation == tuple(cutoffs[10:14])
+    assert split.train == tuple(cutoffs[:6])
+    assert split.embargoed == tuple(cutoffs[6:10] + cutoffs[14:18])
+
+
+@pytest.mark.parametrize("n_cutoffs", [14, 16, 21, 26, 40])
+@pytest.mark.parametrize("horizon_days", [7, 14, 30])
+def test_no_label_horizon_overlaps_between_any_two_splits(n_cutoffs, horizon_days):
+    cutoffs = weekly(n_cutoffs)
+    horizon = timedelta(days=horizon_days)
+    split = plan_cutoff_split(cutoffs, embargo=horizon)
+    assert horizon_overlaps(split, horizon) == []
+    for earlier, later in (("train", "validation"), ("train", "test"), ("validation", "test")):
+        for cutoff in getattr(split, earlier):
+            # The label horizon [c, c + h) of every row ends before the later split begins.
+            assert cutoff + horizon <= min(getattr(split, later)), (earlier, later, cutoff)
+
+
+def test_an_unembargoed_split_is_caught_overlapping():
+    split = plan_cutoff_split(weekly(20), embargo=timedelta(0))
+    assert horizon_overlaps(split, timedelta(days=30)) == [
+        ("train", "validation"),
+        ("validation", "test"),
+    ]
 
 
 def test_input_order_and_duplicates_do_not_matter():

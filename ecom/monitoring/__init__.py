@@ -1,0 +1,1 @@
+"""Monitoring the champion in production: input drift, realised performance, the model card."""

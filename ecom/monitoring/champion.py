@@ -1,0 +1,99 @@
+"""The champion as monitoring sees it: its version, its MLflow run and what that run recorded.
+
+Drift, performance over time and the model card all judge the model against what it was
+trained on, so each reads the champion's own run (params, metrics, reference artifacts)
+instead of recomputing anything from today's data.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ecom.churn.registry import MODEL_NAME
+from ecom.churn.scoring import NoChampionModel, load_champion
+from ecom.churn.training import (
+    REFERENCE_ARTIFACT_DIR,
+    REFERENCE_FEATURES_FILE,
+    REFERENCE_PREDICTIONS_FILE,
+    SPLIT_ARTIFACT,
+)
+from ecom.config import Settings
+
+
+class MissingRunArtifact(FileNotFoundError):
+    """The champion's run lacks an artifact monitoring needs (trained before it was logged)."""
+
+
+@dataclass
+class ChampionRun:
+    """The champion model, its registry version and its training run."""
+
+    model: Any
+    version: str
+    run_id: str
+    params: dict[str, str]
+    metrics: dict[str, float]
+    tags: dict[str, str]
+    settings: Settings
+
+    def artifact(self, path: str) -> Path:
+        """Download one artifact of the run (cached under ECOM_HOME) and return its local path."""
+        import mlflow
+
+        local = self.settings.resolved_home / "monitoring" / self.run_id / path
+        if not local.exists():
+            local.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                downloaded = mlflow.artifacts.download_artifacts(
+                    run_id=self.run_id,
+                    artifact_path=path,
+                    dst_path=str(local.parent),
+                    tracking_uri=self.settings.tracking_uri,
+                )
+            except Exception as error:  # MLflow raises its own and OSError types alike
+                raise MissingRunArtifact(
+                    f"run {self.run_id} of {MODEL_NAME} v{self.version} has no artifact "
+                    f"{path!r}: retrain (`ecom train`) so the run records it ({error})"
+                ) from error
+            return Path(downloaded)
+        return local
+
+    def reference_features(self) -> pd.DataFrame:
+        return pd.read_parquet(self.artifact(f"{REFERENCE_ARTIFACT_DIR}/{REFERENCE_FEATURES_FILE}"))
+
+    def test_predictions(self) -> pd.DataFrame:
+        return pd.read_parquet(
+            self.artifact(f"{REFERENCE_ARTIFACT_DIR}/{REFERENCE_PREDICTIONS_FILE}")
+        )
+
+    def split(self) -> dict[str, list[str]]:
+        return json.loads(self.artifact(SPLIT_ARTIFACT).read_text())
+
+    def json_artifact(self, path: str) -> Any:
+        return json.loads(self.artifact(path).read_text())
+
+
+def load_champion_run(settings: Settings) -> ChampionRun:
+    """The current champion with its run; raises `NoChampionModel` when there is none."""
+    from mlflow.tracking import MlflowClient
+
+    model, version = load_champion(settings)
+    client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+    run_id = client.get_model_version(MODEL_NAME, version).run_id
+    if not run_id:
+        raise NoChampionModel(f"{MODEL_NAME} v{version} has no training run")
+    run = client.get_run(run_id)
+    return ChampionRun(
+        model=model,
+        version=version,
+        run_id=run.info.run_id,
+        params=dict(run.data.params),
+        metrics=dict(run.data.metrics),
+        tags=dict(run.data.tags),
+        settings=settings,
+    )

@@ -1,0 +1,108 @@
+"""Monitoring against a real champion: drift report, model_performance and the model card,
+each read back from the champion's MLflow run and the database."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from ecom.churn import models as churn_models
+from ecom.churn import scoring, training
+from ecom.churn.registry import MODEL_NAME, champion_version, promote
+from ecom.features import store as features
+from ecom.monitoring import drift, model_card, performance
+from ecom.services import Endpoints
+from tests.integration.churn_marts import load_churn_marts
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def endpoints(database_url: str, redis_url: str) -> Endpoints:
+    return Endpoints(database_url, redis_url, embedded=False)
+
+
+@pytest.fixture(scope="module")
+def settings(ecom_settings, endpoints):
+    load_churn_marts(ecom_settings, endpoints, n_users=300, n_cutoffs=22, seed=8)
+    frame = features.training_frame(ecom_settings, endpoints)
+    result = training.train_on_frame(
+        ecom_settings, frame, features.feature_service_columns(ecom_settings, endpoints),
+        candidates=(churn_models.XGB_PLAIN,),
+    )  # fmt: skip
+    # Other modules train on other marts in the same registry: monitor this module's model.
+    client = MlflowClient(ecom_settings.tracking_uri, registry_uri=ecom_settings.tracking_uri)
+    promote(client, result.model_version)
+    settings = ecom_settings.with_overrides(retention_target_count=50)
+    scoring.score_users(settings, endpoints, scoring_date=date(2024, 7, 1))
+    return settings
+
+
+def _champion_run(settings):
+    client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+    version = champion_version(client)
+    return version, client.get_run(client.get_model_version(MODEL_NAME, version).run_id)
+
+
+def test_drift_report_reads_the_champions_training_rows(settings, endpoints, tmp_path):
+    summary = drift.run_drift_check(settings, endpoints, out_dir=tmp_path)
+    version, run = _champion_run(settings)
+    assert summary.model_version == version
+    assert summary.reference_rows == min(int(run.data.params["train_rows"]), 20_000)
+    written = json.loads((tmp_path / drift.SUMMARY_JSON).read_text())
+    assert (tmp_path / drift.REPORT_HTML).stat().st_size > 100_000
+    assert written["drift_share"] == pytest.approx(summary.drift_share)
+    assert {f["column"] for f in written["features"]} >= {"recency_days", "traffic_source"}
+    assert all(f["method"] in {"wasserstein", "jensenshannon"} for f in written["features"])
+    assert written["prediction"]["column"] == "churn_probability"
+    assert written["alarm"] == (summary.drift_share > settings.drift_share_threshold)
+
+    strict = settings.with_overrides(drift_share_threshold=-1.0)
+    assert drift.run_drift_check(strict, endpoints, out_dir=tmp_path).alarm
+
+
+def test_model_performance_covers_every_matured_cutoff_idempotently(settings, endpoints):
+    first = performance.update_model_performance(settings, endpoints)
+    second = performance.update_model_performance(settings, endpoints)
+    version, run = _champion_run(settings)
+    rows = second.rows
+    mine = rows[
+        (rows["model_version"].astype(str) == version) & (rows["source"] == "history_cutoff")
+    ]
+    labelled = features.training_frame(settings, endpoints)["event_timestamp"].dt.date.nunique()
+    assert len(mine) == labelled
+    assert len(first.rows) == len(second.rows)
+    assert not mine.duplicated(["cutoff_date", "model_version", "source"]).any()
+    last_validation = date.fromisoformat(run.data.params["validation_last_cutoff"])
+    first_test = date.fromisoformat(run.data.params["test_first_cutoff"])
+    cutoffs = mine["cutoff_date"].map(lambda d: date.fromisoformat(str(d)))
+    assert set(mine.loc[cutoffs <= last_validation, "sample"]) == {"in_sample"}
+    assert set(mine.loc[cutoffs >= first_test, "sample"]) == {"out_of_sample"}
+    assert mine["roc_auc"].between(0.5, 1.0).all()
+    assert (mine["k"] <= 50).all()
+    # On the test cutoffs, the realised AUC is the run's test AUC per cutoff (same model).
+    assert mine.loc[cutoffs >= first_test, "roc_auc"].mean() == pytest.approx(
+        run.data.metrics["test_roc_auc"], abs=0.08
+    )
+
+
+def test_model_card_numbers_come_from_the_run(settings, endpoints, tmp_path):
+    performance.update_model_performance(settings, endpoints)
+    path = model_card.write_model_card(settings, endpoints, path=tmp_path / "model_card.md")
+    card = path.read_text()
+    version, run = _champion_run(settings)
+    metrics, params = run.data.metrics, run.data.params
+    assert f"# Model card: {MODEL_NAME} v{version}" in card
+    for key in ("test_roc_auc", "test_roc_auc_low", "test_roc_auc_high", "test_brier"):
+        assert f"{metrics[key]:.4f}" in card, key
+    for key in ("train_first_cutoff", "test_last_cutoff", "training_frame_fingerprint",
+                "code_version", "feature_service"):  # fmt: skip
+        assert params[key] in card, key
+    assert len(params["code_version"]) >= 40  # a git commit
+    for section in ("Intended use", "Calibration", "SHAP top features", "Performance over time",
+                    "Known limits", "Lineage"):  # fmt: skip
+        assert f"## {section}" in card
+    assert "recency_days" in card
