@@ -47,6 +47,7 @@ def _signature_input(rows: pd.DataFrame) -> pd.DataFrame:
     """The columns the logged signature names: strings as objects (NULL -> None), everything
     else as float64 (NULL -> NaN), the types the signature was inferred from."""
     from mlflow.models import get_model_info
+    from mlflow.types import DataType
 
     signature = get_model_info(CHAMPION_URI).signature
     assert signature is not None, f"{CHAMPION_URI} was logged without an input signature"
@@ -54,7 +55,7 @@ def _signature_input(rows: pd.DataFrame) -> pd.DataFrame:
     frame = pd.DataFrame(index=rows.index)
     for column in schema.inputs:
         values = rows[column.name]
-        if str(column.type) == "string":
+        if column.type == DataType.string:
             frame[column.name] = values.astype("object").where(values.notna(), None)
         else:
             frame[column.name] = pd.to_numeric(values, errors="coerce").astype("float64")
