@@ -24,9 +24,10 @@ E2E_USERS = 3000
 # against the oracle's 0.927 (ratio 0.95) at 100k users. At this scale (3,000 users) the
 # pipeline's stages (generate, load, dbt, Feast, train), run on seeds 11-16, gave AUC/oracle
 # 0.881-0.947 and (AUC - 0.5)/(oracle - 0.5) 0.736-0.883 (seed 11, the one used here: 0.881
-# and 0.736); the same training on labels shuffled before the test cutoffs gave 0.53-0.55 and
-# 0.000. The bounds leave room for the day-to-day change of the data (it ends today) and
-# fail a model that found nothing (excess 0) or only half of what it could (excess ~0.4).
+# and 0.736), always from the SMOTE variant. The same training with labels shuffled before the
+# test cutoffs gave AUC 0.38 with SMOTE (seed 11; ratios 0.42 and -0.29) and 0.50 without. The
+# bounds leave room for the day-to-day change of the data (it ends today) and fail a model
+# that found nothing (excess <= 0) or only half of what it could (excess ~0.4).
 MIN_ORACLE_RATIO = 0.80
 MIN_EXCESS_OVER_CHANCE_RATIO = 0.60
 
@@ -71,7 +72,7 @@ def losing_version(pipeline_run, ecom_settings, database_url, redis_url):
         labels_shuffled_before_test(frame, ecom_settings.label_horizon_days),
         features.feature_service_columns(ecom_settings, endpoints),
         truth_dir=data_dir,
-        candidates=(churn_models.XGB_PLAIN,),
+        candidates=(churn_models.XGB_SMOTE,),  # the variant that learns at this scale
     )
 
 
