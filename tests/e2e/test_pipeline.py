@@ -13,10 +13,28 @@ import pytest
 
 from ecom.db import fetch_all
 from ecom.quality.report import QualityGateFailed
+from ecom.services import Endpoints
+from tests.integration.champion import assert_scores_are_the_champions, labels_shuffled_before_test
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 E2E_USERS = 3000
+
+# How much of the planted signal the model must find. The README reports test ROC-AUC 0.879
+# against the oracle's 0.927 (ratio 0.95) at 100k users. At this scale (3,000 users) the
+# pipeline's stages (generate, load, dbt, Feast, train), run on seeds 11-16, gave AUC/oracle
+# 0.881-0.947 and (AUC - 0.5)/(oracle - 0.5) 0.736-0.883 (seed 11, the one used here: 0.881
+# and 0.736), always from the SMOTE variant. The same training with labels shuffled before the
+# test cutoffs gave AUC 0.38 with SMOTE (seed 11; ratios 0.42 and -0.29) and 0.50 without. The
+# bounds leave room for the day-to-day change of the data (it ends today) and fail a model
+# that found nothing (excess <= 0) or only half of what it could (excess ~0.4).
+MIN_ORACLE_RATIO = 0.80
+MIN_EXCESS_OVER_CHANCE_RATIO = 0.60
+
+
+def excess_over_chance_ratio(model_auc: float, oracle_auc: float) -> float:
+    """The share of the oracle's lift over chance that the model reaches (0 = coin toss)."""
+    return (model_auc - 0.5) / (oracle_auc - 0.5)
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +53,27 @@ def pipeline_run(ecom_settings, prefect_server, tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("thelook_e2e")
     summary = churn_pipeline(data_dir=str(data_dir), users=E2E_USERS, seed=11)
     return data_dir, summary
+
+
+@pytest.fixture(scope="module")
+def losing_version(pipeline_run, ecom_settings, database_url, redis_url):
+    """A model trained on the pipeline's training set with labels shuffled before the test
+    cutoffs, registered after the pipeline's champion: it must lose, and it makes the latest
+    registered version differ from the champion's."""
+    from ecom.churn import models as churn_models
+    from ecom.churn import training
+    from ecom.features import store as features
+
+    data_dir, _ = pipeline_run
+    endpoints = Endpoints(database_url, redis_url, embedded=False)
+    frame = features.training_frame(ecom_settings, endpoints)
+    return training.train_on_frame(
+        ecom_settings,
+        labels_shuffled_before_test(frame, ecom_settings.label_horizon_days),
+        features.feature_service_columns(ecom_settings, endpoints),
+        truth_dir=data_dir,
+        candidates=(churn_models.XGB_SMOTE,),  # the variant that learns at this scale
+    )
 
 
 def _count(database_url: str, table: str) -> int:
@@ -117,12 +156,39 @@ def test_monitoring_ran_after_scoring(pipeline_run, database_url):
     assert "model_performance" in dict(summary.lines)["monitor"]
 
 
-def test_training_found_the_planted_signal(pipeline_run):
+def test_stored_scores_are_the_champions_predictions(pipeline_run, ecom_settings, database_url):
+    _, summary = pipeline_run
+    scoring_date = summary.details["score"].scoring_date
+    champion = assert_scores_are_the_champions(ecom_settings, scoring_date)
+    assert champion.version == summary.details["train"].champion_version
+
+
+def test_rescoring_after_a_losing_version_still_uses_the_champion(
+    pipeline_run, losing_version, ecom_settings
+):
+    from flows.score import score_flow
+
+    _, summary = pipeline_run
+    assert not losing_version.promoted, losing_version.decision.reason
+    rescored = score_flow()
+    champion = assert_scores_are_the_champions(ecom_settings, rescored.scoring_date)
+    assert champion.latest_version == losing_version.model_version != champion.version
+    assert rescored.model_version == champion.version == summary.details["train"].champion_version
+
+
+def test_training_found_the_planted_signal(pipeline_run, losing_version):
     _, summary = pipeline_run
     training = summary.details["train"]
-    assert training.champion_version is not None
-    assert training.oracle_auc is not None and training.oracle_auc > 0.5
-    assert training.test_auc > 0.5
+    assert training.oracle_auc is not None
+    ratio = training.test_auc / training.oracle_auc
+    excess = excess_over_chance_ratio(training.test_auc, training.oracle_auc)
+    assert ratio >= MIN_ORACLE_RATIO, training.summary_line()
+    assert excess >= MIN_EXCESS_OVER_CHANCE_RATIO, training.summary_line()
+    # The bounds have power: a model that learned noise, on the same test cutoffs, fails both.
+    assert losing_version.oracle_auc == pytest.approx(training.oracle_auc)
+    assert losing_version.test_auc / losing_version.oracle_auc < MIN_ORACLE_RATIO
+    noise_excess = excess_over_chance_ratio(losing_version.test_auc, losing_version.oracle_auc)
+    assert noise_excess < MIN_EXCESS_OVER_CHANCE_RATIO
 
 
 def test_report_draws_every_dashboard_and_the_champions_shap(

@@ -107,7 +107,16 @@ def test_training_frame_is_point_in_time_correct(ecom_settings, endpoints, marts
     for column in ("recency_days", "monetary_value", "sessions_count", "tenure_days", "country"):
         left, right = joined[column], joined[f"{column}_mart"]
         assert ((left == right) | (left.isna() & right.isna())).all(), column
-    assert (joined["churned"].to_numpy() >= 0).all()
+    # ... and the label of its own (user, cutoff) from the label mart.
+    expected_labels = labels.assign(
+        event_timestamp=pd.to_datetime(labels["feature_timestamp"], utc=True)
+    )[["user_id", "event_timestamp", "churned"]]
+    with_labels = joined.merge(
+        expected_labels, on=["user_id", "event_timestamp"], suffixes=("", "_label")
+    )
+    assert len(with_labels) == len(joined)
+    assert (with_labels["churned"] == with_labels["churned_label"]).all()
+    assert set(with_labels["churned"]) == {0, 1}
 
 
 def test_online_read_after_materialize_returns_latest_values(ecom_settings, endpoints, marts):

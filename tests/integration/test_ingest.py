@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 
 from ecom.db import connect, fetch_all
 from ecom.ingest.load import STAGING_SCHEMA, LoadError, load_raw_tables
+from ecom.ingest.validation import plan_load
 from ecom.thelook import ALL_TABLES
 
 pytestmark = pytest.mark.integration
@@ -96,17 +98,44 @@ def set_field(path: Path, line: int, column: str, value: str) -> None:
     rewrite_csv(path, edit)
 
 
+# One changed field per table, in rows no bad-input case below edits or duplicates: a load of
+# this data into a `raw` holding the fixture replaces the content of every table.
+DATASET_B_EDITS = {
+    "users": (6, "first_name", "Eva"),
+    "orders": (5, "status", "Shipped"),
+    "order_items": (5, "status", "Shipped"),
+    "products": (4, "retail_price", "8.25"),
+    "inventory_items": (6, "cost", "41.5"),
+    "distribution_centers": (3, "latitude", "41.9"),
+    "events": (10, "uri", "/cancel?reason=price"),
+    "experiment_assignments": (4, "variant", "control"),
+}
+
+
+def make_dataset_b(data_dir: Path) -> None:
+    """Turn the fixture copy in `data_dir` into data that differs from it in every table, so
+    a failed load that left any table half-replaced changes what `raw` holds."""
+    assert set(DATASET_B_EDITS) == {table.name for table in ALL_TABLES}
+    for table, (line, column, value) in DATASET_B_EDITS.items():
+        set_field(data_dir / f"{table}.csv", line, column, value)
+
+
 # --------------------------------------------------------------------------- good loads
 
 
 def test_load_fixture_types_nulls_duplicates_and_anonymous_events(clean_db, data_dir):
+    started = time.perf_counter()
     report = load_raw_tables(clean_db, data_dir, progress=False)
+    elapsed = time.perf_counter() - started
 
     assert report.rows_by_table() == EXPECTED_ROWS
     assert report.table("events").duplicates_dropped == 1
     assert report.duplicates_dropped == 1
     assert report.total_rows == sum(EXPECTED_ROWS.values())
-    assert report.rows_per_second > 0
+    # The report's clock runs inside the call: never longer than the wall time around it, so
+    # its rate is at least the rows over that wall time (a zero or unset timer fails here).
+    assert 0 < report.swap_seconds < report.seconds <= elapsed
+    assert report.rows_per_second >= report.total_rows / elapsed
     assert {name: count for name, (count, _) in raw_snapshot(clean_db).items()} == EXPECTED_ROWS
 
     # `null` in text columns and empty fields are NULL; other text is kept verbatim.
@@ -300,10 +329,22 @@ BAD_INPUTS = {
 }
 
 
+def test_dataset_b_replaces_every_table(clean_db, data_dir):
+    """The failure tests below rely on this: a load of dataset B changes every raw table."""
+    load_raw_tables(clean_db, FIXTURE, progress=False)
+    dataset_a = raw_snapshot(clean_db)
+    make_dataset_b(data_dir)
+    load_raw_tables(clean_db, data_dir, progress=False)
+    dataset_b = raw_snapshot(clean_db)
+    assert set(dataset_a) == set(dataset_b) == set(DATASET_B_EDITS)
+    assert [name for name in dataset_a if dataset_a[name] == dataset_b[name]] == []
+
+
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
 def test_bad_input_names_file_line_column_and_changes_nothing(clean_db, data_dir, case):
     load_raw_tables(clean_db, FIXTURE, progress=False)
     before = raw_snapshot(clean_db)
+    make_dataset_b(data_dir)
     breaks, (file, line, column, reason) = BAD_INPUTS[case]
     breaks(data_dir)
 
@@ -345,17 +386,27 @@ def test_failed_first_load_creates_no_raw_tables(clean_db, data_dir):
 
 
 def test_object_that_blocks_the_swap_rolls_everything_back(clean_db, data_dir):
+    """The swap replaces tables in the loader's order; a foreign key onto the last one makes
+    its DROP fail after every other table was already replaced by dataset B in the same
+    transaction, so only an all-or-nothing commit leaves `raw` holding dataset A."""
     load_raw_tables(clean_db, FIXTURE, progress=False)
+    last = [plan.table.name for plan in plan_load(data_dir)][-1]
+    assert last == "experiment_assignments"  # the key below names its primary key columns
     _execute(
         clean_db,
         "create schema ingest_other",
-        "create table ingest_other.vip (user_id bigint references raw.users (id))",
+        "create table ingest_other.vip (experiment_id text, user_id bigint, "
+        "foreign key (experiment_id, user_id) references raw.experiment_assignments)",
     )
-    before = raw_snapshot(clean_db)
-    set_field(data_dir / "users.csv", 2, "first_name", "Anna")
-    with pytest.raises(psycopg2.errors.DependentObjectsStillExist, match=r"ingest_other\.vip"):
+    dataset_a = raw_snapshot(clean_db)
+    make_dataset_b(data_dir)
+    with pytest.raises(
+        psycopg2.errors.DependentObjectsStillExist,
+        match=r"(?s)cannot drop table raw\.experiment_assignments.*ingest_other\.vip",
+    ):
         load_raw_tables(clean_db, data_dir, progress=False)
-    assert raw_snapshot(clean_db) == before
+    assert raw_snapshot(clean_db) == dataset_a
+    assert fetch_all(clean_db, "select to_regnamespace(%s)", (STAGING_SCHEMA,)) == [(None,)]
 
 
 # --------------------------------------------------------------------------- split files
@@ -396,6 +447,7 @@ def test_split_file_loads_the_same_rows_as_one_stream(clean_db, data_dir):
 
 def test_split_file_reports_lines_of_the_whole_file(clean_db, data_dir):
     last_line = _grow_events(data_dir)
+    make_dataset_b(data_dir)
     set_field(data_dir / "events.csv", last_line - 1, "sequence_number", "two")
     load_raw_tables(clean_db, FIXTURE, progress=False)
     before = raw_snapshot(clean_db)

@@ -1,10 +1,15 @@
-"""prefect.yaml as a user runs it: a real Prefect server, `prefect deploy`, a process worker.
+"""prefect.yaml as a user runs it: a real Prefect server, `prefect deploy --all`, a process worker.
 
-The `ingest` deployment is deployed from prefect.yaml with the Prefect CLI, run by a
-`prefect worker start --run-once` subprocess, and must complete with its task runs and their
-logs visible through the API, having written the generated dataset into the session's test
-database (the worker inherits the ECOM_* variables that the `ecom_settings` fixture exports).
-Every step has a deadline and every subprocess is killed afterwards, pass or fail.
+One `prefect server start` serves the module. `prefect --no-prompt deploy --all` registers
+every deployment of prefect.yaml, which must then be on the server exactly as declared
+(entrypoint, pool, parameters, schedules, concurrency). Then one process worker runs each of
+the seven deployments in turn, on a small generated dataset, each to Completed, and each
+leaves the data it is for: the nightly pipeline generates and loads the data, builds,
+gates, trains and scores; then ingest, transform, quality, features, weekly-retrain and
+daily-scoring run alone on it. The worker works in a database, Redis database, MLflow store
+and ECOM_HOME of this module's own, so no other test sees its tables or model versions. The
+server's scheduler service is off, so no cron run can slip in between the runs the test
+creates. Every step has a deadline and every subprocess is killed afterwards, pass or fail.
 """
 
 from __future__ import annotations
@@ -17,27 +22,31 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
 
 import pytest
+import redis
 import yaml
 
-from ecom.config import Settings
-from ecom.db import fetch_all
+from ecom.config import PostgresParts, RedisParts, Settings, connection_env
+from ecom.db import create_database, drop_database, fetch_all, transaction
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFECT = str(Path(sys.executable).with_name("prefect"))
-DEPLOYMENT = "ingest"
 USERS = 500
+WORKER_REDIS_DB = 14  # beside the session's test database (15), flushed before and after
 
-SERVER_START_SECONDS = 90
-CLI_SECONDS = 90
-FLOW_RUN_SECONDS = 150
+SERVER_START_SECONDS = 150  # a fresh PREFECT_HOME migrates its database first
+CLI_SECONDS = 120
+FLOW_RUN_SECONDS = {"nightly": 600}  # the whole pipeline; a stage alone gets the default
+DEFAULT_FLOW_RUN_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -135,23 +144,30 @@ def _prefect_cli(server: PrefectServer, *args: str) -> str:
     return result.stdout
 
 
-def _deployment_config(name: str) -> dict:
+def _declared_deployments() -> dict[str, dict]:
     config = yaml.safe_load((ROOT / "prefect.yaml").read_text())
-    matches = [item for item in config["deployments"] if item["name"] == name]
-    assert len(matches) == 1, f"prefect.yaml declares {len(matches)} deployments named {name!r}"
-    return matches[0]
+    names = [item["name"] for item in config["deployments"]]
+    assert len(names) == len(set(names)), f"prefect.yaml repeats a deployment name: {names}"
+    return {item["name"]: item for item in config["deployments"]}
 
 
 @pytest.fixture(scope="module")
 def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
-    """A throwaway `prefect server start` on a free loopback port with its own PREFECT_HOME."""
+    """A throwaway `prefect server start` on a free loopback port with its own PREFECT_HOME,
+    its UI copied outside the venv (else it writes into the installed package) and its
+    scheduler off (else cron runs of the deployments would appear while the test runs)."""
     base = tmp_path_factory.mktemp("prefect")
     port = _free_loopback_port()
     api_url = f"http://127.0.0.1:{port}/api"
     log = base / "server.log"
+    server_env = {
+        **_prefect_env(base / "home", api_url=None),
+        "PREFECT_SERVER_UI_STATIC_DIRECTORY": str(base / "ui"),
+        "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
+    }
     server = _spawn(
         [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        _prefect_env(base / "home", api_url=None),
+        server_env,
         log,
         cwd=base,
     )
@@ -162,96 +178,218 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prefect
         _stop(server)
 
 
-def _run_to_terminal_state(client, flow_run_id: UUID, worker: subprocess.Popen, log: Path):
-    deadline = time.monotonic() + FLOW_RUN_SECONDS
+@dataclass(frozen=True)
+class WorkerData:
+    """Where the worker's flows keep their data, apart from every other test's."""
+
+    env: dict[str, str]
+    database_url: str
+    redis_url: str
+    tracking_uri: str
+    data_dir: Path
+
+
+@pytest.fixture(scope="module")
+def worker_data(
+    ecom_settings: Settings, database_url: str, redis_url: str, tmp_path_factory
+) -> Iterator[WorkerData]:
+    base = tmp_path_factory.mktemp("prefect_worker")
+    own_database = create_database(database_url, f"ecom_prefect_{uuid.uuid4().hex[:10]}")
+    parts = RedisParts(redis_url)
+    own_redis = redis_url.rsplit("/", 1)[0] + f"/{WORKER_REDIS_DB}"
+    assert RedisParts(own_redis).host == parts.host
+    redis.Redis.from_url(own_redis).flushdb()
+    settings = ecom_settings.with_overrides(
+        home=base / "home",
+        database_url=own_database,
+        redis_url=own_redis,
+        mlflow_tracking_uri=f"sqlite:///{base / 'mlflow.db'}",
+    )
+    try:
+        yield WorkerData(
+            env=connection_env(own_database, own_redis, settings),
+            database_url=own_database,
+            redis_url=own_redis,
+            tracking_uri=settings.tracking_uri,
+            data_dir=base / "thelook",
+        )
+    finally:
+        redis.Redis.from_url(own_redis).flushdb()
+        drop_database(database_url, PostgresParts(own_database).dbname)
+
+
+@pytest.fixture(scope="module")
+def deployed(prefect_server: PrefectServer) -> dict[str, object]:
+    """`prefect deploy --all` as the README says, then every deployment as the server has it."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    pools = {item["work_pool"]["name"] for item in _declared_deployments().values()}
+    for pool in sorted(pools):
+        _prefect_cli(
+            prefect_server, "work-pool", "create", pool, "--type", "process", "--overwrite"
+        )
+    _prefect_cli(prefect_server, "--no-prompt", "deploy", "--all")
+    with (
+        temporary_settings(updates={PREFECT_API_URL: prefect_server.api_url}),
+        get_client(sync_client=True) as client,
+    ):
+        return {deployment.name: deployment for deployment in client.read_deployments()}
+
+
+def test_deploy_all_registers_every_deployment_as_declared(deployed):
+    declared = _declared_deployments()
+    assert sorted(deployed) == sorted(declared)
+    assert len(declared) == 7
+    for name, spec in declared.items():
+        deployment = deployed[name]
+        assert deployment.entrypoint == spec["entrypoint"], name
+        assert deployment.description == spec["description"], name
+        assert deployment.work_pool_name == spec["work_pool"]["name"], name
+        assert deployment.work_queue_name == spec["work_pool"]["work_queue_name"], name
+        assert deployment.parameters == spec.get("parameters", {}), name
+        assert deployment.pull_steps == [
+            {"prefect.deployments.steps.set_working_directory": {"directory": str(ROOT)}}
+        ], name
+        schedules = [
+            {"cron": item.schedule.cron, "timezone": item.schedule.timezone}
+            for item in deployment.schedules
+        ]
+        assert schedules == spec["schedules"], name
+        assert all(item.active for item in deployment.schedules), name
+        limit = spec.get("concurrency_limit")
+        if limit is None:
+            assert deployment.global_concurrency_limit is None, name
+        else:
+            assert deployment.global_concurrency_limit.limit == limit["limit"], name
+            strategy = deployment.concurrency_options.collision_strategy
+            assert strategy.value == limit["collision_strategy"], name
+
+
+def _wait_for_final_state(client, flow_run_id: UUID, worker: subprocess.Popen, log: Path, limit):
+    deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         flow_run = client.read_flow_run(flow_run_id)
         if flow_run.state is not None and flow_run.state.is_final():
             return flow_run
         if worker.poll() is not None:
-            # A --run-once worker exits after its run; give the last state update a moment.
-            time.sleep(1)
-            flow_run = client.read_flow_run(flow_run_id)
-            assert flow_run.state is not None and flow_run.state.is_final(), (
-                f"worker exited ({worker.returncode}) with the run in {flow_run.state}:\n"
-                f"{_tail(log)}"
-            )
-            return flow_run
+            pytest.fail(f"the worker exited ({worker.returncode}):\n{_tail(log)}")
         time.sleep(1)
-    pytest.fail(f"flow run not finished after {FLOW_RUN_SECONDS} s:\n{_tail(log)}")
+    pytest.fail(f"flow run not finished after {limit} s:\n{_tail(log)}")
 
 
-def test_ingest_deployment_runs_on_a_process_worker(
-    prefect_server: PrefectServer, ecom_settings: Settings, database_url: str, tmp_path: Path
+def _run_deployment(client, deployment, parameters, worker, log: Path):
+    """One run of `deployment` created through the API, run by the worker to a final state;
+    returns the run and the messages its flow and tasks logged."""
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    flow_run = client.create_flow_run_from_deployment(deployment.id, parameters=parameters)
+    limit = FLOW_RUN_SECONDS.get(deployment.name, DEFAULT_FLOW_RUN_SECONDS)
+    finished = _wait_for_final_state(client, flow_run.id, worker, log, limit)
+    assert finished.state.is_completed(), (
+        f"{deployment.name} ended {finished.state.type}: {finished.state.message}\n{_tail(log)}"
+    )
+    time.sleep(2)  # the flow process has exited; its last log batch may still be in flight
+    logs = client.read_logs(
+        log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run.id]))
+    )
+    return finished, [entry.message for entry in logs]
+
+
+def _count(database_url: str, sql: str) -> int:
+    return fetch_all(database_url, sql)[0][0]
+
+
+def _model_versions(tracking_uri: str) -> tuple[list[int], int]:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    versions = client.search_model_versions("name='churn_prediction_advanced'")
+    champion = client.get_model_version_by_alias("churn_prediction_advanced", "champion")
+    return sorted(int(item.version) for item in versions), int(champion.version)
+
+
+def test_every_deployment_runs_to_completion_on_a_process_worker(
+    prefect_server: PrefectServer, deployed, worker_data: WorkerData, tmp_path: Path
 ):
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (
-        DeploymentFilter,
-        DeploymentFilterName,
-        FlowRunFilter,
-        FlowRunFilterId,
-        LogFilter,
-        LogFilterFlowRunId,
-    )
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    declared = _deployment_config(DEPLOYMENT)
-    pool = declared["work_pool"]["name"]
-    assert os.environ["ECOM_DATABASE_URL"] == database_url  # what the worker will inherit
-
-    _prefect_cli(prefect_server, "work-pool", "create", pool, "--type", "process", "--overwrite")
-    _prefect_cli(prefect_server, "--no-prompt", "deploy", "--name", DEPLOYMENT)
-
-    data_dir = tmp_path / "thelook"
+    declared = _declared_deployments()
+    pools = {item["work_pool"]["name"] for item in declared.values()}
+    assert len(pools) == 1, f"one worker serves one pool; prefect.yaml names {sorted(pools)}"
     worker_log = prefect_server.log_dir / "worker.log"
-    with (
-        temporary_settings(updates={PREFECT_API_URL: prefect_server.api_url}),
-        get_client(sync_client=True) as client,
-    ):
-        deployments = client.read_deployments(
-            deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[DEPLOYMENT]))
-        )
-        assert len(deployments) == 1, [item.name for item in deployments]
-        deployment = deployments[0]
-        assert deployment.entrypoint == declared["entrypoint"]
-        assert deployment.work_pool_name == pool
-        assert deployment.pull_steps == [
-            {"prefect.deployments.steps.set_working_directory": {"directory": str(ROOT)}}
-        ]
+    data_dir = str(worker_data.data_dir)
+    worker = _spawn(
+        [PREFECT, "worker", "start", "--pool", pools.pop(), "--limit", "1"],
+        # The worker polls every 2 s instead of 10; its flows get the worker's own data.
+        {**prefect_server.env(), **worker_data.env, "PREFECT_WORKER_QUERY_SECONDS": "2"},
+        worker_log,
+        cwd=tmp_path,  # the deployments' pull step, not the worker's cwd, finds the code
+    )
+    ran: list[str] = []
+    try:
+        with (
+            temporary_settings(updates={PREFECT_API_URL: prefect_server.api_url}),
+            get_client(sync_client=True) as client,
+        ):
 
-        flow_run = client.create_flow_run_from_deployment(
-            deployment.id, parameters={"data_dir": str(data_dir), "users": USERS}
-        )
-        worker = _spawn(
-            [PREFECT, "worker", "start", "--pool", pool, "--run-once", "--limit", "1"],
-            prefect_server.env(),
-            worker_log,
-            cwd=tmp_path,  # the deployment's pull step, not the worker's cwd, finds the code
-        )
-        try:
-            finished = _run_to_terminal_state(client, flow_run.id, worker, worker_log)
-            assert finished.state.is_completed(), (
-                f"flow run ended {finished.state.type}: {finished.state.message}\n"
-                f"{_tail(worker_log)}"
+            def run(name: str, **parameters):
+                ran.append(name)
+                return _run_deployment(client, deployed[name], parameters, worker, worker_log)
+
+            # The whole pipeline on an empty folder: generates the data there, then every stage.
+            run("nightly", data_dir=data_dir, users=USERS)
+            assert sum(1 for _ in (worker_data.data_dir / "users.csv").open()) - 1 == USERS
+            assert _count(worker_data.database_url, "select count(*) from raw.users") == USERS
+            assert _model_versions(worker_data.tracking_uri) == ([1], 1)
+            scored = _count(worker_data.database_url, "select count(*) from analytics.churn_scores")
+            assert scored == _count(
+                worker_data.database_url, "select count(*) from analytics.mart_churn_scoring"
             )
-            worker.wait(timeout=30)  # the flow process has exited, so its logs are flushed
-        finally:
-            _stop(worker)
+            assert scored > 0
 
-        task_runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run.id]))
-        )
-        logs = client.read_logs(
-            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run.id]))
-        )
+            # Each stage alone, on the data the nightly run left.
+            ingest_run, ingest_logs = run("ingest", data_dir=data_dir, users=USERS)
+            assert any(message.startswith("loaded ") for message in ingest_logs), ingest_logs
+            assert not any("generating" in message for message in ingest_logs), ingest_logs
+            task_runs = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[ingest_run.id]))
+            )
+            assert {item.name.rsplit("-", 1)[0]: item.state.type.value for item in task_runs} == {
+                "start-services": "COMPLETED",
+                "load-raw-tables": "COMPLETED",
+            }
 
-    states = {run.name.rsplit("-", 1)[0]: run.state.type.value for run in task_runs}
-    assert states == {"start-services": "COMPLETED", "load-raw-tables": "COMPLETED"}
-    load_run = next(run for run in task_runs if run.name.startswith("load-raw-tables"))
-    load_logs = [entry.message for entry in logs if entry.task_run_id == load_run.id]
-    assert any(message.startswith("loaded ") for message in load_logs), load_logs
-    assert any(f"generating {USERS:,} users" in message for message in load_logs), load_logs
+            # Staging views only: the deployment's `select` parameter reaches dbt.
+            _, transform_logs = run("transform", select="staging")
+            assert any(
+                message.startswith("dbt build --select staging") and " passed in " in message
+                for message in transform_logs
+            ), transform_logs
 
-    generated_users = sum(1 for _ in (data_dir / "users.csv").open()) - 1
-    assert generated_users == USERS
-    assert fetch_all(database_url, "select count(*) from raw.users") == [(USERS,)]
+            _, quality_logs = run("quality")
+            assert any("quality gate passed" in message for message in quality_logs)
+
+            redis.Redis.from_url(worker_data.redis_url).flushdb()
+            run("features")
+            assert redis.Redis.from_url(worker_data.redis_url).dbsize() > 0
+
+            run("weekly-retrain")
+            versions, champion = _model_versions(worker_data.tracking_uri)
+            assert versions == [1, 2] and champion in versions
+
+            today = datetime.now(UTC).date()
+            with transaction(worker_data.database_url) as cursor:
+                cursor.execute("delete from analytics.churn_scores")
+            run("daily-scoring")
+            stored = fetch_all(
+                worker_data.database_url,
+                "select count(*), min(model_version), max(model_version), min(scoring_date) "
+                "from analytics.churn_scores",
+            )[0]
+            assert stored == (scored, str(champion), str(champion), today)
+    finally:
+        _stop(worker)
+    assert sorted(ran) == sorted(declared)

@@ -1,4 +1,9 @@
-"""Batch scoring against real PostgreSQL and an MLflow champion."""
+"""Batch scoring against real PostgreSQL and an MLflow champion.
+
+The module has its own MLflow store holding two versions: v1, trained on the marts and
+champion, and v2, trained on shuffled labels, registered but not promoted. So the latest
+version is not the champion, and a scorer that took it would store v2's scores and name.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from ecom.churn import scoring, training
 from ecom.db import fetch_all
 from ecom.features import store as features
 from ecom.services import Endpoints
+from tests.integration.champion import assert_scores_are_the_champions, labels_shuffled_before_test
 from tests.integration.churn_marts import load_churn_marts
 
 pytestmark = pytest.mark.integration
@@ -23,17 +29,26 @@ def endpoints(database_url: str, redis_url: str) -> Endpoints:
 
 
 @pytest.fixture(scope="module")
-def settings(ecom_settings, endpoints):
-    load_churn_marts(ecom_settings, endpoints, n_users=300, n_cutoffs=22, seed=5)
-    frame = features.training_frame(ecom_settings, endpoints)
-    # Whichever model is champion afterwards (this one or an earlier, better one) scores.
-    training.train_on_frame(
-        ecom_settings,
-        frame,
-        features.feature_service_columns(ecom_settings, endpoints),
+def settings(ecom_settings, endpoints, tmp_path_factory):
+    registry = tmp_path_factory.mktemp("scoring_mlflow") / "mlflow.db"
+    settings = ecom_settings.with_overrides(
+        mlflow_tracking_uri=f"sqlite:///{registry}", retention_target_count=25
+    )
+    load_churn_marts(settings, endpoints, n_users=300, n_cutoffs=22, seed=5)
+    frame = features.training_frame(settings, endpoints)
+    columns = features.feature_service_columns(settings, endpoints)
+    champion = training.train_on_frame(
+        settings, frame, columns, candidates=(churn_models.XGB_PLAIN,)
+    )
+    assert (champion.model_version, champion.promoted) == ("1", True)
+    noisy = training.train_on_frame(
+        settings,
+        labels_shuffled_before_test(frame, settings.label_horizon_days),
+        columns,
         candidates=(churn_models.XGB_PLAIN,),
     )
-    return ecom_settings.with_overrides(retention_target_count=25)
+    assert (noisy.model_version, noisy.promoted) == ("2", False), noisy.decision.reason
+    return settings
 
 
 def _scores(database_url: str, day: date) -> pd.DataFrame:
@@ -60,6 +75,9 @@ def test_scoring_twice_on_a_date_leaves_one_set(settings, endpoints):
     assert scores["user_id"].is_unique
     assert scores["p"].between(0, 1).all()
     assert scores["scored_at"].nunique() == 1  # only the second run's rows remain
+    champion = assert_scores_are_the_champions(settings, day)
+    assert (champion.version, champion.latest_version) == ("1", "2")
+    assert second.model_version == "1"
     assert sum(second.risk_bands.values()) == users
     assert second.summary_line().startswith(f"scored {users:,} users on {day}")
 

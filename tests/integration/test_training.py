@@ -1,20 +1,24 @@
-"""Training end to end: Feast training set, MLflow tracking and the champion alias."""
+"""Training end to end: Feast training set, MLflow tracking and the champion alias.
+
+Each test that decides a champion uses an MLflow store of its own, so which version holds the
+alias never depends on what other modules (or earlier tests) registered first.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from pathlib import Path
 
-import numpy as np
 import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from ecom.churn import models as churn_models
 from ecom.churn import training
-from ecom.churn.registry import MODEL_NAME, champion_version, promote, publish_version
-from ecom.churn.split import plan_cutoff_split
+from ecom.churn.registry import MODEL_NAME, champion_version, publish_version
+from ecom.config import Settings
 from ecom.features import store as features
 from ecom.services import Endpoints
+from tests.integration.champion import labels_shuffled_before_test
 from tests.integration.churn_marts import load_churn_marts
 
 pytestmark = pytest.mark.integration
@@ -25,18 +29,33 @@ def endpoints(database_url: str, redis_url: str) -> Endpoints:
     return Endpoints(database_url, redis_url, embedded=False)
 
 
+def _own_registry(settings: Settings, folder: Path) -> Settings:
+    return settings.with_overrides(mlflow_tracking_uri=f"sqlite:///{folder / 'mlflow.db'}")
+
+
 @pytest.fixture(scope="module")
-def trained(ecom_settings, endpoints):
-    load_churn_marts(ecom_settings, endpoints, n_users=400, n_cutoffs=26, seed=11)
-    return training.train_churn_models(ecom_settings, endpoints)
+def marts(ecom_settings, endpoints):
+    return load_churn_marts(ecom_settings, endpoints, n_users=400, n_cutoffs=26, seed=11)
+
+
+@pytest.fixture(scope="module")
+def settings(ecom_settings, tmp_path_factory):
+    return _own_registry(ecom_settings, tmp_path_factory.mktemp("training_mlflow"))
+
+
+@pytest.fixture(scope="module")
+def trained(settings, endpoints, marts):
+    return training.train_churn_models(settings, endpoints)
 
 
 def _client(settings) -> MlflowClient:
     return MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
 
 
-def test_training_finds_the_signal_and_logs_everything(ecom_settings, trained):
+def test_training_finds_the_signal_and_logs_everything(settings, trained):
     result = trained
+    assert (result.model_version, result.promoted) == ("1", True)
+    assert result.decision.reason == "no champion yet"
     assert set(result.candidates) == {churn_models.BASELINE, *churn_models.XGBOOST_VARIANTS}
     assert result.selected in churn_models.XGBOOST_VARIANTS
     # The selected variant is the best XGBoost on validation, not on test.
@@ -49,7 +68,7 @@ def test_training_finds_the_signal_and_logs_everything(ecom_settings, trained):
     assert result.baseline_test_auc > 0.7
     assert result.windows["train"][1] < result.windows["validation"][0] < result.windows["test"][0]
 
-    client = _client(ecom_settings)
+    client = _client(settings)
     run = client.get_run(result.run_id)
     assert run.data.params["feature_service"] == "churn_v1"
     assert len(run.data.params["training_frame_fingerprint"]) == 16
@@ -68,24 +87,18 @@ def test_training_finds_the_signal_and_logs_everything(ecom_settings, trained):
     assert f"v{result.model_version} ({result.selected})" in result.summary_line()
 
 
-def test_a_worse_model_never_becomes_champion(ecom_settings, endpoints, trained):
-    client = _client(ecom_settings)
+def test_a_worse_model_never_becomes_champion(settings, endpoints, trained):
+    client = _client(settings)
     champion_before = champion_version(client)
-    assert champion_before is not None
+    assert champion_before == trained.model_version
 
     # Same cutoffs and test labels, but labels shuffled in train/validation: the candidate
     # learns noise, while the champion is re-scored on the real test cutoffs.
-    frame = features.training_frame(ecom_settings, endpoints)
-    split = plan_cutoff_split(frame["event_timestamp"], embargo=timedelta(days=30))
-    before_test = frame["event_timestamp"] < min(split.test)
-    noisy = frame.copy()
-    rng = np.random.default_rng(0)
-    noisy.loc[before_test, "churned"] = rng.permutation(
-        noisy.loc[before_test, "churned"].to_numpy()
-    )
-    feature_columns = features.feature_service_columns(ecom_settings, endpoints)
+    frame = features.training_frame(settings, endpoints)
+    noisy = labels_shuffled_before_test(frame, settings.label_horizon_days)
+    feature_columns = features.feature_service_columns(settings, endpoints)
     worse = training.train_on_frame(
-        ecom_settings, noisy, feature_columns, candidates=(churn_models.XGB_PLAIN,)
+        settings, noisy, feature_columns, candidates=(churn_models.XGB_PLAIN,)
     )
 
     assert not worse.promoted
@@ -100,28 +113,33 @@ def test_a_worse_model_never_becomes_champion(ecom_settings, endpoints, trained)
     assert client.get_model_version(MODEL_NAME, worse.model_version).aliases == []
 
 
-def test_a_clearly_better_model_takes_the_alias_from_a_bad_champion(
-    ecom_settings, endpoints, trained
-):
-    client = _client(ecom_settings)
-    frame = features.training_frame(ecom_settings, endpoints)
-    feature_columns = features.feature_service_columns(ecom_settings, endpoints)
-    split = plan_cutoff_split(frame["event_timestamp"], embargo=timedelta(days=30))
-    noisy = frame.copy()
-    before_test = noisy["event_timestamp"] < min(split.test)
-    noisy.loc[before_test, "churned"] = np.random.default_rng(1).permutation(
-        noisy.loc[before_test, "churned"].to_numpy()
+def test_champion_moves_when_beaten(ecom_settings, endpoints, marts, tmp_path):
+    """A champion that learned noise is replaced by a model trained on the real labels, judged
+    on the same test rows by the paired bootstrap; the alias moves to the new version."""
+    settings = _own_registry(ecom_settings, tmp_path)
+    client = _client(settings)
+    frame = features.training_frame(settings, endpoints)
+    feature_columns = features.feature_service_columns(settings, endpoints)
+    noisy = labels_shuffled_before_test(frame, settings.label_horizon_days)
+    weak = training.train_on_frame(
+        settings, noisy, feature_columns, candidates=(churn_models.XGB_PLAIN,)
     )
-    bad = training.train_on_frame(
-        ecom_settings, noisy, feature_columns, candidates=(churn_models.XGB_PLAIN,)
-    )
-    promote(client, bad.model_version)  # a bad model holds the alias
+    assert (weak.model_version, weak.promoted, champion_version(client)) == ("1", True, "1")
 
     better = training.train_on_frame(
-        ecom_settings, frame, feature_columns, candidates=(churn_models.XGB_PLAIN,)
+        settings, frame, feature_columns, candidates=(churn_models.XGB_PLAIN,)
     )
+
+    assert better.model_version == "2"
     assert better.promoted, better.decision.reason
-    assert champion_version(client) == better.model_version
+    assert better.decision.champion_version == "1"
+    assert better.decision.candidate_score > better.decision.champion_score + 0.1
+    assert better.decision.reason.startswith("promoted: the AUC gain clears the margin")
+    assert champion_version(client) == better.champion_version == "2"
+    assert client.get_model_version(MODEL_NAME, "2").aliases == ["champion"]
+    assert client.get_model_version(MODEL_NAME, "1").aliases == []
+    params = client.get_run(better.run_id).data.params
+    assert (params["champion_decision"], params["previous_champion_version"]) == ("promoted", "1")
     comparison = better.decision.comparison
     assert comparison.auc_difference_low > 0
     metrics = client.get_run(better.run_id).data.metrics
@@ -137,8 +155,8 @@ def test_a_clearly_better_model_takes_the_alias_from_a_bad_champion(
     }
 
 
-def test_a_failed_publication_leaves_no_registered_version(ecom_settings, trained):
-    client = _client(ecom_settings)
+def test_a_failed_publication_leaves_no_registered_version(settings, trained):
+    client = _client(settings)
     run = client.get_run(trained.run_id)
     versions_before = {v.version for v in client.search_model_versions(f"name='{MODEL_NAME}'")}
     champion_before = champion_version(client)
