@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
-from ecom.cli import churn, data, features, pipeline, services, warehouse
+from ecom.cli import churn, data, features, pipeline, services, serving, warehouse
 
 app = typer.Typer(
     help="Local-first e-commerce analytics and churn MLOps platform on the TheLook schema.",
@@ -25,6 +25,7 @@ app.add_typer(features.app, name="features")
 app.command()(churn.train)
 app.command()(churn.score)
 app.command()(pipeline.pipeline)
+app.command()(serving.serve)
 
 
 @app.callback()
