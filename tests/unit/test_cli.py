@@ -26,6 +26,7 @@ COMMANDS = [
     ["train"],
     ["score"],
     ["pipeline"],
+    ["serve"],
 ]
 
 
