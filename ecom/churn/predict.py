@@ -149,19 +149,18 @@ class ChurnPredictor:
             return
         encoder = transform.named_transformers_["categorical"].named_steps["one_hot"]
         filler = "\x00never-seen\x00"
-        for index, categories in enumerate(encoder.categories_):
-            probe = np.full((len(categories), len(self.categorical)), filler, dtype=object)
-            probe[:, index] = categories
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # the filler is unknown on purpose
-                encoded = np.asarray(encoder.transform(probe))
-            rows, columns = np.nonzero(encoded)
-            self._category_columns.append(
-                {categories[row]: int(column) for row, column in zip(rows, columns, strict=True)}
-            )
-        self._categorical_width = encoder.transform(
-            np.full((1, len(self.categorical)), filler, dtype=object)
-        ).shape[1]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the filler is unknown on purpose
+            for index, categories in enumerate(encoder.categories_):
+                probe = np.full((len(categories), len(self.categorical)), filler, dtype=object)
+                probe[:, index] = categories
+                rows, columns = np.nonzero(np.asarray(encoder.transform(probe)))
+                self._category_columns.append(
+                    {categories[r]: int(c) for r, c in zip(rows, columns, strict=True)}
+                )
+            self._categorical_width = encoder.transform(
+                np.full((1, len(self.categorical)), filler, dtype=object)
+            ).shape[1]
 
     def _source_features(self) -> list[str]:
         """The input feature behind each encoded column, so contributions are reported per

@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 import redis
 from mlflow.tracking import MlflowClient
@@ -257,6 +258,19 @@ def test_health_readiness_and_openapi(stack):
     assert {"/predict", "/predict_batch", "/reload"} <= set(spec["paths"])
     schemas = spec["components"]["schemas"]
     assert any("ChurnPrediction" in name for name in schemas)
+
+
+def test_the_logged_model_encodes_raw_rows_the_same_through_mlflow_pyfunc(stack):
+    import mlflow
+
+    model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/{stack.version}")
+    raw = scoring.read_scoring_features(stack.endpoints.database_url)
+    predictor = scoring.champion_predictor(stack.settings, stack.version)
+    inputs = raw[[*predictor.numeric, *predictor.categorical]]
+    probabilities = np.asarray(model.predict(inputs))[:, 1]
+    batch = _batch_scores(stack.endpoints.database_url)
+    expected = np.array([batch[int(user)][0] for user in raw["user_id"]])
+    np.testing.assert_allclose(probabilities, expected, rtol=0, atol=1e-6)
 
 
 # --------------------------------------------------------------------------- failures
