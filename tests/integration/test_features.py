@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
+import redis
 
 from ecom.db import transaction
 from ecom.features import store as features
@@ -113,6 +114,9 @@ def test_training_frame_is_point_in_time_correct(ecom_settings, endpoints, marts
 def test_online_read_after_materialize_returns_the_scoring_snapshot(
     ecom_settings, endpoints, marts
 ):
+    # Earlier modules (the e2e pipeline) may leave a newer snapshot in the session's Redis,
+    # which materialization rightly refuses to overwrite with this older one.
+    redis.Redis.from_url(endpoints.redis_url).flushdb()
     summary = features.materialize_features(ecom_settings, endpoints)
     snapshot = marts.scoring.set_index("user_id")
     assert summary.users == len(snapshot)

@@ -8,12 +8,14 @@ of the service is checked against what batch wrote.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -21,6 +23,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import pandas as pd
 import pytest
 import redis
 from mlflow.tracking import MlflowClient
@@ -28,8 +31,8 @@ from mlflow.tracking import MlflowClient
 from ecom.churn import models as churn_models
 from ecom.churn import scoring, training
 from ecom.churn.registry import CHAMPION_ALIAS, MODEL_NAME, champion_version
-from ecom.config import Settings, connection_env
-from ecom.db import fetch_all, transaction
+from ecom.config import PostgresParts, Settings, connection_env
+from ecom.db import create_database, drop_database, fetch_all, transaction
 from ecom.features import store as features
 from ecom.services import Endpoints, ensure_services, stop_services
 from ecom.serving.model_holder import ModelHolder
@@ -78,59 +81,62 @@ def _wait_for(client: httpx.Client, path: str, seconds: float) -> None:
 
 @pytest.fixture(scope="module")
 def stack(ecom_settings, tmp_path_factory) -> Iterator[Stack]:
-    # A Redis of this module's own (embedded, persistent), so it can be stopped for real.
-    redis_home = Settings(_env_file=None).with_overrides(
-        home=tmp_path_factory.mktemp("serving_redis"),
-        database_url=ecom_settings.database_url,
-        redis_url=None,
-    )
-    redis_url = ensure_services(redis_home).redis_url
-    settings = ecom_settings.with_overrides(redis_url=redis_url)
-    endpoints = Endpoints(settings.database_url, redis_url, embedded=False)
-    marts = load_churn_marts(settings, endpoints, n_users=300, n_cutoffs=22, seed=5)
-    registry = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
-    if champion_version(registry) is None:  # reuse a champion an earlier module trained
-        frame = features.training_frame(settings, endpoints)
-        training.train_on_frame(
-            settings,
-            frame,
-            features.feature_service_columns(settings, endpoints),
-            candidates=(churn_models.XGB_PLAIN,),
+    # A database of this module's own (Feast's registry in it remembers only this module's
+    # materializations) and a Redis of its own (embedded, persistent, so it can be stopped).
+    server_url = ecom_settings.database_url
+    with contextlib.ExitStack() as cleanup:
+        database_url = create_database(server_url, f"ecom_serving_{uuid.uuid4().hex[:8]}")
+        cleanup.callback(drop_database, server_url, PostgresParts(database_url).dbname)
+        redis_home = Settings(_env_file=None).with_overrides(
+            home=tmp_path_factory.mktemp("serving_redis"), database_url=database_url, redis_url=None
         )
-
-    port = _free_port()
-    env = {
-        **os.environ,
-        **connection_env(settings.database_url, redis_url, settings),
-        "ECOM_API_KEY": API_KEY,
-        "ECOM_SERVING_MAX_BATCH": str(MAX_BATCH),
-        "ECOM_SERVING_REFRESH_SECONDS": "1",
-    }
-    command = [
-        sys.executable, "-m", "bentoml", "serve", "service:ChurnService",
-        "--working-dir", str(ROOT / "services" / "churn_api"),
-        "--host", "127.0.0.1", "--port", str(port),
-    ]  # fmt: skip
-    # Starting takes as long as scoring and materializing: do them meanwhile.
-    server = subprocess.Popen(
-        command,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group: the teardown ends its workers too
-    )
-    client = httpx.Client(
-        base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": API_KEY}, timeout=30
-    )
-    try:
+        cleanup.callback(stop_services, redis_home, purge=True)
+        redis_url = ensure_services(redis_home).redis_url
+        settings = ecom_settings.with_overrides(database_url=database_url, redis_url=redis_url)
+        endpoints = Endpoints(database_url, redis_url, embedded=False)
+        marts = load_churn_marts(settings, endpoints, n_users=300, n_cutoffs=22, seed=5)
+        registry = MlflowClient(
+            tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri
+        )
+        if champion_version(registry) is None:  # reuse a champion an earlier module trained
+            frame = features.training_frame(settings, endpoints)
+            training.train_on_frame(
+                settings,
+                frame,
+                features.feature_service_columns(settings, endpoints),
+                candidates=(churn_models.XGB_PLAIN,),
+            )
+        port = _free_port()
+        env = {
+            **os.environ,
+            **connection_env(database_url, redis_url, settings),
+            "ECOM_API_KEY": API_KEY,
+            "ECOM_SERVING_MAX_BATCH": str(MAX_BATCH),
+            "ECOM_SERVING_REFRESH_SECONDS": "1",
+        }
+        command = [
+            sys.executable, "-m", "bentoml", "serve", "service:ChurnService",
+            "--working-dir", str(ROOT / "services" / "churn_api"),
+            "--host", "127.0.0.1", "--port", str(port),
+        ]  # fmt: skip
+        # Starting takes as long as scoring and materializing: do them meanwhile.
+        server = subprocess.Popen(
+            command,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: the teardown ends its workers too
+        )
+        cleanup.callback(_stop_group, server)
+        client = cleanup.enter_context(
+            httpx.Client(
+                base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": API_KEY}, timeout=30
+            )
+        )
         summary = scoring.score_users(settings, endpoints)
         features.materialize_features(settings, endpoints)
         _wait_for(client, "/readyz", 120)
         yield Stack(settings, endpoints, redis_home, marts, client, summary.model_version)
-    finally:
-        client.close()
-        _stop_group(server)
-        stop_services(redis_home, purge=True)
 
 
 def _stop_group(server: subprocess.Popen) -> None:
@@ -271,6 +277,26 @@ def test_the_logged_model_encodes_raw_rows_the_same_through_mlflow_pyfunc(stack)
     batch = _batch_scores(stack.endpoints.database_url)
     expected = np.array([batch[int(user)][0] for user in raw["user_id"]])
     np.testing.assert_allclose(probabilities, expected, rtol=0, atol=1e-6)
+
+
+def test_batch_reads_keep_text_like_na_as_text_and_null_as_missing(stack):
+    database_url = stack.endpoints.database_url
+    first, second = sorted(stack.marts.scoring["user_id"])[:2]
+    with transaction(database_url) as cursor:
+        cursor.execute(
+            "update analytics.mart_churn_scoring set country = 'NA', gender = 'None' "
+            "where user_id = %s",
+            (first,),
+        )
+        cursor.execute(
+            "update analytics.mart_churn_scoring set country = null where user_id = %s", (second,)
+        )
+    try:
+        raw = scoring.read_scoring_features(database_url).set_index("user_id")
+    finally:
+        write_table(database_url, "mart_churn_scoring", stack.marts.scoring, FEATURE_COLUMNS_DDL)
+    assert raw.loc[first, "country"] == "NA" and raw.loc[first, "gender"] == "None"
+    assert pd.isna(raw.loc[second, "country"])
 
 
 # --------------------------------------------------------------------------- failures
