@@ -7,12 +7,10 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from ecom.churn import models as churn_models
-from ecom.churn import scoring, training
+from ecom.churn import scoring
 from ecom.db import fetch_all, transaction
-from ecom.features import store as features
 from ecom.services import Endpoints
-from tests.integration.churn_marts import load_churn_marts
+from tests.integration.churn_marts import load_churn_marts, train_xgboost_on_marts
 
 pytestmark = pytest.mark.integration
 
@@ -25,14 +23,8 @@ def endpoints(database_url: str, redis_url: str) -> Endpoints:
 @pytest.fixture(scope="module")
 def settings(ecom_settings, endpoints):
     load_churn_marts(ecom_settings, endpoints, n_users=300, n_cutoffs=22, seed=5)
-    frame = features.training_frame(ecom_settings, endpoints)
     # Whichever model is champion afterwards (this one or an earlier, better one) scores.
-    training.train_on_frame(
-        ecom_settings,
-        frame,
-        features.feature_service_columns(ecom_settings, endpoints),
-        candidates=(churn_models.XGB_PLAIN,),
-    )
+    train_xgboost_on_marts(ecom_settings, endpoints)
     return ecom_settings.with_overrides(retention_target_count=25)
 
 

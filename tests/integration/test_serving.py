@@ -28,8 +28,7 @@ import pytest
 import redis
 from mlflow.tracking import MlflowClient
 
-from ecom.churn import models as churn_models
-from ecom.churn import scoring, training
+from ecom.churn import scoring
 from ecom.churn.registry import CHAMPION_ALIAS, MODEL_NAME, champion_version
 from ecom.config import PostgresParts, Settings, connection_env
 from ecom.db import create_database, drop_database, fetch_all, transaction
@@ -40,6 +39,7 @@ from tests.integration.churn_marts import (
     FEATURE_COLUMNS_DDL,
     ChurnMarts,
     load_churn_marts,
+    train_xgboost_on_marts,
     write_table,
 )
 
@@ -99,13 +99,7 @@ def stack(ecom_settings, tmp_path_factory) -> Iterator[Stack]:
             tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri
         )
         if champion_version(registry) is None:  # reuse a champion an earlier module trained
-            frame = features.training_frame(settings, endpoints)
-            training.train_on_frame(
-                settings,
-                frame,
-                features.feature_service_columns(settings, endpoints),
-                candidates=(churn_models.XGB_PLAIN,),
-            )
+            train_xgboost_on_marts(settings, endpoints)
         port = _free_port()
         env = {
             **os.environ,
