@@ -300,7 +300,9 @@ def one_view_store(settings: Settings, endpoints: Endpoints, schema: dict[str, s
     fields = ", ".join(f'Field(name="{name}", dtype={kind})' for name, kind in schema.items())
     # The repo's own source (history cutoffs plus the scoring cutoff), as registered.
     source = features.get_feature_store(settings, endpoints).get_data_source("mart_churn_features")
-    (repo / "one_view.py").write_text(ONE_VIEW_REPO.format(fields=fields, query=source.query))
+    (repo / "one_view.py").write_text(
+        ONE_VIEW_REPO.format(fields=fields, query=source.get_table_query_string())
+    )
     features.apply_feature_repo(settings, endpoints, repo)
     return features.get_feature_store(settings, endpoints, repo)
 
