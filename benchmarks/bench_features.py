@@ -10,9 +10,10 @@ materialization really writes every user), then measures, side by side:
    labels mart as entity set (our offline store), stock Feast's PostgreSQL store on a sample
    of labels (its plan is quadratic, see ecom/features/offline_store.py), and a hand-written
    point-in-time LATERAL join, each into pandas; the Feast and SQL frames are compared;
-2. materialization of the latest row of every user into Redis: Feast with this repo's
-   settings, Feast with its defaults (profiled), and a raw redis-py pipeline writing the same
-   values as plain hashes;
+2. materialization of the scoring snapshot (one row per user) into Redis: `ecom features
+   materialize` (Feast with this repo's settings, plus removing users who left the snapshot),
+   Feast with its defaults (profiled), and a raw redis-py pipeline writing the same values as
+   plain hashes;
 3. `ecom.churn.scoring.score_users` on all users (a champion is trained first in a private MLflow
    store).
 
@@ -116,10 +117,10 @@ left join lateral (
 ) f on true
 """
 
+# What materialization writes: the scoring snapshot, one row per user.
 LATEST_ROWS_SQL = """
-select distinct on (user_id) user_id, {columns}
-from analytics.mart_churn_features
-order by user_id, feature_timestamp desc
+select user_id, {columns}
+from analytics.mart_churn_scoring
 """
 
 
@@ -282,11 +283,10 @@ from feast.value_type import ValueType
 
 user = Entity(name="user", join_keys=["user_id"], value_type=ValueType.INT64)
 source = PostgreSQLSource(
-    name="mart_churn_features", table="analytics.mart_churn_features",
-    timestamp_field="feature_timestamp",
+    name="mart_churn_features", query={query!r}, timestamp_field="feature_timestamp",
 )
 user_churn_features = FeatureView(
-    name="user_churn_features", entities=[user], ttl=timedelta(days=60), source=source,
+    name="user_churn_features", entities=[user], ttl=timedelta(days=1), source=source,
     schema=[{fields}],
 )
 """
@@ -301,7 +301,11 @@ def one_view_store(settings: Settings, endpoints: Endpoints, schema: dict[str, s
         text.replace("project: ecom_churn", "project: ecom_churn_one_view")
     )
     fields = ", ".join(f'Field(name="{name}", dtype={kind})' for name, kind in schema.items())
-    (repo / "one_view.py").write_text(ONE_VIEW_REPO.format(fields=fields))
+    # The repo's own source (history cutoffs plus the scoring cutoff), as registered.
+    source = features.get_feature_store(settings, endpoints).get_data_source("mart_churn_features")
+    (repo / "one_view.py").write_text(
+        ONE_VIEW_REPO.format(fields=fields, query=source.get_table_query_string())
+    )
     features.apply_feature_repo(settings, endpoints, repo)
     return features.get_feature_store(settings, endpoints, repo)
 
@@ -373,8 +377,9 @@ def bench_materialization(
         repeat, flush, lambda: features.materialize_features(settings, endpoints)
     )
     start, end = summary.start, summary.end
-    tuned = Timing("Feast materialize, repo settings", seconds, summary.users,
-                   "4 views; pull_latest_features, skip_dedup, online_write_batch_size 20000")  # fmt: skip
+    tuned = Timing("ecom features materialize (Feast, repo settings)", seconds, summary.users,
+                   "4 views; pull_latest_features, skip_dedup, online_write_batch_size 20000; "
+                   "scans for and deletes users who left the snapshot")  # fmt: skip
 
     store = default_feast_store(settings, endpoints)
     _, seconds = _best_of(repeat, flush, lambda: store.materialize(start_date=start, end_date=end))

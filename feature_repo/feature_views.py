@@ -1,10 +1,14 @@
-"""Feature views over `analytics.mart_churn_features`, grouped by what they describe.
+"""Feature views over the churn marts, grouped by what they describe; schemas from the contract.
 
-The mart holds one row per (user_id, cutoff_date), stamped `feature_timestamp` = the cutoff at
-00:00 UTC and computed only from data strictly before it, so Feast's point-in-time join
-("latest row at or before the label's timestamp") can never see the future. The TTL equals
-the 60-day feature window: a row older than that describes a window that no longer overlaps
-the present, and the user counts as inactive.
+The source is the weekly history cutoffs (`mart_churn_features`, for training) plus the scoring
+cutoff (`mart_churn_scoring`, what materialization writes to Redis; skipped when it falls on a
+weekly cutoff, whose rows are then the same). Each row is stamped `feature_timestamp` = its
+cutoff at 00:00 UTC and computed only from data strictly before it, so Feast's point-in-time
+join ("latest row at or before the label's timestamp") can never see the future. Labels exist
+exactly for the history rows, so the training join is at equal timestamps and needs no long
+TTL; one day (under the 7-day cutoff interval) means no weekly row ever stands in for a later
+cutoff, and `feast materialize-incremental` from a fresh registry starts no earlier than a day
+back.
 """
 
 from datetime import timedelta
@@ -18,7 +22,7 @@ from feast.infra.offline_stores.contrib.postgres_offline_store.postgres_source i
 
 from ecom.features import contract
 
-FEATURE_WINDOW = timedelta(days=60)
+FEATURE_TTL = timedelta(days=1)
 
 
 def contract_schema(group: contract.Group) -> list[Field]:
@@ -36,15 +40,23 @@ def contract_schema(group: contract.Group) -> list[Field]:
 
 churn_features_source = PostgreSQLSource(
     name="mart_churn_features",
-    table="analytics.mart_churn_features",
+    query="""
+        select * from analytics.mart_churn_features
+        union all
+        select * from analytics.mart_churn_scoring
+        where feature_timestamp > (
+            select coalesce(max(feature_timestamp), '-infinity'::timestamptz)
+            from analytics.mart_churn_features
+        )
+    """,
     timestamp_field="feature_timestamp",
-    description="dbt mart: one row per active user per weekly cutoff (60-day window).",
+    description="dbt marts: one row per active user per weekly cutoff, plus the scoring cutoff.",
 )
 
 user_rfm = FeatureView(
     name="user_rfm",
     entities=[user],
-    ttl=FEATURE_WINDOW,
+    ttl=FEATURE_TTL,
     schema=contract_schema(contract.Group.RFM),
     source=churn_features_source,
     online=True,
@@ -54,7 +66,7 @@ user_rfm = FeatureView(
 user_engagement = FeatureView(
     name="user_engagement",
     entities=[user],
-    ttl=FEATURE_WINDOW,
+    ttl=FEATURE_TTL,
     schema=contract_schema(contract.Group.ENGAGEMENT),
     source=churn_features_source,
     online=True,
@@ -64,7 +76,7 @@ user_engagement = FeatureView(
 user_conversion = FeatureView(
     name="user_conversion",
     entities=[user],
-    ttl=FEATURE_WINDOW,
+    ttl=FEATURE_TTL,
     schema=contract_schema(contract.Group.CONVERSION),
     source=churn_features_source,
     online=True,
@@ -74,7 +86,7 @@ user_conversion = FeatureView(
 user_profile = FeatureView(
     name="user_profile",
     entities=[user],
-    ttl=FEATURE_WINDOW,
+    ttl=FEATURE_TTL,
     schema=contract_schema(contract.Group.PROFILE),
     source=churn_features_source,
     online=True,

@@ -1,8 +1,9 @@
 """The churn model candidates: a logistic-regression baseline and three XGBoost variants.
 
 Every candidate is a scikit-learn compatible pipeline taking the `churn_v1` feature frame as
-it comes from Feast (numbers with NULLs, a few text columns), so the logged model needs no
-separate preprocessing step at scoring or serving time. Missing values carry meaning here
+it comes from Feast or PostgreSQL (numbers with NULLs, a few text columns) and carrying its
+whole preprocessing (type casting, imputation, encoding) as steps, so the logged model, read
+back through `mlflow.pyfunc` or `mlflow.sklearn`, encodes every value the way training did. Missing values carry meaning here
 (no order ever, no cart add to convert), so imputation always adds indicator columns.
 """
 
@@ -15,7 +16,7 @@ import numpy as np
 import pandas as pd
 from imblearn.over_sampling import SMOTE
 from imblearn.pipeline import Pipeline as ImbPipeline
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.frozen import FrozenEstimator
@@ -94,12 +95,33 @@ def feature_matrix(frame: pd.DataFrame, numeric: list[str], categorical: list[st
     return matrix
 
 
+class FeatureCaster(TransformerMixin, BaseEstimator):
+    """The pipeline's first step: `feature_matrix`, so whoever calls the logged model (MLflow
+    pyfunc with ints or pandas' NA, a scoring frame from CSV) gets the training casts: numbers
+    as float with NULL -> NaN, text as object with NULL (None, NaN, NA) -> None."""
+
+    def __init__(self, numeric: list[str], categorical: list[str]) -> None:
+        self.numeric = numeric
+        self.categorical = categorical
+
+    def fit(self, frame: pd.DataFrame, y=None) -> FeatureCaster:
+        return self
+
+    def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return feature_matrix(frame, list(self.numeric), list(self.categorical))
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        return np.array([*self.numeric, *self.categorical], dtype=object)
+
+
 def preprocessor(numeric: list[str], categorical: list[str], *, scale: bool) -> ColumnTransformer:
     numeric_steps: list = [("impute", SimpleImputer(strategy="median", add_indicator=True))]
     if scale:
         numeric_steps.append(("scale", StandardScaler()))
     categorical_steps = [
-        ("impute", SimpleImputer(strategy="constant", fill_value="unknown")),
+        # feature_matrix turns every NULL text into None; the imputer must treat None (not only
+        # NaN) as missing, or a NULL would become its own category next to "unknown".
+        ("impute", SimpleImputer(strategy="constant", fill_value="unknown", missing_values=None)),
         ("one_hot", OneHotEncoder(handle_unknown="ignore", min_frequency=20, sparse_output=False)),
     ]
     return ColumnTransformer(
@@ -130,6 +152,7 @@ def fit_baseline(
 ) -> FittedCandidate:
     pipeline = Pipeline(
         [
+            ("cast", FeatureCaster(numeric, categorical)),
             ("preprocess", preprocessor(numeric, categorical, scale=True)),
             ("model", LogisticRegression(max_iter=2000, C=1.0)),
         ]
@@ -170,9 +193,18 @@ def fit_xgboost(
     )
     # The eval set must look like what the booster sees: features after the (deterministic)
     # preprocessing fitted on the same training rows.
+    x_train = feature_matrix(x_train, numeric, categorical)
     eval_preprocess = clone(preprocessor(numeric, categorical, scale=False)).fit(x_train)
-    eval_set = [(eval_preprocess.transform(x_validation), np.asarray(y_validation).astype(int))]
-    steps: list = [("preprocess", preprocessor(numeric, categorical, scale=False))]
+    eval_set = [
+        (
+            eval_preprocess.transform(feature_matrix(x_validation, numeric, categorical)),
+            np.asarray(y_validation).astype(int),
+        )
+    ]
+    steps: list = [
+        ("cast", FeatureCaster(numeric, categorical)),
+        ("preprocess", preprocessor(numeric, categorical, scale=False)),
+    ]
     if variant == XGB_SMOTE:
         minority = min(positives, negatives)
         neighbours = NearestNeighbors(n_neighbors=min(6, max(minority, 2)), n_jobs=params.n_jobs)
@@ -207,8 +239,9 @@ def model_input_columns(model) -> tuple[list[str], list[str]]:
 
 
 def predict_churn(model, features: pd.DataFrame) -> np.ndarray:
-    """P(churn) for raw `churn_v1` feature rows (from the scoring mart, Feast online reads or
-    a request body): cast the columns the way training did, then predict."""
+    """P(churn) for raw `churn_v1` feature rows through the fitted scikit-learn pipeline (the
+    reference `ecom.churn.predict.ChurnPredictor` is checked against); models logged before
+    the pipeline carried its casting step are cast here."""
     numeric, categorical = model_input_columns(model)
     missing = [column for column in (*numeric, *categorical) if column not in features]
     if missing:

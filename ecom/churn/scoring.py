@@ -1,10 +1,12 @@
 """Batch scoring: every active user's churn probability from the champion, and whom to contact.
 
 Reads `analytics.mart_churn_scoring` (features as of the day after the data ends), scores it
-with `models:/churn_prediction_advanced@champion`, and writes `analytics.churn_scores` and
-`analytics.retention_targets` for one scoring date in one transaction: re-running a date
-replaces that date's rows, older dates stay as they were. Reading and writing use COPY and
-scoring is one vectorised call, so 100k users take seconds.
+with `models:/churn_prediction_advanced@champion` through `ecom.churn.predict` (the function the
+online service calls too), and writes `analytics.churn_scores` and `analytics.retention_targets`
+for the snapshot's own date in one transaction: the scoring date is the data's as-of date,
+never the wall clock, so re-running replaces that date's rows and older dates stay as they
+were. Reading and writing use COPY and scoring is one vectorised call, so 100k users take
+seconds.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from datetime import UTC, date, datetime
 import numpy as np
 import pandas as pd
 
-from ecom.churn import models as churn_models
+from ecom.churn.predict import RISK_BANDS, ChurnPredictor, Economics, expected_value, risk_band
 from ecom.churn.registry import MODEL_NAME, champion_version, configure_tracking
 from ecom.config import Settings
 from ecom.db import connect, table_exists, transaction
@@ -31,8 +33,9 @@ SCORING_TABLE = "analytics.mart_churn_scoring"
 SCORES_TABLE = "analytics.churn_scores"
 TARGETS_TABLE = "analytics.retention_targets"
 
-# Absolute probability bands, so "high" means the same thing on every scoring date.
-RISK_BANDS = (("low", 0.0), ("medium", 0.4), ("high", 0.7), ("critical", 0.9))
+__all__ = ["RISK_BANDS", "expected_value", "risk_band", "score_users"]
+
+_COPY_NULL = "\\N"
 
 SCORES_DDL = f"""
 create table if not exists {SCORES_TABLE} (
@@ -60,12 +63,16 @@ create table if not exists {TARGETS_TABLE} (
     primary key (scoring_date, target_rank)
 )"""
 
-_models: dict[tuple[str, str], object] = {}
+_models: dict[tuple, ChurnPredictor] = {}
 _models_lock = threading.Lock()
 
 
 class NoChampionModel(RuntimeError):
     """No model version carries the `champion` alias yet (run `ecom train`)."""
+
+
+class ScoringDateMismatch(ValueError):
+    """A `--date` other than the snapshot's own as-of date was asked for."""
 
 
 @dataclass
@@ -107,21 +114,6 @@ class ScoringSummary:
 # --------------------------------------------------------------------------- pure logic
 
 
-def risk_band(probabilities: np.ndarray) -> np.ndarray:
-    """The band each probability falls in (lower bounds inclusive)."""
-    probabilities = np.asarray(probabilities, dtype=float)
-    names = np.array([name for name, _ in RISK_BANDS], dtype=object)
-    bounds = np.array([bound for _, bound in RISK_BANDS[1:]])
-    return names[np.searchsorted(bounds, probabilities, side="right")]
-
-
-def expected_value(
-    probabilities: np.ndarray, customer_ltv: float, win_back_rate: float, contact_cost: float
-) -> np.ndarray:
-    """Value of contacting each user: the lifetime value a contact saves minus its cost."""
-    return np.asarray(probabilities, dtype=float) * customer_ltv * win_back_rate - contact_cost
-
-
 def select_retention_targets(scores: pd.DataFrame, count: int) -> pd.DataFrame:
     """The `count` users with the highest positive expected value (ties: lower user_id first).
 
@@ -151,13 +143,20 @@ def read_scoring_features(database_url: str) -> pd.DataFrame:
     try:
         with connection.cursor() as cursor:
             cursor.copy_expert(
-                f"COPY (SELECT * FROM {SCORING_TABLE}) TO STDOUT WITH CSV HEADER", buffer
+                f"COPY (SELECT * FROM {SCORING_TABLE}) TO STDOUT WITH (FORMAT csv, HEADER, "
+                f"NULL '{_COPY_NULL}')",
+                buffer,
             )
     finally:
         connection.close()
     buffer.seek(0)
+    # Only COPY's own NULL marker is missing: text such as "NA", "None" or "" stays text, as
+    # Feast's online read keeps it (pandas' default would turn it into NaN).
     frame = pd.read_csv(
-        buffer, dtype={"traffic_source": "object", "gender": "object", "country": "object"}
+        buffer,
+        dtype={"traffic_source": "object", "gender": "object", "country": "object"},
+        keep_default_na=False,
+        na_values=[_COPY_NULL],
     )
     for column in ("user_id", "cutoff_date"):
         if column not in frame:
@@ -165,23 +164,41 @@ def read_scoring_features(database_url: str) -> pd.DataFrame:
     return frame
 
 
-def load_champion(settings: Settings) -> tuple[object, str]:
-    """The champion model and its version (loaded once per process and version).
+def champion_predictor(settings: Settings, version: str | None = None) -> ChurnPredictor:
+    """The champion (or `version`) as a `ChurnPredictor`, loaded once per process and version.
 
     Loaded by version number, not alias, so a promotion during a run cannot mix models."""
     import mlflow
     from mlflow.tracking import MlflowClient
 
     configure_tracking(settings.tracking_uri, settings.artifact_root.as_uri())
-    client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
-    version = champion_version(client)
+    if version is None:
+        client = MlflowClient(
+            tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri
+        )
+        version = champion_version(client)
     if version is None:
         raise NoChampionModel(f"no version of {MODEL_NAME} is aliased 'champion': run `ecom train`")
-    key = (settings.tracking_uri, version)
+    economics = Economics(settings.customer_ltv, settings.win_back_rate, settings.contact_cost)
+    key = (settings.tracking_uri, version, economics)
     with _models_lock:
         if key not in _models:
-            _models[key] = mlflow.sklearn.load_model(f"models:/{MODEL_NAME}/{version}")
-    return _models[key], version
+            model = mlflow.sklearn.load_model(f"models:/{MODEL_NAME}/{version}")
+            _models[key] = ChurnPredictor(
+                model, model_name=MODEL_NAME, model_version=version, economics=economics
+            )
+    return _models[key]
+
+
+def snapshot_date(features: pd.DataFrame) -> date:
+    """The scoring snapshot's as-of date: its one cutoff date (the day after the data ends)."""
+    days = pd.to_datetime(features["cutoff_date"]).dt.date.unique()
+    if len(days) != 1:
+        raise ValueError(
+            f"{SCORING_TABLE} must hold one cutoff_date, found {len(days)}: "
+            f"{', '.join(str(day) for day in sorted(days)[:5])}"
+        )
+    return days[0]
 
 
 def _copy_rows(cursor, table: str, frame: pd.DataFrame) -> None:
@@ -217,46 +234,47 @@ def write_scores(
 def score_users(
     settings: Settings, endpoints: Endpoints, *, scoring_date: date | None = None
 ) -> ScoringSummary:
-    """Score every user in the scoring mart with the champion and store scores and targets."""
+    """Score every user in the scoring mart with the champion and store scores and targets.
+
+    The rows are stamped with the snapshot's own as-of date; a `scoring_date` that is not it
+    is refused rather than filing today's features under another date."""
     started = time.perf_counter()
-    scoring_date = scoring_date or datetime.now(UTC).date()
     features = read_scoring_features(endpoints.database_url)
-    model, version = load_champion(settings)
+    if len(features) == 0:
+        raise ValueError(f"{SCORING_TABLE} is empty: no user is active as of the data's end")
+    as_of = snapshot_date(features)
+    if scoring_date is not None and scoring_date != as_of:
+        raise ScoringDateMismatch(
+            f"--date {scoring_date} is not the scoring snapshot's date: {SCORING_TABLE} holds "
+            f"features as of {as_of}; score that date (omit --date) or rebuild the marts "
+            "(`ecom transform`) on data that ends the day before"
+        )
+    predictor = champion_predictor(settings)
+    version = predictor.model_version
     try:
-        probabilities = churn_models.predict_churn(model, features)
+        predictions = predictor.predict(features, features_as_of=as_of, explain=False).frame()
     except ValueError as error:
         raise ValueError(
             f"{SCORING_TABLE} cannot be scored by champion v{version}: {error}"
         ) from error
     scored_at = datetime.now(UTC)
-    scores = pd.DataFrame(
-        {
-            "scoring_date": scoring_date,
-            "user_id": features["user_id"].astype("int64"),
-            "churn_probability": probabilities,
-            "risk_band": risk_band(probabilities),
-            "model_name": MODEL_NAME,
-            "model_version": version,
-            "features_as_of": features["cutoff_date"],
-            "scored_at": scored_at.isoformat(),
-        }
-    )
-    valued = scores.assign(
-        expected_value=expected_value(
-            probabilities, settings.customer_ltv, settings.win_back_rate, settings.contact_cost
-        )
-    )
+    scores = predictions[
+        ["user_id", "churn_probability", "risk_band", "model_name", "model_version",
+         "features_as_of"]
+    ].assign(scoring_date=as_of, scored_at=scored_at.isoformat())[
+        ["scoring_date", "user_id", "churn_probability", "risk_band", "model_name",
+         "model_version", "features_as_of", "scored_at"]
+    ]  # fmt: skip
+    valued = scores.assign(expected_value=predictions["expected_value"])
     targets = select_retention_targets(valued, settings.retention_target_count)[
         ["scoring_date", "target_rank", "user_id", "churn_probability", "expected_value",
          "risk_band", "model_name", "model_version", "scored_at"]
     ]  # fmt: skip
-    write_scores(endpoints.database_url, scoring_date, scores, targets)
+    write_scores(endpoints.database_url, as_of, scores, targets)
     counts = scores["risk_band"].value_counts()
     summary = ScoringSummary(
-        scoring_date=scoring_date,
-        features_as_of=pd.to_datetime(features["cutoff_date"]).max().date()
-        if len(features)
-        else None,
+        scoring_date=as_of,
+        features_as_of=as_of,
         users_scored=len(scores),
         model_name=MODEL_NAME,
         model_version=version,

@@ -24,7 +24,6 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import roc_auc_score
 
@@ -385,10 +384,14 @@ def _log_diagnostics(
 def _log_chosen_model(chosen, data: _SplitData) -> str:
     """Log the chosen model to the run (not yet registered) and return its URI."""
     example = data.x["test"].head(5)
+    # No input schema: the pipeline's own first step casts what arrives (int64 or nullable
+    # Int32 from Feast, float with NaN from CSV, None or NaN text), while an MLflow column
+    # schema inferred from five rows refuses int64 for a double column and a NULL where the
+    # example had none, so `mlflow.pyfunc` could not score the very rows batch scores.
     model_info = mlflow.sklearn.log_model(
         sk_model=chosen.model,
         name="model",
-        signature=infer_signature(example, chosen.model.predict_proba(example)),
+        signature=False,
         input_example=example,
         pyfunc_predict_fn="predict_proba",
         pip_requirements=_pip_requirements(),

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ecom.cli.common import console, runtime
+from ecom.cli.common import console, fail, runtime
 
 
 def train(
@@ -27,14 +27,21 @@ def train(
 def score(
     scoring_date: Annotated[
         datetime | None,
-        typer.Option("--date", formats=["%Y-%m-%d"], help="Scoring date (default: today)."),
+        typer.Option(
+            "--date",
+            formats=["%Y-%m-%d"],
+            help="Scoring date; only the snapshot's own as-of date is accepted (the default).",
+        ),
     ] = None,
 ) -> None:
     """Score every active user with the champion; write churn_scores and retention_targets."""
-    from ecom.churn.scoring import score_users
+    from ecom.churn.scoring import ScoringDateMismatch, score_users
 
     settings, endpoints = runtime()
-    summary = score_users(
-        settings, endpoints, scoring_date=scoring_date.date() if scoring_date else None
-    )
+    try:
+        summary = score_users(
+            settings, endpoints, scoring_date=scoring_date.date() if scoring_date else None
+        )
+    except ScoringDateMismatch as error:
+        raise fail(str(error)) from error
     console.print(summary.as_rich_table())

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
-
-import typer
-
-from ecom.cli.common import command_group, console, runtime
+from ecom.cli.common import command_group, console, fail, runtime
 
 app = command_group("Feast feature store: register definitions and fill the online store.")
 
@@ -23,17 +18,13 @@ def features_apply() -> None:
 
 
 @app.command("materialize")
-def features_materialize(
-    end: Annotated[
-        datetime | None,
-        typer.Option(
-            formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"], help="Materialize up to (default: now)."
-        ),
-    ] = None,
-) -> None:
-    """Copy the latest feature values per user into the Redis online store."""
-    from ecom.features.store import materialize_features
+def features_materialize() -> None:
+    """Make Redis hold exactly the scoring snapshot (mart_churn_scoring); drop users who left it."""
+    from ecom.features.store import OlderSnapshot, materialize_features
 
     settings, endpoints = runtime()
-    summary = materialize_features(settings, endpoints, end=end)
+    try:
+        summary = materialize_features(settings, endpoints)
+    except OlderSnapshot as error:
+        raise fail(str(error)) from error
     console.print(summary)

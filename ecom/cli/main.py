@@ -19,6 +19,7 @@ from ecom.cli import (
     pipeline,
     reports,
     services,
+    serving,
     warehouse,
 )
 from ecom.cli.common import command_group
@@ -39,6 +40,7 @@ app.command()(monitoring.drift)
 app.command()(monitoring.monitor)
 app.command(name="model-card")(monitoring.model_card)
 app.command()(pipeline.pipeline)
+app.command()(serving.serve)
 app.add_typer(experiments.app, name="experiment")
 app.command()(reports.report)
 app.add_typer(dashboards.app, name="dashboards")

@@ -18,7 +18,7 @@ import time
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -63,6 +63,7 @@ class MaterializeSummary:
     start: datetime
     end: datetime
     seconds: float
+    removed: int = 0
 
     @property
     def rows_written(self) -> int:
@@ -70,9 +71,9 @@ class MaterializeSummary:
 
     def __str__(self) -> str:
         return (
-            f"materialized {self.users:,} users x {len(self.feature_views)} feature views "
-            f"({', '.join(self.feature_views)}) from {self.start:%Y-%m-%d} to {self.end:%Y-%m-%d} "
-            f"in {self.seconds:.1f} s"
+            f"materialized the scoring snapshot as of {self.end:%Y-%m-%d}: {self.users:,} users "
+            f"x {len(self.feature_views)} feature views ({', '.join(self.feature_views)}), "
+            f"removed {self.removed:,} users who left it, in {self.seconds:.1f} s"
         )
 
     def summary_line(self) -> str:
@@ -161,55 +162,128 @@ def refresh_planner_statistics(database_url: str, tables: Sequence[tuple[str, st
             cursor.execute(f"analyze {schema}.{table}")
 
 
-def feature_time_range(
-    database_url: str, end: datetime | None = None
-) -> tuple[datetime, datetime, int] | None:
-    """(first, last) feature timestamp and the number of users with a row up to `end`."""
-    schema, table = FEATURES_TABLE
+SCORING_TABLE = ("analytics", "mart_churn_scoring")
+
+
+class OlderSnapshot(RuntimeError):
+    """The online store already holds a newer snapshot than the one asked to be written."""
+
+
+@dataclass(frozen=True)
+class ScoringSnapshot:
+    """The scoring mart's identity: its one as-of timestamp and its users."""
+
+    as_of: datetime
+    user_ids: frozenset[int]
+
+
+def scoring_snapshot(database_url: str) -> ScoringSnapshot:
+    """The as-of timestamp and the users of `analytics.mart_churn_scoring`, which must hold
+    exactly one cutoff (the day after the data ends)."""
+    schema, table = SCORING_TABLE
     _require_rows(database_url, schema, table)
-    rows = fetch_all(
-        database_url,
-        f"select min(feature_timestamp), max(feature_timestamp), count(distinct {ENTITY_KEY}) "
-        f"from {schema}.{table} where %(end)s::timestamptz is null or feature_timestamp <= %(end)s",
-        {"end": end},
+    stamps = fetch_all(
+        database_url, f"select distinct feature_timestamp from {schema}.{table} limit 2"
     )
-    first, last, users = rows[0]
-    if first is None:
-        return None
-    return first, last, int(users)
+    if len(stamps) != 1:
+        raise FeatureDataMissing(
+            f"{schema}.{table} must hold one feature_timestamp (the scoring cutoff), found "
+            f"{'none' if not stamps else 'several'}: rebuild it (`ecom transform`)"
+        )
+    users = fetch_all(database_url, f"select {ENTITY_KEY} from {schema}.{table}")
+    return ScoringSnapshot(stamps[0][0].astimezone(UTC), frozenset(int(u) for (u,) in users))
+
+
+def _online_keys(store, user_ids) -> dict[bytes, int]:
+    """Feast's Redis key of each user (entity key serialised, then the project name)."""
+    from feast.infra.online_stores.helpers import _redis_key
+    from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+    from feast.protos.feast.types.Value_pb2 import Value
+
+    version = store.config.entity_key_serialization_version
+    return {
+        _redis_key(
+            store.project,
+            EntityKey(join_keys=[ENTITY_KEY], entity_values=[Value(int64_val=int(user))]),
+            entity_key_serialization_version=version,
+        ): int(user)
+        for user in user_ids
+    }
+
+
+def _redis_client(endpoints: Endpoints):
+    import redis
+
+    return redis.Redis.from_url(endpoints.redis_url)
+
+
+def _scan_online_keys(client, store) -> list[bytes]:
+    from feast.infra.online_stores.helpers import _redis_key_prefix
+
+    pattern = _redis_key_prefix([ENTITY_KEY]) + b"*" + store.project.encode()
+    return list(client.scan_iter(match=pattern, count=10_000))
+
+
+def newest_online_timestamp(client, store, keys: Sequence[bytes], views: Sequence[str]):
+    """The newest event timestamp among these keys' rows (None when none has one)."""
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    newest = None
+    with client.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.hmget(key, [f"_ts:{view}" for view in views])
+        for stamps in pipe.execute():
+            for raw in stamps:
+                if raw is None:
+                    continue
+                stamp = Timestamp()
+                stamp.ParseFromString(raw)
+                moment = stamp.ToDatetime(tzinfo=UTC)
+                newest = moment if newest is None or moment > newest else newest
+    return newest
 
 
 def materialize_features(
     settings: Settings,
     endpoints: Endpoints,
-    end: datetime | None = None,
     *,
     feature_views: Sequence[str] | None = None,
 ) -> MaterializeSummary:
-    """Load the latest feature row per user (up to `end`) into Redis.
+    """Make the online store hold exactly the scoring snapshot (`mart_churn_scoring`).
 
-    Feast's `materialize_incremental` starts at now - TTL, which misses everything when the
-    data ends in the past (a TheLook export, generated history): the range here is the data's
-    own, from its first feature timestamp to `end` (default: just after its last).
+    Feast materializes the interval [as-of, as-of] (only the scoring cutoff's rows, and Feast's
+    registry records it, so `feast materialize-incremental <as-of>` later writes the same rows);
+    then the keys of users who left the snapshot are deleted. Re-running is idempotent. A store
+    already holding a newer snapshot is left alone (`OlderSnapshot`): the repo writes with
+    `skip_dedup`, so Feast itself would overwrite newer rows.
     """
-    if end is not None and end.tzinfo is None:
-        end = end.replace(tzinfo=UTC)
-    span = feature_time_range(endpoints.database_url, end)
-    if span is None:
-        schema, table = FEATURES_TABLE
-        raise FeatureDataMissing(f"{schema}.{table} has no rows up to {end or 'now'}")
-    first, last, users = span
-    refresh_planner_statistics(endpoints.database_url, [FEATURES_TABLE])
-    start = first
-    stop = end or (last + timedelta(seconds=1))
+    snapshot = scoring_snapshot(endpoints.database_url)
+    refresh_planner_statistics(endpoints.database_url, [FEATURES_TABLE, SCORING_TABLE])
     store = get_feature_store(settings, endpoints)
     views = (
         list(feature_views) if feature_views else [view.name for view in store.list_feature_views()]
     )
+    client = _redis_client(endpoints)
     started = time.perf_counter()
-    store.materialize(start_date=start, end_date=stop, feature_views=views)
+    present = _scan_online_keys(client, store)
+    newest = newest_online_timestamp(client, store, present[:500], views)
+    if newest is not None and newest > snapshot.as_of:
+        raise OlderSnapshot(
+            f"the online store holds features as of {newest:%Y-%m-%d %H:%M}, newer than "
+            f"{SCORING_TABLE[0]}.{SCORING_TABLE[1]} (as of {snapshot.as_of:%Y-%m-%d}): "
+            "rebuild the marts on the newer data (`ecom transform`) instead"
+        )
+    store.materialize(start_date=snapshot.as_of, end_date=snapshot.as_of, feature_views=views)
+    wanted = _online_keys(store, snapshot.user_ids)
+    leavers = [key for key in present if key not in wanted]
+    with client.pipeline(transaction=False) as pipe:
+        for start in range(0, len(leavers), 10_000):
+            pipe.delete(*leavers[start : start + 10_000])
+        pipe.execute()
     seconds = time.perf_counter() - started
-    summary = MaterializeSummary(users, tuple(views), start, stop, seconds)
+    summary = MaterializeSummary(
+        len(snapshot.user_ids), tuple(views), snapshot.as_of, snapshot.as_of, seconds, len(leavers)
+    )
     log.info("%s", summary)
     return summary
 

@@ -206,3 +206,17 @@ def load_churn_marts(
     write_churn_marts(endpoints.database_url, marts)
     features.apply_feature_repo(settings, endpoints)
     return marts
+
+
+def train_xgboost_on_marts(settings: Settings, endpoints: Endpoints) -> None:
+    """One plain XGBoost on the Feast training set of the loaded marts, registered in MLflow
+    (it becomes champion unless an earlier, better one stays)."""
+    from ecom.churn import models as churn_models
+    from ecom.churn import training
+
+    training.train_on_frame(
+        settings,
+        features.training_frame(settings, endpoints),
+        features.feature_service_columns(settings, endpoints),
+        candidates=(churn_models.XGB_PLAIN,),
+    )

@@ -14,7 +14,7 @@ import pytest
 
 from ecom.churn import models as churn_models
 from ecom.churn import scoring, training
-from ecom.db import fetch_all
+from ecom.db import fetch_all, transaction
 from ecom.features import store as features
 from ecom.services import Endpoints
 from tests.integration.champion import assert_scores_are_the_champions, labels_shuffled_before_test
@@ -100,12 +100,30 @@ def test_scoring_twice_on_a_date_leaves_one_set(settings, endpoints):
         assert (outside * 45 - 10).max() <= values[-1] + 1e-12
 
 
+def test_a_date_other_than_the_snapshot_is_refused(settings, endpoints):
+    with pytest.raises(scoring.ScoringDateMismatch, match="2024-07-01"):
+        scoring.score_users(settings, endpoints, scoring_date=date(2024, 7, 2))
+
+
 def test_older_scoring_dates_are_kept(settings, endpoints):
-    older, newer = date(2024, 7, 2), date(2024, 7, 3)
-    scoring.score_users(settings, endpoints, scoring_date=older)
+    older, newer = date(2024, 7, 1), date(2024, 7, 2)
+    scoring.score_users(settings, endpoints)
     kept = _scores(endpoints.database_url, older)
-    scoring.score_users(settings, endpoints, scoring_date=newer)
-    scoring.score_users(settings, endpoints, scoring_date=newer)
+    # The next day's snapshot: the same users, one day later.
+    with transaction(endpoints.database_url) as cursor:
+        cursor.execute(
+            "update analytics.mart_churn_scoring set cutoff_date = cutoff_date + 1, "
+            "feature_timestamp = feature_timestamp + interval '1 day'"
+        )
+    try:
+        assert scoring.score_users(settings, endpoints).scoring_date == newer
+        scoring.score_users(settings, endpoints, scoring_date=newer)
+    finally:
+        with transaction(endpoints.database_url) as cursor:
+            cursor.execute(
+                "update analytics.mart_churn_scoring set cutoff_date = cutoff_date - 1, "
+                "feature_timestamp = feature_timestamp - interval '1 day'"
+            )
     again = _scores(endpoints.database_url, older)
     pd.testing.assert_frame_equal(
         kept.sort_values("user_id").reset_index(drop=True),

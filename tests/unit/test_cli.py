@@ -34,6 +34,7 @@ COMMANDS = [
     ["train"],
     ["score"],
     ["pipeline"],
+    ["serve"],
 ]
 
 

@@ -1,0 +1,421 @@
+"""Benchmark the churn service against BentoML's ceiling and the original platform's way.
+
+    python benchmarks/bench_serving.py [--users 20000] [--requests 2000] [--redis-db 13]
+
+In a database of its own (`ecom_bench_serving`, recreated each run) it builds the same
+contract-shaped churn marts as bench_features.py, trains an XGBoost champion in a private
+MLflow store, scores the snapshot and materializes it. Then, all on loopback, one server at a
+time under load, a keep-alive load generator (aiohttp, a fixed number of requests split over 1,
+8 and 32 concurrent clients) measures:
+
+1. a trivial BentoML endpoint with the churn service's own settings (the framework's ceiling);
+2. the churn service's `/predict` (Feast read, prediction, contributions);
+3. its `/predict_batch` with 100 users per request;
+4. a reference service written the way the original platform served churn: FastAPI/uvicorn,
+   one SQL query of the scoring mart per request, the champion's scikit-learn pipeline
+   predicting on a one-row DataFrame.
+
+And in-process: one Feast online read (1 and 100 users) against raw `HGETALL`s of the same
+Redis hashes, and `ChurnPredictor.predict` on one row against the scikit-learn pipeline.
+Results go to stdout and benchmarks/results/serving.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_features import AS_OF, FEATURES_SQL  # noqa: E402
+
+from ecom.churn import models as churn_models  # noqa: E402
+from ecom.churn import scoring, training  # noqa: E402
+from ecom.config import RedisParts, Settings, connection_env  # noqa: E402
+from ecom.db import create_database, fetch_all, transaction  # noqa: E402
+from ecom.features import store as features  # noqa: E402
+from ecom.services import Endpoints, ensure_services  # noqa: E402
+
+BENCH_DATABASE = "ecom_bench_serving"
+RESULTS = ROOT / "benchmarks" / "results" / "serving.md"
+SERVICE_DIR = ROOT / "services" / "churn_api"
+CONCURRENCY = (1, 8, 32)
+BATCH_SIZE = 100
+
+TRIVIAL_SERVICE = """
+import bentoml
+from service import SERVICE_CONFIG
+from ecom.serving.schemas import PredictRequest
+
+
+@bentoml.service(**{**SERVICE_CONFIG, "name": "trivial"})
+class Trivial:
+    @bentoml.api(route="/predict", input_spec=PredictRequest)
+    async def predict(self, user_id: int) -> dict:
+        return {"user_id": user_id, "churn_probability": 0.5}
+"""
+
+REFERENCE_SERVICE = '''
+"""The original platform's way: FastAPI, a SQL query per request, a one-row DataFrame."""
+import os
+
+import mlflow
+import pandas as pd
+from fastapi import FastAPI, HTTPException
+from psycopg2.pool import ThreadedConnectionPool
+from pydantic import BaseModel
+
+from ecom.churn import models as churn_models
+from ecom.config import PostgresParts
+
+mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
+MODEL = mlflow.sklearn.load_model(os.environ["BENCH_MODEL_URI"])
+POOL = ThreadedConnectionPool(1, 32, PostgresParts(os.environ["ECOM_DATABASE_URL"]).dsn())
+app = FastAPI()
+
+
+class Request(BaseModel):
+    user_id: int
+
+
+@app.post("/predict")
+def predict(request: Request) -> dict:
+    connection = POOL.getconn()
+    try:
+        frame = pd.read_sql_query(
+            "select * from analytics.mart_churn_scoring where user_id = %(user_id)s",
+            connection, params={"user_id": request.user_id},
+        )
+    finally:
+        POOL.putconn(connection)
+    if frame.empty:
+        raise HTTPException(404, "unknown user")
+    probability = float(churn_models.predict_churn(MODEL, frame)[0])
+    return {"user_id": request.user_id, "churn_probability": probability}
+'''
+
+
+@dataclass
+class Run:
+    target: str
+    clients: int
+    requests: int
+    seconds: float
+    latencies_ms: list[float]
+    errors: int
+
+    @property
+    def throughput(self) -> float:
+        return self.requests / self.seconds
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def prepare(server: Endpoints, base: Settings, home: Path, users: int, redis_db: int):
+    """Marts, a champion, batch scores and the materialized snapshot, in private stores."""
+    database_url = create_database(server.database_url, BENCH_DATABASE, replace=True)
+    with transaction(database_url) as cursor:
+        cursor.execute(FEATURES_SQL, {"users": users, "cutoffs": 26, "as_of": AS_OF})
+    parts = RedisParts(server.redis_url)
+    auth = f":{parts.password}@" if parts.password else ""
+    redis_url = f"redis://{auth}{parts.host}:{parts.port}/{redis_db}"
+    redis.Redis.from_url(redis_url).flushdb()
+    settings = base.with_overrides(
+        database_url=database_url,
+        redis_url=redis_url,
+        home=home,
+        mlflow_tracking_uri=f"sqlite:///{home}/mlflow.db",
+    )
+    endpoints = Endpoints(database_url, redis_url, embedded=False)
+    endpoints.export(settings)
+    features.apply_feature_repo(settings, endpoints)
+    frame = features.training_frame(settings, endpoints)
+    training.train_on_frame(
+        settings, frame, features.feature_service_columns(settings, endpoints),
+        candidates=(churn_models.XGB_PLAIN,),
+    )  # fmt: skip
+    summary = scoring.score_users(settings, endpoints)
+    features.materialize_features(settings, endpoints)
+    return settings, endpoints, summary.model_version
+
+
+def start_server(command: list[str], env: dict, port: int, cwd: Path) -> subprocess.Popen:
+    process = subprocess.Popen(
+        command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{' '.join(command)} exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                pass
+            time.sleep(1.0)  # listening; give the app its first second
+            return process
+        except OSError:
+            time.sleep(0.5)
+    process.terminate()
+    raise TimeoutError(f"{' '.join(command)} did not listen on {port}")
+
+
+async def _load(
+    url: str, bodies: list[dict], clients: int, headers: dict[str, str]
+) -> tuple[float, list[float], int]:
+    """Send every body once, `clients` at a time on keep-alive connections."""
+    latencies: list[float] = []
+    errors = 0
+    queue = list(reversed(bodies))
+    connector = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+
+        async def worker() -> None:
+            nonlocal errors
+            while queue:
+                body = queue.pop()
+                began = time.perf_counter()
+                try:
+                    async with session.post(url, json=body) as response:
+                        await response.read()
+                        if response.status != 200:
+                            errors += 1
+                except aiohttp.ClientError:
+                    errors += 1
+                latencies.append((time.perf_counter() - began) * 1000)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        return time.perf_counter() - started, latencies, errors
+
+
+def load(target: str, url: str, bodies: list[dict], clients: int) -> Run:
+    warm = bodies[: min(50, len(bodies))]
+    asyncio.run(_load(url, warm, clients, {}))
+    seconds, latencies, errors = asyncio.run(_load(url, bodies, clients, {}))
+    run = Run(target, clients, len(bodies), seconds, latencies, errors)
+    print(
+        f"{target:<34} {clients:>2} clients: {run.throughput:8.1f} req/s, "
+        f"p50 {run.percentile(0.5):6.2f} ms, p99 {run.percentile(0.99):7.2f} ms, {errors} errors"
+    )
+    return run
+
+
+def bench_http(settings, endpoints, version: str, requests: int, work: Path) -> list[Run]:
+    users = [
+        u
+        for (u,) in fetch_all(
+            endpoints.database_url, "select user_id from analytics.mart_churn_scoring"
+        )
+    ]
+    rng = random.Random(0)
+    env = {
+        **os.environ,
+        **connection_env(endpoints.database_url, endpoints.redis_url, settings),
+        "PYTHONPATH": os.pathsep.join([str(SERVICE_DIR), str(ROOT)]),
+        "BENCH_MODEL_URI": f"models:/{scoring.MODEL_NAME}/{version}",
+    }
+    env.pop("ECOM_API_KEY", None)
+    (work / "trivial_service.py").write_text(TRIVIAL_SERVICE)
+    (work / "reference_service.py").write_text(textwrap.dedent(REFERENCE_SERVICE))
+    bentoml = [sys.executable, "-m", "bentoml", "serve"]
+    uvicorn = [sys.executable, "-m", "uvicorn", "reference_service:app", "--no-access-log"]
+    # server command -> (target, route, users per request, requests per run)
+    servers = [
+        ([*bentoml, "trivial_service:Trivial"],
+         [("trivial BentoML endpoint", "/predict", 1, requests)]),
+        ([*bentoml, "service:ChurnService"],
+         [("churn /predict", "/predict", 1, requests),
+          ("churn /predict_batch (100 users)", "/predict_batch", BATCH_SIZE,
+           max(60, requests // 20))]),
+        (uvicorn, [("reference FastAPI + SQL per request", "/predict", 1, max(200, requests // 5))]),
+    ]  # fmt: skip
+    runs: list[Run] = []
+    for command, targets in servers:
+        port = _free_port()
+        server = start_server(
+            [*command, "--host", "127.0.0.1", "--port", str(port)], env, port, work
+        )
+        try:
+            for target, route, per_request, count in targets:
+                url = f"http://127.0.0.1:{port}{route}"
+                for clients in CONCURRENCY:
+                    if per_request == 1:
+                        bodies = [{"user_id": rng.choice(users)} for _ in range(count)]
+                    else:
+                        bodies = [
+                            {"user_ids": rng.sample(users, per_request)} for _ in range(count)
+                        ]
+                    runs.append(load(target, url, bodies, clients))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    return runs
+
+
+def _quantiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[round(0.99 * (len(ordered) - 1))]
+
+
+def _time_ms(function, repeat: int) -> tuple[float, float]:
+    samples = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        function()
+        samples.append((time.perf_counter() - began) * 1000)
+    return _quantiles(samples)
+
+
+def bench_in_process(
+    settings, endpoints, version: str, repeat: int
+) -> list[tuple[str, float, float]]:
+    """Feast read vs raw HGETALL of the same hashes; the fast path vs the sklearn pipeline."""
+    import mlflow
+
+    from ecom.serving.online import OnlineFeatureReader
+
+    store = features.get_feature_store(settings, endpoints)
+    reader = OnlineFeatureReader(store)
+    client = redis.Redis.from_url(endpoints.redis_url)
+    users = [
+        u
+        for (u,) in fetch_all(
+            endpoints.database_url, "select user_id from analytics.mart_churn_scoring limit 100"
+        )
+    ]
+    keys = list(features._online_keys(store, users))
+    predictor = scoring.champion_predictor(settings, version)
+    model = mlflow.sklearn.load_model(f"models:/{scoring.MODEL_NAME}/{version}")
+    row = reader.read(users[:1])
+    frame = __import__("pandas").DataFrame(row.columns)
+
+    def pipelined_hgetall() -> None:
+        with client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hgetall(key)
+            pipe.execute()
+
+    cases = [
+        ("Feast online read, 1 user (with event timestamps)", lambda: reader.read(users[:1])),
+        ("raw HGETALL of the same hash, 1 user", lambda: client.hgetall(keys[0])),
+        ("Feast online read, 100 users", lambda: reader.read(users)),
+        ("raw HGETALL x100, one pipeline", pipelined_hgetall),
+        ("ChurnPredictor.predict, 1 row, with top-3 contributions",
+         lambda: predictor.predict(row.columns)),
+        ("ChurnPredictor.predict, 1 row, probability only",
+         lambda: predictor.predict(row.columns, explain=False)),
+        ("scikit-learn pipeline predict_proba, 1-row DataFrame (the reference)",
+         lambda: churn_models.predict_churn(model, frame)),
+    ]  # fmt: skip
+    results = []
+    for name, function in cases:
+        function()
+        p50, p99 = _time_ms(function, repeat)
+        print(f"{name:<72} p50 {p50:7.3f} ms  p99 {p99:7.3f} ms")
+        results.append((name, p50, p99))
+    return results
+
+
+def render(users: int, requests: int, runs: list[Run], in_process, command: str) -> str:
+    lines = [
+        "# Serving benchmark",
+        "",
+        f"`{command}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {users:,} users in the "
+        f"snapshot's marts, {os.cpu_count()} cores shared with other jobs; load generator and "
+        "servers on the same loopback.",
+        "",
+        "| target | clients | requests | req/s | p50 ms | p99 ms | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for run in runs:
+        lines.append(
+            f"| {run.target} | {run.clients} | {run.requests:,} | {run.throughput:,.1f} | "
+            f"{run.percentile(0.5):.2f} | {run.percentile(0.99):.2f} | {run.errors} |"
+        )
+    by = {(run.target, run.clients): run for run in runs}
+    lines += ["", "## Targets", ""]
+    for clients in CONCURRENCY:
+        churn = by[("churn /predict", clients)]
+        trivial = by[("trivial BentoML endpoint", clients)]
+        reference = by[("reference FastAPI + SQL per request", clients)]
+        ratio = churn.throughput / trivial.throughput
+        lines.append(
+            f"- {clients} clients: /predict at {ratio:.0%} of the trivial endpoint "
+            f"(target >= 60%: {'met' if ratio >= 0.6 else 'missed'}); "
+            f"{churn.throughput / reference.throughput:.1f}x the reference's req/s "
+            f"(target > 1: {'met' if churn.throughput > reference.throughput else 'missed'})"
+        )
+    eight = by[("churn /predict", 8)]
+    lines.append(
+        f"- /predict p99 at 8 clients {eight.percentile(0.99):.1f} ms (target < 25 ms: "
+        f"{'met' if eight.percentile(0.99) < 25 else 'missed'}); errors in all runs: "
+        f"{sum(run.errors for run in runs)} (target 0)"
+    )
+    lines += [
+        "",
+        "## In-process costs (one call at a time)",
+        "",
+        "| operation | p50 ms | p99 ms |",
+        "|---|---:|---:|",
+        *(f"| {name} | {p50:.3f} | {p99:.3f} |" for name, p50, p99 in in_process),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--users", type=int, default=20_000)
+    parser.add_argument("--requests", type=int, default=2000, help="requests per /predict run")
+    parser.add_argument("--redis-db", type=int, default=13, help="Redis database to use (flushed)")
+    parser.add_argument("--repeat", type=int, default=1000, help="calls per in-process timing")
+    parser.add_argument("--no-write", action="store_true", help="do not write results/serving.md")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    for noisy in ("feast", "mlflow", "alembic", "urllib3", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+    base = Settings()
+    with tempfile.TemporaryDirectory(prefix="bench-serving-") as home:
+        server = ensure_services(base)
+        settings, endpoints, version = prepare(server, base, Path(home), args.users, args.redis_db)
+        in_process = bench_in_process(settings, endpoints, version, args.repeat)
+        runs = bench_http(settings, endpoints, version, args.requests, Path(home))
+    command = "python benchmarks/bench_serving.py " + " ".join(sys.argv[1:])
+    report = render(args.users, args.requests, runs, in_process, command.strip())
+    print(report)
+    if not args.no_write:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(report)
+        print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

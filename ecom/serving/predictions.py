@@ -1,0 +1,204 @@
+"""The churn service's request logic, free of HTTP: authorise, read Redis, predict, explain.
+
+`services/churn_api/service.py` turns each method into an endpoint and each `ServingError`
+into its status code and JSON body. The prediction itself is `ChurnPredictor.predict`, the
+function `ecom score` calls, on the features Feast returns; a user is scored only if Redis
+holds a row for it from the current snapshot, never from empty features.
+
+A background thread re-reads the scoring snapshot's as-of (PostgreSQL) and the champion alias
+(MLflow) every `ECOM_SERVING_REFRESH_SECONDS`, so neither is asked per request and a promotion
+or a new snapshot is picked up without a restart (`reload()` does it at once).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+
+from ecom.churn.predict import Predictions
+from ecom.config import Settings
+from ecom.features.store import get_feature_store
+from ecom.services import Endpoints
+from ecom.serving.model_holder import ModelHolder
+from ecom.serving.online import OnlineFeatureReader, OnlineRows, OnlineStoreUnavailable
+from ecom.serving.schemas import BatchPrediction, ChurnPrediction, Contribution, ReloadResult
+from ecom.serving.snapshot import Snapshot, StoreState, read_snapshot, store_state
+
+log = logging.getLogger(__name__)
+
+API_KEY_HEADER = "x-api-key"
+STATE_CACHE_SECONDS = 1.0
+
+
+class ServingError(Exception):
+    """An answer other than 200: its status code, a short error code and a sentence."""
+
+    def __init__(self, status: int, error: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.error = error
+        self.detail = detail
+
+    def body(self) -> dict[str, str]:
+        return {"error": self.error, "detail": self.detail}
+
+
+def _answers(predictions: Predictions) -> list[ChurnPrediction]:
+    contributions = predictions.top_contributions or [[] for _ in range(len(predictions))]
+    return [
+        ChurnPrediction(
+            user_id=int(predictions.user_id[i]),
+            churn_probability=float(predictions.churn_probability[i]),
+            risk_band=str(predictions.risk_band[i]),
+            is_high_risk=bool(predictions.is_high_risk[i]),
+            recommended_action=str(predictions.recommended_action[i]),
+            expected_value=float(predictions.expected_value[i]),
+            model_name=predictions.model_name,
+            model_version=predictions.model_version,
+            features_as_of=predictions.features_as_of[i],
+            top_features=[
+                Contribution(feature=name, contribution=value) for name, value in contributions[i]
+            ],
+        )
+        for i in range(len(predictions))
+    ]
+
+
+class ChurnServing:
+    """What lives for the service's process: the Feast reader, the champion, the snapshot."""
+
+    def __init__(self, settings: Settings, endpoints: Endpoints, *, watch: bool = True) -> None:
+        self.settings = settings
+        self.endpoints = endpoints
+        self.models = ModelHolder(settings)
+        self.reader = OnlineFeatureReader(get_feature_store(settings, endpoints))
+        self._snapshot: Snapshot | None = None
+        self._state: tuple[float, StoreState] | None = None
+        self.refresh_snapshot()
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        if watch:
+            self._watcher = threading.Thread(target=self._watch, name="churn-watch", daemon=True)
+            self._watcher.start()
+
+    # ------------------------------------------------------------------ background
+
+    def refresh_snapshot(self) -> Snapshot | None:
+        """Re-read the scoring mart's as-of; keep the last one if PostgreSQL cannot answer."""
+        try:
+            self._snapshot = read_snapshot(self.endpoints.database_url)
+        except Exception as error:  # a database hiccup must not stop the service answering
+            log.warning("cannot read the scoring snapshot: %s", error)
+        self._state = None
+        return self._snapshot
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.settings.serving_refresh_seconds):
+            self.refresh_snapshot()
+            try:
+                self.models.refresh()
+            except Exception as error:  # the registry may be briefly locked or unreachable
+                log.warning("cannot check the champion alias: %s", error)
+
+    def close(self) -> None:
+        self._stop.set()
+
+    # ------------------------------------------------------------------ checks
+
+    def authorize(self, headers: Mapping[str, str]) -> None:
+        expected = self.settings.api_key
+        if not expected:
+            return
+        given = headers.get(API_KEY_HEADER) or ""
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise ServingError(
+                401,
+                "unauthorized",
+                f"this service requires the API key (ECOM_API_KEY) in the {API_KEY_HEADER!r} header",
+            )
+
+    def store_state(self) -> StoreState:
+        """Whether Redis holds the snapshot (cached for a second: a 404 burst costs one probe)."""
+        now = time.monotonic()
+        if self._state is not None and now - self._state[0] < STATE_CACHE_SECONDS:
+            return self._state[1]
+        try:
+            state = store_state(self.reader, self._snapshot)
+        except OnlineStoreUnavailable as error:
+            state = StoreState(False, str(error))
+        self._state = (now, state)
+        return state
+
+    def readiness(self) -> StoreState:
+        if self._snapshot is None:
+            self.refresh_snapshot()
+        self._state = None
+        return self.store_state()
+
+    def _read(self, user_ids: Sequence[int]) -> OnlineRows:
+        try:
+            return self.reader.read(user_ids)
+        except OnlineStoreUnavailable as error:
+            self._state = None
+            raise ServingError(503, "online_store_unavailable", str(error)) from error
+
+    def _require_store(self) -> None:
+        state = self.store_state()
+        if not state.ready:
+            raise ServingError(503, "online_store_not_ready", state.detail)
+
+    # ------------------------------------------------------------------ answers
+
+    def predict_users(self, user_ids: Sequence[int]) -> BatchPrediction:
+        """Answers for the users whose row belongs to the current snapshot, and the rest."""
+        if len(user_ids) > self.settings.serving_max_batch:
+            raise ServingError(
+                400,
+                "too_many_users",
+                f"user_ids holds {len(user_ids)} ids; at most {self.settings.serving_max_batch} "
+                "per request (ECOM_SERVING_MAX_BATCH)",
+            )
+        rows = self._read(user_ids)
+        snapshot = self._snapshot
+        current = [
+            index
+            for index, moment in enumerate(rows.event_times)
+            if moment is not None and (snapshot is None or moment >= snapshot.as_of)
+        ]
+        if len(current) < len(user_ids):
+            # Unknown users, or the whole store missing/behind? Only the latter is a 503.
+            self._require_store()
+        unknown = sorted(set(range(len(user_ids))) - set(current))
+        answers: list[ChurnPrediction] = []
+        if current:
+            features = {name: [values[i] for i in current] for name, values in rows.columns.items()}
+            features["user_id"] = [rows.user_ids[i] for i in current]
+            predictions = self.models.predictor.predict(
+                features, features_as_of=[rows.event_times[i].date() for i in current]
+            )
+            answers = _answers(predictions)
+        return BatchPrediction(
+            predictions=answers, unknown_user_ids=[rows.user_ids[i] for i in unknown]
+        )
+
+    def predict_user(self, user_id: int) -> ChurnPrediction:
+        result = self.predict_users([user_id])
+        if not result.predictions:
+            as_of = f" as of {self._snapshot.as_of:%Y-%m-%d}" if self._snapshot else ""
+            raise ServingError(
+                404,
+                "unknown_user",
+                f"user {user_id} has no features in the scoring snapshot{as_of}: unknown, or "
+                "not active in the feature window",
+            )
+        return result.predictions[0]
+
+    def reload(self) -> ReloadResult:
+        predictor, changed = self.models.refresh()
+        self.refresh_snapshot()
+        return ReloadResult(
+            model_name=predictor.model_name, model_version=predictor.model_version, changed=changed
+        )

@@ -1,0 +1,80 @@
+"""The churn API's request and response bodies: typed, so `/docs.json` documents the API.
+
+Every bad payload (malformed JSON, a wrong type, a missing or extra field, an empty or too
+long `user_ids`) answers **400** with a JSON body: BentoML answers its own validation failures
+with 400, and the service's own checks use the same code so a client has one rule.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+
+class PredictRequest(BaseModel):
+    """One user to score."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: StrictInt = Field(description="TheLook users.id.", examples=[1042])
+
+
+class PredictBatchRequest(BaseModel):
+    """Users to score in one Feast read (at most `ECOM_SERVING_MAX_BATCH`, default 1000)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_ids: list[StrictInt] = Field(min_length=1, examples=[[1042, 1043]])
+
+
+class Contribution(BaseModel):
+    """A feature pushing the score up: its TreeSHAP value in the booster's log-odds."""
+
+    feature: str
+    contribution: float
+
+
+class ChurnPrediction(BaseModel):
+    """The answer for one user; the same numbers `ecom score` writes to analytics.churn_scores."""
+
+    user_id: int
+    churn_probability: float = Field(description="Calibrated P(no order in the next 30 days).")
+    risk_band: str = Field(description="low < 0.4 <= medium < 0.7 <= high < 0.9 <= critical.")
+    is_high_risk: bool = Field(description="churn_probability > 0.7.")
+    recommended_action: str = Field(
+        description="no_action under 0.5, coupon from 0.5, call above 0.8."
+    )
+    expected_value: float = Field(
+        description="p * customer LTV * win-back rate - contact cost (ECOM_CUSTOMER_LTV, ...)."
+    )
+    model_name: str
+    model_version: str
+    features_as_of: date = Field(description="The scoring snapshot the features belong to.")
+    top_features: list[Contribution] = Field(
+        description="Up to three features pushing the score up most, largest first."
+    )
+
+
+class BatchPrediction(BaseModel):
+    """Answers for the known users, in request order, and the users the store does not hold."""
+
+    predictions: list[ChurnPrediction]
+    unknown_user_ids: list[int] = Field(
+        description="Users with no row in the current snapshot (unknown or inactive)."
+    )
+
+
+class ReloadResult(BaseModel):
+    """The champion the service answers with after a reload."""
+
+    model_name: str
+    model_version: str
+    changed: bool
+
+
+class ErrorBody(BaseModel):
+    """Every error: a short code and a sentence naming the problem (and the fix)."""
+
+    error: str
+    detail: str

@@ -1,0 +1,88 @@
+"""The churn service: `POST /predict`, `POST /predict_batch`, `POST /reload`, plus BentoML's
+`GET /healthz`, `GET /readyz` and the OpenAPI document at `/docs.json`.
+
+Run it with `ecom serve [--port 8000]` or, from this folder, `bentoml serve service:ChurnService`.
+Everything that lives for the process (the champion, one Feast store and the resolved feature
+service) is built in `__init__`; each endpoint authorises, calls `ecom.serving`, and shapes the
+answer. Status codes:
+
+- 200 an answer; 400 any bad payload (malformed JSON, wrong type, missing/extra field, empty
+  or too long `user_ids`); 401 `ECOM_API_KEY` is set and `X-API-Key` does not carry it;
+- 404 the user has no row in the current scoring snapshot (unknown or inactive);
+- 503 Redis unreachable (answers again by itself once Redis is back), or the online store
+  empty/older than the snapshot (the body says: run `ecom features materialize`).
+
+The champion alias is re-checked every `ECOM_SERVING_REFRESH_SECONDS` (default 30) and at once
+on `POST /reload`. Tracing, metrics and access logs are off for the endpoints: they cost more
+CPU than a prediction (see benchmarks/results/serving.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import bentoml
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
+
+from ecom.config import get_settings
+from ecom.services import ensure_services
+from ecom.serving.predictions import ChurnServing, ServingError
+from ecom.serving.schemas import (
+    BatchPrediction,
+    ChurnPrediction,
+    PredictBatchRequest,
+    PredictRequest,
+    ReloadResult,
+)
+
+ROUTES = ["/predict", "/predict_batch", "/reload", "/healthz", "/livez", "/readyz"]
+# Also the settings of the trivial endpoint benchmarks/bench_serving.py compares against.
+SERVICE_CONFIG = {
+    "name": "churn_api",
+    "workers": 1,
+    "http": {"port": 8000},
+    "traffic": {"timeout": 30},
+    "metrics": {"enabled": False},
+    "logging": {"access": {"enabled": False}},
+    "tracing": {"excluded_urls": ROUTES},
+}
+
+
+@bentoml.service(**SERVICE_CONFIG)
+class ChurnService:
+    def __init__(self) -> None:
+        settings = get_settings()
+        endpoints = ensure_services(settings)
+        endpoints.export(settings)
+        self.serving = ChurnServing(settings, endpoints)
+
+    async def __is_ready__(self) -> bool:
+        state = self.serving.readiness()
+        if not state.ready:
+            raise HTTPException(status_code=503, detail=state.detail)
+        return True
+
+    def _answer(self, ctx: bentoml.Context, work: Callable[[], BaseModel]):
+        try:
+            self.serving.authorize(ctx.request.headers)
+            return work()
+        except ServingError as error:
+            ctx.response.status_code = error.status
+            return JSONResponse(error.body(), status_code=error.status)
+
+    @bentoml.api(route="/predict", input_spec=PredictRequest)
+    async def predict(self, user_id: int, ctx: bentoml.Context) -> ChurnPrediction:
+        """Churn probability, risk band, action, expected value and top features of one user."""
+        return self._answer(ctx, lambda: self.serving.predict_user(user_id))
+
+    @bentoml.api(route="/predict_batch", input_spec=PredictBatchRequest)
+    async def predict_batch(self, user_ids: list[int], ctx: bentoml.Context) -> BatchPrediction:
+        """The same for many users in one Feast read; users without a row are listed apart."""
+        return self._answer(ctx, lambda: self.serving.predict_users(user_ids))
+
+    @bentoml.api(route="/reload")
+    async def reload(self, ctx: bentoml.Context) -> ReloadResult:
+        """Follow the champion alias and re-read the scoring snapshot now."""
+        return self._answer(ctx, self.serving.reload)

@@ -1,0 +1,468 @@
+"""The BentoML churn service over HTTP, on real Redis, PostgreSQL and MLflow.
+
+One server for the module (`bentoml serve` on a free port, as `ecom serve` runs it), with its
+own embedded Redis so the Redis test can stop it for real and start it again. Marts are the
+simulated churn marts; one XGBoost is trained and batch scoring runs once, then every answer
+of the service is checked against what batch wrote.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+import redis
+from mlflow.tracking import MlflowClient
+
+from ecom.churn import scoring
+from ecom.churn.registry import CHAMPION_ALIAS, MODEL_NAME, champion_version
+from ecom.config import PostgresParts, Settings, connection_env
+from ecom.db import create_database, drop_database, fetch_all, transaction
+from ecom.features import store as features
+from ecom.services import Endpoints, ensure_services, stop_services
+from ecom.serving.model_holder import ModelHolder
+from tests.integration.churn_marts import (
+    FEATURE_COLUMNS_DDL,
+    ChurnMarts,
+    load_churn_marts,
+    train_xgboost_on_marts,
+    write_table,
+)
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+API_KEY = "test-key-7f3a"
+MAX_BATCH = 400
+AS_OF = date(2024, 7, 1)
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    endpoints: Endpoints
+    redis_home: Settings
+    marts: ChurnMarts
+    client: httpx.Client
+    version: str
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for(client: httpx.Client, path: str, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if client.get(path).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"the churn service did not answer {path} within {seconds} s")
+
+
+@pytest.fixture(scope="module")
+def stack(ecom_settings, tmp_path_factory) -> Iterator[Stack]:
+    # A database of this module's own (Feast's registry in it remembers only this module's
+    # materializations) and a Redis of its own (embedded, persistent, so it can be stopped).
+    server_url = ecom_settings.database_url
+    with contextlib.ExitStack() as cleanup:
+        database_url = create_database(server_url, f"ecom_serving_{uuid.uuid4().hex[:8]}")
+        cleanup.callback(drop_database, server_url, PostgresParts(database_url).dbname)
+        redis_home = Settings(_env_file=None).with_overrides(
+            home=tmp_path_factory.mktemp("serving_redis"), database_url=database_url, redis_url=None
+        )
+        cleanup.callback(stop_services, redis_home, purge=True)
+        redis_url = ensure_services(redis_home).redis_url
+        settings = ecom_settings.with_overrides(database_url=database_url, redis_url=redis_url)
+        endpoints = Endpoints(database_url, redis_url, embedded=False)
+        marts = load_churn_marts(settings, endpoints, n_users=300, n_cutoffs=22, seed=5)
+        registry = MlflowClient(
+            tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri
+        )
+        if champion_version(registry) is None:  # reuse a champion an earlier module trained
+            train_xgboost_on_marts(settings, endpoints)
+        port = _free_port()
+        env = {
+            **os.environ,
+            **connection_env(database_url, redis_url, settings),
+            "ECOM_API_KEY": API_KEY,
+            "ECOM_SERVING_MAX_BATCH": str(MAX_BATCH),
+            "ECOM_SERVING_REFRESH_SECONDS": "1",
+        }
+        command = [
+            sys.executable, "-m", "bentoml", "serve", "service:ChurnService",
+            "--working-dir", str(ROOT / "services" / "churn_api"),
+            "--host", "127.0.0.1", "--port", str(port),
+        ]  # fmt: skip
+        # Starting takes as long as scoring and materializing: do them meanwhile.
+        server = subprocess.Popen(
+            command,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: the teardown ends its workers too
+        )
+        cleanup.callback(_stop_group, server)
+        client = cleanup.enter_context(
+            httpx.Client(
+                base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": API_KEY}, timeout=30
+            )
+        )
+        summary = scoring.score_users(settings, endpoints)
+        features.materialize_features(settings, endpoints)
+        _wait_for(client, "/readyz", 120)
+        yield Stack(settings, endpoints, redis_home, marts, client, summary.model_version)
+
+
+def _stop_group(server: subprocess.Popen) -> None:
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=10)
+
+
+def _batch_scores(database_url: str) -> dict[int, tuple[float, str, str]]:
+    rows = fetch_all(
+        database_url,
+        "select user_id, churn_probability, risk_band, model_version "
+        "from analytics.churn_scores where scoring_date = %s",
+        (AS_OF,),
+    )
+    return {int(user): (p, band, version) for user, p, band, version in rows}
+
+
+def _predict(stack: Stack, user_id: object) -> httpx.Response:
+    return stack.client.post("/predict", json={"user_id": user_id})
+
+
+# --------------------------------------------------------------------------- answers
+
+
+def test_predict_batch_equals_batch_scores_for_every_user(stack):
+    everyone = sorted(
+        set(stack.marts.features["user_id"]) | set(stack.marts.scoring["user_id"]) | {424242}
+    )
+    assert len(everyone) <= MAX_BATCH
+    response = stack.client.post("/predict_batch", json={"user_ids": everyone})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    batch = _batch_scores(stack.endpoints.database_url)
+    served = {answer["user_id"]: answer for answer in body["predictions"]}
+    # Redis answers for exactly the users batch scored; everyone else is listed as unknown.
+    assert set(served) == set(batch) == set(stack.marts.scoring["user_id"])
+    assert set(body["unknown_user_ids"]) == set(everyone) - set(batch)
+    for user, (probability, band, version) in batch.items():
+        answer = served[user]
+        assert abs(answer["churn_probability"] - probability) <= 1e-6, user
+        assert answer["risk_band"] == band
+        assert answer["model_version"] == version
+        assert answer["features_as_of"] == AS_OF.isoformat()
+
+
+def test_predict_answers_every_field(stack):
+    user = int(stack.marts.scoring["user_id"].iloc[0])
+    response = _predict(stack, user)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    probability = answer["churn_probability"]
+    assert answer["user_id"] == user
+    assert answer["is_high_risk"] == (probability > 0.7)
+    expected_action = (
+        "call" if probability > 0.8 else "coupon" if probability >= 0.5 else "no_action"
+    )
+    assert answer["recommended_action"] == expected_action
+    assert answer["expected_value"] == pytest.approx(probability * 150 * 0.30 - 10)
+    assert answer["model_name"] == MODEL_NAME
+    assert answer["model_version"] == stack.version
+    assert 0 < len(answer["top_features"]) <= 3 or all(
+        c["contribution"] <= 0 for c in answer["top_features"]
+    )
+    contributions = [c["contribution"] for c in answer["top_features"]]
+    assert contributions == sorted(contributions, reverse=True)
+    assert all(value > 0 for value in contributions)
+    assert len({c["feature"] for c in answer["top_features"]}) == len(contributions)
+
+
+def test_unknown_and_inactive_users_are_404(stack):
+    inactive = sorted(set(stack.marts.features["user_id"]) - set(stack.marts.scoring["user_id"]))
+    for user in (424242, inactive[0]):
+        response = _predict(stack, user)
+        assert response.status_code == 404, response.text
+        assert response.json()["error"] == "unknown_user"
+        assert str(user) in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("path", "content"),
+    [
+        ("/predict", b'{"user_id": '),
+        ("/predict", b'{"user_id": "abc"}'),
+        ("/predict", b'{"user_id": 1.5}'),
+        ("/predict", b'{"user": 1}'),
+        ("/predict", b'{"user_id": 1, "extra": 2}'),
+        ("/predict_batch", b'{"user_ids": []}'),
+        ("/predict_batch", b'{"user_ids": "1,2"}'),
+        ("/predict_batch", b'{"user_ids": [1, "x"]}'),
+    ],
+)
+def test_every_bad_payload_is_400_with_a_json_body(stack, path, content):
+    response = stack.client.post(
+        path, content=content, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]
+
+
+def test_a_batch_over_the_maximum_is_400(stack):
+    response = stack.client.post("/predict_batch", json={"user_ids": list(range(MAX_BATCH + 1))})
+    assert response.status_code == 400
+    assert response.json()["error"] == "too_many_users"
+    assert "ECOM_SERVING_MAX_BATCH" in response.json()["detail"]
+
+
+def test_the_api_key_is_required(stack):
+    user = int(stack.marts.scoring["user_id"].iloc[0])
+    for headers in ({}, {"X-API-Key": "wrong"}):
+        response = httpx.post(
+            f"{stack.client.base_url}/predict", json={"user_id": user}, headers=headers
+        )
+        assert response.status_code == 401
+        assert "X-API-Key".lower() in response.json()["detail"].lower()
+
+
+def test_health_readiness_and_openapi(stack):
+    assert stack.client.get("/healthz").status_code == 200
+    assert stack.client.get("/readyz").status_code == 200
+    spec = stack.client.get("/docs.json").json()
+    assert {"/predict", "/predict_batch", "/reload"} <= set(spec["paths"])
+    schemas = spec["components"]["schemas"]
+    assert any("ChurnPrediction" in name for name in schemas)
+
+
+def test_the_logged_model_encodes_raw_rows_the_same_through_mlflow_pyfunc(stack):
+    import mlflow
+
+    model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/{stack.version}")
+    raw = scoring.read_scoring_features(stack.endpoints.database_url)
+    predictor = scoring.champion_predictor(stack.settings, stack.version)
+    inputs = raw[[*predictor.numeric, *predictor.categorical]]
+    probabilities = np.asarray(model.predict(inputs))[:, 1]
+    batch = _batch_scores(stack.endpoints.database_url)
+    expected = np.array([batch[int(user)][0] for user in raw["user_id"]])
+    np.testing.assert_allclose(probabilities, expected, rtol=0, atol=1e-6)
+
+
+def test_batch_reads_keep_text_like_na_as_text_and_null_as_missing(stack):
+    database_url = stack.endpoints.database_url
+    first, second = sorted(stack.marts.scoring["user_id"])[:2]
+    with transaction(database_url) as cursor:
+        cursor.execute(
+            "update analytics.mart_churn_scoring set country = 'NA', gender = 'None' "
+            "where user_id = %s",
+            (first,),
+        )
+        cursor.execute(
+            "update analytics.mart_churn_scoring set country = null where user_id = %s", (second,)
+        )
+    try:
+        raw = scoring.read_scoring_features(database_url).set_index("user_id")
+    finally:
+        write_table(database_url, "mart_churn_scoring", stack.marts.scoring, FEATURE_COLUMNS_DDL)
+    assert raw.loc[first, "country"] == "NA" and raw.loc[first, "gender"] == "None"
+    assert pd.isna(raw.loc[second, "country"])
+
+
+# --------------------------------------------------------------------------- failures
+
+
+def test_redis_down_is_503_and_the_service_recovers_by_itself(stack):
+    user = int(stack.marts.scoring["user_id"].iloc[0])
+    before = _predict(stack, user).json()
+    assert stop_services(stack.redis_home) == ["redis"]
+    try:
+        response = _predict(stack, user)
+        assert response.status_code == 503, response.text
+        assert response.json()["error"] == "online_store_unavailable"
+        assert "Redis" in response.json()["detail"]
+        assert stack.client.get("/readyz").status_code == 503
+    finally:
+        ensure_services(stack.redis_home)  # same port, same data (persisted under its home)
+    response = _predict(stack, user)
+    assert response.status_code == 200, response.text
+    assert response.json() == before
+    assert stack.client.get("/readyz").status_code == 200
+
+
+def test_an_empty_store_is_503_naming_materialize(stack):
+    user = int(stack.marts.scoring["user_id"].iloc[0])
+    redis.Redis.from_url(stack.endpoints.redis_url).flushdb()
+    try:
+        time.sleep(1.1)  # the store state is cached for a second
+        for response in (_predict(stack, user), stack.client.get("/readyz")):
+            assert response.status_code == 503
+            assert "ecom features materialize" in response.text
+    finally:
+        features.materialize_features(stack.settings, stack.endpoints)
+    time.sleep(1.1)
+    assert _predict(stack, user).status_code == 200
+
+
+def test_a_store_older_than_the_snapshot_is_503(stack):
+    user = int(stack.marts.scoring["user_id"].iloc[0])
+    _shift_scoring_mart(stack.endpoints.database_url, days=1)
+    try:
+        stack.client.post("/reload")  # re-reads the snapshot at once
+        response = _predict(stack, user)
+        assert response.status_code == 503
+        assert "older than the scoring snapshot" in response.json()["detail"]
+        assert "ecom features materialize" in response.json()["detail"]
+    finally:
+        _shift_scoring_mart(stack.endpoints.database_url, days=-1)
+        stack.client.post("/reload")
+    assert _predict(stack, user).status_code == 200
+
+
+def _shift_scoring_mart(database_url: str, days: int) -> None:
+    with transaction(database_url) as cursor:
+        cursor.execute(
+            "update analytics.mart_churn_scoring set cutoff_date = cutoff_date + %s, "
+            "feature_timestamp = feature_timestamp + make_interval(days => %s)",
+            (days, days),
+        )
+
+
+# --------------------------------------------------------------------------- the model
+
+
+def test_a_moved_champion_alias_is_picked_up_without_a_restart(stack):
+    user = int(stack.marts.scoring["user_id"].iloc[0])
+    client = MlflowClient(
+        tracking_uri=stack.settings.tracking_uri, registry_uri=stack.settings.tracking_uri
+    )
+    current = client.get_model_version(MODEL_NAME, stack.version)
+    copy = client.create_model_version(MODEL_NAME, current.source, run_id=current.run_id)
+    try:
+        client.set_registered_model_alias(MODEL_NAME, CHAMPION_ALIAS, copy.version)
+        deadline = time.monotonic() + 20  # the service checks the alias every second here
+        while _predict(stack, user).json()["model_version"] != str(copy.version):
+            assert time.monotonic() < deadline, "the service never followed the alias"
+            time.sleep(0.5)
+    finally:
+        client.set_registered_model_alias(MODEL_NAME, CHAMPION_ALIAS, stack.version)
+    reloaded = stack.client.post("/reload").json()
+    assert reloaded["model_version"] == stack.version
+    assert _predict(stack, user).json()["model_version"] == stack.version
+
+
+def test_a_missing_champion_is_a_clear_start_up_error(stack):
+    client = MlflowClient(
+        tracking_uri=stack.settings.tracking_uri, registry_uri=stack.settings.tracking_uri
+    )
+    client.delete_registered_model_alias(MODEL_NAME, CHAMPION_ALIAS)
+    try:
+        with pytest.raises(scoring.NoChampionModel, match="ecom train"):
+            ModelHolder(stack.settings)
+    finally:
+        client.set_registered_model_alias(MODEL_NAME, CHAMPION_ALIAS, stack.version)
+    assert champion_version(client) == stack.version
+
+
+# --------------------------------------------------------------------------- materialization
+
+
+def _online_dump(redis_url: str) -> dict[bytes, dict[bytes, bytes]]:
+    client = redis.Redis.from_url(redis_url)
+    return {key: client.hgetall(key) for key in client.scan_iter(count=1000)}
+
+
+def _feast_cli(stack: Stack, *args: str) -> None:
+    env = {
+        **os.environ,
+        **connection_env(stack.settings.database_url, stack.endpoints.redis_url, stack.settings),
+    }
+    feast = Path(sys.executable).with_name("feast")
+    result = subprocess.run(
+        [str(feast), "-c", str(ROOT / "feature_repo"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_materialize_is_idempotent_and_the_feast_cli_writes_the_same_store(stack):
+    features.materialize_features(stack.settings, stack.endpoints)
+    written = _online_dump(stack.endpoints.redis_url)
+    assert len(written) == len(stack.marts.scoring)
+    features.materialize_features(stack.settings, stack.endpoints)
+    assert _online_dump(stack.endpoints.redis_url) == written
+
+    # A fresh (emptied) store: Feast's registry remembers [as-of, as-of], so the CLI's
+    # incremental run writes exactly the snapshot, byte for byte.
+    redis.Redis.from_url(stack.endpoints.redis_url).flushdb()
+    _feast_cli(stack, "materialize-incremental", f"{AS_OF.isoformat()}T00:00:00")
+    assert _online_dump(stack.endpoints.redis_url) == written
+
+
+def test_a_new_snapshot_replaces_the_old_one_and_an_older_one_never_overwrites_it(stack):
+    database_url = stack.endpoints.database_url
+    leavers = sorted(stack.marts.scoring["user_id"])[:10]
+    stayers = set(stack.marts.scoring["user_id"]) - set(leavers)
+    try:
+        with transaction(database_url) as cursor:
+            cursor.execute(
+                "delete from analytics.mart_churn_scoring where user_id = any(%s)", (leavers,)
+            )
+        _shift_scoring_mart(database_url, days=7)
+        stack.client.post("/reload")
+
+        # Feast's incremental materialization (what `feast materialize-incremental` runs) on
+        # the used store writes the new snapshot's rows; users who left keep their old rows in
+        # Redis, which the service treats as absent.
+        store = features.get_feature_store(stack.settings, stack.endpoints)
+        store.materialize_incremental(end_date=datetime(2024, 7, 8, tzinfo=UTC))
+        everyone = sorted(set(stack.marts.scoring["user_id"]))
+        body = stack.client.post("/predict_batch", json={"user_ids": everyone}).json()
+        assert {answer["user_id"] for answer in body["predictions"]} == stayers
+        assert set(body["unknown_user_ids"]) == set(leavers)
+        assert {answer["features_as_of"] for answer in body["predictions"]} == {"2024-07-08"}
+
+        # `ecom features materialize` also deletes them: Redis holds exactly the snapshot.
+        summary = features.materialize_features(stack.settings, stack.endpoints)
+        assert summary.removed == len(leavers)
+        newest = _online_dump(stack.endpoints.redis_url)
+        assert len(newest) == len(stayers)
+
+        # Back to the older snapshot in PostgreSQL: materializing it is refused, Redis stays.
+        _shift_scoring_mart(database_url, days=-7)
+        with pytest.raises(features.OlderSnapshot, match="2024-07-08"):
+            features.materialize_features(stack.settings, stack.endpoints)
+        assert _online_dump(stack.endpoints.redis_url) == newest
+    finally:
+        write_table(database_url, "mart_churn_scoring", stack.marts.scoring, FEATURE_COLUMNS_DDL)
+        redis.Redis.from_url(stack.endpoints.redis_url).flushdb()
+        features.materialize_features(stack.settings, stack.endpoints)
+        stack.client.post("/reload")
+    assert _predict(stack, leavers[0]).status_code == 200
