@@ -19,6 +19,7 @@ from ecom.cli import (
     pipeline,
     reports,
     services,
+    ui,
     warehouse,
 )
 from ecom.cli.common import command_group
@@ -42,6 +43,7 @@ app.command()(pipeline.pipeline)
 app.add_typer(experiments.app, name="experiment")
 app.command()(reports.report)
 app.add_typer(dashboards.app, name="dashboards")
+app.add_typer(ui.app, name="ui")
 
 
 @app.callback()
