@@ -16,7 +16,7 @@ export UV_NATIVE_TLS ?= 1
 # uv from PATH, else a private copy bootstrapped with pip (no root, nothing global).
 UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 
-.PHONY: install demo test lint format bench ui mlflow-ui prefect-server services-up services-down clean help
+.PHONY: install demo test lint format bench ui ui-down mlflow-ui prefect-server services-up services-down clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -62,8 +62,11 @@ PREFECT_SERVER = PREFECT_SERVER_UI_STATIC_DIRECTORY=$(CURDIR)/.ecom/prefect-ui \
 	PREFECT_SERVER_LOGS_STREAM_OUT_ENABLED=true PREFECT_SERVER_LOGS_STREAM_PUBLISHING_ENABLED=true \
 	$(BIN)/prefect server start --host 127.0.0.1 --port 4200
 
-ui: install  ## MLflow UI on :5000 and the Prefect UI on :4200
-	@$(MLFLOW_UI) & $(PREFECT_SERVER)
+ui: install  ## Prefect UI (:4200) with every deployment and a worker, MLflow UI (:5000), churn API (:8000); Ctrl-C stops
+	@$(BIN)/ecom ui up
+
+ui-down: install  ## stop what `make ui` started, and nothing else
+	@$(BIN)/ecom ui down
 
 mlflow-ui: install  ## MLflow UI on :5000 on the project's tracking store
 	@$(MLFLOW_UI)

@@ -20,6 +20,7 @@ from ecom.cli import (
     reports,
     services,
     serving,
+    ui,
     warehouse,
 )
 from ecom.cli.common import command_group
@@ -44,6 +45,7 @@ app.command()(serving.serve)
 app.add_typer(experiments.app, name="experiment")
 app.command()(reports.report)
 app.add_typer(dashboards.app, name="dashboards")
+app.add_typer(ui.app, name="ui")
 
 
 @app.callback()

@@ -1,0 +1,281 @@
+"""The local stack behind `make ui`: Prefect's server and a worker with every deployment, the
+MLflow UI and the churn service, as child processes of one command.
+
+Each process writes its output to a log file under `ECOM_HOME/ui/`, so the terminal shows only
+the URLs once everything answers (no wall of deprecation warnings or offline telemetry errors).
+The PIDs go to `ECOM_HOME/ui/processes.json`, so `ecom ui down` stops exactly what `up` started
+and nothing else. Prefect's state (`PREFECT_HOME`) lives under `ECOM_HOME` too, so removing
+the home removes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ecom.config import Settings, project_root, redact_url
+from ecom.services import Endpoints
+
+BIN = Path(sys.executable).parent
+WORK_POOL = "ecom-local"
+READY_TIMEOUT_SECONDS = 180
+
+
+@dataclass(frozen=True)
+class Ports:
+    prefect: int = 4200
+    mlflow: int = 5000
+    churn_api: int = 8000
+
+
+@dataclass
+class StackProcess:
+    """One long-running child: how to start it and how to tell it answers."""
+
+    name: str
+    argv: list[str]
+    url: str
+    health_url: str | None
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: Path = field(default_factory=project_root)
+
+
+@dataclass
+class StackStatus:
+    started: dict[str, str] = field(default_factory=dict)  # name -> URL, answering
+    failed: dict[str, str] = field(default_factory=dict)  # name -> why, with the log's path
+
+
+def stack_home(settings: Settings) -> Path:
+    return settings.resolved_home / "ui"
+
+
+def prefect_environment(settings: Settings, ports: Ports) -> dict[str, str]:
+    """Prefect's settings for the local server and every client of it."""
+    home = settings.resolved_home
+    return {
+        "PREFECT_HOME": str(home / "prefect"),
+        "PREFECT_API_URL": f"http://127.0.0.1:{ports.prefect}/api",
+        # The UI is copied here rather than into the locked environment.
+        "PREFECT_SERVER_UI_STATIC_DIRECTORY": str(home / "prefect-ui"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        # Streams run logs to `prefect deployment run ... --watch`.
+        "PREFECT_SERVER_LOGS_STREAM_OUT_ENABLED": "true",
+        "PREFECT_SERVER_LOGS_STREAM_PUBLISHING_ENABLED": "true",
+        "PYTHONWARNINGS": "ignore",
+    }
+
+
+def stack_processes(settings: Settings, endpoints: Endpoints, ports: Ports) -> list[StackProcess]:
+    """The processes in the order they start: the server before anything that talks to it."""
+    connection = endpoints.env(settings)
+    prefect = prefect_environment(settings, ports)
+    clients = {**connection, **prefect}
+    return [
+        StackProcess(
+            "prefect",
+            [
+                str(BIN / "prefect"),
+                "server",
+                "start",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(ports.prefect),
+            ],
+            f"http://127.0.0.1:{ports.prefect}",
+            f"http://127.0.0.1:{ports.prefect}/api/health",
+            prefect,
+        ),
+        StackProcess(
+            "worker",
+            [str(BIN / "prefect"), "worker", "start", "--pool", WORK_POOL, "--type", "process"],
+            f"work pool {WORK_POOL}",
+            None,
+            clients,
+        ),
+        StackProcess(
+            "mlflow",
+            [
+                str(BIN / "mlflow"),
+                "ui",
+                "--backend-store-uri",
+                settings.tracking_uri,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(ports.mlflow),
+            ],
+            f"http://127.0.0.1:{ports.mlflow}",
+            f"http://127.0.0.1:{ports.mlflow}/health",
+            connection,
+        ),
+        StackProcess(
+            "churn-api",
+            [
+                str(BIN / "bentoml"),
+                "serve",
+                "service:ChurnService",
+                "--working-dir",
+                str(project_root() / "services" / "churn_api"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(ports.churn_api),
+            ],
+            f"http://127.0.0.1:{ports.churn_api}",
+            f"http://127.0.0.1:{ports.churn_api}/healthz",
+            connection,
+        ),
+    ]
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status < 500
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _start(process: StackProcess, logs: Path) -> subprocess.Popen:
+    logs.mkdir(parents=True, exist_ok=True)
+    log_file = (logs / f"{process.name}.log").open("ab")
+    return subprocess.Popen(
+        process.argv,
+        cwd=process.cwd,
+        env={**os.environ, **process.env, "PWD": str(process.cwd)},
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: `down` stops it and its children
+    )
+
+
+def _wait_until(check: Callable[[], bool], child: subprocess.Popen, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            return False
+        if check():
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def _deploy_everything(env: dict[str, str], logs: Path) -> None:
+    """The work pool, then every deployment in prefect.yaml (what `prefect deploy --all` does)."""
+    root = project_root()
+    with (logs / "deploy.log").open("ab") as log_file:
+        for argv in (
+            [
+                str(BIN / "prefect"),
+                "work-pool",
+                "create",
+                WORK_POOL,
+                "--type",
+                "process",
+                "--overwrite",
+            ],
+            [str(BIN / "prefect"), "--no-prompt", "deploy", "--all"],
+        ):
+            subprocess.run(
+                argv,
+                cwd=root,
+                env={**os.environ, **env, "PWD": str(root)},
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                check=True,
+                timeout=300,
+            )
+
+
+def _record(settings: Settings, pids: dict[str, int]) -> None:
+    path = stack_home(settings) / "processes.json"
+    path.write_text(json.dumps(pids, indent=2))
+
+
+def start_stack(
+    settings: Settings,
+    endpoints: Endpoints,
+    ports: Ports = Ports(),
+    announce: Callable[[str], object] = print,
+) -> StackStatus:
+    """Start every process, deploy, and return once each answers (or has said why not)."""
+    if running_stack(settings):
+        raise RuntimeError("the stack is already running: `ecom ui down` stops it")
+    logs = stack_home(settings) / "logs"
+    status = StackStatus()
+    pids: dict[str, int] = {}
+    for process in stack_processes(settings, endpoints, ports):
+        child = _start(process, logs)
+        pids[process.name] = child.pid
+        _record(settings, pids)
+        announce(f"starting {process.name} …")
+        ready = _wait_until(
+            (lambda url=process.health_url: answers(url)) if process.health_url else lambda: True,
+            child,
+            READY_TIMEOUT_SECONDS if process.health_url else 3,
+        )
+        if not ready or child.poll() is not None:
+            status.failed[process.name] = f"did not start; see {logs / (process.name + '.log')}"
+            continue
+        status.started[process.name] = process.url
+        if process.name == "prefect":
+            _deploy_everything(process.env, logs)
+    return status
+
+
+def running_stack(settings: Settings) -> dict[str, int]:
+    """The recorded processes that still run."""
+    path = stack_home(settings) / "processes.json"
+    if not path.exists():
+        return {}
+    alive = {}
+    for name, pid in json.loads(path.read_text()).items():
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, 0)
+            alive[name] = pid
+    return alive
+
+
+def stop_stack(settings: Settings, grace_seconds: float = 15) -> list[str]:
+    """Stop what `start_stack` recorded (process groups: their children too), nothing else."""
+    stopped = []
+    recorded = running_stack(settings)
+    for name, pid in reversed(list(recorded.items())):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGTERM)
+            stopped.append(name)
+    deadline = time.monotonic() + grace_seconds
+    for pid in recorded.values():
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pid, 0)
+            except (ProcessLookupError, PermissionError):
+                break
+            time.sleep(0.2)
+        else:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+    with contextlib.suppress(FileNotFoundError):
+        (stack_home(settings) / "processes.json").unlink()
+    return stopped
+
+
+def describe(status: StackStatus, settings: Settings) -> list[str]:
+    """The lines `ecom ui up` prints: one URL per answering service, then what did not start."""
+    lines = [f"{name:<10} {url}" for name, url in status.started.items()]
+    lines += [f"{name:<10} {why}" for name, why in status.failed.items()]
+    lines.append(f"{'tracking':<10} {redact_url(settings.tracking_uri)}")
+    return lines
