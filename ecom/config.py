@@ -81,6 +81,10 @@ class Settings(BaseSettings):
         default_factory=lambda: project_root() / "docs" / "model_card.md",
         validation_alias="ECOM_MODEL_CARD",
     )
+    # Where the experiment analysis writes ab_test_design.md and decision_memo.md.
+    docs_dir: Path = Field(
+        default_factory=lambda: project_root() / "docs", validation_alias="ECOM_DOCS_DIR"
+    )
 
     # The churn service: an API key required in `X-API-Key` when set, the largest
     # /predict_batch, and how often it checks the champion alias and the scoring snapshot.

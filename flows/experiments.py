@@ -7,7 +7,6 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
-from ecom.config import project_root
 from ecom.experiments.reporting import write_analysis_report, write_docs
 from flows.common import database_task, start_services
 
@@ -28,10 +27,9 @@ def docs_task(database_url: str, experiment_id: str | None, docs_dir: Path):
 
 @flow(name="experiments")
 def experiments_flow(experiment_id: str | None = None):
-    _, endpoints = start_services()
-    root = project_root()
-    report = analyze_task(endpoints.database_url, experiment_id, root / "reports")
-    docs_task(endpoints.database_url, experiment_id, root / "docs")
+    settings, endpoints = start_services()
+    report = analyze_task(endpoints.database_url, experiment_id, settings.reports_dir)
+    docs_task(endpoints.database_url, experiment_id, settings.docs_dir)
     return report
 
 

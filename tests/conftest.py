@@ -57,7 +57,11 @@ def ecom_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings
     )
     env = connection_env(database_url, redis_url, settings)
     # Flows write the drift report and the model card here, never into the checkout.
-    env |= {"ECOM_REPORTS_DIR": str(home / "reports"), "ECOM_MODEL_CARD": str(home / "card.md")}
+    env |= {
+        "ECOM_REPORTS_DIR": str(home / "reports"),
+        "ECOM_MODEL_CARD": str(home / "card.md"),
+        "ECOM_DOCS_DIR": str(home / "docs"),
+    }
     try:
         with temporary_environ(env):
             config.get_settings.cache_clear()

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from ecom.cli.common import console, fail, runtime
-from ecom.config import project_root
+from ecom.config import get_settings
 
 app = typer.Typer(help="A/B tests: list, design (power), analyze, and write the memo.")
 
@@ -99,7 +99,7 @@ def analyze(
     from ecom.experiments.reporting import write_analysis_report
 
     report = write_analysis_report(
-        _database_url(), experiment, reports or project_root() / "reports"
+        _database_url(), experiment, reports or get_settings().reports_dir
     )
     analysis = report.analysis
     if analysis is None:
@@ -146,6 +146,6 @@ def memo(
     from ecom.experiments.reporting import write_docs
 
     design_path, memo_path = write_docs(
-        _database_url(), experiment, docs or project_root() / "docs"
+        _database_url(), experiment, docs or get_settings().docs_dir
     )
     console.print(f"wrote {design_path} and {memo_path}")

@@ -62,6 +62,7 @@ def losing_version(pipeline_run, ecom_settings, database_url, redis_url):
     registered version differ from the champion's."""
     from ecom.churn import models as churn_models
     from ecom.churn import training
+    from ecom.churn.oracle import loaded_data_fingerprint
     from ecom.features import store as features
 
     data_dir, _ = pipeline_run
@@ -72,6 +73,7 @@ def losing_version(pipeline_run, ecom_settings, database_url, redis_url):
         labels_shuffled_before_test(frame, ecom_settings.label_horizon_days),
         features.feature_service_columns(ecom_settings, endpoints),
         truth_dir=data_dir,
+        loaded_fingerprint=loaded_data_fingerprint(database_url),
         candidates=(churn_models.XGB_SMOTE,),  # the variant that learns at this scale
     )
 

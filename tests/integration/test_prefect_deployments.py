@@ -3,10 +3,10 @@
 One `prefect server start` serves the module. `prefect --no-prompt deploy --all` registers
 every deployment of prefect.yaml, which must then be on the server exactly as declared
 (entrypoint, pool, parameters, schedules, concurrency). Then one process worker runs each of
-the seven deployments in turn, on a small generated dataset, each to Completed, and each
+the nine deployments in turn, on a small generated dataset, each to Completed, and each
 leaves the data it is for: the nightly pipeline generates and loads the data, builds,
-gates, trains and scores; then ingest, transform, quality, features, weekly-retrain and
-daily-scoring run alone on it. The worker works in a database, Redis database, MLflow store
+gates, trains, scores and monitors; then ingest, transform, quality, features,
+weekly-retrain, daily-scoring, daily-experiments and daily-monitoring run alone on it. The worker works in a database, Redis database, MLflow store
 and ECOM_HOME of this module's own, so no other test sees its tables or model versions. The
 server's scheduler service is off, so no cron run can slip in between the runs the test
 creates. Every step has a deadline and every subprocess is killed afterwards, pass or fail.
@@ -25,7 +25,6 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
 
@@ -240,7 +239,10 @@ def deployed(prefect_server: PrefectServer) -> dict[str, object]:
 def test_deploy_all_registers_every_deployment_as_declared(deployed):
     declared = _declared_deployments()
     assert sorted(deployed) == sorted(declared)
-    assert len(declared) == 7
+    assert set(declared) == {
+        "nightly", "ingest", "transform", "quality", "features", "weekly-retrain",
+        "daily-scoring", "daily-experiments", "daily-monitoring",
+    }  # fmt: skip
     for name, spec in declared.items():
         deployment = deployed[name]
         assert deployment.entrypoint == spec["entrypoint"], name
@@ -380,7 +382,10 @@ def test_every_deployment_runs_to_completion_on_a_process_worker(
             versions, champion = _model_versions(worker_data.tracking_uri)
             assert versions == [1, 2] and champion in versions
 
-            today = datetime.now(UTC).date()
+            as_of = fetch_all(
+                worker_data.database_url,
+                "select max(cutoff_date) from analytics.mart_churn_scoring",
+            )[0][0]
             with transaction(worker_data.database_url) as cursor:
                 cursor.execute("delete from analytics.churn_scores")
             run("daily-scoring")
@@ -389,7 +394,16 @@ def test_every_deployment_runs_to_completion_on_a_process_worker(
                 "select count(*), min(model_version), max(model_version), min(scoring_date) "
                 "from analytics.churn_scores",
             )[0]
-            assert stored == (scored, str(champion), str(champion), today)
+            assert stored == (scored, str(champion), str(champion), as_of)
+
+            # The experiment analysis and monitoring, on the same warehouse.
+            _, experiment_logs = run("daily-experiments")
+            assert experiment_logs, "the experiment flow logged nothing"
+            run("daily-monitoring", fail_on_drift=False)
+            performance = _count(
+                worker_data.database_url, "select count(*) from analytics.model_performance"
+            )
+            assert performance > 0
     finally:
         _stop(worker)
     assert sorted(ran) == sorted(declared)

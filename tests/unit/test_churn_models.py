@@ -58,3 +58,11 @@ def test_predict_names_missing_columns():
     fitted = churn_models.fit_baseline(train, y, train, y, numeric, categorical)
     with pytest.raises(ValueError, match="country"):
         churn_models.predict_churn(fitted.model, train.drop(columns=["country"]))
+
+
+def test_the_leaf_weight_scales_with_the_training_rows_up_to_the_tuned_value() -> None:
+    params = churn_models.XGBoostParams()
+    assert params.for_rows(400_000).min_child_weight == params.min_child_weight == 100.0
+    assert params.for_rows(20_000).min_child_weight == 10.0
+    assert params.for_rows(500).min_child_weight == 1.0
+    assert params.for_rows(20_000).max_depth == params.max_depth
