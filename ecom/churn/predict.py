@@ -96,6 +96,7 @@ class ChurnPredictor:
         model_version: str,
         economics: Economics = Economics(),
     ) -> None:
+        self.model = model  # the fitted pipeline itself, for what needs scikit-learn's interface
         self.model_name = model_name
         self.model_version = str(model_version)
         self.economics = economics

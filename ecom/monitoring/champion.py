@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from ecom.churn.registry import MODEL_NAME
-from ecom.churn.scoring import NoChampionModel, load_champion
+from ecom.churn.scoring import NoChampionModel, champion_predictor
 from ecom.churn.training import (
     REFERENCE_ARTIFACT_DIR,
     REFERENCE_FEATURES_FILE,
@@ -82,7 +82,8 @@ def load_champion_run(settings: Settings) -> ChampionRun:
     """The current champion with its run; raises `NoChampionModel` when there is none."""
     from mlflow.tracking import MlflowClient
 
-    model, version = load_champion(settings)
+    predictor = champion_predictor(settings)
+    model, version = predictor.model, predictor.model_version
     client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
     run_id = client.get_model_version(MODEL_NAME, version).run_id
     if not run_id:

@@ -3,8 +3,9 @@
 A scoring test compares `analytics.churn_scores` with this: the version the `champion` alias
 names (asked of the registry, not of `ecom`) and that model's own probabilities on the rows of
 the scoring mart, loaded by alias as the scikit-learn model it was logged as and fed the
-columns its logged signature declares. A scorer that returns a constant, or uses the latest version
-instead of the champion, disagrees with it.
+contract's feature columns as PostgreSQL returns them (the model casts its own input). A
+scorer that returns a constant, or uses the latest version instead of the champion, disagrees
+with it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pandas as pd
 from ecom.churn.split import plan_cutoff_split
 from ecom.config import Settings
 from ecom.db import connect
+from ecom.features import contract
 
 MODEL_NAME = "churn_prediction_advanced"
 CHAMPION_URI = f"models:/{MODEL_NAME}@champion"
@@ -43,23 +45,11 @@ def _scoring_rows(database_url: str) -> pd.DataFrame:
         connection.close()
 
 
-def _signature_input(rows: pd.DataFrame) -> pd.DataFrame:
-    """The columns the logged signature names: strings as objects (NULL -> None), everything
-    else as float64 (NULL -> NaN), the types the signature was inferred from."""
-    from mlflow.models import get_model_info
-    from mlflow.types import DataType
-
-    signature = get_model_info(CHAMPION_URI).signature
-    assert signature is not None, f"{CHAMPION_URI} was logged without an input signature"
-    schema = signature.inputs
-    frame = pd.DataFrame(index=rows.index)
-    for column in schema.inputs:
-        values = rows[column.name]
-        if column.type == DataType.string:
-            frame[column.name] = values.astype("object").where(values.notna(), None)
-        else:
-            frame[column.name] = pd.to_numeric(values, errors="coerce").astype("float64")
-    return frame
+def _model_input(rows: pd.DataFrame) -> pd.DataFrame:
+    """The contract's feature columns as PostgreSQL returned them: the logged model casts and
+    encodes its own input (its first step), so it is given the raw values, NULLs as None."""
+    columns = [feature.name for feature in contract.FEATURES]
+    return rows[columns].astype("object").where(rows[columns].notna(), None)
 
 
 def champion_view(settings: Settings) -> ChampionView:
@@ -73,7 +63,7 @@ def champion_view(settings: Settings) -> ChampionView:
     mlflow.set_registry_uri(settings.tracking_uri)
     model = mlflow.sklearn.load_model(CHAMPION_URI)
     rows = _scoring_rows(settings.database_url or "")
-    predicted = model.predict_proba(_signature_input(rows))
+    predicted = model.predict_proba(_model_input(rows))
     probabilities = predicted[:, list(model.classes_).index(1)]
     return ChampionView(
         version=version,

@@ -168,7 +168,10 @@ def test_commands_name_what_the_project_defines(compose) -> None:
             assert result.exit_code == 0, f"{name}: `{' '.join(words)}` is not an ecom command"
         if words[:2] == ["bentoml", "serve"]:
             module, _, cls = words[2].partition(":")
-            source = ROOT / (module.replace(".", "/") + ".py")
+            folder = next(
+                (w.split("=", 1)[1] for w in words if w.startswith("--working-dir=")), "."
+            )
+            source = ROOT / folder / (module.replace(".", "/") + ".py")
             assert source.is_file(), f"{name} serves {module}, which does not exist"
             assert re.search(rf"^class {cls}\b", source.read_text(), re.M), (name, cls)
     worker = " ".join(command_words(services(compose)["prefect-worker"]))
