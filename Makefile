@@ -50,6 +50,9 @@ bench: install  ## side-by-side benchmarks; results land in benchmarks/results/
 	$(BIN)/python benchmarks/bench_ingest.py
 	$(BIN)/python benchmarks/bench_transform.py
 	$(BIN)/python benchmarks/bench_features.py
+	$(BIN)/python benchmarks/bench_serving.py
+	$(BIN)/python benchmarks/bench_experiments.py
+	$(BIN)/python benchmarks/bench_demo.py
 
 # The tracking URI comes from `ecom services env`, never from the caller's shell: without it
 # `mlflow ui` would quietly create an empty ./mlflow.db and show no runs.

@@ -28,7 +28,7 @@ from ecom.services import Endpoints
 
 BIN = Path(sys.executable).parent
 WORK_POOL = "ecom-local"
-READY_TIMEOUT_SECONDS = 180
+READY_TIMEOUT_SECONDS = 120
 
 
 @dataclass(frozen=True)
@@ -210,14 +210,19 @@ def start_stack(
     endpoints: Endpoints,
     ports: Ports = Ports(),
     announce: Callable[[str], object] = print,
+    *,
+    with_api: bool = True,
 ) -> StackStatus:
-    """Start every process, deploy, and return once each answers (or has said why not)."""
+    """Start every process, deploy, and return once each answers (or has said why not).
+    Without `with_api` the churn service is left out (before the first champion exists)."""
     if running_stack(settings):
         raise RuntimeError("the stack is already running: `ecom ui down` stops it")
     logs = stack_home(settings) / "logs"
     status = StackStatus()
     pids: dict[str, int] = {}
     for process in stack_processes(settings, endpoints, ports):
+        if process.name == "churn-api" and not with_api:
+            continue
         child = _start(process, logs)
         pids[process.name] = child.pid
         _record(settings, pids)

@@ -88,3 +88,19 @@ def redis_url(ecom_settings: Settings) -> str:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _connection_environment_restored() -> Iterator[None]:
+    """Each module leaves the connection variables it found as it found them.
+
+    Building a feature store exports its endpoints into os.environ (Feast and dbt read them
+    there), so a module that works on a database or Redis of its own would otherwise leave
+    them behind for every module after it. Variables that appear during the module (the
+    session's own, on first use) stay."""
+    prefixes = ("ECOM_", "PG", "MLFLOW_")
+    saved = {key: value for key, value in os.environ.items() if key.startswith(prefixes)}
+    yield
+    if any(os.environ.get(key) != value for key, value in saved.items()):
+        os.environ.update(saved)
+        config.get_settings.cache_clear()

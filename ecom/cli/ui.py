@@ -22,6 +22,9 @@ def ui_up(
     prefect_port: Annotated[int, typer.Option(help="Prefect server and UI port.")] = 4200,
     mlflow_port: Annotated[int, typer.Option(help="MLflow UI port.")] = 5000,
     api_port: Annotated[int, typer.Option(help="Churn service port.")] = 8000,
+    api: Annotated[
+        bool, typer.Option(help="Also serve the churn API (needs a champion: run `make demo`).")
+    ] = True,
     detach: Annotated[
         bool, typer.Option(help="Return once everything answers; stop with `ecom ui down`.")
     ] = False,
@@ -36,6 +39,7 @@ def ui_up(
             endpoints,
             Ports(prefect=prefect_port, mlflow=mlflow_port, churn_api=api_port),
             announce=lambda line: console.print(line, style="dim"),
+            with_api=api,
         )
     except (RuntimeError, OSError) as error:
         stop_stack(settings)

@@ -36,7 +36,7 @@ def ecom(args: list[str], env: dict[str, str], timeout: int) -> subprocess.Compl
 
 
 def test_ui_up_deploys_everything_and_down_stops_it(ecom_settings: Settings, tmp_path) -> None:
-    ports = {"prefect": free_port(), "mlflow": free_port(), "api": free_port()}
+    ports = {"prefect": free_port(), "mlflow": free_port()}
     env = {
         **os.environ,
         "ECOM_HOME": str(tmp_path / "home"),
@@ -48,7 +48,7 @@ def test_ui_up_deploys_everything_and_down_stops_it(ecom_settings: Settings, tmp
     env.pop("PREFECT_API_URL", None)
     recorded: dict[str, int] = {}
     args = ["ui", "up", "--detach", "--prefect-port", str(ports["prefect"]),
-            "--mlflow-port", str(ports["mlflow"]), "--api-port", str(ports["api"])]  # fmt: skip
+            "--mlflow-port", str(ports["mlflow"]), "--no-api"]  # fmt: skip
     try:
         started = ecom(args, env, timeout=420)
         assert started.returncode == 0, started.stdout + started.stderr
