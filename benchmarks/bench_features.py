@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 from ecom.churn import models as churn_models  # noqa: E402
 from ecom.churn import scoring, training  # noqa: E402
 from ecom.config import RedisParts, Settings  # noqa: E402
-from ecom.db import connect, create_database, transaction  # noqa: E402
+from ecom.db import create_database, read_query_frame, transaction  # noqa: E402
 from ecom.features import store as features  # noqa: E402
 from ecom.features.connection import fill_postgres_fields  # noqa: E402
 from ecom.services import Endpoints, ensure_services  # noqa: E402
@@ -145,18 +145,6 @@ def prepare_database(server_url: str, users: int, cutoffs: int) -> str:
     return url
 
 
-def copy_query_to_frame(database_url: str, query: str) -> pd.DataFrame:
-    buffer = io.StringIO()
-    connection = connect(database_url)
-    try:
-        with connection.cursor() as cursor:
-            cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH CSV HEADER", buffer)
-    finally:
-        connection.close()
-    buffer.seek(0)
-    return pd.read_csv(buffer)
-
-
 def compare_frames(feast_frame: pd.DataFrame, sql_frame: pd.DataFrame, columns: list[str]) -> str:
     """Same (user, cutoff) rows and the same numeric values: the two joins agree."""
     left = feast_frame.assign(
@@ -214,7 +202,7 @@ def default_feast_store(settings: Settings, endpoints: Endpoints):
 def bench_retrieval(settings, endpoints, columns, stock_sample: int) -> tuple[list[Timing], str]:
     feast_frame, feast_seconds = _timed(features.training_frame, settings, endpoints)
     sql = HAND_WRITTEN_PIT_SQL.format(columns=", ".join(f"f.{c}" for c in columns))
-    sql_frame, sql_seconds = _timed(copy_query_to_frame, endpoints.database_url, sql)
+    sql_frame, sql_seconds = _timed(read_query_frame, endpoints.database_url, sql)
     agreement = compare_frames(feast_frame, sql_frame, columns)
     timings = [
         Timing(
@@ -259,7 +247,7 @@ def raw_redis_materialize(
     database_url: str, redis_url: str, columns: list[str], batch: int = 10_000
 ) -> int:
     """The floor: read the same latest rows and HSET them as plain strings in pipelines."""
-    latest = copy_query_to_frame(database_url, LATEST_ROWS_SQL.format(columns=", ".join(columns)))
+    latest = read_query_frame(database_url, LATEST_ROWS_SQL.format(columns=", ".join(columns)))
     client = redis.Redis.from_url(redis_url)
     records = latest.astype(object).where(latest.notna(), "").to_dict("records")
     for start in range(0, len(records), batch):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 from collections.abc import Iterator
 
 import psycopg2
@@ -78,3 +79,20 @@ def create_database(server_url: str, name: str, *, replace: bool = False) -> str
     create = pg_sql.SQL("CREATE DATABASE {}").format(pg_sql.Identifier(name))
     _administer(server_url, *([_drop_statement(name)] if replace else []), create)
     return PostgresParts(server_url).with_database(name).url
+
+
+def read_query_frame(database_url: str, sql: str, dtype: dict[str, str] | None = None):
+    """A query's rows as a pandas frame through COPY, about 10x faster than fetching rows when
+    a stage reads a whole mart; `dtype` pins columns pandas would otherwise guess. (pandas is
+    imported here: every command imports this module, and most never need it.)"""
+    import pandas as pd
+
+    buffer = io.StringIO()
+    connection = connect(database_url)
+    try:
+        with connection.cursor() as cursor:
+            cursor.copy_expert(f"COPY ({sql}) TO STDOUT WITH CSV HEADER", buffer)
+    finally:
+        connection.close()
+    buffer.seek(0)
+    return pd.read_csv(buffer, dtype=dtype)

@@ -16,6 +16,12 @@ from ecom.config import get_settings
 # Help text for every --data/--out: the default itself is Settings.data_dir, read at run time.
 DATA_DIR_HELP = "(default: $ECOM_DATA_DIR, else data/thelook in the project)"
 
+# What generating needs when a folder holds no CSVs: shared by `load` and `pipeline`.
+UsersToGenerate = Annotated[
+    int, typer.Option(help="Users to generate when the folder holds no CSVs.")
+]
+SeedToGenerate = Annotated[int, typer.Option(help="Seed used when generating.")]
+
 
 def generate(
     users: Annotated[int, typer.Option(min=10, help="Number of users to generate.")] = 100_000,
@@ -63,10 +69,8 @@ def load(
         Path | None,
         typer.Option(help=f"Folder holding the TheLook CSVs {DATA_DIR_HELP}.", show_default=False),
     ] = None,
-    users: Annotated[
-        int, typer.Option(help="Users to generate when the folder holds no CSVs.")
-    ] = 100_000,
-    seed: Annotated[int, typer.Option(help="Seed used when generating.")] = 42,
+    users: UsersToGenerate = 100_000,
+    seed: SeedToGenerate = 42,
 ) -> None:
     """Load the CSVs into the `raw` schema atomically with COPY (generating them first if absent)."""
     from ecom.ingest.load import LoadError

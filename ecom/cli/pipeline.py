@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ecom.cli.common import console, fail, runtime
-from ecom.cli.data import DATA_DIR_HELP
+from ecom.cli.data import DATA_DIR_HELP, SeedToGenerate, UsersToGenerate
 
 
 def pipeline(
@@ -20,10 +20,8 @@ def pipeline(
             show_default=False,
         ),
     ] = None,
-    users: Annotated[
-        int, typer.Option(help="Users to generate when the folder holds no CSVs.")
-    ] = 100_000,
-    seed: Annotated[int, typer.Option(help="Seed used when generating.")] = 42,
+    users: UsersToGenerate = 100_000,
+    seed: SeedToGenerate = 42,
 ) -> None:
     """Run the whole Prefect pipeline: load, transform, quality gate, features, train, score, monitor."""
     # Without PREFECT_API_URL the flow starts Prefect's ephemeral server, which on a fresh

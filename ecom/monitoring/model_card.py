@@ -16,6 +16,7 @@ import pandas as pd
 
 from ecom.churn.registry import MODEL_NAME
 from ecom.config import Settings
+from ecom.features import contract
 from ecom.monitoring.champion import ChampionRun, MissingRunArtifact, load_champion_run
 from ecom.monitoring.performance import read_performance
 from ecom.services import Endpoints
@@ -92,12 +93,24 @@ def _gate_section(run: ChampionRun) -> str:
 
 
 def _features_section(run: ChampionRun) -> str:
+    """The features the run recorded, described from the feature contract (group, why it
+    matters); a feature the run used that the contract no longer has is said to be so."""
     features = run.json_artifact(FEATURES_ARTIFACT)
-    rows = [[name, "numeric"] for name in features.get("numeric", [])]
-    rows += [[name, "categorical"] for name in features.get("categorical", [])]
+    described = {feature.name: feature for feature in contract.FEATURES}
+    kinds = {name: "numeric" for name in features.get("numeric", [])}
+    kinds |= {name: "categorical" for name in features.get("categorical", [])}
+    rows = []
+    for name, kind in kinds.items():
+        feature = described.get(name)
+        if feature is None:
+            rows.append([name, kind, "-", "not in the current feature contract"])
+        else:
+            rows.append([name, kind, feature.group.value, feature.description])
     return (
         f"From the Feast feature service `{features.get('feature_service')}` as the run "
-        f"recorded it ({len(rows)} features):\n\n" + _table(["feature", "type"], rows)
+        f"recorded it ({len(rows)} features), described by the feature contract "
+        "(`ecom/features/contract.py`):\n\n"
+        + _table(["feature", "type", "group", "why it matters"], rows)
     )
 
 

@@ -106,3 +106,8 @@ def test_model_card_numbers_come_from_the_run(settings, endpoints, tmp_path):
                     "Known limits", "Lineage"):  # fmt: skip
         assert f"## {section}" in card
     assert "recency_days" in card
+    # Features are described by the feature contract: group and why each matters.
+    from ecom.features import contract
+
+    recency = next(feature for feature in contract.FEATURES if feature.name == "recency_days")
+    assert f"| recency_days | numeric | rfm | {recency.description} |" in card
