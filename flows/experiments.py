@@ -7,7 +7,7 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
-from ecom.experiments.reporting import write_analysis_report, write_docs
+from ecom.experiments.reporting import ExperimentReport, write_analysis_report, write_docs
 from flows.common import database_task, start_services
 
 
@@ -15,7 +15,7 @@ from flows.common import database_task, start_services
 def analyze_task(database_url: str, experiment_id: str | None, reports_dir: Path):
     report = write_analysis_report(database_url, experiment_id, reports_dir)
     get_run_logger().info("experiment %s: %s", report.experiment_id or "none", report.message)
-    return report.json_path
+    return report
 
 
 @database_task(name="write-experiment-docs")
@@ -26,7 +26,7 @@ def docs_task(database_url: str, experiment_id: str | None, docs_dir: Path):
 
 
 @flow(name="experiments")
-def experiments_flow(experiment_id: str | None = None):
+def experiments_flow(experiment_id: str | None = None) -> ExperimentReport:
     settings, endpoints = start_services()
     report = analyze_task(endpoints.database_url, experiment_id, settings.reports_dir)
     docs_task(endpoints.database_url, experiment_id, settings.docs_dir)

@@ -1,4 +1,5 @@
-"""The whole pipeline: load -> transform -> quality gate -> features -> train -> score -> monitor.
+"""The whole pipeline: load -> transform -> quality gate -> features -> train -> score -> monitor
+-> experiment analysis.
 
 Each stage is its own flow, so the Prefect UI shows one nested run per stage with its logs,
 and any stage can also be deployed or run alone. A failed quality gate raises, so features
@@ -12,6 +13,7 @@ from prefect import flow, get_run_logger
 from ecom.config import get_settings
 from ecom.stages import PipelineSummary, require_feature_inputs
 from flows.common import start_services
+from flows.experiments import experiments_flow
 from flows.features import features_flow
 from flows.ingest import ingest_flow
 from flows.monitor import monitor_flow
@@ -55,6 +57,11 @@ def churn_pipeline(
     drift, performance = monitor_flow(fail_on_drift=False)
     summary.add("drift", drift.summary_line(), drift)
     summary.add("monitor", performance.summary_line(), performance)
+
+    # The experiment analysis reads the experiment marts only; it writes the JSON and docs
+    # that the report's lift panel reads.
+    experiment = experiments_flow()
+    summary.add("experiment", experiment.summary_line(), experiment)
 
     for stage, line in summary.lines:
         logger.info("%-9s %s", stage, line)

@@ -27,6 +27,9 @@ def pipeline(
     # Without PREFECT_API_URL the flow starts Prefect's ephemeral server, which on a fresh
     # PREFECT_HOME or a busy machine takes longer than Prefect's default 20 s to answer.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    # Its telemetry heartbeat has nowhere to go offline and races the run for the SQLite
+    # database ("database is locked" tracebacks in the middle of the demo's output).
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from ecom.stages import StageInputMissing, render_pipeline_summary
     from flows.pipeline import churn_pipeline
 

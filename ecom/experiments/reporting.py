@@ -48,6 +48,13 @@ class ExperimentReport:
     json_path: Path
     plot_path: Path | None
 
+    def summary_line(self) -> str:
+        """The pipeline summary's line: the verdict and its reason, or why there is none."""
+        if self.analysis is None:
+            return f"no experiment analysed: {self.message}"
+        verdict = self.analysis.verdict
+        return f"{self.experiment_id}: {verdict.decision} ({verdict.reason}); {self.json_path}"
+
 
 def analyze_from_warehouse(database_url: str, experiment_id: str | None) -> ExperimentAnalysis:
     """Analyse `experiment_id` (default: the newest); raises NoExperimentError when absent."""

@@ -99,7 +99,12 @@ def test_pipeline_generates_when_the_folder_is_empty_and_loads_every_table(
         "score",
         "drift",
         "monitor",
+        "experiment",
     ]
+    # The generated data carries an experiment: the pipeline analysed it and says its verdict.
+    experiment = summary.details["experiment"]
+    assert experiment.analysis is not None, experiment.message
+    assert experiment.json_path.is_file()
 
 
 def test_pipeline_summary_prints_every_stage_result(pipeline_run):
