@@ -250,6 +250,7 @@ def test_deploy_all_registers_every_deployment_as_declared(deployed):
         assert deployment.work_pool_name == spec["work_pool"]["name"], name
         assert deployment.work_queue_name == spec["work_pool"]["work_queue_name"], name
         assert deployment.parameters == spec.get("parameters", {}), name
+        assert spec["tags"] and sorted(deployment.tags) == sorted(spec["tags"]), name
         assert deployment.pull_steps == [
             {"prefect.deployments.steps.set_working_directory": {"directory": str(ROOT)}}
         ], name
