@@ -30,5 +30,5 @@ def runtime() -> tuple[Settings, Endpoints]:
 
 def fail(message: str) -> typer.Exit:
     """Print `message` as an error and return the exit to raise (code 1)."""
-    console.print(f"[bold red]error:[/] {escape(message)}")
+    console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)  # paths stay whole
     return typer.Exit(code=1)
