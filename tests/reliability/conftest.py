@@ -28,7 +28,8 @@ class Figures:
 
 @pytest.fixture
 def figures(request) -> Figures:
-    return Figures(request.node.module.__doc__.strip().splitlines()[0].rstrip("."))
+    first_paragraph = " ".join(request.node.module.__doc__.strip().split("\n\n")[0].split())
+    return Figures(first_paragraph.rstrip("."))
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
