@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from prefect import Task, task
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from prefect import Task, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
@@ -10,6 +13,8 @@ from prefect.states import State
 from ecom.config import Settings, get_settings
 from ecom.db import TRANSIENT_ERRORS
 from ecom.services import Endpoints, ensure_services
+
+Summary = TypeVar("Summary")
 
 
 def retry_on_transient_database_error(task: Task, task_run: TaskRun, state: State) -> bool:
@@ -39,3 +44,20 @@ def start_services() -> tuple[Settings, Endpoints]:
     endpoints = ensure_services(settings)
     endpoints.export(settings)
     return settings, endpoints
+
+
+def stage_task(name: str, run: Callable[..., Summary]) -> Task[..., Summary]:
+    """A stage function as a database task that logs the stage's own summary line.
+
+    Every flow's stage tasks come from here, so none can drift from the retry policy or run
+    without saying what it did. The qualified name is the task's, so Prefect's task keys (which
+    it derives from it) stay distinct per stage."""
+
+    def run_stage(settings: Settings, endpoints: Endpoints, **options: Any) -> Summary:
+        summary = run(settings, endpoints, **options)
+        get_run_logger().info("%s", summary.summary_line())
+        return summary
+
+    run_stage.__name__ = run_stage.__qualname__ = name.replace("-", "_")
+    run_stage.__doc__ = run.__doc__
+    return database_task(name=name)(run_stage)

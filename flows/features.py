@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 
 from ecom.features.store import apply_feature_repo, materialize_features
-from flows.common import database_task, start_services
+from flows.common import database_task, stage_task, start_services
 
 
 @database_task(name="feast-apply")
@@ -15,11 +15,7 @@ def feast_apply_task(settings, endpoints):
     return applied
 
 
-@database_task(name="feast-materialize")
-def feast_materialize_task(settings, endpoints):
-    summary = materialize_features(settings, endpoints)
-    get_run_logger().info("%s", summary.summary_line())
-    return summary
+feast_materialize_task = stage_task("feast-materialize", materialize_features)
 
 
 @flow(name="features")

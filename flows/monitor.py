@@ -12,14 +12,10 @@ from prefect import flow, get_run_logger
 from ecom.monitoring.drift import DriftDetected, run_drift_check
 from ecom.monitoring.model_card import write_model_card
 from ecom.monitoring.performance import update_model_performance
-from flows.common import database_task, start_services
+from flows.common import database_task, stage_task, start_services
 
-
-@database_task(name="model-performance")
-def performance_task(settings, endpoints):
-    summary = update_model_performance(settings, endpoints)
-    get_run_logger().info("%s", summary.summary_line())
-    return summary
+performance_task = stage_task("model-performance", update_model_performance)
+drift_task = stage_task("drift-report", run_drift_check)
 
 
 @database_task(name="model-card")
@@ -27,13 +23,6 @@ def model_card_task(settings, endpoints):
     path = write_model_card(settings, endpoints)
     get_run_logger().info("model card written to %s", path)
     return str(path)
-
-
-@database_task(name="drift-report")
-def drift_task(settings, endpoints):
-    summary = run_drift_check(settings, endpoints)
-    get_run_logger().info("%s", summary.summary_line())
-    return summary
 
 
 @flow(name="monitor")

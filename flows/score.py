@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from prefect import flow, get_run_logger
+from prefect import flow
 
 from ecom.churn.scoring import score_users
-from flows.common import database_task, start_services
+from flows.common import stage_task, start_services
 
-
-@database_task(name="score-users")
-def score_task(settings, endpoints):
-    summary = score_users(settings, endpoints)
-    get_run_logger().info("scoring: %s", summary.summary_line())
-    return summary
+score_task = stage_task("score-users", score_users)
 
 
 @flow(name="score")

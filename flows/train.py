@@ -4,25 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prefect import flow, get_run_logger
+from prefect import flow
 
 from ecom.churn.training import train_churn_models
-from flows.common import database_task, start_services
+from flows.common import stage_task, start_services
 
-
-@database_task(name="train-churn-models")
-def train_task(settings, endpoints, truth_dir: str | None = None):
-    result = train_churn_models(
-        settings, endpoints, truth_dir=Path(truth_dir) if truth_dir else None
-    )
-    get_run_logger().info("training: %s", result.summary_line())
-    return result
+train_task = stage_task("train-churn-models", train_churn_models)
 
 
 @flow(name="train")
 def train_flow(truth_dir: str | None = None):
     settings, endpoints = start_services()
-    return train_task(settings, endpoints, truth_dir)
+    return train_task(settings, endpoints, truth_dir=Path(truth_dir) if truth_dir else None)
 
 
 if __name__ == "__main__":

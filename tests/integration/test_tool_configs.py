@@ -113,7 +113,7 @@ def test_with_nothing_reachable_they_say_what_to_run(tmp_path):
     dbt = _dbt_debug(env, tmp_path)
     assert dbt.returncode != 0, dbt.stdout
     assert f"{home}/pg/.s.PGSQL.5432" in dbt.stdout  # the embedded server's socket, not found
-    assert "ecom services up" in dbt.stdout and FIX in dbt.stdout  # and what to run instead
+    assert FIX in dbt.stdout  # and what to run instead
     assert "Traceback" not in dbt.stdout + dbt.stderr
 
 
