@@ -116,6 +116,10 @@ def stack_processes(settings: Settings, endpoints: Endpoints, ports: Ports) -> l
                 "127.0.0.1",
                 "--port",
                 str(ports.mlflow),
+                # One person's UI: one worker, not the default four, each of which imports
+                # MLflow's server (on a busy two-core machine four missed the readiness deadline).
+                "--workers",
+                "1",
             ],
             f"http://127.0.0.1:{ports.mlflow}",
             f"http://127.0.0.1:{ports.mlflow}/health",
