@@ -94,6 +94,10 @@ class Settings(BaseSettings):
         default=30.0, validation_alias="ECOM_SERVING_REFRESH_SECONDS"
     )
 
+    # Where a failed quality-gate or drift run is reported: a webhook (Slack's incoming webhook
+    # or any endpoint taking a JSON POST). Kept secret in Prefect's notification block.
+    alert_webhook_url: str | None = Field(default=None, validation_alias="ECOM_ALERT_WEBHOOK_URL")
+
     def with_overrides(self, **fields: object) -> Settings:
         """A copy with fields replaced by name (init kwargs only take the ECOM_* aliases,
         and matching env vars by field name would pick up HOME or DATABASE_URL by accident)."""

@@ -54,6 +54,7 @@ class StackProcess:
 class StackStatus:
     started: dict[str, str] = field(default_factory=dict)  # name -> URL, answering
     failed: dict[str, str] = field(default_factory=dict)  # name -> why, with the log's path
+    alerts: str = ""  # what alerting was set up, or how to turn it on
 
 
 def stack_home(settings: Settings) -> Path:
@@ -115,6 +116,10 @@ def stack_processes(settings: Settings, endpoints: Endpoints, ports: Ports) -> l
                 "127.0.0.1",
                 "--port",
                 str(ports.mlflow),
+                # One person's UI: one worker, not the default four, each of which imports
+                # MLflow's server (on a busy two-core machine four missed the readiness deadline).
+                "--workers",
+                "1",
             ],
             f"http://127.0.0.1:{ports.mlflow}",
             f"http://127.0.0.1:{ports.mlflow}/health",
@@ -238,7 +243,17 @@ def start_stack(
         status.started[process.name] = process.url
         if process.name == "prefect":
             _deploy_everything(process.env, logs)
+            status.alerts = _set_up_alerts(settings, process.env["PREFECT_API_URL"])
     return status
+
+
+def _set_up_alerts(settings: Settings, api_url: str) -> str:
+    """The webhook block and automations.yaml on the server when ECOM_ALERT_WEBHOOK_URL is set
+    (idempotent); otherwise the line that says how to turn alerts on."""
+    from ecom.alerts import configure_alerts, describe_alerts
+
+    url = settings.alert_webhook_url
+    return describe_alerts(configure_alerts(api_url, url) if url else None, url)
 
 
 def running_stack(settings: Settings) -> dict[str, int]:
@@ -282,5 +297,7 @@ def describe(status: StackStatus, settings: Settings) -> list[str]:
     """The lines `ecom ui up` prints: one URL per answering service, then what did not start."""
     lines = [f"{name:<10} {url}" for name, url in status.started.items()]
     lines += [f"{name:<10} {why}" for name, why in status.failed.items()]
+    if status.alerts:
+        lines.append(f"{'alerts':<10} {status.alerts}")
     lines.append(f"{'tracking':<10} {redact_url(settings.tracking_uri)}")
     return lines

@@ -30,6 +30,7 @@ def ui_up(
     ] = False,
 ) -> None:
     """Start the stack, deploy prefect.yaml, print the URLs; Ctrl-C (or `ecom ui down`) stops it."""
+    from ecom.alerts import AlertConfigError
     from ecom.stack import Ports, describe, start_stack, stop_stack
 
     settings, endpoints = runtime()
@@ -41,7 +42,7 @@ def ui_up(
             announce=lambda line: console.print(line, style="dim"),
             with_api=api,
         )
-    except (RuntimeError, OSError) as error:
+    except (RuntimeError, OSError, AlertConfigError) as error:
         stop_stack(settings)
         raise fail(str(error)) from error
     for line in describe(status, settings):
@@ -67,3 +68,30 @@ def ui_down() -> None:
 
     stopped = stop_stack(get_settings())
     console.print(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}")
+
+
+@app.command("alerts")
+def ui_alerts(
+    api_url: Annotated[
+        str | None,
+        typer.Option(help="Prefect API, e.g. http://127.0.0.1:4200/api (else PREFECT_API_URL)."),
+    ] = None,
+) -> None:
+    """Save the webhook block and the automations in automations.yaml on a running server
+    (what `ecom ui up` does), when ECOM_ALERT_WEBHOOK_URL is set; idempotent."""
+    from prefect.settings import PREFECT_API_URL
+
+    from ecom.alerts import AlertConfigError, configure_alerts, describe_alerts
+
+    url = get_settings().alert_webhook_url
+    if not url:
+        console.print(f"alerts     {describe_alerts(None, url)}", soft_wrap=True, markup=False)
+        return
+    target = api_url or PREFECT_API_URL.value()
+    if not target:
+        raise fail("no Prefect server: pass --api-url or set PREFECT_API_URL")
+    try:
+        setup = configure_alerts(target, url)
+    except AlertConfigError as error:
+        raise fail(str(error)) from error
+    console.print(f"alerts     {describe_alerts(setup, url)}", soft_wrap=True, markup=False)

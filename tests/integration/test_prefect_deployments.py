@@ -9,22 +9,30 @@ gates, trains, scores and monitors; then ingest, transform, quality, features,
 weekly-retrain, daily-scoring, daily-experiments and daily-monitoring run alone on it. The worker works in a database, Redis database, MLflow store
 and ECOM_HOME of this module's own, so no other test sees its tables or model versions. The
 server's scheduler service is off, so no cron run can slip in between the runs the test
-creates. Every step has a deadline and every subprocess is killed afterwards, pass or fail.
+creates. The nightly run's sub-flows (one per stage) and logs are read back through the API.
+Alerting runs for real on the same server: automations.yaml and the webhook block are set up
+as `ecom ui up` does, pointed at a loopback HTTP server, and a quality-gate run on an empty
+warehouse must fail and make the server POST an alert naming that run. Every step has a
+deadline and every subprocess is killed afterwards, pass or fail.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from uuid import UUID
 
@@ -32,6 +40,7 @@ import pytest
 import redis
 import yaml
 
+from ecom.alerts import configure_alerts, read_automations
 from ecom.config import PostgresParts, RedisParts, Settings, connection_env
 from ecom.db import create_database, drop_database, fetch_all, transaction
 
@@ -46,6 +55,15 @@ SERVER_START_SECONDS = 150  # a fresh PREFECT_HOME migrates its database first
 CLI_SECONDS = 120
 FLOW_RUN_SECONDS = {"nightly": 600}  # the whole pipeline; a stage alone gets the default
 DEFAULT_FLOW_RUN_SECONDS = 300
+ALERT_SECONDS = 60  # from the Failed state to the webhook's POST (about a second here)
+# The nightly pipeline's stages, each a sub-flow, and the summary line it logs for each.
+NIGHTLY_SUB_FLOWS = {
+    "ingest", "transform", "quality", "features", "train", "score", "monitor", "experiments",
+}  # fmt: skip
+NIGHTLY_SUMMARY_STAGES = {
+    "load", "transform", "quality", "features", "train", "score", "drift", "monitor",
+    "experiment",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -281,22 +299,51 @@ def _wait_for_final_state(client, flow_run_id: UUID, worker: subprocess.Popen, l
     pytest.fail(f"flow run not finished after {limit} s:\n{_tail(log)}")
 
 
-def _run_deployment(client, deployment, parameters, worker, log: Path):
-    """One run of `deployment` created through the API, run by the worker to a final state;
-    returns the run and the messages its flow and tasks logged."""
+def _run_logs(client, flow_run_ids: list[UUID]) -> dict[UUID, list[str]]:
+    """The messages each flow run (and its tasks) logged, through the API."""
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 
+    logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=flow_run_ids)))
+    messages: dict[UUID, list[str]] = {flow_run_id: [] for flow_run_id in flow_run_ids}
+    for entry in logs:
+        messages[entry.flow_run_id].append(entry.message)
+    return messages
+
+
+def _run_to_final_state(client, deployment, parameters, worker, log: Path):
+    """One run of `deployment` created through the API, run by the worker to a final state."""
     flow_run = client.create_flow_run_from_deployment(deployment.id, parameters=parameters)
     limit = FLOW_RUN_SECONDS.get(deployment.name, DEFAULT_FLOW_RUN_SECONDS)
-    finished = _wait_for_final_state(client, flow_run.id, worker, log, limit)
+    return _wait_for_final_state(client, flow_run.id, worker, log, limit)
+
+
+def _run_deployment(client, deployment, parameters, worker, log: Path):
+    """One run of `deployment` to Completed; returns the run and the messages its flow and
+    tasks logged."""
+    finished = _run_to_final_state(client, deployment, parameters, worker, log)
     assert finished.state.is_completed(), (
         f"{deployment.name} ended {finished.state.type}: {finished.state.message}\n{_tail(log)}"
     )
     time.sleep(2)  # the flow process has exited; its last log batch may still be in flight
-    logs = client.read_logs(
-        log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run.id]))
+    return finished, _run_logs(client, [finished.id])[finished.id]
+
+
+def _sub_flows(client, parent: UUID) -> dict[str, tuple[str, list[str]]]:
+    """Each sub-flow run of `parent` by flow name: its final state and its log messages."""
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
+
+    children = client.read_flow_runs(
+        flow_run_filter=FlowRunFilter(
+            parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent])
+        )
     )
-    return finished, [entry.message for entry in logs]
+    logs = _run_logs(client, [child.id for child in children])
+    runs: dict[str, tuple[str, list[str]]] = {}
+    for child in children:
+        name = client.read_flow(child.flow_id).name
+        assert name not in runs, f"the pipeline ran the {name} sub-flow twice"
+        runs[name] = (child.state.type.value, logs[child.id])
+    return runs
 
 
 def _count(database_url: str, sql: str) -> int:
@@ -342,8 +389,17 @@ def test_every_deployment_runs_to_completion_on_a_process_worker(
                 ran.append(name)
                 return _run_deployment(client, deployed[name], parameters, worker, worker_log)
 
-            # The whole pipeline on an empty folder: generates the data there, then every stage.
-            run("nightly", data_dir=data_dir, users=USERS)
+            # The whole pipeline on an empty folder: generates the data there, then every stage,
+            # each a sub-flow of the nightly run with logs of its own; the run logs a summary.
+            nightly, nightly_logs = run("nightly", data_dir=data_dir, users=USERS)
+            sub_flows = _sub_flows(client, nightly.id)
+            assert {name: state for name, (state, _) in sub_flows.items()} == dict.fromkeys(
+                NIGHTLY_SUB_FLOWS, "COMPLETED"
+            )
+            assert all(logs for _, logs in sub_flows.values()), sub_flows
+            assert any("quality gate passed" in line for line in sub_flows["quality"][1])
+            summary_stages = {message.split()[0] for message in nightly_logs if message.strip()}
+            assert summary_stages >= NIGHTLY_SUMMARY_STAGES, nightly_logs
             assert sum(1 for _ in (worker_data.data_dir / "users.csv").open()) - 1 == USERS
             assert _count(worker_data.database_url, "select count(*) from raw.users") == USERS
             assert _model_versions(worker_data.tracking_uri) == ([1], 1)
@@ -408,3 +464,102 @@ def test_every_deployment_runs_to_completion_on_a_process_worker(
     finally:
         _stop(worker)
     assert sorted(ran) == sorted(declared)
+
+
+class WebhookReceiver:
+    """A loopback HTTP server that keeps the body of every POST it gets."""
+
+    def __init__(self) -> None:
+        self.bodies: queue.Queue[bytes] = queue.Queue()
+        received = self.bodies
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                received.put(self.rfile.read(int(self.headers.get("content-length", 0))))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:  # no request lines on the test's output
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/ecom-test"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def next_json(self, seconds: float) -> dict | None:
+        try:
+            return json.loads(self.bodies.get(timeout=seconds))
+        except queue.Empty:
+            return None
+
+
+@pytest.fixture
+def webhook() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver()
+    receiver.thread.start()
+    try:
+        yield receiver
+    finally:
+        receiver.server.shutdown()
+        receiver.server.server_close()
+
+
+def test_a_failed_quality_gate_run_posts_an_alert_to_the_webhook(
+    prefect_server: PrefectServer,
+    deployed,
+    webhook: WebhookReceiver,
+    ecom_settings: Settings,
+    database_url: str,
+    redis_url: str,
+    tmp_path: Path,
+):
+    """automations.yaml as `ecom ui up` sets it up (twice: still one automation), then the
+    `quality` deployment (tagged `alerting`) on an empty warehouse: the gate fails the run and
+    the server's automation posts that run, once, to the webhook."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    names = [automation["name"] for automation in read_automations()]
+    first = configure_alerts(prefect_server.api_url, webhook.url)
+    again = configure_alerts(prefect_server.api_url, webhook.url)
+    assert (first.created, first.updated) == (names, [])
+    assert (again.created, again.updated) == ([], names)
+
+    empty = create_database(database_url, f"ecom_alert_{uuid.uuid4().hex[:10]}")
+    home = tmp_path / "home"
+    settings = ecom_settings.with_overrides(home=home, database_url=empty, redis_url=redis_url)
+    worker_log = prefect_server.log_dir / "alert-worker.log"
+    worker = _spawn(
+        [PREFECT, "worker", "start", "--pool", deployed["quality"].work_pool_name, "--limit", "1"],
+        {
+            **prefect_server.env(),
+            **connection_env(empty, redis_url, settings),
+            "PREFECT_WORKER_QUERY_SECONDS": "2",
+        },
+        worker_log,
+        cwd=tmp_path,
+    )
+    try:
+        with (
+            temporary_settings(updates={PREFECT_API_URL: prefect_server.api_url}),
+            get_client(sync_client=True) as client,
+        ):
+            assert [len(client.read_automations_by_name(name)) for name in names] == [1] * len(
+                names
+            )
+            failed = _run_to_final_state(client, deployed["quality"], {}, worker, worker_log)
+            assert failed.state.is_failed(), f"{failed.state.type}: {failed.state.message}"
+            alert = webhook.next_json(ALERT_SECONDS)
+    finally:
+        _stop(worker)
+        drop_database(database_url, PostgresParts(empty).dbname)
+    assert alert is not None, (
+        f"no POST within {ALERT_SECONDS} s:\n{_tail(prefect_server.log_dir / 'server.log')}"
+    )
+    assert alert["subject"] == f"ecom alert: quality run {failed.name} is Failed"
+    assert f"Flow run id: {failed.id}" in alert["body"]
+    assert "of deployment quality ended Failed" in alert["body"]
+    assert failed.state.message.splitlines()[0] in alert["body"]
+    assert alert["text"] == f"{alert['subject']}\n{alert['body']}"
+    time.sleep(3)
+    assert webhook.bodies.empty(), "one failed run, one alert"

@@ -1,4 +1,5 @@
-"""`ecom ui up` starts the Prefect server with every deployment and a worker, and the MLflow UI;
+"""`ecom ui up` starts the Prefect server with every deployment and a worker, and the MLflow UI,
+and (with ECOM_ALERT_WEBHOOK_URL set) the alert block and automations, idempotently;
 `ecom ui down` stops exactly those processes. Real processes on free loopback ports."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ecom.alerts import BLOCK_NAME, read_automations
 from ecom.config import Settings
 from ecom.stack import answers
 
@@ -35,8 +37,20 @@ def ecom(args: list[str], env: dict[str, str], timeout: int) -> subprocess.Compl
     )  # fmt: skip
 
 
+def api_post(url: str, body: dict) -> object:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST",
+        headers={"content-type": "application/json"},
+    )  # fmt: skip
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
 def test_ui_up_deploys_everything_and_down_stops_it(ecom_settings: Settings, tmp_path) -> None:
     ports = {"prefect": free_port(), "mlflow": free_port()}
+    # Nothing listens there: this test checks what is set up, the deployment test sends alerts.
+    hook_port = free_port()
+    webhook = f"http://127.0.0.1:{hook_port}/hooks/secret-part"
     env = {
         **os.environ,
         "ECOM_HOME": str(tmp_path / "home"),
@@ -44,6 +58,7 @@ def test_ui_up_deploys_everything_and_down_stops_it(ecom_settings: Settings, tmp
         "ECOM_REDIS_URL": ecom_settings.redis_url,
         "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
         "COLUMNS": "200",
+        "ECOM_ALERT_WEBHOOK_URL": webhook,
     }
     env.pop("PREFECT_API_URL", None)
     recorded: dict[str, int] = {}
@@ -60,16 +75,30 @@ def test_ui_up_deploys_everything_and_down_stops_it(ecom_settings: Settings, tmp
         assert answers(f"{prefect_url}/api/health")
         assert answers(f"http://127.0.0.1:{ports['mlflow']}/health")
 
-        request = urllib.request.Request(
-            f"{prefect_url}/api/deployments/filter", data=b"{}", method="POST",
-            headers={"content-type": "application/json"},
-        )  # fmt: skip
-        with urllib.request.urlopen(request, timeout=10) as response:
-            deployed = {deployment["name"] for deployment in json.load(response)}
+        deployed = {item["name"] for item in api_post(f"{prefect_url}/api/deployments/filter", {})}
         declared = {
             d["name"] for d in yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
         }
         assert deployed == declared
+
+        # Alerts: the block and every automation of automations.yaml, once each however often
+        # it runs; the webhook's path (a Slack URL's secret) is never printed.
+        names = sorted(automation["name"] for automation in read_automations())
+        line = f"alerts     {', '.join(names)} -> custom-webhook/{BLOCK_NAME} -> "
+        assert f"{line}http://127.0.0.1:{hook_port}/…" in started.stdout
+        assert "secret-part" not in started.stdout
+        again = ecom(["ui", "alerts", "--api-url", f"{prefect_url}/api"], env, timeout=120)
+        assert again.returncode == 0 and line in again.stdout, again.stdout + again.stderr
+        automations = api_post(f"{prefect_url}/api/automations/filter", {})
+        assert sorted(item["name"] for item in automations) == names
+        blocks = api_post(f"{prefect_url}/api/block_documents/filter", {"include_secrets": True})
+        (block,) = [item for item in blocks if item["name"] == BLOCK_NAME]
+        assert block["data"]["secrets"] == {"webhook_url": webhook}
+        assert all(
+            action["block_document_id"] == block["id"]
+            for automation in automations
+            for action in automation["actions"]
+        )
         recorded = json.loads((tmp_path / "home" / "ui" / "processes.json").read_text())
         assert {"prefect", "worker", "mlflow"} <= set(recorded)
     finally:

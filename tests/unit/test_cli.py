@@ -35,6 +35,10 @@ COMMANDS = [
     ["score"],
     ["pipeline"],
     ["serve"],
+    ["ui"],
+    ["ui", "up"],
+    ["ui", "down"],
+    ["ui", "alerts"],
 ]
 
 
@@ -129,3 +133,30 @@ def test_services_env_prints_exports_a_shell_can_eval(tmp_path):
     assert result.stdout.split("|")[:-1] == [
         "6543", password, "127.0.0.1", "6543", "analyst", "ecom", password, database_url
     ]  # fmt: skip
+
+
+def _ui_alerts(monkeypatch, webhook_url: str | None):
+    from ecom import config
+
+    if webhook_url is None:
+        monkeypatch.delenv("ECOM_ALERT_WEBHOOK_URL", raising=False)
+    else:
+        monkeypatch.setenv("ECOM_ALERT_WEBHOOK_URL", webhook_url)
+    config.get_settings.cache_clear()
+    try:  # port 9 (discard) on loopback: nothing there, so any request would fail loudly
+        return runner.invoke(app, ["ui", "alerts", "--api-url", "http://127.0.0.1:9/api"])
+    finally:
+        config.get_settings.cache_clear()
+
+
+def test_ui_alerts_without_a_webhook_says_how_to_turn_alerts_on(monkeypatch):
+    result = _ui_alerts(monkeypatch, None)
+    assert result.exit_code == 0, result.output
+    assert "alerts     off: set ECOM_ALERT_WEBHOOK_URL" in result.output
+
+
+def test_ui_alerts_rejects_a_webhook_that_is_not_a_url_and_names_the_variable(monkeypatch):
+    result = _ui_alerts(monkeypatch, "hooks.slack.com/services/T000/B000/XXXX")
+    assert result.exit_code == 1
+    assert "ECOM_ALERT_WEBHOOK_URL must be an http(s) URL" in result.output
+    assert "XXXX" not in result.output  # the secret part of the URL is never printed

@@ -33,7 +33,7 @@ STAGES = [
     "ecom.reports",
 ]
 # What assembles the stages: free to import any of them.
-ASSEMBLY = {"ecom.stages", "ecom.stack", "ecom.cli"}
+ASSEMBLY = {"ecom.stages", "ecom.stack", "ecom.alerts", "ecom.cli"}
 
 
 def module_name(path: Path) -> str:
