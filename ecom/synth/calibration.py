@@ -45,6 +45,43 @@ class Observed:
     orders: pd.DataFrame
     order_items: pd.DataFrame
     events: pd.DataFrame
+    tries: pd.DataFrame  # per registered session: when each funnel try opened and converted
+
+
+def _first_at_or_after(events: pd.DataFrame, event_type: str, since: pd.Series) -> pd.Series:
+    """Per session, the first `event_type` event at or after `since` (indexed by session)."""
+    steps = events.loc[events["event_type"] == event_type, ["session_id", "days"]]
+    steps = steps.join(since.rename("since"), on="session_id")
+    return steps[steps["days"] >= steps["since"]].groupby("session_id")["days"].min()
+
+
+def session_tries(events: pd.DataFrame) -> pd.DataFrame:
+    """Each session's two tries, as dbt's int_sessions dates them (times in days, NaN if none).
+
+    A view try opens at the session's first product view and converts at its first cart at or
+    after it; a cart try opens at the first cart and converts at the first purchase at or after
+    it. Counting sessions, not events, keeps the rates in [0, 1] however many purchase events a
+    session repeats or however long after the cart it buys.
+    """
+    first = events.groupby(["session_id", "event_type"])["days"].min().unstack()
+    tries = pd.DataFrame(
+        {
+            "user_id": events.groupby("session_id")["user_id"].first(),
+            "view_opened": first.get("product"),
+            "cart_opened": first.get("cart"),
+        }
+    )
+    tries["view_converted"] = _first_at_or_after(events, "cart", tries["view_opened"].dropna())
+    tries["cart_converted"] = _first_at_or_after(events, "purchase", tries["cart_opened"].dropna())
+    return tries.reset_index(drop=True)
+
+
+def _try_rate(tries: pd.DataFrame, kind: str, window_start: float, cutoff_days: float) -> pd.Series:
+    """Per user, the share of tries opened in [window_start, cutoff) that converted before it."""
+    opened = tries[f"{kind}_opened"]
+    in_window = tries[(opened >= window_start) & (opened < cutoff_days)]
+    converted = in_window[f"{kind}_converted"] < cutoff_days
+    return converted.groupby(in_window["user_id"]).mean()
 
 
 def load_observed(data_dir: Path) -> Observed:
@@ -72,7 +109,13 @@ def load_observed(data_dir: Path) -> Observed:
     events = events[events["user_id"].notna()].reset_index(drop=True)
     events["user_id"] = events["user_id"].astype(np.int64)
     events["days"] = _days(events.pop("created_at"))
-    return Observed(users=users, orders=orders, order_items=order_items, events=events)
+    return Observed(
+        users=users,
+        orders=orders,
+        order_items=order_items,
+        events=events,
+        tries=session_tries(events),
+    )
 
 
 def features_at_cutoff(observed: Observed, cutoff_days: float) -> pd.DataFrame:
@@ -119,12 +162,9 @@ def features_at_cutoff(observed: Observed, cutoff_days: float) -> pd.DataFrame:
     frame["avg_order_value"] = frame["monetary_value"] / frame["frequency_orders"].where(
         frame["frequency_orders"] > 0
     )
-    frame["view_to_cart_rate"] = frame["cart_adds"] / frame["product_views"].where(
-        frame["product_views"] > 0
-    )
-    frame["cart_to_purchase_rate"] = frame["purchase_events"] / frame["cart_adds"].where(
-        frame["cart_adds"] > 0
-    )
+    # Rates per session, as the contract's dbt models count them (NULL without a try).
+    frame["view_to_cart_rate"] = _try_rate(observed.tries, "view", window_start, cutoff_days)
+    frame["cart_to_purchase_rate"] = _try_rate(observed.tries, "cart", window_start, cutoff_days)
     frame["days_since_last_session"] = cutoff_days - events_before.groupby("user_id")["days"].max()
 
     profile = observed.users.set_index("id").reindex(frame.index)

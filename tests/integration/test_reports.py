@@ -13,11 +13,12 @@ import datetime as dt
 import json
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 from plotly.offline import get_plotlyjs
 
 from ecom.config import Settings
-from ecom.db import fetch_all
+from ecom.db import fetch_all, read_query_frame
 from ecom.reports.browser import check_page
 from ecom.reports.dashboards import load_dashboards, run_card
 from ecom.reports.metabase import AdminAccount, MetabaseClient, MetabaseError, provision
@@ -30,7 +31,10 @@ from tests.integration.fake_metabase import FakeMetabase
 pytestmark = pytest.mark.integration
 
 D = dt.date
-REPORT_MARTS = "+mart_funnel +mart_retention +mart_rfm +stg_thelook__experiment_assignments"
+REPORT_MARTS = (
+    "+mart_funnel +mart_retention +mart_rfm +stg_thelook__experiment_assignments"
+    " +mart_experiment_results"
+)
 SCORE_CARDS = {"risk_distribution", "risk_by_traffic_source", "retention_targets"}
 ADMIN = AdminAccount("analyst@example.com", "not-a-real-secret-1")
 # How Metabase in docker compose reaches the warehouse; only handed to (fake) Metabase.
@@ -60,7 +64,7 @@ def _records(endpoints: Endpoints, key: str) -> list[tuple]:
 def test_every_card_reads_the_columns_its_chart_draws(report_warehouse) -> None:
     _, endpoints = report_warehouse
     cards = _cards()
-    assert len(cards) == 11
+    assert len(cards) == 13
     for key, card in cards.items():
         if key in SCORE_CARDS:
             continue  # no scores on the tiny fixture; the e2e test runs these
@@ -109,6 +113,41 @@ def test_retention_and_experiment_cards_match_hand_count(report_warehouse) -> No
         ("checkout_button_2024", "control", 2, 0.5),
         ("checkout_button_2024", "treatment", 2, 0.5),
     ]
+    assert _records(endpoints, "srm_status") == [("checkout_button_2024", 2, 2, 0.5, 0.0, "ok")]
+
+
+def test_lift_card_matches_the_results_mart_recounted(report_warehouse) -> None:
+    """Each metric's difference and Welch interval, recomputed in pandas from the mart's rows."""
+    _, endpoints = report_warehouse
+    results = read_query_frame(
+        endpoints.database_url, "select * from analytics.mart_experiment_results"
+    )
+    assert len(results) == 4, "the fixture's four exposed users"
+    lift = {
+        row.metric: row
+        for row in run_card(endpoints.database_url, _cards()["lift_by_metric"]).itertuples()
+    }
+    assert set(lift) == {"checkout_conversion", "revenue_per_user", "cart_to_purchase_per_session"}
+    arms = {variant: rows for variant, rows in results.groupby("variant")}
+    revenue = {variant: rows["revenue"].astype(float) for variant, rows in arms.items()}
+    difference = revenue["treatment"].mean() - revenue["control"].mean()
+    error = np.sqrt(sum(values.var(ddof=1) / len(values) for values in revenue.values()))
+    row = lift["revenue_per_user"]
+    assert row.difference == pytest.approx(difference)
+    assert row.difference_low == pytest.approx(difference - 1.96 * error)
+    assert row.relative_lift == pytest.approx(difference / revenue["control"].mean())
+    sessions = {
+        variant: rows["purchase_sessions"].sum() / rows["cart_sessions"].sum()
+        for variant, rows in arms.items()
+    }
+    assert lift["cart_to_purchase_per_session"].treatment_mean == pytest.approx(
+        sessions["treatment"]
+    )
+    assert lift["cart_to_purchase_per_session"].control_mean == pytest.approx(sessions["control"])
+
+
+def test_assignment_cards_match_hand_count(report_warehouse) -> None:
+    _, endpoints = report_warehouse
     assert _records(endpoints, "assignments_over_time") == [
         (D(2024, 1, 1), "control", 1),
         (D(2024, 1, 1), "treatment", 1),
@@ -202,7 +241,7 @@ def test_provisioning_creates_once_then_updates_in_place(report_warehouse) -> No
             client.close()
         state = fake.state
         assert first.admin_created and state.admin["email"] == ADMIN.email
-        assert first.created == {"databases": 1, "collections": 1, "cards": 11, "dashboards": 4}
+        assert first.created == {"databases": 1, "collections": 1, "cards": 13, "dashboards": 4}
         (database,) = state.databases.values()
         assert database["engine"] == "postgres"
         assert database["details"]["host"] == "postgres" and database["details"]["dbname"] == "ecom"
@@ -237,11 +276,11 @@ def test_provisioning_creates_once_then_updates_in_place(report_warehouse) -> No
             client.close()
         assert not second.admin_created
         assert second.created == {}
-        assert second.updated == {"databases": 1, "cards": 11, "dashboards": 4}
+        assert second.updated == {"databases": 1, "cards": 13, "dashboards": 4}
         assert second.descriptions_pushed == 0
         assert fake.calls("POST", "/api/setup") == []
         assert fake.calls("POST", "/api/(card|dashboard|collection|database)") == []
-        assert len(state.cards) == 11 and len(state.dashboards) == 4
+        assert len(state.cards) == 13 and len(state.dashboards) == 4
         again = {
             d["name"]: sorted(dc["id"] for dc in d["dashcards"]) for d in state.dashboards.values()
         }
