@@ -320,10 +320,19 @@ def bench_in_process(
                 pipe.hgetall(key)
             pipe.execute()
 
+    def stock_read(ids) -> None:
+        store.get_online_features(
+            features=reader.service, entity_rows=[{"user_id": u} for u in ids]
+        ).to_dict(include_event_timestamps=True)
+
     cases = [
-        ("Feast online read, 1 user (with event timestamps)", lambda: reader.read(users[:1])),
+        ("Feast online read as served, 1 user (prepared keys, one HMGET)",
+         lambda: reader.read(users[:1])),
+        ("Feast get_online_features (stock), 1 user, with event timestamps",
+         lambda: stock_read(users[:1])),
         ("raw HGETALL of the same hash, 1 user", lambda: client.hgetall(keys[0])),
-        ("Feast online read, 100 users", lambda: reader.read(users)),
+        ("Feast online read as served, 100 users", lambda: reader.read(users)),
+        ("Feast get_online_features (stock), 100 users", lambda: stock_read(users)),
         ("raw HGETALL x100, one pipeline", pipelined_hgetall),
         ("ChurnPredictor.predict, 1 row, with top-3 contributions",
          lambda: predictor.predict(row.columns)),
