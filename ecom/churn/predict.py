@@ -4,7 +4,7 @@ Batch scoring (100k rows from `mart_churn_scoring`) and the online service (one 
 Redis) both call `ChurnPredictor.predict`, so they cannot disagree. The predictor is built once
 from the logged champion and replays its fitted steps on plain arrays: the imputer's medians
 and missing indicators, the one-hot encoder's category -> column map, the booster through
-`inplace_predict` on one thread, and the Platt calibration in closed form. The scikit-learn
+one `DMatrix` on one thread, and the Platt calibration in closed form. The scikit-learn
 pipeline costs about 18 ms for one row (DataFrame plumbing and thread start-up); this path
 costs well under a millisecond, and batch uses it too, so batch and online are equal by
 construction. `tests/integration/test_serving_predict.py` checks it against the pipeline.
@@ -208,28 +208,31 @@ class ChurnPredictor:
                     one_hot[row, column] = 1.0
         return np.hstack([imputed, indicators, one_hot])
 
-    def probabilities(self, encoded: np.ndarray) -> np.ndarray:
+    @staticmethod
+    def matrix(encoded: np.ndarray) -> xgb.DMatrix:
+        """The booster's input for both predictions: built once, used twice. One-row
+        `DMatrix.predict` costs a third of `inplace_predict` (whose per-call config and array
+        interface dominate a single row) and gives the same floats."""
+        return xgb.DMatrix(encoded, nthread=1)
+
+    def probabilities(self, matrix: xgb.DMatrix) -> np.ndarray:
         """Calibrated P(churn): the booster's probability through Platt's sigmoid."""
-        if len(encoded) == 0:
+        if matrix.num_row() == 0:
             return np.array([], dtype=float)
-        raw = self._booster.inplace_predict(
-            encoded, iteration_range=self._iterations, validate_features=False
-        )
+        raw = self._booster.predict(matrix, iteration_range=self._iterations)
         a, b = self._platt
         calibrated = 1.0 / (1.0 + np.exp(a * np.asarray(raw, dtype="float64") + b))
         return np.where((calibrated > 1.0) & (calibrated <= 1.0 + 1e-5), 1.0, calibrated)
 
     def top_contributions(
-        self, encoded: np.ndarray, count: int = TOP_CONTRIBUTIONS
+        self, matrix: xgb.DMatrix, count: int = TOP_CONTRIBUTIONS
     ) -> list[list[tuple[str, float]]]:
         """Per row, the features pushing the score up most: XGBoost's exact TreeSHAP values
         (`pred_contribs`, log-odds of the uncalibrated booster), summed per input feature."""
-        if len(encoded) == 0:
+        if matrix.num_row() == 0:
             return []
         contributions = self._booster.predict(
-            xgb.DMatrix(encoded, nthread=1),
-            pred_contribs=True,
-            iteration_range=self._iterations,
+            matrix, pred_contribs=True, iteration_range=self._iterations
         )[:, :-1]  # the last column is the bias
         per_feature = contributions @ self._feature_sum
         top = []
@@ -246,8 +249,8 @@ class ChurnPredictor:
         explain: bool = True,
     ) -> Predictions:
         """Every answer for each input row, in input order (see `Predictions`)."""
-        encoded = self.encode(features)
-        probability = self.probabilities(encoded)
+        matrix = self.matrix(self.encode(features))
+        probability = self.probabilities(matrix)
         rows = len(probability)
         if isinstance(features_as_of, date) or features_as_of is None:
             as_of = [features_as_of] * rows
@@ -270,7 +273,7 @@ class ChurnPredictor:
             model_name=self.model_name,
             model_version=self.model_version,
             features_as_of=as_of,
-            top_contributions=self.top_contributions(encoded) if explain else None,
+            top_contributions=self.top_contributions(matrix) if explain else None,
         )
 
 

@@ -47,9 +47,11 @@ class ServingError(Exception):
 
 
 def _answers(predictions: Predictions) -> list[ChurnPrediction]:
+    """The response models, built without re-validation: every value is cast to its field's
+    type here (validating 14 fields per user again cost more than the prediction's encoding)."""
     contributions = predictions.top_contributions or [[] for _ in range(len(predictions))]
     return [
-        ChurnPrediction(
+        ChurnPrediction.model_construct(
             user_id=int(predictions.user_id[i]),
             churn_probability=float(predictions.churn_probability[i]),
             risk_band=str(predictions.risk_band[i]),
@@ -60,7 +62,8 @@ def _answers(predictions: Predictions) -> list[ChurnPrediction]:
             model_version=predictions.model_version,
             features_as_of=predictions.features_as_of[i],
             top_features=[
-                Contribution(feature=name, contribution=value) for name, value in contributions[i]
+                Contribution.model_construct(feature=name, contribution=value)
+                for name, value in contributions[i]
             ],
         )
         for i in range(len(predictions))
@@ -128,7 +131,7 @@ class ChurnServing:
         try:
             state = store_state(self.reader, self._snapshot)
         except OnlineStoreUnavailable as error:
-            state = StoreState(False, str(error))
+            state = StoreState(False, str(error), "online_store_unavailable")
         self._state = (now, state)
         return state
 
@@ -148,7 +151,7 @@ class ChurnServing:
     def _require_store(self) -> None:
         state = self.store_state()
         if not state.ready:
-            raise ServingError(503, "online_store_not_ready", state.detail)
+            raise ServingError(503, state.error, state.detail)
 
     # ------------------------------------------------------------------ answers
 
@@ -180,7 +183,7 @@ class ChurnServing:
                 features, features_as_of=[rows.event_times[i].date() for i in current]
             )
             answers = _answers(predictions)
-        return BatchPrediction(
+        return BatchPrediction.model_construct(
             predictions=answers, unknown_user_ids=[rows.user_ids[i] for i in unknown]
         )
 

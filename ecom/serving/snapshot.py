@@ -31,8 +31,12 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class StoreState:
+    """Whether the store serves the snapshot; if not, the error code and sentence of the 503
+    that `/readyz` and `/predict` answer with."""
+
     ready: bool
     detail: str
+    error: str = "online_store_not_ready"
 
 
 def read_snapshot(database_url: str) -> Snapshot:

@@ -10,7 +10,8 @@ answer. Status codes:
   or too long `user_ids`); 401 `ECOM_API_KEY` is set and `X-API-Key` does not carry it;
 - 404 the user has no row in the current scoring snapshot (unknown or inactive);
 - 503 Redis unreachable (answers again by itself once Redis is back), or the online store
-  empty/older than the snapshot (the body says: run `ecom features materialize`).
+  empty/older than the snapshot (the body says: run `ecom features materialize`); `/readyz`
+  answers the same JSON body (`{"error": ..., "detail": ...}`) as `/predict`.
 
 The champion alias is re-checked every `ECOM_SERVING_REFRESH_SECONDS` (default 30) and at once
 on `POST /reload`. Tracing, metrics and access logs are off for the endpoints: they cost more
@@ -19,16 +20,18 @@ CPU than a prediction (see benchmarks/results/serving.md).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import bentoml
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from ecom.config import get_settings
 from ecom.services import ensure_services
 from ecom.serving.predictions import ChurnServing, ServingError
+from ecom.serving.readiness import JsonReadiness
 from ecom.serving.schemas import (
     BatchPrediction,
     ChurnPrediction,
@@ -60,14 +63,17 @@ class ChurnService:
 
     async def __is_ready__(self) -> bool:
         state = self.serving.readiness()
-        if not state.ready:
-            raise HTTPException(status_code=503, detail=state.detail)
+        if not state.ready:  # JsonReadiness gives this body its JSON content type
+            body = ServingError(503, state.error, state.detail).body()
+            raise HTTPException(status_code=503, detail=json.dumps(body))
         return True
 
-    def _answer(self, ctx: bentoml.Context, work: Callable[[], BaseModel]):
+    def _answer(self, ctx: bentoml.Context, work: Callable[[], BaseModel]) -> Response:
+        """The answer as JSON bytes: the models are built typed, so BentoML's re-validation
+        of the return value against the annotation is skipped (it cost more than encoding)."""
         try:
             self.serving.authorize(ctx.request.headers)
-            return work()
+            return Response(work().model_dump_json(), media_type="application/json")
         except ServingError as error:
             ctx.response.status_code = error.status
             return JSONResponse(error.body(), status_code=error.status)
@@ -86,3 +92,6 @@ class ChurnService:
     async def reload(self, ctx: bentoml.Context) -> ReloadResult:
         """Follow the champion alias and re-read the scoring snapshot now."""
         return self._answer(ctx, self.serving.reload)
+
+
+ChurnService.add_asgi_middleware(JsonReadiness)

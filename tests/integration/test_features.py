@@ -138,3 +138,44 @@ def test_online_read_after_materialize_returns_the_scoring_snapshot(
         got, want = online.loc[users, column], snapshot.loc[users, column]
         assert ((got == want) | (got.isna() & want.isna())).all(), column
     assert online.loc[424242].isna().all()  # an unknown user gets no values
+
+
+def _dump(client) -> dict[bytes, dict[bytes, bytes]]:
+    return {key: client.hgetall(key) for key in client.scan_iter(count=1000)}
+
+
+def test_the_project_write_stores_the_same_bytes_as_feasts_own(ecom_settings, endpoints, marts):
+    from feast.infra.online_stores.redis import RedisOnlineStore
+    from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+    from feast.protos.feast.types.Value_pb2 import Value
+
+    from ecom.features.online_store import ProjectRedisOnlineStore
+
+    store = features.get_feature_store(ecom_settings, endpoints)
+    online = store._get_provider().online_store
+    assert isinstance(online, ProjectRedisOnlineStore)
+    assert store.config.online_store.skip_dedup  # the path the project's write replaces
+    view = store.get_feature_view("user_profile")
+    stamps = [datetime(2024, 7, 1, tzinfo=UTC), datetime(2024, 7, 8, 12, 30, 1, 250000)]
+    data = [
+        (
+            EntityKey(join_keys=["user_id"], entity_values=[Value(int64_val=user)]),
+            {
+                feature.name: (Value() if (user + i) % 3 == 0 else Value(string_val=f"v{user}"))
+                for i, feature in enumerate(view.features)
+            },
+            stamps[user % 2],  # an aware and a naive timestamp
+            None,
+        )
+        for user in range(1, 40)
+    ]
+    client = redis.Redis.from_url(endpoints.redis_url)
+    client.flushdb()
+    written: list[int] = []
+    online.online_write_batch(store.config, view, data, written.append)
+    ours = _dump(client)
+    client.flushdb()
+    RedisOnlineStore.online_write_batch(online, store.config, view, data, None)
+    assert _dump(client) == ours
+    assert len(ours) == 39 and written == [39]
+    client.flushdb()

@@ -305,7 +305,10 @@ def test_redis_down_is_503_and_the_service_recovers_by_itself(stack):
         assert response.status_code == 503, response.text
         assert response.json()["error"] == "online_store_unavailable"
         assert "Redis" in response.json()["detail"]
-        assert stack.client.get("/readyz").status_code == 503
+        ready = stack.client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.headers["content-type"] == "application/json"
+        assert ready.json() == response.json()  # the same JSON body /predict answers
     finally:
         ensure_services(stack.redis_home)  # same port, same data (persisted under its home)
     response = _predict(stack, user)
@@ -321,7 +324,9 @@ def test_an_empty_store_is_503_naming_materialize(stack):
         time.sleep(1.1)  # the store state is cached for a second
         for response in (_predict(stack, user), stack.client.get("/readyz")):
             assert response.status_code == 503
-            assert "ecom features materialize" in response.text
+            assert response.headers["content-type"] == "application/json"
+            assert response.json()["error"] == "online_store_not_ready"
+            assert "ecom features materialize" in response.json()["detail"]
     finally:
         features.materialize_features(stack.settings, stack.endpoints)
     time.sleep(1.1)
