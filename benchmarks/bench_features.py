@@ -42,6 +42,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from results_file import publish  # noqa: E402
+
 from ecom.churn import models as churn_models  # noqa: E402
 from ecom.churn import scoring, training  # noqa: E402
 from ecom.config import RedisParts, Settings  # noqa: E402
@@ -570,11 +572,7 @@ def main() -> None:
         profiles,
         score,
     )
-    print(report)
-    if not args.no_write:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(report)
-        print(f"wrote {RESULTS}")
+    publish(report, RESULTS.name, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_features import AS_OF, FEATURES_SQL  # noqa: E402
+from results_file import publish  # noqa: E402
 
 from ecom.churn import models as churn_models  # noqa: E402
 from ecom.churn import scoring, training  # noqa: E402
@@ -446,11 +447,7 @@ def main() -> None:
         runs = bench_http(settings, endpoints, version, args.requests, Path(home))
     command = "python benchmarks/bench_serving.py " + " ".join(sys.argv[1:])
     report = render(args.users, args.requests, runs, in_process, command.strip())
-    print(report)
-    if not args.no_write:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(report)
-        print(f"wrote {RESULTS}")
+    publish(report, RESULTS.name, write=not args.no_write)
 
 
 if __name__ == "__main__":
