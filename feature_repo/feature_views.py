@@ -53,42 +53,23 @@ churn_features_source = PostgreSQLSource(
     description="dbt marts: one row per active user per weekly cutoff, plus the scoring cutoff.",
 )
 
-user_rfm = FeatureView(
-    name="user_rfm",
-    entities=[user],
-    ttl=FEATURE_TTL,
-    schema=contract_schema(contract.Group.RFM),
-    source=churn_features_source,
-    online=True,
-    tags={"group": "rfm"},
-)
 
-user_engagement = FeatureView(
-    name="user_engagement",
-    entities=[user],
-    ttl=FEATURE_TTL,
-    schema=contract_schema(contract.Group.ENGAGEMENT),
-    source=churn_features_source,
-    online=True,
-    tags={"group": "engagement"},
-)
+def contract_view(group: contract.Group) -> FeatureView:
+    """One online view per contract group, all over the one source: a group's features are
+    written, read and described together (the view is named `user_<group>`)."""
+    return FeatureView(
+        name=f"user_{group.value}",
+        entities=[user],
+        ttl=FEATURE_TTL,
+        schema=contract_schema(group),
+        source=churn_features_source,
+        online=True,
+        tags={"group": group.value},
+    )
 
-user_conversion = FeatureView(
-    name="user_conversion",
-    entities=[user],
-    ttl=FEATURE_TTL,
-    schema=contract_schema(contract.Group.CONVERSION),
-    source=churn_features_source,
-    online=True,
-    tags={"group": "conversion"},
-)
 
-user_profile = FeatureView(
-    name="user_profile",
-    entities=[user],
-    ttl=FEATURE_TTL,
-    schema=contract_schema(contract.Group.PROFILE),
-    source=churn_features_source,
-    online=True,
-    tags={"group": "profile"},
-)
+# Module-level names: `feast apply` registers the FeatureView objects it finds here.
+user_rfm = contract_view(contract.Group.RFM)
+user_engagement = contract_view(contract.Group.ENGAGEMENT)
+user_conversion = contract_view(contract.Group.CONVERSION)
+user_profile = contract_view(contract.Group.PROFILE)
