@@ -25,7 +25,7 @@ from ecom.db import LockBusy, fetch_all, session_lock, table_exists
 from tests.integration.churn_marts import load_churn_marts, train_xgboost_on_marts
 from tests.integration.dbt_databases import private_database
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.reliability]
 
 ROOT = Path(__file__).resolve().parents[2]
 

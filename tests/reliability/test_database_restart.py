@@ -25,7 +25,7 @@ from ecom.services import Endpoints, _stop_postgres, ensure_services
 from ecom.transform import build_warehouse
 from tests.integration.dbt_databases import TINY_FIXTURE, load_directory, private_database
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.reliability]
 
 DOWN_SECONDS = 1.0  # shorter than the first retry delay (2 s): the first retry finds it back
 BUILT_SCHEMAS = ("staging", "intermediate", "analytics")

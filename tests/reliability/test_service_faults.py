@@ -30,7 +30,7 @@ from tests.integration.test_serving import API_KEY, Stack, _batch_scores
 
 stack = test_serving.stack  # the serving tests' module fixture: one server for this module too
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.reliability]
 
 PROBABILITY_TOLERANCE = 1e-6
 
