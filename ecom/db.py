@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
+import psycopg
 import psycopg2
 import psycopg2.extensions
 from psycopg2 import errors as pg_errors
@@ -14,12 +16,32 @@ from psycopg2 import sql as pg_sql
 from ecom.config import PostgresParts
 
 # Errors worth a retry: the server restarted, the network blinked, or a lock wait was lost.
+# psycopg (3) is the driver of Feast's PostgreSQL offline store, so materialization raises it.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     psycopg2.OperationalError,
     psycopg2.InterfaceError,
     pg_errors.SerializationFailure,
     pg_errors.DeadlockDetected,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    psycopg.errors.SerializationFailure,
+    psycopg.errors.DeadlockDetected,
 )
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether a retry can fix `error`: a transient database error, one that says so itself
+    (`transient = True`, e.g. a dbt run whose only failures were lost connections), or one
+    raised `from` such an error (libraries wrap the driver's). Only the explicit cause counts:
+    an error raised while merely handling a transient one may be bad data."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, TRANSIENT_ERRORS) or getattr(current, "transient", False) is True:
+            return True
+        seen.add(id(current))
+        current = current.__cause__
+    return False
 
 
 def connect(database_url: str, *, dbname: str | None = None) -> psycopg2.extensions.connection:
@@ -34,6 +56,54 @@ def transaction(database_url: str) -> Iterator[psycopg2.extensions.cursor]:
     try:
         with connection, connection.cursor() as cursor:
             yield cursor
+    finally:
+        connection.close()
+
+
+class LockBusy(RuntimeError):
+    """Another session held an advisory lock for longer than the caller would wait."""
+
+
+@contextlib.contextmanager
+def session_lock(
+    database_url: str,
+    name: str,
+    *,
+    timeout_seconds: float,
+    poll_seconds: float = 1.0,
+    waiting: Callable[[str], object] | None = None,
+) -> Iterator[None]:
+    """Hold the session-level advisory lock `name` for the block, on a connection of its own.
+
+    Waits at most `timeout_seconds` (polling, so the wait is bounded and can say who holds it
+    through `waiting`), then raises `LockBusy`. The lock ends with the connection, so a crashed
+    holder never leaves it behind."""
+    connection = connect(database_url)
+    connection.autocommit = True
+    deadline = time.monotonic() + timeout_seconds
+    announced = False
+    try:
+        with connection.cursor() as cursor:
+            while True:
+                cursor.execute("select pg_try_advisory_lock(hashtext(%s))", (name,))
+                if cursor.fetchone()[0]:
+                    break
+                cursor.execute(
+                    "select string_agg(pid::text, ', ') from pg_locks where locktype = 'advisory'"
+                    " and objid = hashtext(%s)::oid and granted",
+                    (name,),
+                )
+                holders = cursor.fetchone()[0] or "unknown"
+                if time.monotonic() >= deadline:
+                    raise LockBusy(
+                        f"{name} is held by PostgreSQL backend {holders}; gave up waiting after "
+                        f"{timeout_seconds:g} s"
+                    )
+                if waiting is not None and not announced:
+                    waiting(f"waiting for {name}, held by PostgreSQL backend {holders}")
+                    announced = True
+                time.sleep(min(poll_seconds, max(deadline - time.monotonic(), 0)))
+        yield
     finally:
         connection.close()
 

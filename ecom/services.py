@@ -126,6 +126,10 @@ def _start_postgres(settings: Settings) -> str:
     datadir = _pg_datadir(settings)
     fresh = not (datadir / "PG_VERSION").exists()
     server = pgserver.get_server(datadir, cleanup_mode=None)
+    if not fresh and _postgres_pid(settings) is None:
+        # pgserver caches one handle per data folder and process: after a stop (`ecom services
+        # down`, a crash) it hands back the dead one, so start a new handle instead.
+        server = pgserver.PostgresServer(datadir, cleanup_mode=None)
     if fresh:
         settings_sql = "; ".join(
             f"ALTER SYSTEM SET {name} = '{value}'" for name, value in _EMBEDDED_PG_TUNING.items()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,11 +31,25 @@ DBT_PROJECT_DIR = project_root() / "dbt"
 _FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
 
 
+# What psycopg2 (dbt-postgres' driver) says when the server went away or is not back yet.
+_CONNECTION_LOST = re.compile(
+    r"connection to server .* failed|could not connect to server|server closed the connection"
+    r"|terminating connection due to administrator command|the database system is (shutting "
+    r"down|starting up|in recovery mode)|connection already closed|SSL SYSCALL error: EOF",
+    re.IGNORECASE,
+)
+
+
 class DbtRunError(RuntimeError):
-    """A dbt command failed; the message lists each failed model or test and dbt's reason."""
+    """A dbt command failed; the message lists each failed model or test and dbt's reason.
+
+    `transient` is True when every failure was the database going away (a restart, a dropped
+    connection): the flows retry those, never a failed model or test, which would fail again."""
 
     def __init__(self, summary: DbtRunSummary, detail: str | None = None) -> None:
         self.summary = summary
+        reasons = [node.message or "" for node in summary.failed_nodes] or [detail or ""]
+        self.transient = all(_CONNECTION_LOST.search(reason) for reason in reasons)
         lines = [f"dbt {' '.join(summary.command)} failed after {summary.seconds:.1f}s"]
         if detail:
             lines.append(detail)

@@ -11,7 +11,7 @@ from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 
 from ecom.config import Settings, get_settings
-from ecom.db import TRANSIENT_ERRORS
+from ecom.db import is_transient
 from ecom.services import Endpoints, ensure_services
 
 Summary = TypeVar("Summary")
@@ -21,10 +21,8 @@ def retry_on_transient_database_error(task: Task, task_run: TaskRun, state: Stat
     """Retry only what a retry can fix: a dropped connection or a lost lock, not bad data."""
     try:
         state.result()
-    except TRANSIENT_ERRORS:
-        return True
-    except Exception:
-        return False
+    except Exception as error:
+        return is_transient(error)
     return False
 
 

@@ -4,6 +4,11 @@
 Each stage is its own flow, so the Prefect UI shows one nested run per stage with its logs,
 and any stage can also be deployed or run alone. A failed quality gate raises, so features
 and training never see data that failed its expectations.
+
+Two runs at once would load, build and score over each other: a run holds a PostgreSQL
+advisory lock on its database from start to end, so a second one waits for the first (at
+most `lock_timeout_seconds`, then fails saying who holds it). prefect.yaml's concurrency
+limit does the same for deployed runs; the lock also covers `ecom pipeline` and direct calls.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 
 from ecom.config import get_settings
+from ecom.db import session_lock
 from ecom.stages import PipelineSummary, require_feature_inputs
 from flows.common import start_services
 from flows.experiments import experiments_flow
@@ -25,9 +31,27 @@ from flows.transform import transform_flow
 
 @flow(name="churn-pipeline")
 def churn_pipeline(
-    data_dir: str | None = None, users: int = 100_000, seed: int = 42
+    data_dir: str | None = None,
+    users: int = 100_000,
+    seed: int = 42,
+    lock_timeout_seconds: float = 6 * 3600,
 ) -> PipelineSummary:
     """`data_dir` defaults to Settings.data_dir (ECOM_DATA_DIR, else data/thelook)."""
+    logger = get_run_logger()
+    _, endpoints = start_services()
+    with session_lock(
+        endpoints.database_url,
+        PIPELINE_LOCK,
+        timeout_seconds=lock_timeout_seconds,
+        waiting=logger.warning,
+    ):
+        return _run_stages(data_dir, users, seed)
+
+
+PIPELINE_LOCK = "ecom churn-pipeline"
+
+
+def _run_stages(data_dir: str | None, users: int, seed: int) -> PipelineSummary:
     logger = get_run_logger()
     summary = PipelineSummary()
     folder = get_settings().data_folder(data_dir)

@@ -124,6 +124,17 @@ def promote(client: MlflowClient, version: str, name: str = MODEL_NAME) -> None:
     log.info("%s@%s -> version %s", name, CHAMPION_ALIAS, version)
 
 
+def require_loadable(version: str, name: str = MODEL_NAME) -> None:
+    """Load `name` v`version` from the registry (as scoring and the service do) or raise."""
+    try:
+        mlflow.sklearn.load_model(f"models:/{name}/{version}")
+    except Exception as error:
+        raise MlflowException(
+            f"{name} v{version} cannot be loaded from the registry, so it does not take the "
+            f"'{CHAMPION_ALIAS}' alias: {type(error).__name__}: {error}"
+        ) from error
+
+
 def publish_version(
     client: MlflowClient,
     model_uri: str,
@@ -134,12 +145,15 @@ def publish_version(
 ) -> str:
     """Register, tag and (when `make_champion`) crown a model as one step: called only after
     every check has passed, and if any part of it fails the new version is deleted again, so
-    the registry never holds a half-registered version (untagged, or tagged but not crowned)."""
+    the registry never holds a half-registered version (untagged, or tagged but not crowned).
+    A version is crowned only once it loads from the registry the way batch scoring and the
+    service load it, so a champion can never be one whose artifacts are broken or missing."""
     version = register_version(client, model_uri, name)
     try:
         for key, value in tags.items():
             client.set_model_version_tag(name, version, key, value)
         if make_champion:
+            require_loadable(version, name)
             promote(client, version, name)
     except Exception:
         log.error("publishing %s v%s failed; deleting the version again", name, version)

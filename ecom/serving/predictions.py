@@ -200,8 +200,16 @@ class ChurnServing:
         return result.predictions[0]
 
     def reload(self) -> ReloadResult:
-        predictor, changed = self.models.refresh()
         self.refresh_snapshot()
+        try:
+            predictor, changed = self.models.refresh()
+        except Exception as error:  # e.g. the alias names a version whose artifacts are broken
+            raise ServingError(
+                503,
+                "champion_not_loadable",
+                f"cannot load the champion the registry names now, still serving v"
+                f"{self.models.predictor.model_version}: {type(error).__name__}: {error}",
+            ) from error
         return ReloadResult(
             model_name=predictor.model_name, model_version=predictor.model_version, changed=changed
         )
