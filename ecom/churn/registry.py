@@ -42,12 +42,19 @@ def decide_champion(
     *,
     min_auc_gain: float = 0.0,
     max_brier_increase: float = 0.002,
+    refusal: str | None = None,
 ) -> ChampionDecision:
     """Promote when there is no champion, when it could not be scored on the new test set
     (`comparison` None with a version), or when the evidence says the challenger is better:
     the lower bound of the paired bootstrap interval of its AUC gain exceeds `min_auc_gain`
     and its Brier score is at most `max_brier_increase` worse. A challenger better only by
-    noise has an interval that straddles zero and keeps the incumbent."""
+    noise has an interval that straddles zero and keeps the incumbent. A `refusal` (the
+    quality gate failed on the training data) keeps the incumbent whatever the evidence."""
+    if refusal is not None:
+        kept = f"champion stays v{champion_version}" if champion_version else "no champion"
+        return ChampionDecision(
+            False, f"not crowned, {refusal}; {kept}", candidate_score, None, champion_version
+        )
     if champion_version is None:
         return ChampionDecision(True, "no champion yet", candidate_score, None, None)
     if comparison is None:

@@ -56,6 +56,7 @@ from ecom.features.store import (
     feature_service_columns,
     training_frame,
 )
+from ecom.quality.verdicts import latest_verdict
 from ecom.services import Endpoints
 
 log = logging.getLogger(__name__)
@@ -406,6 +407,7 @@ def _champion_gate(
     data: _SplitData,
     challenger_scores: np.ndarray,
     test_metrics: dict[str, float],
+    refusal: str | None,
 ) -> tuple[str | None, ChampionDecision]:
     """Re-score the champion on the same test rows and decide on the paired, user-clustered
     bootstrap of the AUC and Brier differences; both intervals go to MLflow."""
@@ -421,7 +423,7 @@ def _champion_gate(
     decision = decide_champion(
         test_metrics[SELECTION_METRIC], comparison, incumbent,
         min_auc_gain=settings.champion_min_auc_gain,
-        max_brier_increase=settings.champion_max_brier_increase,
+        max_brier_increase=settings.champion_max_brier_increase, refusal=refusal,
     )  # fmt: skip
     mlflow.log_params(
         {
@@ -508,12 +510,14 @@ def train_on_frame(
     truth_dir: Path | None = None,
     loaded_fingerprint: dict[str, int] | None = None,
     candidates: tuple[str, ...] = (churn_models.BASELINE, *churn_models.XGBOOST_VARIANTS),
+    refusal: str | None = None,
 ) -> TrainingResult:
     """Everything after data retrieval: split, fit, evaluate, log, decide, register.
 
     Separate from `train_churn_models` so a test (or a notebook) can train on any frame with
     the training set's columns. With `truth_dir`, `loaded_fingerprint` (of the data the frame
-    came from) is required and checked against the truth folder before anything is fitted."""
+    came from) is required and checked against the truth folder before anything is fitted.
+    A `refusal` (the gate failed on the data) registers the model but never crowns it."""
     started = time.perf_counter()
     if truth_dir is not None:
         if loaded_fingerprint is None:
@@ -563,7 +567,7 @@ def train_on_frame(
         _log_reference(data, list(feature_columns), test_scores[selected])
         model_uri = _log_chosen_model(fitted[selected], data)
         incumbent, decision = _champion_gate(
-            settings, client, data, test_scores[selected], test_metrics
+            settings, client, data, test_scores[selected], test_metrics, refusal
         )
         oracle_auc = (
             _log_oracle(truth_dir, data, test_metrics["roc_auc"], settings.label_horizon_days)
@@ -598,6 +602,14 @@ def train_churn_models(
     loaded = loaded_data_fingerprint(endpoints.database_url) if truth_dir is not None else None
     if truth_dir is not None:
         check_truth_matches(Path(truth_dir), loaded)  # before the slow part
+    verdict = latest_verdict(endpoints.database_url)
+    refusal = verdict.refusal() if verdict is not None else None
+    if verdict is None:
+        log.warning("the quality gate never checked the load in raw: run `ecom quality` first")
+    elif refusal is not None:
+        log.warning("training anyway, but the new model will not be crowned: %s", refusal)
     frame = training_frame(settings, endpoints)
     features = feature_service_columns(settings, endpoints)
-    return train_on_frame(settings, frame, features, truth_dir=truth_dir, loaded_fingerprint=loaded)
+    return train_on_frame(
+        settings, frame, features, truth_dir=truth_dir, loaded_fingerprint=loaded, refusal=refusal
+    )

@@ -40,6 +40,7 @@ from ecom.quality.report import (
     outcome_from_validation,
 )
 from ecom.quality.suites import ExpectationSpec, TableSuite, all_suites, row_count_references
+from ecom.quality.verdicts import record_verdict
 from ecom.services import Endpoints
 from ecom.thelook import RAW_SCHEMA
 
@@ -111,6 +112,7 @@ def run_quality_gate(
         seconds=time.perf_counter() - started,
         skipped=tuple(skipped),
     )
+    record_verdict(endpoints.database_url, report.passed, report.summary_line())
     (log.info if report.passed else log.warning)("%s", report.summary_line())
     for failure in report.failures:
         log.warning("%s", failure.message)

@@ -221,13 +221,18 @@ def test_report_draws_every_dashboard_and_the_champions_shap(
     assert check.images == {"shap-summary": True}
 
 
-def test_a_failed_quality_gate_stops_the_pipeline_before_features_and_training(
-    pipeline_run, ecom_settings, database_url, tmp_path
+def test_a_failed_quality_gate_stops_the_pipeline_and_no_model_of_that_load_is_crowned(
+    pipeline_run, ecom_settings, database_url, redis_url, tmp_path
 ):
     """Runs last: it reloads `raw` from a copy of the data in which one user without orders
-    signed up in 2099, a clock bug that dbt's tests let through and the GX gate does not."""
+    signed up in 2099, a clock bug that dbt's tests let through and the GX gate does not.
+    Training run by hand on that load afterwards (as `ecom train` would) registers its model
+    but leaves the champion where it was."""
     import mlflow
 
+    from ecom.churn.registry import CHAMPION_ALIAS, MODEL_NAME
+    from ecom.churn.training import train_churn_models
+    from ecom.quality.verdicts import latest_verdict
     from flows.pipeline import churn_pipeline
 
     data_dir, _ = pipeline_run
@@ -254,3 +259,13 @@ def test_a_failed_quality_gate_stops_the_pipeline_before_features_and_training(
     assert _count(database_url, "raw.users where created_at > now()") == 1  # it was loaded
     assert len(client.search_model_versions("name='churn_prediction_advanced'")) == versions_before
     assert _count(database_url, "analytics.churn_scores") == scores_before
+
+    verdict = latest_verdict(database_url)
+    assert verdict is not None and not verdict.passed, verdict
+    assert "raw.users" in verdict.summary
+    champion = client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS).version
+    result = train_churn_models(ecom_settings, Endpoints(database_url, redis_url, embedded=False))
+    assert not result.promoted
+    assert "quality gate failed on this load" in result.decision.reason
+    assert client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS).version == champion
+    assert int(result.model_version) != int(champion)  # registered, for inspection, not crowned

@@ -23,6 +23,7 @@ from ecom.ingest.load import load_raw_tables
 from ecom.quality.gate import CHECKPOINT_NAME, DATASOURCE_NAME, gx_project_dir, run_quality_gate
 from ecom.quality.report import QualityGateFailed, QualityReport
 from ecom.quality.suites import CHURN_FEATURE_COLUMNS, raw_suites
+from ecom.quality.verdicts import latest_verdict
 from ecom.services import Endpoints
 from ecom.synth import generate_dataset
 from ecom.thelook import ALL_TABLES, RAW_SCHEMA
@@ -338,3 +339,32 @@ def test_generated_and_loaded_dataset_passes_the_raw_gate(
     assert report.evaluated == sum(
         len(suite.expectations) for suite in raw_suites(datetime.now(UTC))
     )
+
+
+def test_every_gate_run_records_its_verdict_on_the_load_it_checked(
+    gate_settings, database_url, redis_url, tmp_path
+):
+    """Training asks for the verdict on the load now in `raw`: the newest verdict counts, and a
+    new load (new tables swapped in, even with the same rows) has none until it is gated."""
+    generate_dataset(300, 12, tmp_path / "data", progress=False)
+    with _own_database(database_url) as url:
+        endpoints = Endpoints(url, redis_url, embedded=False)
+        load_raw_tables(url, tmp_path / "data", progress=False)
+        assert latest_verdict(url) is None
+        passed = run_quality_gate(gate_settings, endpoints, include_marts=False)
+        verdict = latest_verdict(url)
+        assert passed.passed and verdict.passed and verdict.refusal() is None
+
+        with transaction(url) as cursor:  # the same load, now with a sign-up from the future
+            cursor.execute(
+                f"update {RAW_SCHEMA}.users set created_at = '2099-01-01' "
+                f"where id = (select min(id) from {RAW_SCHEMA}.users)"
+            )
+        failed = run_quality_gate(gate_settings, endpoints, include_marts=False)
+        verdict = latest_verdict(url)
+        assert not failed.passed and not verdict.passed
+        assert verdict.summary == failed.summary_line()
+        assert "quality gate failed on this load" in verdict.refusal()
+
+        load_raw_tables(url, tmp_path / "data", progress=False)
+        assert latest_verdict(url) is None

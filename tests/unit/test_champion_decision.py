@@ -128,3 +128,14 @@ def test_first_model_and_unscorable_champion_are_promoted():
 def test_mismatched_inputs_are_refused():
     with pytest.raises(ValueError, match="one entry per row"):
         paired_bootstrap(np.array([0, 1]), np.array([0.1, 0.9]), np.array([0.2]), np.array([1, 2]))
+
+
+def test_a_clearly_better_challenger_on_data_the_gate_refused_is_not_crowned():
+    _, users, propensity, _, y, champion = churn_world(0)
+    challenger = 1 / (1 + np.exp(-propensity))  # knows the propensity exactly: clearly better
+    assert gate(y, challenger, champion, users).promote  # crowned on data that passed
+    refused = gate(y, challenger, champion, users, refusal="the quality gate failed on this load")
+    assert not refused.promote
+    assert "quality gate failed" in refused.reason and "champion stays v3" in refused.reason
+    first = decide_champion(0.9, None, None, refusal="the quality gate failed on this load")
+    assert not first.promote  # not even the first model of a registry
