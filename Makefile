@@ -9,6 +9,9 @@ DEMO_SEED ?= 42
 # Empty: the one default folder, Settings.data_dir (ECOM_DATA_DIR, else data/thelook).
 DEMO_DATA ?=
 PYTEST_ARGS ?=
+# Test modules run in two processes (pytest-xdist, a module stays in one): much of the suite
+# waits on servers, workers and sleeps, so two halve its wall time even on two cores.
+TEST_WORKERS ?= 2
 
 # Trust the system certificate store, so a proxy's CA installed there works without SSL_CERT_FILE.
 export UV_NATIVE_TLS ?= 1
@@ -36,7 +39,7 @@ demo: install  ## run the whole pipeline end to end on the embedded PostgreSQL a
 	$(BIN)/ecom report --out reports
 
 test: install  ## unit, integration (real PostgreSQL + Redis) and end-to-end tests
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: install  ## ruff lint and format check
 	$(BIN)/ruff check .

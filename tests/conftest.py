@@ -40,7 +40,10 @@ def ecom_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings
         )
         server_url, redis_server_url = endpoints.database_url, endpoints.redis_url
     database_url = create_database(server_url, f"ecom_test_{uuid.uuid4().hex[:10]}")
-    test_db = int(os.environ.get("ECOM_TEST_REDIS_DB", "15"))
+    # One Redis database per pytest-xdist worker (gw0: 15, gw1: 14, ...), so parallel workers
+    # against one configured Redis never flush each other's.
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    test_db = int(os.environ.get("ECOM_TEST_REDIS_DB", "15")) - worker
     redis_parts = RedisParts(redis_server_url)
     redis_url = f"redis://{redis_parts.host}:{redis_parts.port}/{test_db}"
     if redis_parts.password:
@@ -61,6 +64,9 @@ def ecom_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings
         "ECOM_REPORTS_DIR": str(home / "reports"),
         "ECOM_MODEL_CARD": str(home / "card.md"),
         "ECOM_DOCS_DIR": str(home / "docs"),
+        # Prefect's ephemeral server keeps its SQLite database under PREFECT_HOME: one per
+        # session, so parallel workers (and the user's own ~/.prefect) never share it.
+        "PREFECT_HOME": str(home / "prefect"),
     }
     try:
         with temporary_environ(env):
