@@ -55,11 +55,15 @@ def current_load_id(database_url: str) -> str:
 
 
 def record_verdict(database_url: str, passed: bool, summary: str) -> None:
+    """Keep the verdict on the load now in `raw` (nothing when no raw table exists yet)."""
+    load_id = current_load_id(database_url)
+    if not load_id:
+        return
     with transaction(database_url) as cursor:
         cursor.execute(_CREATE)
         cursor.execute(
             f"insert into {VERDICTS_TABLE} (load_id, passed, summary) values (%s, %s, %s)",
-            (current_load_id(database_url), passed, summary),
+            (load_id, passed, summary),
         )
 
 

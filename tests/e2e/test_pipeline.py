@@ -232,6 +232,7 @@ def test_a_failed_quality_gate_stops_the_pipeline_and_no_model_of_that_load_is_c
 
     from ecom.churn.registry import CHAMPION_ALIAS, MODEL_NAME
     from ecom.churn.training import train_churn_models
+    from ecom.ingest.load import load_raw_tables
     from ecom.quality.verdicts import latest_verdict
     from flows.pipeline import churn_pipeline
 
@@ -260,12 +261,19 @@ def test_a_failed_quality_gate_stops_the_pipeline_and_no_model_of_that_load_is_c
     assert len(client.search_model_versions("name='churn_prediction_advanced'")) == versions_before
     assert _count(database_url, "analytics.churn_scores") == scores_before
 
-    verdict = latest_verdict(database_url)
-    assert verdict is not None and not verdict.passed, verdict
-    assert "raw.users" in verdict.summary
-    champion = client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS).version
-    result = train_churn_models(ecom_settings, Endpoints(database_url, redis_url, embedded=False))
-    assert not result.promoted
-    assert "quality gate failed on this load" in result.decision.reason
-    assert client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS).version == champion
-    assert int(result.model_version) != int(champion)  # registered, for inspection, not crowned
+    try:
+        verdict = latest_verdict(database_url)
+        assert verdict is not None and not verdict.passed, verdict
+        assert "raw.users" in verdict.summary
+        champion = client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS).version
+        result = train_churn_models(
+            ecom_settings, Endpoints(database_url, redis_url, embedded=False)
+        )
+        assert not result.promoted
+        assert "quality gate failed on this load" in result.decision.reason
+        assert client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS).version == champion
+        assert int(result.model_version) != int(champion)  # registered, for inspection, not crowned
+    finally:
+        # Put the good load back (new tables, so no verdict yet): later modules share this
+        # database and must not train on the refused load.
+        load_raw_tables(database_url, data_dir, progress=False)
