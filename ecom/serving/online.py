@@ -26,6 +26,12 @@ from ecom.features.store import ENTITY_KEY, FEATURE_SERVICE
 
 log = logging.getLogger(__name__)
 
+# Value kinds `feast_value_type_to_python_type` returns as they are: read them directly (the
+# function's checks for JSON, collections, maps and timestamps cost more than the read).
+_PLAIN_KINDS = frozenset(
+    ("int32_val", "int64_val", "float_val", "double_val", "string_val", "bool_val", "bytes_val")
+)
+
 
 class OnlineStoreUnavailable(RuntimeError):
     """Redis cannot be reached (or answered with an error)."""
@@ -150,5 +156,11 @@ class OnlineFeatureReader:
                 value = Value()
                 if raw:
                     value.ParseFromString(raw)
-                columns[name].append(feast_value_type_to_python_type(value))
+                kind = value.WhichOneof("val")
+                if kind is None:
+                    columns[name].append(None)
+                elif kind in _PLAIN_KINDS:
+                    columns[name].append(getattr(value, kind))
+                else:
+                    columns[name].append(feast_value_type_to_python_type(value))
         return None if missing else oldest

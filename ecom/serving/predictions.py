@@ -177,8 +177,13 @@ class ChurnServing:
         unknown = sorted(set(range(len(user_ids))) - set(current))
         answers: list[ChurnPrediction] = []
         if current:
-            features = {name: [values[i] for i in current] for name, values in rows.columns.items()}
-            features["user_id"] = [rows.user_ids[i] for i in current]
+            if len(current) == len(user_ids):  # everyone has a row: the columns as read
+                features = {**rows.columns, "user_id": rows.user_ids}
+            else:
+                features = {
+                    name: [values[i] for i in current] for name, values in rows.columns.items()
+                }
+                features["user_id"] = [rows.user_ids[i] for i in current]
             predictions = self.models.predictor.predict(
                 features, features_as_of=[rows.event_times[i].date() for i in current]
             )

@@ -44,9 +44,14 @@ def test_the_array_path_equals_the_pipeline(variant):
         categorical, churn_models.XGBoostParams(n_estimators=80, n_jobs=1),
     )  # fmt: skip
     predictor = ChurnPredictor(fitted.model, model_name="m", model_version="3")
+    assert predictor.engine == "compiled trees"  # depth 3: the tables answer small batches
     reference = churn_models.churn_probability(fitted.model, test[columns])
-    predictions = predictor.predict(test)
+    predictions = predictor.predict(test)  # contributions asked: the compiled trees
     np.testing.assert_allclose(predictions.churn_probability, reference, rtol=0, atol=1e-12)
+    # Without contributions, 600 rows go through XGBoost itself: the same floats.
+    np.testing.assert_array_equal(
+        predictor.predict(test, explain=False).churn_probability, predictions.churn_probability
+    )
     # One row at a time, from plain lists as the service passes them: the same numbers.
     row = {name: test[name].iloc[[7]].tolist() for name in [*columns, "user_id"]}
     assert predictor.predict(row).churn_probability[0] == pytest.approx(reference[7], abs=1e-12)
