@@ -179,3 +179,55 @@ def test_the_project_write_stores_the_same_bytes_as_feasts_own(ecom_settings, en
     assert _dump(client) == ours
     assert len(ours) == 39 and written == [39]
     client.flushdb()
+
+
+def test_materializing_arrow_batches_writes_the_bytes_of_feasts_own_engine(
+    ecom_settings, endpoints, marts
+):
+    """The project's engine (Arrow batches to the store) against Feast's local engine (a
+    protobuf message per value), with NULLs and NaN in integer, double and text columns."""
+    import os
+
+    import yaml
+    from feast import FeatureStore
+    from feast.repo_config import RepoConfig
+
+    from ecom.features.engine import ProjectComputeEngine
+
+    store = features.get_feature_store(ecom_settings, endpoints)
+    assert isinstance(store._get_provider().batch_engine, ProjectComputeEngine)
+    first, second, third = (int(u) for u in marts.scoring["user_id"].head(3))
+    with transaction(endpoints.database_url) as cursor:
+        cursor.execute(
+            "update analytics.mart_churn_scoring set frequency_orders = null, country = null,"
+            " recency_days = 'NaN' where user_id = %s",
+            (first,),
+        )
+        cursor.execute(
+            "update analytics.mart_churn_scoring set monetary_value = null, country = ''"
+            " where user_id = %s",
+            (second,),
+        )
+        cursor.execute(
+            "update analytics.mart_churn_scoring set monetary_value = -0.0, recency_days = 1e300"
+            " where user_id = %s",
+            (third,),
+        )
+    client = redis.Redis.from_url(endpoints.redis_url)
+    try:
+        client.flushdb()
+        features.materialize_features(ecom_settings, endpoints)
+        ours = _dump(client)
+        snapshot = features.scoring_snapshot(endpoints.database_url).as_of
+        text = (features.FEATURE_REPO / "feature_store.yaml").read_text()
+        raw = yaml.safe_load(os.path.expandvars(text))
+        raw.pop("batch_engine")  # Feast's own local engine and its conversion
+        config = RepoConfig(**raw)
+        config.repo_path = features.FEATURE_REPO
+        client.flushdb()
+        FeatureStore(config=config).materialize(start_date=snapshot, end_date=snapshot)
+        theirs = _dump(client)
+    finally:
+        load_churn_marts(ecom_settings, endpoints, n_users=120, n_cutoffs=10, seed=3)
+    assert len(ours) == len(marts.scoring)
+    assert ours == theirs
