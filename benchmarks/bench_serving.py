@@ -328,7 +328,7 @@ def bench_in_process(
             endpoints.database_url, "select user_id from analytics.mart_churn_scoring limit 100"
         )
     ]
-    keys = list(features._online_keys(store, users))
+    keys = features._online_keys(store, users)
     predictor = scoring.champion_predictor(settings, version)
     model = mlflow.sklearn.load_model(f"models:/{scoring.MODEL_NAME}/{version}")
     row = reader.read(users[:1])

@@ -7,13 +7,17 @@ and a `datetime` per row per view) before the online store serializes them again
 materialization's time (benchmarks/results/features.md). When the online store offers
 `write_arrow_batch` (the project's Redis store does, with `skip_dedup` and no key TTL) the
 batch goes to it as Arrow, and the store writes the same bytes from the columns; otherwise,
-and for offline writes, this is Feast's own node. Everything else (reading the source, the
+and for offline writes, this is Feast's own node. After writing, the store removes the view's
+rows that are older than the newest row written, so a materialized snapshot replaces the last
+one whole: users who left it are not served stale rows, and `feast materialize` leaves the
+same store as `ecom features materialize`. Everything else (reading the source, the
 latest-row query, filters, jobs) is Feast's local engine unchanged, and the `feast` CLI loads
 this class from the YAML too.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Literal
 
 from feast.infra.common.materialization_job import MaterializationJobStatus
@@ -28,11 +32,28 @@ from feast.infra.compute_engines.local.nodes import LocalOutputNode
 
 ENGINE_TYPE = "ecom.features.engine.ProjectComputeEngine"
 
+log = logging.getLogger(__name__)
+
 
 class ArrowOutputNode(LocalOutputNode):
-    """Feast's output node; online writes go as Arrow batches where the store takes them."""
+    """Feast's output node; online writes go as Arrow batches where the store takes them, and
+    rows older than the ones written are removed where the store can (see
+    `ProjectRedisOnlineStore.remove_older_rows`)."""
 
     def execute(self, context) -> ArrowTableValue:
+        output = self._write(context)
+        remover = getattr(context.online_store, "remove_older_rows", None)
+        if self.feature_view.online and remover is not None:
+            removed = remover(context.repo_config, self.feature_view, output.data)
+            if removed:
+                log.info(
+                    "%s: removed the rows of %d users older than the rows just written",
+                    self.feature_view.name,
+                    removed,
+                )
+        return output
+
+    def _write(self, context) -> ArrowTableValue:
         store = context.online_store
         view = self.feature_view
         writer = getattr(store, "write_arrow_batch", None)

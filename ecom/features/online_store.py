@@ -130,6 +130,56 @@ class ProjectRedisOnlineStore(RedisOnlineStore):
         names, values = columns[0::2], columns[1::2]
         _hset_rows(self._get_client(config.online_store), keys, names, values)
 
+    def remove_older_rows(self, config, table, written) -> int:
+        """Delete `table`'s fields for every user whose row is older than the newest row just
+        written (`written`, the materialized Arrow table): after materializing a snapshot the
+        store holds exactly it, whoever ran the materialization (`ecom features materialize`
+        or the `feast` CLI), and users who left it are gone. Rows newer than the written ones
+        are kept. Returns how many users lost the view's row."""
+        from feast.infra.online_stores.helpers import _mmh3, _redis_key_prefix
+        from feast.infra.online_stores.redis import _versioned_fv_name
+        from google.protobuf.timestamp_pb2 import Timestamp
+
+        join_keys = {entity.name: entity.dtype.to_value_type() for entity in table.entity_columns}
+        if written.num_rows == 0:
+            return 0
+        stamps = pd.to_datetime(
+            written.column(table.batch_source.timestamp_field).to_numpy(zero_copy_only=False),
+            utc=True,
+        )
+        newest = stamps.max()
+        keys = _redis_keys(config, join_keys, written)
+        if keys is None:
+            return 0
+        current = {key for key, stamp in zip(keys, stamps, strict=True) if stamp == newest}
+        view = _versioned_fv_name(table, config)
+        ts_field = f"_ts:{view}".encode()
+        client = self._get_client(config.online_store)
+        pattern = _redis_key_prefix(list(join_keys)) + b"*" + config.project.encode("utf-8")
+        others = [
+            key for key in client.scan_iter(match=pattern, count=10_000) if key not in current
+        ]
+        if not others:
+            return 0
+        with client.pipeline(transaction=False) as pipe:
+            for key in others:
+                pipe.hget(key, ts_field)
+            held = pipe.execute()
+        older = []
+        for key, raw in zip(others, held, strict=True):
+            if raw is None:
+                continue
+            stamp = Timestamp()
+            stamp.ParseFromString(raw)
+            if pd.Timestamp(stamp.ToDatetime(), tz="UTC") < newest:
+                older.append(key)
+        fields = [ts_field, *(_mmh3(f"{view}:{feature.name}") for feature in table.features)]
+        with client.pipeline(transaction=False) as pipe:
+            for key in older:
+                pipe.hdel(key, *fields)
+            pipe.execute()
+        return len(older)
+
 
 def _hset_rows(client, keys: list[bytes], names: list, columns: list[list[bytes]]) -> None:
     """One HSET per row (its fields from every column), in one pipeline."""
@@ -143,29 +193,36 @@ def _hset_rows(client, keys: list[bytes], names: list, columns: list[list[bytes]
 
 
 def _redis_keys(config, join_keys: dict, batch) -> list[bytes] | None:
-    """Feast's Redis key per row (serialized entity key, then the project) for one int64 join
-    key, or None for any other entity (the caller then uses Feast's own conversion)."""
-    from feast.infra.key_encoding_utils import serialize_entity_key
-    from feast.protos.feast.types.EntityKey_pb2 import EntityKey
-    from feast.protos.feast.types.Value_pb2 import Value
+    """Feast's Redis key per row of `batch` for one int64 join key, or None for any other
+    entity (the caller then uses Feast's own conversion)."""
     from feast.value_type import ValueType
 
     if len(join_keys) != 1 or next(iter(join_keys.values())) != ValueType.INT64:
         return None
     name = next(iter(join_keys))
-    version = config.entity_key_serialization_version
+    column = batch.column(name)
+    if column.null_count:
+        return None
+    return redis_keys_for_ids(config, name, column.to_numpy(zero_copy_only=False))
+
+
+def redis_keys_for_ids(config, join_key: str, ids) -> list[bytes] | None:
+    """Feast's Redis key of each int64 id (serialized entity key, then the project): Feast's
+    serialization of one id with each id's 8 little-endian bytes in place; None if Feast's
+    layout is not that (the caller then serializes per id)."""
+    from feast.infra.key_encoding_utils import serialize_entity_key
+    from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+    from feast.protos.feast.types.Value_pb2 import Value
+
     probe = np.int64(-2)  # any id: its serialization must end in its 8 little-endian bytes
     serialized = serialize_entity_key(
-        EntityKey(join_keys=[name], entity_values=[Value(int64_val=int(probe))]),
-        entity_key_serialization_version=version,
+        EntityKey(join_keys=[join_key], entity_values=[Value(int64_val=int(probe))]),
+        entity_key_serialization_version=config.entity_key_serialization_version,
     )
     if not serialized.endswith(probe.tobytes()):
         return None
     prefix, project = serialized[:-8], config.project.encode("utf-8")
-    column = batch.column(name)
-    if column.null_count:
-        return None
-    raw = column.to_numpy(zero_copy_only=False).astype("<i8").tobytes()
+    raw = np.asarray(ids).astype("<i8").tobytes()
     return [prefix + raw[start : start + 8] + project for start in range(0, len(raw), 8)]
 
 

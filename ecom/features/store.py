@@ -194,21 +194,27 @@ def scoring_snapshot(database_url: str) -> ScoringSnapshot:
     return ScoringSnapshot(stamps[0][0].astimezone(UTC), frozenset(int(u) for (u,) in users))
 
 
-def _online_keys(store, user_ids) -> dict[bytes, int]:
-    """Feast's Redis key of each user (entity key serialised, then the project name)."""
+def _online_keys(store, user_ids) -> list[bytes]:
+    """Feast's Redis key of each user, in order (entity key serialised, then the project)."""
+    from ecom.features.online_store import redis_keys_for_ids
+
+    user_ids = list(user_ids)
+    keys = redis_keys_for_ids(store.config, ENTITY_KEY, user_ids)
+    if keys is not None:
+        return keys
     from feast.infra.online_stores.helpers import _redis_key
     from feast.protos.feast.types.EntityKey_pb2 import EntityKey
     from feast.protos.feast.types.Value_pb2 import Value
 
     version = store.config.entity_key_serialization_version
-    return {
+    return [
         _redis_key(
             store.project,
             EntityKey(join_keys=[ENTITY_KEY], entity_values=[Value(int64_val=int(user))]),
             entity_key_serialization_version=version,
-        ): int(user)
+        )
         for user in user_ids
-    }
+    ]
 
 
 def _redis_client(endpoints: Endpoints):
@@ -253,7 +259,8 @@ def materialize_features(
 
     Feast materializes the interval [as-of, as-of] (only the scoring cutoff's rows, and Feast's
     registry records it, so `feast materialize-incremental <as-of>` later writes the same rows);
-    then the keys of users who left the snapshot are deleted. Re-running is idempotent. A store
+    the repo's engine then removes the rows of users who left the snapshot, as it does for the
+    `feast` CLI. Re-running is idempotent. A store
     already holding a newer snapshot is left alone (`OlderSnapshot`): the repo writes with
     `skip_dedup`, so Feast itself would overwrite newer rows.
     """
@@ -273,13 +280,10 @@ def materialize_features(
             f"{SCORING_TABLE[0]}.{SCORING_TABLE[1]} (as of {snapshot.as_of:%Y-%m-%d}): "
             "rebuild the marts on the newer data (`ecom transform`) instead"
         )
-    store.materialize(start_date=snapshot.as_of, end_date=snapshot.as_of, feature_views=views)
-    wanted = _online_keys(store, snapshot.user_ids)
+    wanted = set(_online_keys(store, snapshot.user_ids))
     leavers = [key for key in present if key not in wanted]
-    with client.pipeline(transaction=False) as pipe:
-        for start in range(0, len(leavers), 10_000):
-            pipe.delete(*leavers[start : start + 10_000])
-        pipe.execute()
+    # The repo's engine writes the rows and removes those older than them (the leavers').
+    store.materialize(start_date=snapshot.as_of, end_date=snapshot.as_of, feature_views=views)
     seconds = time.perf_counter() - started
     summary = MaterializeSummary(
         len(snapshot.user_ids), tuple(views), snapshot.as_of, snapshot.as_of, seconds, len(leavers)

@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -443,22 +443,41 @@ def test_a_new_snapshot_replaces_the_old_one_and_an_older_one_never_overwrites_i
         _shift_scoring_mart(database_url, days=7)
         stack.client.post("/reload")
 
-        # Feast's incremental materialization (what `feast materialize-incremental` runs) on
-        # the used store writes the new snapshot's rows; users who left keep their old rows in
-        # Redis, which the service treats as absent.
-        store = features.get_feature_store(stack.settings, stack.endpoints)
-        store.materialize_incremental(end_date=datetime(2024, 7, 8, tzinfo=UTC))
+        # `ecom features materialize` on the used store: the new snapshot's rows, and the
+        # users who left it deleted, so Redis holds exactly the snapshot.
+        summary = features.materialize_features(stack.settings, stack.endpoints)
+        assert summary.removed == len(leavers)
+        newest = _online_dump(stack.endpoints.redis_url)
+        assert len(newest) == len(stayers)
         everyone = sorted(set(stack.marts.scoring["user_id"]))
         body = stack.client.post("/predict_batch", json={"user_ids": everyone}).json()
         assert {answer["user_id"] for answer in body["predictions"]} == stayers
         assert set(body["unknown_user_ids"]) == set(leavers)
         assert {answer["features_as_of"] for answer in body["predictions"]} == {"2024-07-08"}
 
-        # `ecom features materialize` also deletes them: Redis holds exactly the snapshot.
-        summary = features.materialize_features(stack.settings, stack.endpoints)
-        assert summary.removed == len(leavers)
-        newest = _online_dump(stack.endpoints.redis_url)
-        assert len(newest) == len(stayers)
+        # The same through the `feast` CLI on a used store: one week on, five more leave, and
+        # `feast materialize-incremental` leaves exactly what `ecom features materialize` does.
+        more = sorted(stayers)[:5]
+        with transaction(database_url) as cursor:
+            cursor.execute(
+                "delete from analytics.mart_churn_scoring where user_id = any(%s)", (more,)
+            )
+        _shift_scoring_mart(database_url, days=7)
+        _feast_cli(stack, "materialize-incremental", "2024-07-15T00:00:00")
+        by_cli = _online_dump(stack.endpoints.redis_url)
+        assert len(by_cli) == len(stayers) - len(more)
+        assert features.materialize_features(stack.settings, stack.endpoints).removed == 0
+        assert _online_dump(stack.endpoints.redis_url) == by_cli
+        _shift_scoring_mart(database_url, days=-7)
+        redis.Redis.from_url(stack.endpoints.redis_url).flushdb()
+        write_table(database_url, "mart_churn_scoring", stack.marts.scoring, FEATURE_COLUMNS_DDL)
+        with transaction(database_url) as cursor:
+            cursor.execute(
+                "delete from analytics.mart_churn_scoring where user_id = any(%s)", (leavers,)
+            )
+        _shift_scoring_mart(database_url, days=7)
+        features.materialize_features(stack.settings, stack.endpoints)
+        assert _online_dump(stack.endpoints.redis_url) == newest
 
         # Back to the older snapshot in PostgreSQL: materializing it is refused, Redis stays.
         _shift_scoring_mart(database_url, days=-7)
