@@ -189,9 +189,11 @@ FEATURES = parse_features(
     purchase_events          integer  engagement  count         not-null
         Purchase events in the window: completed checkouts on the web.
     view_to_cart_rate        float    conversion  rate          nullable
-        cart_adds / product_views (NULL without views): browsing that turns into intent.
+        Sessions with a product view in the window that carted after it, over those sessions
+        (NULL without such sessions): browsing that turns into intent.
     cart_to_purchase_rate    float    conversion  rate          nullable
-        purchase_events / cart_adds (NULL without cart adds): intent that turns into orders.
+        Sessions with a cart in the window that purchased after it, over those sessions (NULL
+        without such sessions): intent that turns into orders.
     cancelled_orders         integer  conversion  count         not-null
         Orders placed in the window and cancelled: friction that drives buyers away.
     returned_orders          integer  conversion  count         not-null
