@@ -50,7 +50,8 @@ def test_the_automation_file_validates_and_matches_the_alerting_tag_of_prefect_y
 
     deployments = yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
     tagged = {item["name"] for item in deployments if tag in item.get("tags", [])}
-    assert tagged == {"quality", "daily-monitoring"}  # the gate and the drift alarm
+    assert tagged == {"nightly", "quality", "daily-monitoring"}  # the gate (alone or in the
+    # nightly pipeline) and the drift alarm
 
 
 def test_a_block_that_is_not_on_the_server_is_named(tmp_path: Path) -> None:
