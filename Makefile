@@ -57,28 +57,17 @@ bench: install  ## side-by-side benchmarks; results land in benchmarks/results/
 	$(BIN)/python benchmarks/bench_experiments.py
 	$(BIN)/python benchmarks/bench_demo.py
 
-# The tracking URI comes from `ecom services env`, never from the caller's shell: without it
-# `mlflow ui` would quietly create an empty ./mlflow.db and show no runs.
-MLFLOW_UI = eval "$$($(BIN)/ecom services env)" && \
-	$(BIN)/mlflow ui --backend-store-uri "$$MLFLOW_TRACKING_URI" --host 127.0.0.1 --port 5000
-# Prefect copies its UI into the installed package unless told where: keep the venv as locked.
-# Streaming logs out lets `prefect deployment run ... --watch` show a run's logs, not only its
-# state changes (for example that the ingest flow generated data instead of loading it).
-PREFECT_SERVER = PREFECT_SERVER_UI_STATIC_DIRECTORY=$(CURDIR)/.ecom/prefect-ui \
-	PREFECT_SERVER_LOGS_STREAM_OUT_ENABLED=true PREFECT_SERVER_LOGS_STREAM_PUBLISHING_ENABLED=true \
-	$(BIN)/prefect server start --host 127.0.0.1 --port 4200
-
 ui: install  ## Prefect UI (:4200) with every deployment and a worker, MLflow UI (:5000), churn API (:8000); Ctrl-C stops
 	@$(BIN)/ecom ui up
 
 ui-down: install  ## stop what `make ui` started, and nothing else
 	@$(BIN)/ecom ui down
 
-mlflow-ui: install  ## MLflow UI on :5000 on the project's tracking store
-	@$(MLFLOW_UI)
+mlflow-ui: install  ## MLflow UI on :5000 on the project's tracking store (as `make ui` runs it)
+	@$(BIN)/ecom ui serve mlflow
 
 prefect-server: install  ## Prefect server and UI on :4200 (for deployments and workers)
-	@$(PREFECT_SERVER)
+	@$(BIN)/ecom ui serve prefect
 
 services-up: install  ## start the embedded PostgreSQL and Redis
 	$(BIN)/ecom services up

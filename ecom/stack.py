@@ -153,6 +153,23 @@ def answers(url: str) -> bool:
         return False
 
 
+def run_one(settings: Settings, endpoints: Endpoints, name: str, ports: Ports) -> int:
+    """Run one of the stack's processes in the foreground, as `ecom ui up` would start it
+    (same command, environment and folder), until it exits or Ctrl-C; its exit code."""
+    processes = {process.name: process for process in stack_processes(settings, endpoints, ports)}
+    if name not in processes:
+        raise ValueError(f"no stack process {name!r}: one of {', '.join(processes)}")
+    process = processes[name]
+    try:
+        return subprocess.call(
+            process.argv,
+            cwd=process.cwd,
+            env={**os.environ, **process.env, "PWD": str(process.cwd)},
+        )
+    except KeyboardInterrupt:
+        return 130
+
+
 def _start(process: StackProcess, logs: Path) -> subprocess.Popen:
     logs.mkdir(parents=True, exist_ok=True)
     log_file = (logs / f"{process.name}.log").open("ab")

@@ -70,6 +70,28 @@ def ui_down() -> None:
     console.print(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}")
 
 
+@app.command("serve")
+def ui_serve(
+    name: Annotated[
+        str, typer.Argument(help="prefect, worker, mlflow or churn-api", show_default=False)
+    ],
+    prefect_port: Annotated[int, typer.Option(help="Prefect server and UI port.")] = 4200,
+    mlflow_port: Annotated[int, typer.Option(help="MLflow UI port.")] = 5000,
+    api_port: Annotated[int, typer.Option(help="Churn service port.")] = 8000,
+) -> None:
+    """Run one UI in the foreground, exactly as `ecom ui up` starts it (`make mlflow-ui`,
+    `make prefect-server`); Ctrl-C stops it."""
+    from ecom.stack import Ports, run_one
+
+    settings, endpoints = runtime()
+    ports = Ports(prefect=prefect_port, mlflow=mlflow_port, churn_api=api_port)
+    try:
+        code = run_one(settings, endpoints, name, ports)
+    except ValueError as error:
+        raise fail(str(error)) from error
+    raise typer.Exit(code)
+
+
 @app.command("alerts")
 def ui_alerts(
     api_url: Annotated[

@@ -111,3 +111,40 @@ def test_ui_up_deploys_everything_and_down_stops_it(ecom_settings: Settings, tmp
         with pytest.raises(ProcessLookupError):
             os.killpg(pid, 0)
     assert "nothing was running" in ecom(["ui", "down"], env, timeout=60).stdout
+
+
+def test_ui_serve_runs_one_ui_in_the_foreground_as_ui_up_does(ecom_settings, tmp_path) -> None:
+    """`make mlflow-ui` runs this: the MLflow UI on the project's tracking store, stopped by
+    Ctrl-C (SIGINT) with nothing left behind; an unknown name is refused, naming the choices."""
+    import signal
+    import time
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "ECOM_HOME": str(tmp_path / "home"),
+        "ECOM_DATABASE_URL": ecom_settings.database_url,
+        "ECOM_REDIS_URL": ecom_settings.redis_url,
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+    }
+    refused = ecom(["ui", "serve", "mlflow-ui"], env, timeout=120)
+    assert refused.returncode == 1
+    assert "one of prefect, worker, mlflow, churn-api" in refused.stdout + refused.stderr
+    child = subprocess.Popen(
+        [str(Path(sys.executable).parent / "ecom"), "ui", "serve", "mlflow",
+         "--mlflow-port", str(port)],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 180
+        while not answers(f"http://127.0.0.1:{port}/health") and time.monotonic() < deadline:
+            assert child.poll() is None, "ecom ui serve mlflow exited early"
+            time.sleep(1)
+        assert answers(f"http://127.0.0.1:{port}/health")
+        os.killpg(child.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's group
+        child.wait(timeout=60)
+        assert not answers(f"http://127.0.0.1:{port}/health")
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
