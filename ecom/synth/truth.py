@@ -141,4 +141,13 @@ def true_churn_probability(
     )
     signup_order = users["signup_order_days"].to_numpy()
     signup_order_in_horizon = (signup_order >= cutoff) & (signup_order < horizon_end)
-    return np.where(signup_order_in_horizon, 0.0, np.exp(-expected_orders))
+    # The order that reached the cap ended all activity: placed before the cutoff, nothing
+    # follows. Placed at or after it, fewer than the cap were placed before, and the orders up
+    # to the cap are the Poisson process above, so its first point is unaffected.
+    if "order_cap_days" in users:
+        capped_before = (users["order_cap_days"] < cutoff).to_numpy()
+    else:  # a truth folder written before the cap existed
+        capped_before = np.zeros(len(ids), dtype=bool)
+    return np.where(
+        signup_order_in_horizon, 0.0, np.where(capped_before, 1.0, np.exp(-expected_orders))
+    )
