@@ -63,7 +63,9 @@ def _timestamps(values: pd.Series) -> pd.Series:
     return pd.to_datetime(text.where(text != ""), format="%Y-%m-%d %H:%M:%S")
 
 
-def marginals(orders: pd.DataFrame, years: tuple[int, ...] = (2020, 2022, 2024)) -> dict[str, float]:
+def marginals(
+    orders: pd.DataFrame, years: tuple[int, ...] = (2020, 2022, 2024)
+) -> dict[str, float]:
     """Every figure of `TARGETS`, from an orders table (user_id, status, created_at, shipped_at,
     delivered_at, num_of_item)."""
     created = _timestamps(orders["created_at"])
