@@ -2,8 +2,10 @@
 
 Each registered user u has
 - a sign-up time t0 (see `users.py`),
-- an activity lifetime L_u ~ Weibull(shape, scale) scaled up for engaged users: the user is
-  alive on [t0, t0 + L_u) and does nothing afterwards (churn is real and permanent),
+- an activity lifetime L_u ~ Weibull(shape, scale) scaled up for engaged users, and by
+  `loyal_lifetime_multiplier` for a loyal `loyal_share` of users: the user is alive on
+  [t0, t0 + L_u) and does nothing afterwards (churn is real and permanent); the order that
+  reaches `max_orders_per_user` ends the activity early (TheLook has no buyer with more),
 - a session rate s_u ~ Gamma(shape, mean) per average day: sessions after sign-up are a Poisson
   process with intensity s_u * intensity(t) while alive,
 - a browser (fixed per user) and a conversion propensity c_u ~ LogNormal, which set how likely a
@@ -13,8 +15,8 @@ A session reaches a product page with probability `p_product`, the cart with
 `p_cart(u, source)`, and a cart becomes a purchase with `p_purchase_given_cart` (times 1 + lift
 for treated users inside the experiment window). Sessions are Poisson and each converts
 independently, so purchases are a thinned Poisson process with rate
-`purchase_rate_u = s_u * E_source[p_product * p_cart(u, source) * p_purchase_given_cart]`,
-which `truth.py` integrates to get the exact churn probability.
+`purchase_rate_u = s_u * E_source[p_product * p_cart(u, source) * p_purchase_given_cart]`
+(stopped at the cap), which `truth.py` integrates to get the exact churn probability.
 """
 
 from __future__ import annotations
