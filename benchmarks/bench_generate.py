@@ -3,7 +3,9 @@
     python benchmarks/bench_generate.py --users 100000 --out /tmp/bench-generate [--skip-check]
 
 Prints wall time, peak RSS of this process, rows per table, the realism figures (orders per buyer,
-items per order, status mix) and the churn learnability report (model vs oracle AUC).
+items per order, status mix), the churn learnability report (model vs oracle AUC) and the table of
+`ecom.synth.marginals` against TheLook's targets (the shares of orders per year depend on where the
+data ends: the targets are for a world ending like the real export, `--end-date 2026-12-01`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pandas as pd
 
 from ecom.synth import generate_dataset
 from ecom.synth.calibration import learnability_check
+from ecom.synth.marginals import format_table, marginals, misses, read_orders
 
 
 def realism_figures(data_dir: Path, n_users: int) -> dict[str, object]:
@@ -62,7 +65,10 @@ def main() -> None:
     if not args.skip_check:
         report = learnability_check(args.out)
         result["learnability"] = {k: v for k, v in asdict(report).items() if k != "cutoffs"}
+    measured = marginals(read_orders(args.out))
+    result["marginals_missed"] = sorted(misses(measured))
     print(json.dumps(result, indent=2, default=str))
+    print(format_table(measured))
 
 
 if __name__ == "__main__":

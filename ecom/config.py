@@ -67,11 +67,13 @@ class Settings(BaseSettings):
     )
     gate_confidence: float = Field(default=0.95, validation_alias="ECOM_GATE_CONFIDENCE")
 
-    # Drift: `ecom drift` fails when more than this share of the features has drifted. Between
-    # the training window and today's snapshot about half the engagement features move past
-    # the 0.1 distance on their own (growth, seasonality: 10 of 20 on a 6,000-user world, seed
-    # 5); planted drift moves 15 of 20. Above Evidently's 0.5, so the growth alone is no alarm.
-    drift_share_threshold: float = Field(default=0.6, validation_alias="ECOM_DRIFT_SHARE_THRESHOLD")
+    # Drift: `ecom drift` fails when more than this share of the features has drifted. Against
+    # the champion's latest cutoffs (its test rows), a world without planted drift moves 3 of
+    # 20 features past the 0.1 distance (30k users ending 2026-12-01, seed 6), 6 of 20 on the
+    # 100k demo (seed 42, just after Black Friday); planted drift moves 12 of 20 (0.60, 30k
+    # users, seed 5), about the most it can (it leaves age, gender, country, tenure, order
+    # values and cancellations alone). 0.4 sits between, three features from either side.
+    drift_share_threshold: float = Field(default=0.4, validation_alias="ECOM_DRIFT_SHARE_THRESHOLD")
 
     # Where monitoring writes: the drift report and summary, and the generated model card.
     reports_dir: Path = Field(

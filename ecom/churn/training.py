@@ -69,6 +69,11 @@ GATE_INTERVAL_SAMPLES = 500
 REFERENCE_ARTIFACT_DIR = "reference"
 REFERENCE_FEATURES_FILE = "training_features.parquet"
 REFERENCE_PREDICTIONS_FILE = "test_predictions.parquet"
+# The drift reference: the feature rows of the run's latest cutoffs (the test split), the rows
+# closest in time to any later scoring snapshot. The training cutoffs end months earlier
+# (validation, test and two embargoes lie between), and the seasonal cycle alone moves the
+# engagement features past the drift distance over that gap.
+DRIFT_REFERENCE_FILE = "drift_reference_features.parquet"
 SPLIT_ARTIFACT = "split.json"
 
 
@@ -443,12 +448,14 @@ def _champion_gate(
 
 
 def _log_reference(data: _SplitData, feature_columns: list[str], test_scores: np.ndarray) -> None:
-    """What monitoring compares today against: the training rows' features (drift reference),
-    the chosen model's scores on the test cutoffs (the prediction distribution at training
+    """What monitoring compares today against: the training rows' features, the test rows'
+    features (the drift reference: the latest cutoffs the run saw), the chosen model's scores
+    on the test cutoffs (the prediction distribution at training
     time, out of sample), the cutoffs of each split (in- vs out-of-sample performance), and
     the test metrics with user-clustered intervals (the model card)."""
     train = data.parts["train"][[ENTITY_KEY, EVENT_TIMESTAMP, *feature_columns]]
     test = data.parts["test"]
+    drift_reference = test[[ENTITY_KEY, EVENT_TIMESTAMP, *feature_columns]]
     predictions = pd.DataFrame(
         {ENTITY_KEY: test[ENTITY_KEY], EVENT_TIMESTAMP: test[EVENT_TIMESTAMP],
          "churn_probability": test_scores, LABEL_COLUMN: data.y["test"]}
@@ -456,6 +463,7 @@ def _log_reference(data: _SplitData, feature_columns: list[str], test_scores: np
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         train.to_parquet(out / REFERENCE_FEATURES_FILE, index=False)
+        drift_reference.to_parquet(out / DRIFT_REFERENCE_FILE, index=False)
         predictions.to_parquet(out / REFERENCE_PREDICTIONS_FILE, index=False)
         mlflow.log_artifacts(str(out), artifact_path=REFERENCE_ARTIFACT_DIR)
     mlflow.log_dict(

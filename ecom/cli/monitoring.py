@@ -19,7 +19,7 @@ def drift(
         ),
     ] = None,
 ) -> None:
-    """Compare today's scoring snapshot with the champion's training rows (Evidently); exit 1
+    """Compare today's scoring snapshot with the champion's latest cutoffs (Evidently); exit 1
     when the share of drifted features passes ECOM_DRIFT_SHARE_THRESHOLD."""
     from rich.table import Table
 
@@ -27,7 +27,7 @@ def drift(
 
     settings, endpoints = runtime()
     summary = run_drift_check(settings, endpoints, out_dir=out)
-    table = Table(title=f"drift vs champion v{summary.model_version}'s training rows")
+    table = Table(title=f"drift vs champion v{summary.model_version}'s latest cutoffs")
     for column in ("column", "method", "score", "threshold", "drifted"):
         table.add_column(column)
     for column in [*summary.features, *([summary.prediction] if summary.prediction else [])]:

@@ -17,6 +17,7 @@ import pandas as pd
 from ecom.churn.registry import MODEL_NAME
 from ecom.churn.scoring import NoChampionModel, champion_predictor
 from ecom.churn.training import (
+    DRIFT_REFERENCE_FILE,
     REFERENCE_ARTIFACT_DIR,
     REFERENCE_FEATURES_FILE,
     REFERENCE_PREDICTIONS_FILE,
@@ -65,6 +66,11 @@ class ChampionRun:
 
     def reference_features(self) -> pd.DataFrame:
         return pd.read_parquet(self.artifact(f"{REFERENCE_ARTIFACT_DIR}/{REFERENCE_FEATURES_FILE}"))
+
+    def drift_reference_features(self) -> pd.DataFrame:
+        """The feature rows of the run's latest cutoffs (its test split), what drift compares
+        today's snapshot with."""
+        return pd.read_parquet(self.artifact(f"{REFERENCE_ARTIFACT_DIR}/{DRIFT_REFERENCE_FILE}"))
 
     def test_predictions(self) -> pd.DataFrame:
         return pd.read_parquet(

@@ -193,7 +193,8 @@ def render_model_card(run: ChampionRun, performance: pd.DataFrame) -> str:
         "- A user with no activity in the feature window is not scored; a brand-new user has "
         "little signal.\n"
         "- Drift in the inputs (`reports/drift_summary.json`) is judged against this run's "
-        "training rows; realised performance is only known once a cutoff's horizon has passed.\n"
+        "latest cutoffs (its test rows); realised performance is only known once a cutoff's "
+        "horizon has passed.\n"
         "- On generated data the oracle is the ceiling; on real TheLook data there is none.",
         "## Lineage",
         _table(

@@ -2,8 +2,10 @@
 
 Each registered user u has
 - a sign-up time t0 (see `users.py`),
-- an activity lifetime L_u ~ Weibull(shape, scale) scaled up for engaged users: the user is
-  alive on [t0, t0 + L_u) and does nothing afterwards (churn is real and permanent),
+- an activity lifetime L_u ~ Weibull(shape, scale) scaled up for engaged users, and by
+  `loyal_lifetime_multiplier` for a loyal `loyal_share` of users: the user is alive on
+  [t0, t0 + L_u) and does nothing afterwards (churn is real and permanent); the order that
+  reaches `max_orders_per_user` ends the activity early (TheLook has no buyer with more),
 - a session rate s_u ~ Gamma(shape, mean) per average day: sessions after sign-up are a Poisson
   process with intensity s_u * intensity(t) while alive,
 - a browser (fixed per user) and a conversion propensity c_u ~ LogNormal, which set how likely a
@@ -13,8 +15,8 @@ A session reaches a product page with probability `p_product`, the cart with
 `p_cart(u, source)`, and a cart becomes a purchase with `p_purchase_given_cart` (times 1 + lift
 for treated users inside the experiment window). Sessions are Poisson and each converts
 independently, so purchases are a thinned Poisson process with rate
-`purchase_rate_u = s_u * E_source[p_product * p_cart(u, source) * p_purchase_given_cart]`,
-which `truth.py` integrates to get the exact churn probability.
+`purchase_rate_u = s_u * E_source[p_product * p_cart(u, source) * p_purchase_given_cart]`
+(stopped at the cap), which `truth.py` integrates to get the exact churn probability.
 """
 
 from __future__ import annotations
@@ -30,12 +32,20 @@ from ecom.thelook import BROWSERS, TRAFFIC_SOURCES_EVENTS
 class BehaviourParameters:
     """Every knob of the latent model, calibrated to TheLook's scale at 100k users."""
 
-    lifetime_shape: float = 0.9  # Weibull shape < 1: many short-lived users, a long loyal tail
-    lifetime_scale_days: float = 25.0
-    lifetime_engagement_elasticity: float = 1.5  # engaged users (high s_u) stay much longer
+    # Weibull shape 2: lifetimes of a few weeks, few very short or very long (TheLook's buyers
+    # mostly stop after one or two orders; a long-tailed lifetime would give too many with 3+).
+    lifetime_shape: float = 2.0
+    lifetime_scale_days: float = 20.0
+    lifetime_engagement_elasticity: float = 0.5  # engaged users (high s_u) stay longer
+    # A small loyal segment stays 8x longer: most of TheLook's buyers with 4 orders.
+    loyal_share: float = 0.05
+    loyal_lifetime_multiplier: float = 8.0
+    # TheLook has no buyer with more than 4 orders: the order that reaches this count ends the
+    # user's activity (no session after it). None: no cap.
+    max_orders_per_user: int | None = 4
     lapsed_activity: float = 0.0  # after the lifetime, sessions continue at this fraction of s_u
-    session_rate_shape: float = 0.8
-    session_rate_mean_per_day: float = 0.068
+    session_rate_shape: float = 6.0  # fairly alike: heterogeneity would fatten the 3+ orders tail
+    session_rate_mean_per_day: float = 0.3
     max_engagement: float = 5.0  # session rates are capped at this multiple of the mean
     conversion_sigma: float = 0.15  # log-sd of the per-user conversion propensity
     p_product: float = 0.78
@@ -44,7 +54,7 @@ class BehaviourParameters:
     p_purchase_given_cart: float = 0.42
     # The sign-up session is high intent: most users register while checking out.
     signup_p_cart: float = 0.88
-    signup_p_purchase_given_cart: float = 0.88
+    signup_p_purchase_given_cart: float = 0.84
     # Sessions after sign-up start at least this long after it (keeps every event after created_at).
     first_session_gap_days: float = 1.0 / 24.0
     browser_shares: tuple[float, ...] = (0.50, 0.20, 0.20, 0.05, 0.05)
@@ -85,6 +95,7 @@ class LatentUsers:
     propensity: np.ndarray
     browser: np.ndarray
     purchase_rate: np.ndarray  # purchases per average day while alive, outside the experiment
+    loyal: np.ndarray  # in the loyal segment (lifetime multiplied by loyal_lifetime_multiplier)
 
 
 def sample_latent_users(
@@ -106,6 +117,8 @@ def sample_latent_users(
         * rng.weibull(params.lifetime_shape, n_users)
         * engagement**params.lifetime_engagement_elasticity
     )
+    loyal = rng.random(n_users) < params.loyal_share
+    lifetime = np.where(loyal, lifetime * params.loyal_lifetime_multiplier, lifetime)
     propensity = rng.lognormal(-0.5 * params.conversion_sigma**2, params.conversion_sigma, n_users)
     browser = rng.choice(len(params.browser_shares), n_users, p=np.asarray(params.browser_shares))
     purchase_rate = session_rate * params.purchase_probability_per_session(propensity, browser)
@@ -115,4 +128,5 @@ def sample_latent_users(
         propensity=propensity,
         browser=browser,
         purchase_rate=purchase_rate,
+        loyal=loyal,
     )

@@ -48,6 +48,7 @@ from ecom.synth.sessions import (
     build_anonymous_sessions,
     build_registered_sessions,
     concatenate_sessions,
+    order_cap_days,
 )
 from ecom.synth.truth import write_truth
 from ecom.synth.users import (
@@ -262,6 +263,7 @@ def generate_dataset(
         registered = build_registered_sessions(
             rng_sessions, timeline, params, latent, signup_days, design, latent_treated
         )
+        cap_days = order_cap_days(registered, n_users, params.max_orders_per_user)
         anonymous = build_anonymous_sessions(rng_sessions, timeline, params, n_users)
         sessions = concatenate_sessions(registered, anonymous)
         if drift is not None:
@@ -346,6 +348,8 @@ def generate_dataset(
                 "browser": np.asarray(params.browsers)[latent.browser],
                 "purchase_rate": latent.purchase_rate,
                 "signup_order_days": signup_order_days,
+                "order_cap_days": cap_days,
+                "loyal": latent.loyal,
                 "latent_treated": latent_treated,
             }
         )

@@ -30,7 +30,7 @@ from ecom.synth.calendar import (
     sample_times_by_weight,
 )
 from ecom.synth.experiment import ExperimentDesign
-from ecom.synth.users import SIGNUP_GROWTH
+from ecom.synth.users import signup_growth
 
 KIND_SIGNUP, KIND_REPEAT, KIND_ANONYMOUS = 0, 1, 2
 DEPTH_LANDING, DEPTH_PRODUCT, DEPTH_CART, DEPTH_PURCHASE = 0, 1, 2, 3
@@ -126,6 +126,16 @@ def build_registered_sessions(
         rng.random((n_repeat, 3)), np.full(n_repeat, params.p_product), p_cart, p_purchase
     )
 
+    # The order that reaches max_orders_per_user ends the user's activity: no session after it.
+    owner, anchor, repeat_source, repeat_treated, repeat_depth = _cap_orders(
+        params.max_orders_per_user,
+        signup_depth == DEPTH_PURCHASE,
+        owner,
+        anchor,
+        (repeat_source, repeat_treated, repeat_depth),
+    )
+    n_repeat = len(owner)
+
     # Repeat sessions end at their anchor and grow backwards: keep them after the sign-up (an
     # hour of slack, the first-session gap) and after the window start when they end inside it.
     # Sign-up sessions grow forwards: keep them before the window end (when they start inside
@@ -157,12 +167,58 @@ def build_registered_sessions(
     )
 
 
+def _cap_orders(
+    max_orders: int | None,
+    signup_purchase: np.ndarray,
+    owner: np.ndarray,
+    anchor: np.ndarray,
+    columns: tuple[np.ndarray, ...],
+) -> tuple[np.ndarray, ...]:
+    """Drop every repeat session after the one holding a user's `max_orders`-th purchase.
+
+    The sign-up session comes first (a repeat session starts an hour after sign-up at the
+    earliest) and counts when it bought. Returns owner, anchor and `columns`, kept rows only,
+    sorted by owner then anchor.
+    """
+    order = np.lexsort((anchor, owner))
+    owner, anchor = owner[order], anchor[order]
+    columns = tuple(column[order] for column in columns)
+    if max_orders is None:
+        return owner, anchor, *columns
+    depth = columns[-1]
+    bought = (depth == DEPTH_PURCHASE).astype(np.int64)
+    running = np.cumsum(bought)
+    first_of_owner = np.searchsorted(owner, owner, side="left")
+    before_owner = np.where(first_of_owner > 0, running[np.maximum(first_of_owner - 1, 0)], 0)
+    # Purchases of this owner up to and including this session, the sign-up order counted.
+    placed = running - before_owner + signup_purchase[owner]
+    # Keep a session unless the cap was already reached before it.
+    keep = (placed - bought) < max_orders
+    return owner[keep], anchor[keep], *(column[keep] for column in columns)
+
+
+def order_cap_days(sessions: Sessions, n_users: int, max_orders: int | None) -> np.ndarray:
+    """Per user, the time of the order that reached `max_orders` (it ended the user's activity),
+    NaN for users who never reached it. Read before anything edits the sessions (drift)."""
+    cap = np.full(n_users, np.nan)
+    if max_orders is None:
+        return cap
+    registered = sessions.owner >= 0
+    bought = registered & (sessions.depth == DEPTH_PURCHASE)
+    counts = np.bincount(sessions.owner[bought], minlength=n_users)
+    latest = np.full(n_users, -np.inf)
+    np.maximum.at(latest, sessions.owner[bought], sessions.anchor_days[bought])
+    reached = counts >= max_orders
+    cap[reached] = latest[reached]
+    return cap
+
+
 def build_anonymous_sessions(
     rng: np.random.Generator, timeline: Timeline, params: BehaviourParameters, n_users: int
 ) -> Sessions:
     """Visitors who never log in: browsing and abandoned carts, no purchases."""
     count = round(ANONYMOUS_SESSIONS_PER_USER * n_users)
-    weights = growth_weights(timeline, SIGNUP_GROWTH, timeline.span_days - 2.0 / 24.0)
+    weights = growth_weights(timeline, signup_growth(timeline), timeline.span_days - 2.0 / 24.0)
     start = np.sort(sample_times_by_weight(rng, timeline, weights, count))
     depth = _funnel_depth(
         rng.random((count, 3)),

@@ -2,7 +2,8 @@
 
 `DIR/_truth/` holds
 - `users.parquet`: per user the sign-up time, activity lifetime, session and purchase rates, the
-  time of the order placed in the sign-up session (if any) and the latent experiment variant;
+  time of the order placed in the sign-up session (if any), the time of the order that reached
+  the cap (if any), the loyal flag and the latent experiment variant;
 - `intensity.parquet`: the cumulative shopping intensity per hour of the span;
 - `experiment.json`: the experiment id, window, metric and the true relative lift;
 - `model.json`: seed, size, end date and every behaviour parameter.
@@ -12,10 +13,13 @@ orders are a Poisson process with intensity purchase_rate * intensity(t) (times 
 treated user inside the experiment window) on [sign-up + gap, sign-up + lifetime), and
 `lapsed_activity` times that afterwards. So
 
-    P(no order in [c, c + h)) = 1{sign-up order not in [c, c + h)} * exp(-purchase_rate * I)
+    P(no order in [c, c + h)) = 1{sign-up order not in [c, c + h)}
+                                * (1 if the capping order came before c else exp(-purchase_rate * I))
 
 where I is the intensity integrated over [c, c + h), the lapsed part of it weighted by
-`lapsed_activity` and the treated part by 1 + lift. It conditions on the user's full latent state, including when they
+`lapsed_activity` and the treated part by 1 + lift. The order that reaches
+`max_orders_per_user` ends all activity (`order_cap_days` in users.parquet): before it, orders
+are the Poisson process, so its first point in the horizon is unaffected by the cap. It conditions on the user's full latent state, including when they
 stop being active, which is what no model can observe: the oracle's AUC is the ceiling.
 """
 
@@ -141,4 +145,13 @@ def true_churn_probability(
     )
     signup_order = users["signup_order_days"].to_numpy()
     signup_order_in_horizon = (signup_order >= cutoff) & (signup_order < horizon_end)
-    return np.where(signup_order_in_horizon, 0.0, np.exp(-expected_orders))
+    # The order that reached the cap ended all activity: placed before the cutoff, nothing
+    # follows. Placed at or after it, fewer than the cap were placed before, and the orders up
+    # to the cap are the Poisson process above, so its first point is unaffected.
+    if "order_cap_days" in users:
+        capped_before = (users["order_cap_days"] < cutoff).to_numpy()
+    else:  # a truth folder written before the cap existed
+        capped_before = np.zeros(len(ids), dtype=bool)
+    return np.where(
+        signup_order_in_horizon, 0.0, np.where(capped_before, 1.0, np.exp(-expected_orders))
+    )

@@ -47,11 +47,16 @@ def _champion_run(settings):
     return version, client.get_run(client.get_model_version(MODEL_NAME, version).run_id)
 
 
-def test_drift_report_reads_the_champions_training_rows(settings, endpoints, tmp_path):
+def test_drift_report_reads_the_champions_latest_cutoffs(settings, endpoints, tmp_path):
     summary = drift.run_drift_check(settings, endpoints, out_dir=tmp_path)
     version, run = _champion_run(settings)
     assert summary.model_version == version
-    assert summary.reference_rows == min(int(run.data.params["train_rows"]), 20_000)
+    # The reference is the run's test rows: its latest cutoffs, the closest to the snapshot.
+    assert summary.reference_rows == min(int(run.data.params["test_rows"]), 20_000)
+    assert summary.reference_window == (
+        run.data.params["test_first_cutoff"],
+        run.data.params["test_last_cutoff"],
+    )
     written = json.loads((tmp_path / drift.SUMMARY_JSON).read_text())
     assert (tmp_path / drift.REPORT_HTML).stat().st_size > 100_000
     assert written["drift_share"] == pytest.approx(summary.drift_share)

@@ -151,6 +151,7 @@ def test_champion_moves_when_beaten(ecom_settings, endpoints, marts, tmp_path):
     artifacts = {a.path for a in client.list_artifacts(better.run_id, "reference")}
     assert artifacts == {
         "reference/training_features.parquet",
+        "reference/drift_reference_features.parquet",
         "reference/test_predictions.parquet",
     }
 

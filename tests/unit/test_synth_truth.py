@@ -27,13 +27,28 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def _expected_capped_orders(rate_mass: np.ndarray, room: np.ndarray) -> np.ndarray:
+    """E[min(N, room)] for N ~ Poisson(rate_mass): the orders a user can still place in a
+    horizon when the cap stops them after `room` more (sum over j < room of P(N > j))."""
+    expected = np.zeros(len(rate_mass))
+    term = np.exp(-rate_mass)  # P(N = j), from j = 0
+    cumulative = term.copy()  # P(N <= j)
+    for j in range(int(room.max(initial=0))):
+        expected += np.where(j < room, 1.0 - cumulative, 0.0)
+        term = term * rate_mass / (j + 1)
+        cumulative = cumulative + term
+    return expected
+
+
 def test_oracle_matches_observed_churn(data_dir: Path) -> None:
     """Summed over users, the oracle's expected no-order share and order count match the data."""
     truth = load_truth(data_dir)
     observed = load_observed(data_dir)
     orders = observed.orders
-    # Disjoint 30-day horizons: given the latent state their order counts are independent Poisson
-    # draws, so the totals over all of them pin the purchase rates down to a few percent.
+    cap = int(truth.model["max_orders_per_user"])
+    # Disjoint 30-day horizons: given the latent state and the orders placed before the cutoff,
+    # a user's orders in the horizon are a Poisson draw stopped at the cap, independent across
+    # users, so the totals over all of them pin the purchase rates down to a few percent.
     total_expected, total_counted = 0.0, 0
     for cutoff_day in np.arange(1500.0, truth.timeline.span_days - 30, 30.0):
         # Users signed up before the cutoff whose sign-up order (if any: its purchase may lag the
@@ -47,7 +62,16 @@ def test_oracle_matches_observed_churn(data_dir: Path) -> None:
         churned = ~existing["user_id"].isin(in_horizon["user_id"]).to_numpy()
         spread = np.sqrt(np.sum(probability * (1 - probability)))
         assert abs(churned.sum() - probability.sum()) < 4 * spread + 1, cutoff
-        expected_orders = -np.log(np.clip(probability, 1e-300, 1)).sum()
+        placed = (
+            orders[orders["days"] < cutoff_day]
+            .groupby("user_id")
+            .size()
+            .reindex(existing["user_id"], fill_value=0)
+            .to_numpy()
+        )
+        assert placed.max() <= cap
+        rate_mass = -np.log(np.clip(probability, 1e-300, 1))
+        expected_orders = _expected_capped_orders(rate_mass, cap - placed).sum()
         counted = in_horizon["user_id"].isin(existing["user_id"]).sum()
         assert abs(counted - expected_orders) < 4 * np.sqrt(expected_orders) + 1, cutoff
         total_expected += expected_orders
@@ -103,6 +127,7 @@ def test_oracle_edge_cases(data_dir: Path) -> None:
         (users["signup_days"] < day)
         & (users["signup_days"] + users["lifetime_days"] > day)
         & ~(users["signup_order_days"] >= day)  # a sign-up order still to come is certain
+        & ~(users["order_cap_days"] < day)  # so is no order after the capping one
     ]
     assert len(alive) > 10
     from_string = true_churn_probability(truth, alive["user_id"], "2025-06-01")
@@ -111,6 +136,34 @@ def test_oracle_edge_cases(data_dir: Path) -> None:
     )
     np.testing.assert_array_equal(from_string, from_datetime)
     assert 0 < from_string.min() < from_string.max() < 1
+
+
+def test_the_order_cap_ends_activity_and_the_oracle_knows(data_dir: Path) -> None:
+    """No buyer places more than the cap; a user who reached it does nothing afterwards (no
+    session, no order), and from then on the oracle says churned with certainty."""
+    truth = load_truth(data_dir)
+    cap = int(truth.model["max_orders_per_user"])
+    observed = load_observed(data_dir)
+    per_buyer = observed.orders.groupby("user_id").size()
+    assert per_buyer.max() == cap
+    capped = truth.users[truth.users["order_cap_days"].notna()]
+    assert 0.02 < len(capped) / len(truth.users) < 0.10
+    assert set(per_buyer[per_buyer == cap].index) == set(capped["user_id"])
+    # A sign-up purchase can lag its cart by days; the rare one landing after the capping
+    # order is the user's last order instead.
+    capped = capped[~(capped["signup_order_days"] > capped["order_cap_days"])]
+    # The capping order is the user's last order and nothing at all comes after it.
+    last_order = observed.orders.groupby("user_id")["days"].max()
+    last_event = observed.events.groupby("user_id")["days"].max()
+    at = capped.set_index("user_id")["order_cap_days"]
+    np.testing.assert_allclose(last_order.loc[at.index], at, atol=1.5 / 86_400)
+    assert (last_event.loc[at.index] <= at + 1.5 / 86_400).all()
+    # The oracle: certain churn at any cutoff after the capping order, not before it.
+    after = days_to_datetime64(at.to_numpy() + 0.5)
+    assert (true_churn_probability(truth, at.index, after) == 1.0).all()
+    # Just before it, the capping order is still a Poisson point to come: uncertain.
+    before = days_to_datetime64(at.to_numpy() - 1e-3)
+    assert (true_churn_probability(truth, at.index, before) < 1.0).all()
 
 
 def test_churn_is_learnable_but_not_trivial(data_dir: Path) -> None:
