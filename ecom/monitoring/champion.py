@@ -8,6 +8,7 @@ instead of recomputing anything from today's data.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from ecom.churn.training import (
     SPLIT_ARTIFACT,
 )
 from ecom.config import Settings
+
+log = logging.getLogger(__name__)
 
 
 class MissingRunArtifact(FileNotFoundError):
@@ -69,8 +72,19 @@ class ChampionRun:
 
     def drift_reference_features(self) -> pd.DataFrame:
         """The feature rows of the run's latest cutoffs (its test split), what drift compares
-        today's snapshot with."""
-        return pd.read_parquet(self.artifact(f"{REFERENCE_ARTIFACT_DIR}/{DRIFT_REFERENCE_FILE}"))
+        today's snapshot with; a champion trained before runs recorded them is compared with
+        its training rows, as it was then (a warning says so)."""
+        try:
+            path = self.artifact(f"{REFERENCE_ARTIFACT_DIR}/{DRIFT_REFERENCE_FILE}")
+        except MissingRunArtifact:
+            log.warning(
+                "run %s has no %s (trained before runs recorded it): drift is judged against "
+                "its training rows; retrain to compare with its latest cutoffs",
+                self.run_id,
+                DRIFT_REFERENCE_FILE,
+            )
+            return self.reference_features()
+        return pd.read_parquet(path)
 
     def test_predictions(self) -> pd.DataFrame:
         return pd.read_parquet(

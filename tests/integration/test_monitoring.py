@@ -69,6 +69,27 @@ def test_drift_report_reads_the_champions_latest_cutoffs(settings, endpoints, tm
     assert drift.run_drift_check(strict, endpoints, out_dir=tmp_path).alarm
 
 
+def test_a_champion_without_a_drift_reference_is_judged_against_its_training_rows(
+    settings, endpoints, tmp_path
+):
+    """Runs logged before the drift reference existed still get a drift check."""
+    import shutil
+    from urllib.parse import urlparse
+
+    _, run = _champion_run(settings)
+    artifacts = urlparse(run.info.artifact_uri).path
+    recorded = f"{artifacts}/{training.REFERENCE_ARTIFACT_DIR}/{training.DRIFT_REFERENCE_FILE}"
+    cached = settings.resolved_home / "monitoring" / run.info.run_id
+    shutil.move(recorded, tmp_path / "kept.parquet")
+    shutil.rmtree(cached, ignore_errors=True)
+    try:
+        summary = drift.run_drift_check(settings, endpoints, out_dir=tmp_path)
+        assert summary.reference_rows == min(int(run.data.params["train_rows"]), 20_000)
+    finally:
+        shutil.move(tmp_path / "kept.parquet", recorded)
+        shutil.rmtree(cached, ignore_errors=True)
+
+
 def test_model_performance_covers_every_matured_cutoff_idempotently(settings, endpoints):
     first = performance.update_model_performance(settings, endpoints)
     second = performance.update_model_performance(settings, endpoints)
