@@ -10,9 +10,12 @@ calling home on a closed network.
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -178,7 +181,12 @@ def check_page(
     """Load `page` (a local file) headless, let its scripts run, and report what went wrong."""
     url = Path(page).resolve().as_uri()
     result = PageCheck(url)
-    with tempfile.TemporaryDirectory(prefix="ecom-chromium-") as profile:
+    # Chromium's helpers (zygote, renderers, crash handler) can still write into the profile
+    # just after the browser exits: the whole process group is stopped before the profile is
+    # removed, and a straggler's file never fails the check.
+    with tempfile.TemporaryDirectory(
+        prefix="ecom-chromium-", ignore_cleanup_errors=True
+    ) as profile:
         process = subprocess.Popen(
             [
                 find_chromium(),
@@ -189,6 +197,7 @@ def check_page(
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group, helpers included
         )
         try:
             port = _devtools_port(Path(profile), process, timeout)
@@ -229,10 +238,25 @@ def check_page(
             finally:
                 tools.close()
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            _stop_group(process)
     return result
+
+
+def _stop_group(process: subprocess.Popen, grace: float = 10) -> None:
+    """SIGTERM to the browser's process group, SIGKILL to what is left after `grace`."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(process.pid, 0)  # anyone left in the group?
+        except ProcessLookupError:
+            break
+        process.poll()  # reap the browser itself so its pid leaves the group
+        time.sleep(0.1)
+    else:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    process.wait()

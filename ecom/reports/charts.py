@@ -55,7 +55,14 @@ def plotly_figure(frame: pd.DataFrame, card: Card) -> go.Figure:
         )
     elif chart.kind == "bar":
         for label, rows, column in _series(frame, card):
-            figure.add_trace(go.Bar(x=rows[chart.x].astype(str), y=rows[column], name=label))
+            error = None
+            if chart.interval:
+                low, high = (rows[c].astype(float) for c in chart.interval)
+                middle = rows[column].astype(float)
+                error = {"type": "data", "array": high - middle, "arrayminus": middle - low}
+            figure.add_trace(
+                go.Bar(x=rows[chart.x].astype(str), y=rows[column], name=label, error_y=error)
+            )
         figure.update_layout(barmode="group")
     elif chart.kind == "line":
         for label, rows, column in _series(frame, card):
@@ -126,12 +133,19 @@ def write_png(frame: pd.DataFrame, card: Card, path: Path) -> Path:
                 positions = [
                     categories.index(value) + index * width for value in rows[chart.x].astype(str)
                 ]
+                error = None
+                if chart.interval:
+                    low, high = (rows[c].astype(float).to_numpy() for c in chart.interval)
+                    middle = rows[column].astype(float).to_numpy()
+                    error = [middle - low, high - middle]
                 axes.bar(
                     positions,
                     rows[column],
                     width=width,
                     label=label,
                     color=PALETTE[index % len(PALETTE)],
+                    yerr=error,
+                    capsize=4 if error is not None else 0,
                 )
             axes.set_xticks(
                 [i + 0.4 - width / 2 for i in range(len(categories))],

@@ -11,7 +11,7 @@ from typing import Literal
 
 import pandas as pd
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, model_validator, ValidationError
 
 from ecom.config import project_root
 from ecom.db import connect
@@ -30,6 +30,22 @@ class Chart(BaseModel):
     y: str | list[str] | None = None
     z: str | None = None
     color: str | None = None
+    # A bar chart's interval: the columns holding each bar's lower and upper bound, drawn as
+    # error bars in the report (Metabase, which draws none, shows them as bars beside it).
+    low: str | None = None
+    high: str | None = None
+
+    @model_validator(mode="after")
+    def _interval_on_one_bar(self) -> Chart:
+        if (self.low is None) != (self.high is None):
+            raise ValueError("an interval needs both `low` and `high`")
+        if self.low is not None and (self.kind != "bar" or len(self.y_columns) != 1):
+            raise ValueError("`low`/`high` draw an interval on a bar chart with one `y`")
+        return self
+
+    @property
+    def interval(self) -> tuple[str, str] | None:
+        return (self.low, self.high) if self.low and self.high else None
 
     @property
     def y_columns(self) -> list[str]:

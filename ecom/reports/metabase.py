@@ -202,7 +202,10 @@ def visualization_settings(card: Card) -> dict[str, Any]:
         return {"funnel.dimension": chart.x, "funnel.metric": chart.y_columns[0]}
     if chart.kind in ("bar", "line"):
         dimensions = [chart.x, chart.color] if chart.color else [chart.x]
-        return {"graph.dimensions": dimensions, "graph.metrics": chart.y_columns}
+        metrics = chart.y_columns
+        if chart.interval:  # Metabase draws no error bars: the bounds as bars either side
+            metrics = [chart.interval[0], *chart.y_columns, chart.interval[1]]
+        return {"graph.dimensions": dimensions, "graph.metrics": metrics}
     if chart.kind == "heatmap":
         return {
             "table.pivot": False,

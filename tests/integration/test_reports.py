@@ -70,7 +70,9 @@ def test_every_card_reads_the_columns_its_chart_draws(report_warehouse) -> None:
             continue  # no scores on the tiny fixture; the e2e test runs these
         frame = run_card(endpoints.database_url, card)
         chart = card.chart
-        wanted = {c for c in (chart.x, chart.z, chart.color, *chart.y_columns) if c}
+        wanted = {
+            c for c in (chart.x, chart.z, chart.color, chart.low, chart.high, *chart.y_columns) if c
+        }
         assert wanted <= set(frame.columns), f"{key} lacks {wanted - set(frame.columns)}"
         assert not frame.empty, key
 

@@ -95,3 +95,26 @@ def test_cards_become_native_questions_with_their_chart_settings() -> None:
         "funnel.metric": "sessions",
     }
     assert card_payload(cards["retention_targets"], 3, 7)["display"] == "table"
+
+
+def test_a_bar_interval_is_drawn_as_error_bars_and_given_to_metabase_as_bounds(tmp_path) -> None:
+    import pandas as pd
+    from pydantic import ValidationError
+
+    from ecom.reports.charts import plotly_figure, write_png
+    from ecom.reports.dashboards import Card, Chart
+
+    with pytest.raises(ValidationError, match="both `low` and `high`"):
+        Chart(kind="bar", x="m", y="lift", low="lo")
+    with pytest.raises(ValidationError, match="bar chart with one `y`"):
+        Chart(kind="line", x="m", y="lift", low="lo", high="hi")
+    chart = Chart(kind="bar", x="m", y="lift", low="lo", high="hi")
+    card = Card(key="k", name="Lift", description="d", sql="select 1", chart=chart,
+                layout={"col": 0, "row": 0, "width": 8, "height": 4})  # fmt: skip
+    frame = pd.DataFrame({"m": ["a", "b"], "lift": [0.1, -0.02], "lo": [0.05, -0.06],
+                          "hi": [0.2, 0.01]})  # fmt: skip
+    (bar,) = plotly_figure(frame, card).data
+    assert list(bar.error_y.array) == pytest.approx([0.1, 0.03])
+    assert list(bar.error_y.arrayminus) == pytest.approx([0.05, 0.04])
+    assert write_png(frame, card, tmp_path / "lift.png").stat().st_size > 1000
+    assert visualization_settings(card)["graph.metrics"] == ["lo", "lift", "hi"]
