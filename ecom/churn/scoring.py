@@ -216,15 +216,16 @@ def write_scores(
     """Replace one scoring date's scores and targets atomically; other dates are untouched.
 
     An advisory lock on the date makes two concurrent runs for the same date queue up
-    instead of colliding on the primary key."""
+    instead of colliding on the primary key; it is taken before the DDL, because two
+    concurrent `create table if not exists` of a new table can still collide in the catalog."""
     with transaction(database_url) as cursor:
-        cursor.execute("create schema if not exists analytics")
-        cursor.execute(SCORES_DDL)
-        cursor.execute(TARGETS_DDL)
         cursor.execute(
             "select pg_advisory_xact_lock(hashtext('churn_scores'), %s)",
             (scoring_date.toordinal(),),
         )
+        cursor.execute("create schema if not exists analytics")
+        cursor.execute(SCORES_DDL)
+        cursor.execute(TARGETS_DDL)
         cursor.execute(f"delete from {SCORES_TABLE} where scoring_date = %s", (scoring_date,))
         cursor.execute(f"delete from {TARGETS_TABLE} where scoring_date = %s", (scoring_date,))
         _copy_rows(cursor, SCORES_TABLE, scores)
