@@ -10,7 +10,9 @@ batch goes to it as Arrow, and the store writes the same bytes from the columns;
 and for offline writes, this is Feast's own node. After writing, the store removes the view's
 rows that are older than the newest row written, so a materialized snapshot replaces the last
 one whole: users who left it are not served stale rows, and `feast materialize` leaves the
-same store as `ecom features materialize`. Everything else (reading the source, the
+same store as `ecom features materialize`. Before writing, a store holding newer rows than the
+batch refuses it (`OlderSnapshot`): an older snapshot never overwrites a newer one, whichever
+command runs. Everything else (reading the source, the
 latest-row query, filters, jobs) is Feast's local engine unchanged, and the `feast` CLI loads
 this class from the YAML too.
 """
@@ -41,6 +43,9 @@ class ArrowOutputNode(LocalOutputNode):
     `ProjectRedisOnlineStore.remove_older_rows`)."""
 
     def execute(self, context) -> ArrowTableValue:
+        refuse = getattr(context.online_store, "refuse_older_rows", None)
+        if self.feature_view.online and refuse is not None:
+            refuse(context.repo_config, self.feature_view, self.get_single_table(context).data)
         output = self._write(context)
         remover = getattr(context.online_store, "remove_older_rows", None)
         if self.feature_view.online and remover is not None:

@@ -24,8 +24,9 @@ the same as Feast's own path writes.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import numpy as np
@@ -34,6 +35,7 @@ from feast.infra.online_stores.redis import RedisOnlineStore, RedisOnlineStoreCo
 from pydantic import model_validator
 
 from ecom.features.connection import fill_redis_connection
+from ecom.features.errors import OlderSnapshot
 
 STORE_TYPE = "ecom.features.online_store.ProjectRedisOnlineStore"
 
@@ -130,6 +132,30 @@ class ProjectRedisOnlineStore(RedisOnlineStore):
         names, values = columns[0::2], columns[1::2]
         _hset_rows(self._get_client(config.online_store), keys, names, values)
 
+    def refuse_older_rows(self, config, table, batch, sample: int = 500) -> None:
+        """Raise `OlderSnapshot` when the store holds `table` rows newer than every row of
+        `batch`: the repo writes with `skip_dedup`, so without this an older snapshot would
+        overwrite a newer one. A snapshot is written whole, so a sample of keys tells."""
+        from feast.infra.online_stores.helpers import _redis_key_prefix
+        from feast.infra.online_stores.redis import _versioned_fv_name
+
+        if batch.num_rows == 0:
+            return
+        newest = _newest(batch.column(table.batch_source.timestamp_field))
+        join_keys = [entity.name for entity in table.entity_columns]
+        client = self._get_client(config.online_store)
+        pattern = _redis_key_prefix(join_keys) + b"*" + config.project.encode("utf-8")
+        keys = list(itertools.islice(client.scan_iter(match=pattern, count=sample), sample))
+        view = _versioned_fv_name(table, config)
+        held = newest_stamp(client, keys, [view])
+        if held is not None and held > newest:
+            raise OlderSnapshot(
+                f"the online store holds {view} rows as of {held:%Y-%m-%d %H:%M}, newer than "
+                f"the rows being written (as of {newest:%Y-%m-%d %H:%M}): an older snapshot never "
+                "overwrites a newer one; rebuild the marts on the newer data (`ecom transform`) "
+                "and materialize that"
+            )
+
     def remove_older_rows(self, config, table, written) -> int:
         """Delete `table`'s fields for every user whose row is older than the newest row just
         written (`written`, the materialized Arrow table): after materializing a snapshot the
@@ -143,10 +169,7 @@ class ProjectRedisOnlineStore(RedisOnlineStore):
         join_keys = {entity.name: entity.dtype.to_value_type() for entity in table.entity_columns}
         if written.num_rows == 0:
             return 0
-        stamps = pd.to_datetime(
-            written.column(table.batch_source.timestamp_field).to_numpy(zero_copy_only=False),
-            utc=True,
-        )
+        stamps = _instants(written.column(table.batch_source.timestamp_field))
         newest = stamps.max()
         keys = _redis_keys(config, join_keys, written)
         if keys is None:
@@ -224,6 +247,33 @@ def redis_keys_for_ids(config, join_key: str, ids) -> list[bytes] | None:
     prefix, project = serialized[:-8], config.project.encode("utf-8")
     raw = np.asarray(ids).astype("<i8").tobytes()
     return [prefix + raw[start : start + 8] + project for start in range(0, len(raw), 8)]
+
+
+def _instants(column) -> pd.DatetimeIndex:
+    return pd.to_datetime(column.to_numpy(zero_copy_only=False), utc=True)
+
+
+def _newest(column) -> datetime:
+    return _instants(column).max().to_pydatetime()
+
+
+def newest_stamp(client, keys: Sequence[bytes], views: Sequence[str]) -> datetime | None:
+    """The newest event timestamp the views hold for these Redis keys (None: no row)."""
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    newest = None
+    with client.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.hmget(key, [f"_ts:{view}" for view in views])
+        for stamps in pipe.execute():
+            for raw in stamps:
+                if raw is None:
+                    continue
+                stamp = Timestamp()
+                stamp.ParseFromString(raw)
+                moment = stamp.ToDatetime(tzinfo=UTC)
+                newest = moment if newest is None or moment > newest else newest
+    return newest
 
 
 def _timestamps(column) -> list[bytes]:

@@ -26,6 +26,7 @@ import pandas as pd
 from ecom.config import Settings, project_root
 from ecom.db import fetch_all, table_exists, transaction
 from ecom.features.contract import FEATURE_SERVICE
+from ecom.features.errors import OlderSnapshot
 from ecom.services import Endpoints
 
 log = logging.getLogger(__name__)
@@ -165,10 +166,6 @@ def refresh_planner_statistics(database_url: str, tables: Sequence[tuple[str, st
 SCORING_TABLE = ("analytics", "mart_churn_scoring")
 
 
-class OlderSnapshot(RuntimeError):
-    """The online store already holds a newer snapshot than the one asked to be written."""
-
-
 @dataclass(frozen=True)
 class ScoringSnapshot:
     """The scoring mart's identity: its one as-of timestamp and its users."""
@@ -230,25 +227,6 @@ def _scan_online_keys(client, store) -> list[bytes]:
     return list(client.scan_iter(match=pattern, count=10_000))
 
 
-def newest_online_timestamp(client, store, keys: Sequence[bytes], views: Sequence[str]):
-    """The newest event timestamp among these keys' rows (None when none has one)."""
-    from google.protobuf.timestamp_pb2 import Timestamp
-
-    newest = None
-    with client.pipeline(transaction=False) as pipe:
-        for key in keys:
-            pipe.hmget(key, [f"_ts:{view}" for view in views])
-        for stamps in pipe.execute():
-            for raw in stamps:
-                if raw is None:
-                    continue
-                stamp = Timestamp()
-                stamp.ParseFromString(raw)
-                moment = stamp.ToDatetime(tzinfo=UTC)
-                newest = moment if newest is None or moment > newest else newest
-    return newest
-
-
 def materialize_features(
     settings: Settings,
     endpoints: Endpoints,
@@ -273,7 +251,9 @@ def materialize_features(
     client = _redis_client(endpoints)
     started = time.perf_counter()
     present = _scan_online_keys(client, store)
-    newest = newest_online_timestamp(client, store, present[:500], views)
+    from ecom.features.online_store import newest_stamp
+
+    newest = newest_stamp(client, present[:500], views)
     if newest is not None and newest > snapshot.as_of:
         raise OlderSnapshot(
             f"the online store holds features as of {newest:%Y-%m-%d %H:%M}, newer than "

@@ -401,7 +401,7 @@ def _online_dump(redis_url: str) -> dict[bytes, dict[bytes, bytes]]:
     return {key: client.hgetall(key) for key in client.scan_iter(count=1000)}
 
 
-def _feast_cli(stack: Stack, *args: str) -> None:
+def _feast_cli(stack: Stack, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         **connection_env(stack.settings.database_url, stack.endpoints.redis_url, stack.settings),
@@ -414,7 +414,9 @@ def _feast_cli(stack: Stack, *args: str) -> None:
         text=True,
         timeout=180,
     )
-    assert result.returncode == 0, result.stderr[-2000:]
+    if check:
+        assert result.returncode == 0, result.stderr[-2000:]
+    return result
 
 
 def test_materialize_is_idempotent_and_the_feast_cli_writes_the_same_store(stack):
@@ -483,6 +485,13 @@ def test_a_new_snapshot_replaces_the_old_one_and_an_older_one_never_overwrites_i
         _shift_scoring_mart(database_url, days=-7)
         with pytest.raises(features.OlderSnapshot, match="2024-07-08"):
             features.materialize_features(stack.settings, stack.endpoints)
+        assert _online_dump(stack.endpoints.redis_url) == newest
+        # The feast CLI is refused the same way: the repo's engine checks before writing.
+        refused = _feast_cli(
+            stack, "materialize", "2024-06-30T00:00:00", "2024-07-01T00:00:00", check=False
+        )
+        assert refused.returncode != 0
+        assert "an older snapshot never overwrites a newer one" in refused.stderr + refused.stdout
         assert _online_dump(stack.endpoints.redis_url) == newest
     finally:
         write_table(database_url, "mart_churn_scoring", stack.marts.scoring, FEATURE_COLUMNS_DDL)
