@@ -18,8 +18,8 @@ message per row. Doubles are encoded from the column in one numpy pass (the prot
 format of a `double_val`: its tag byte, then 8 little-endian bytes; a NULL or NaN is Feast's
 empty `Value`); every other column is encoded once per distinct value by Feast's own
 `python_values_to_proto_values`; the entity key is Feast's serialization with the user id's
-8 bytes in place. `tests/integration/test_online_write.py` checks that every byte in Redis is
-the same as Feast's own path writes.
+8 bytes in place. `tests/integration/test_features.py` checks that every byte in Redis is
+the same as Feast's own engine writes.
 """
 
 from __future__ import annotations
@@ -59,8 +59,7 @@ class ProjectRedisOnlineStore(RedisOnlineStore):
         data: Sequence[tuple[Any, dict[str, Any], datetime, datetime | None]],
         progress: Callable[[int], Any] | None,
     ) -> None:
-        store_config = config.online_store
-        if not store_config.skip_dedup or store_config.key_ttl_seconds:
+        if not self.takes_arrow(config):
             super().online_write_batch(config, table, data, progress)
             return
         from feast import utils
@@ -75,7 +74,7 @@ class ProjectRedisOnlineStore(RedisOnlineStore):
         version = config.entity_key_serialization_version
         fields: dict[str, bytes] = {}
         stamps: dict[datetime, bytes] = {}
-        client = self._get_client(store_config)
+        client = self._get_client(config.online_store)
         with client.pipeline(transaction=False) as pipe:
             for entity_key, values, timestamp, _ in data:
                 stamp = stamps.get(timestamp)
@@ -98,7 +97,8 @@ class ProjectRedisOnlineStore(RedisOnlineStore):
     # ------------------------------------------------------------------ Arrow batches
 
     def takes_arrow(self, config) -> bool:
-        """Whether `write_arrow_batch` can write for this config (else Feast's path runs)."""
+        """Whether the writes here apply (`write_arrow_batch`, and the row write above): no
+        read-before-write and no key TTL; otherwise Feast's own write runs."""
         store_config = config.online_store
         return bool(store_config.skip_dedup) and not store_config.key_ttl_seconds
 
@@ -136,16 +136,14 @@ class ProjectRedisOnlineStore(RedisOnlineStore):
         """Raise `OlderSnapshot` when the store holds `table` rows newer than every row of
         `batch`: the repo writes with `skip_dedup`, so without this an older snapshot would
         overwrite a newer one. A snapshot is written whole, so a sample of keys tells."""
-        from feast.infra.online_stores.helpers import _redis_key_prefix
         from feast.infra.online_stores.redis import _versioned_fv_name
 
         if batch.num_rows == 0:
             return
-        newest = _newest(batch.column(table.batch_source.timestamp_field))
+        newest = _instants(batch.column(table.batch_source.timestamp_field)).max()
         join_keys = [entity.name for entity in table.entity_columns]
         client = self._get_client(config.online_store)
-        pattern = _redis_key_prefix(join_keys) + b"*" + config.project.encode("utf-8")
-        keys = list(itertools.islice(client.scan_iter(match=pattern, count=sample), sample))
+        keys = scan_keys(client, config.project, join_keys, limit=sample)
         view = _versioned_fv_name(table, config)
         held = newest_stamp(client, keys, [view])
         if held is not None and held > newest:
@@ -162,9 +160,8 @@ class ProjectRedisOnlineStore(RedisOnlineStore):
         store holds exactly it, whoever ran the materialization (`ecom features materialize`
         or the `feast` CLI), and users who left it are gone. Rows newer than the written ones
         are kept. Returns how many users lost the view's row."""
-        from feast.infra.online_stores.helpers import _mmh3, _redis_key_prefix
+        from feast.infra.online_stores.helpers import _mmh3
         from feast.infra.online_stores.redis import _versioned_fv_name
-        from google.protobuf.timestamp_pb2 import Timestamp
 
         join_keys = {entity.name: entity.dtype.to_value_type() for entity in table.entity_columns}
         if written.num_rows == 0:
@@ -178,24 +175,18 @@ class ProjectRedisOnlineStore(RedisOnlineStore):
         view = _versioned_fv_name(table, config)
         ts_field = f"_ts:{view}".encode()
         client = self._get_client(config.online_store)
-        pattern = _redis_key_prefix(list(join_keys)) + b"*" + config.project.encode("utf-8")
-        others = [
-            key for key in client.scan_iter(match=pattern, count=10_000) if key not in current
-        ]
+        others = [key for key in scan_keys(client, config.project, join_keys) if key not in current]
         if not others:
             return 0
         with client.pipeline(transaction=False) as pipe:
             for key in others:
                 pipe.hget(key, ts_field)
             held = pipe.execute()
-        older = []
-        for key, raw in zip(others, held, strict=True):
-            if raw is None:
-                continue
-            stamp = Timestamp()
-            stamp.ParseFromString(raw)
-            if pd.Timestamp(stamp.ToDatetime(), tz="UTC") < newest:
-                older.append(key)
+        older = [
+            key
+            for key, raw in zip(others, held, strict=True)
+            if raw is not None and stamp_time(raw) < newest
+        ]
         fields = [ts_field, *(_mmh3(f"{view}:{feature.name}") for feature in table.features)]
         with client.pipeline(transaction=False) as pipe:
             for key in older:
@@ -229,10 +220,9 @@ def _redis_keys(config, join_keys: dict, batch) -> list[bytes] | None:
     return redis_keys_for_ids(config, name, column.to_numpy(zero_copy_only=False))
 
 
-def redis_keys_for_ids(config, join_key: str, ids) -> list[bytes] | None:
-    """Feast's Redis key of each int64 id (serialized entity key, then the project): Feast's
-    serialization of one id with each id's 8 little-endian bytes in place; None if Feast's
-    layout is not that (the caller then serializes per id)."""
+def redis_key_layout(config, join_key: str) -> tuple[bytes, bytes] | None:
+    """What comes before and after an int64 id's 8 little-endian bytes in Feast's Redis key
+    (the serialized entity key, then the project), or None if Feast's layout is not that."""
     from feast.infra.key_encoding_utils import serialize_entity_key
     from feast.protos.feast.types.EntityKey_pb2 import EntityKey
     from feast.protos.feast.types.Value_pb2 import Value
@@ -244,36 +234,64 @@ def redis_keys_for_ids(config, join_key: str, ids) -> list[bytes] | None:
     )
     if not serialized.endswith(probe.tobytes()):
         return None
-    prefix, project = serialized[:-8], config.project.encode("utf-8")
+    return serialized[:-8], config.project.encode("utf-8")
+
+
+def redis_keys_for_ids(
+    config, join_key: str, ids, layout: tuple[bytes, bytes] | None = None
+) -> list[bytes]:
+    """Feast's Redis key of each int64 id, in order: the ids' bytes put into the key layout
+    (`redis_key_layout`, computed here unless given), else Feast's serialization per id."""
+    layout = layout or redis_key_layout(config, join_key)
+    if layout is None:
+        from feast.infra.online_stores.helpers import _redis_key
+        from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+        from feast.protos.feast.types.Value_pb2 import Value
+
+        version = config.entity_key_serialization_version
+        return [
+            _redis_key(
+                config.project,
+                EntityKey(join_keys=[join_key], entity_values=[Value(int64_val=int(i))]),
+                entity_key_serialization_version=version,
+            )
+            for i in ids
+        ]
+    prefix, project = layout
     raw = np.asarray(ids).astype("<i8").tobytes()
     return [prefix + raw[start : start + 8] + project for start in range(0, len(raw), 8)]
+
+
+def scan_keys(client, project: str, join_keys: Sequence[str], limit: int | None = None) -> list:
+    """The Redis keys of this project's entities with these join keys (the first `limit`)."""
+    from feast.infra.online_stores.helpers import _redis_key_prefix
+
+    pattern = _redis_key_prefix(list(join_keys)) + b"*" + project.encode("utf-8")
+    found = client.scan_iter(match=pattern, count=limit or 10_000)
+    return list(itertools.islice(found, limit) if limit else found)
+
+
+def stamp_time(raw: bytes) -> datetime:
+    """A serialized `_ts:<view>` field as an aware UTC datetime."""
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    stamp = Timestamp()
+    stamp.ParseFromString(raw)
+    return stamp.ToDatetime(tzinfo=UTC)
 
 
 def _instants(column) -> pd.DatetimeIndex:
     return pd.to_datetime(column.to_numpy(zero_copy_only=False), utc=True)
 
 
-def _newest(column) -> datetime:
-    return _instants(column).max().to_pydatetime()
-
-
 def newest_stamp(client, keys: Sequence[bytes], views: Sequence[str]) -> datetime | None:
     """The newest event timestamp the views hold for these Redis keys (None: no row)."""
-    from google.protobuf.timestamp_pb2 import Timestamp
-
-    newest = None
     with client.pipeline(transaction=False) as pipe:
         for key in keys:
             pipe.hmget(key, [f"_ts:{view}" for view in views])
-        for stamps in pipe.execute():
-            for raw in stamps:
-                if raw is None:
-                    continue
-                stamp = Timestamp()
-                stamp.ParseFromString(raw)
-                moment = stamp.ToDatetime(tzinfo=UTC)
-                newest = moment if newest is None or moment > newest else newest
-    return newest
+        replies = pipe.execute()
+    moments = [stamp_time(raw) for stamps in replies for raw in stamps if raw is not None]
+    return max(moments, default=None)
 
 
 def _timestamps(column) -> list[bytes]:

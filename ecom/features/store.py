@@ -26,7 +26,7 @@ import pandas as pd
 from ecom.config import Settings, project_root
 from ecom.db import fetch_all, table_exists, transaction
 from ecom.features.contract import FEATURE_SERVICE
-from ecom.features.errors import OlderSnapshot
+from ecom.features.errors import OlderSnapshot as OlderSnapshot  # raised by the engine
 from ecom.services import Endpoints
 
 log = logging.getLogger(__name__)
@@ -195,36 +195,13 @@ def _online_keys(store, user_ids) -> list[bytes]:
     """Feast's Redis key of each user, in order (entity key serialised, then the project)."""
     from ecom.features.online_store import redis_keys_for_ids
 
-    user_ids = list(user_ids)
-    keys = redis_keys_for_ids(store.config, ENTITY_KEY, user_ids)
-    if keys is not None:
-        return keys
-    from feast.infra.online_stores.helpers import _redis_key
-    from feast.protos.feast.types.EntityKey_pb2 import EntityKey
-    from feast.protos.feast.types.Value_pb2 import Value
-
-    version = store.config.entity_key_serialization_version
-    return [
-        _redis_key(
-            store.project,
-            EntityKey(join_keys=[ENTITY_KEY], entity_values=[Value(int64_val=int(user))]),
-            entity_key_serialization_version=version,
-        )
-        for user in user_ids
-    ]
+    return redis_keys_for_ids(store.config, ENTITY_KEY, list(user_ids))
 
 
 def _redis_client(endpoints: Endpoints):
     import redis
 
     return redis.Redis.from_url(endpoints.redis_url)
-
-
-def _scan_online_keys(client, store) -> list[bytes]:
-    from feast.infra.online_stores.helpers import _redis_key_prefix
-
-    pattern = _redis_key_prefix([ENTITY_KEY]) + b"*" + store.project.encode()
-    return list(client.scan_iter(match=pattern, count=10_000))
 
 
 def materialize_features(
@@ -248,21 +225,14 @@ def materialize_features(
     views = (
         list(feature_views) if feature_views else [view.name for view in store.list_feature_views()]
     )
+    from ecom.features.online_store import scan_keys
+
     client = _redis_client(endpoints)
     started = time.perf_counter()
-    present = _scan_online_keys(client, store)
-    from ecom.features.online_store import newest_stamp
-
-    newest = newest_stamp(client, present[:500], views)
-    if newest is not None and newest > snapshot.as_of:
-        raise OlderSnapshot(
-            f"the online store holds features as of {newest:%Y-%m-%d %H:%M}, newer than "
-            f"{SCORING_TABLE[0]}.{SCORING_TABLE[1]} (as of {snapshot.as_of:%Y-%m-%d}): "
-            "rebuild the marts on the newer data (`ecom transform`) instead"
-        )
     wanted = set(_online_keys(store, snapshot.user_ids))
-    leavers = [key for key in present if key not in wanted]
-    # The repo's engine writes the rows and removes those older than them (the leavers').
+    leavers = [key for key in scan_keys(client, store.project, [ENTITY_KEY]) if key not in wanted]
+    # The repo's engine refuses a snapshot older than the store's (`OlderSnapshot`), writes
+    # the rows and removes those older than them (the leavers').
     store.materialize(start_date=snapshot.as_of, end_date=snapshot.as_of, feature_views=views)
     seconds = time.perf_counter() - started
     summary = MaterializeSummary(

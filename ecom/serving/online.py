@@ -20,8 +20,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
+from ecom.features.online_store import redis_key_layout, redis_keys_for_ids, stamp_time
 from ecom.features.store import ENTITY_KEY, FEATURE_SERVICE
 
 log = logging.getLogger(__name__)
@@ -96,19 +97,11 @@ class OnlineFeatureReader:
             self._views.append(_ViewFields(tuple(names), len(fields)))
             fields.extend(hset_keys)  # the hashed feature fields, then b"_ts:<view>"
         self._fields = fields
+        self._key_layout = redis_key_layout(store.config, ENTITY_KEY)
 
     def redis_keys(self, user_ids: Sequence[int]) -> list[bytes]:
         """Feast's Redis key of each user: the serialized entity key, then the project."""
-        from feast.protos.feast.types.EntityKey_pb2 import EntityKey
-        from feast.protos.feast.types.Value_pb2 import Value
-
-        return self._online_store._generate_redis_keys_for_entities(
-            self.store.config,
-            [
-                EntityKey(join_keys=[ENTITY_KEY], entity_values=[Value(int64_val=int(user_id))])
-                for user_id in user_ids
-            ],
-        )
+        return redis_keys_for_ids(self.store.config, ENTITY_KEY, user_ids, self._key_layout)
 
     def read(self, user_ids: Sequence[int]) -> OnlineRows:
         """One round trip for all `user_ids` (one HMGET each). A user's event time is the
@@ -138,7 +131,6 @@ class OnlineFeatureReader:
         """Append one user's values to `columns`; return its event time (None: no row)."""
         from feast.protos.feast.types.Value_pb2 import Value
         from feast.type_map import feast_value_type_to_python_type
-        from google.protobuf.timestamp_pb2 import Timestamp
 
         oldest: datetime | None = None
         missing = False
@@ -147,9 +139,7 @@ class OnlineFeatureReader:
             if not stamp_bytes:
                 missing = True
             else:
-                stamp = Timestamp()
-                stamp.ParseFromString(stamp_bytes)
-                moment = datetime.fromtimestamp(stamp.seconds + stamp.nanos / 1e9, UTC)
+                moment = stamp_time(stamp_bytes)
                 oldest = moment if oldest is None or moment < oldest else oldest
             for offset, name in enumerate(view.names):
                 raw = reply[view.start + offset]
