@@ -94,6 +94,19 @@ def _numeric_column(values: Sequence | np.ndarray | pd.Series) -> np.ndarray:
         return pd.to_numeric(pd.Series(values), errors="coerce").astype("float64").to_numpy()
 
 
+def _numeric_matrix(features: Mapping[str, Sequence] | pd.DataFrame, columns) -> np.ndarray:
+    """The numeric columns as one float matrix (rows x columns): one conversion when every
+    value is already a number (the usual row), else column by column (a None, an NA or text
+    among them, or values that do not stack into rows)."""
+    try:
+        numeric = np.array([features[c] for c in columns], dtype="float64").T
+        if numeric.ndim == 2:
+            return numeric
+    except (TypeError, ValueError):
+        pass
+    return np.column_stack([_numeric_column(features[c]) for c in columns])
+
+
 class ChurnPredictor:
     """A fitted champion, replayed on arrays. Build once per model version."""
 
@@ -207,12 +220,7 @@ class ChurnPredictor:
         missing = [c for c in (*self.numeric, *self.categorical) if c not in features]
         if missing:
             raise ValueError(f"feature column(s) missing for the model: {', '.join(missing)}")
-        try:  # one conversion when every value is already a number (the usual row)
-            numeric = np.array([features[c] for c in self.numeric], dtype="float64").T
-        except (TypeError, ValueError):  # a None, an NA or text among them: column by column
-            numeric = np.column_stack([_numeric_column(features[c]) for c in self.numeric])
-        if numeric.ndim != 2:  # pandas extension arrays or scalars: column by column
-            numeric = np.column_stack([_numeric_column(features[c]) for c in self.numeric])
+        numeric = _numeric_matrix(features, self.numeric)
         rows = numeric.shape[0]
         kept = numeric[:, self._numeric_kept]
         nulls = np.isnan(kept)
