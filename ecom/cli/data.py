@@ -42,19 +42,44 @@ def generate(
             help="Plant drift in the last N weeks (shifted traffic sources, fewer purchases).",
         ),
     ] = 0,
+    profile: Annotated[
+        str,
+        typer.Option(
+            help="default: the demo world, with a planted churn process, an A/B test and "
+            "_truth/. thelook: the process of TheLook's own generator (fake.py): anonymous "
+            "browsing, purchase-only registered sessions, orders uniform after sign-up, rows "
+            "up to 8 days past its clock (the day before --end-date); no truth, no experiment.",
+        ),
+    ] = "default",
+    csv_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="export: BigQuery's export (zoned timestamps, geometry, empty NULLs). thelook: "
+            'as TheLook\'s generator writes (QUOTE_NONNUMERIC, NULL as "", product numbers '
+            "as text, naive timestamps, CRLF, no geometry). Default: thelook with --profile "
+            "thelook, else export.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Write the seven TheLook tables as CSV, plus A/B assignments and the planted truth in _truth/."""
+    """Write the seven TheLook tables as CSV; the default profile adds A/B assignments and _truth/."""
     from ecom.synth import generate_dataset
     from ecom.synth.drift import DriftPlan
 
-    summary = generate_dataset(
-        users,
-        seed,
-        get_settings().data_folder(out),
-        end_date.date() if end_date else None,
-        progress=True,
-        drift=DriftPlan(weeks=drift_weeks) if drift_weeks else None,
-    )
+    try:
+        summary = generate_dataset(
+            users,
+            seed,
+            get_settings().data_folder(out),
+            end_date.date() if end_date else None,
+            progress=True,
+            drift=DriftPlan(weeks=drift_weeks) if drift_weeks else None,
+            profile=profile,
+            csv_format=csv_format,
+        )
+    except ValueError as error:
+        raise fail(str(error)) from error
     table = Table(title=f"generated into {summary.out_dir}")
     table.add_column("table")
     table.add_column("rows", justify="right")
