@@ -1,7 +1,8 @@
 """Orders, order items and inventory items, derived from the purchase events.
 
-Every purchase event becomes one order at exactly the purchase's timestamp, with one order item
-per carted product of that session, so the events and the orders tell the same story. Statuses
+Every purchasing session becomes one order at exactly its purchase events' timestamp (one
+purchase event per item, all at one instant), with one order item per carted product of that
+session, so the events and the orders tell the same story. Statuses
 are drawn with TheLook's mix; the status timestamps follow the status (shipped before delivered
 before returned, NULL where the status says the step has not happened) and an order whose next
 step would fall after the end of the data keeps the earlier status instead.
@@ -84,7 +85,10 @@ def build_order_tables(
     user_ids: np.ndarray,
     user_gender: np.ndarray,
 ) -> OrderTables:
-    purchase = events.event_type == EVENT_PURCHASE
+    # The first purchase event of each session (an order's items' purchases are consecutive).
+    purchase = (events.event_type == EVENT_PURCHASE) & np.concatenate(
+        [[True], events.event_type[:-1] != EVENT_PURCHASE]
+    )
     purchase_session = events.session[purchase]
     order_days = events.time_days[purchase]
     by_time = np.argsort(order_days, kind="stable")
