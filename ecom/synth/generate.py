@@ -58,6 +58,7 @@ from ecom.synth.thelook_process import simulate_thelook_process
 from ecom.synth.truth import TRUTH_DIR, write_truth
 from ecom.synth.users import (
     Places,
+    account_creation_days,
     build_places,
     sample_locations,
     sample_signup_days,
@@ -362,7 +363,7 @@ def simulate_world(
 ) -> World:
     """The default profile: latent users, sessions, events, orders and the A/B test, with truth."""
     end_date = timeline.end_date
-    streams = np.random.SeedSequence([seed, n_users, end_date.toordinal()]).spawn(8)
+    streams = np.random.SeedSequence([seed, n_users, end_date.toordinal()]).spawn(9)
     (
         rng_users,
         rng_latent,
@@ -372,6 +373,7 @@ def simulate_world(
         rng_orders,
         rng_experiment,
         rng_output,
+        rng_accounts,
     ) = (np.random.default_rng(stream) for stream in streams)
 
     places = build_places()
@@ -422,7 +424,13 @@ def simulate_world(
     )
     advance("experiment")
 
-    users = profiles.assign(id=user_ids, created_at=days_to_datetime64(signup_days))
+    # The account is older than the shopping life that starts at `signup_days` (its first
+    # session), by as much as TheLook's process puts between sign-up and first order.
+    orders_per_user = np.bincount(order_tables.order_owner, minlength=n_users)
+    created_days = account_creation_days(
+        rng_accounts, signup_days, orders_per_user, timeline.span_days
+    )
+    users = profiles.assign(id=user_ids, created_at=days_to_datetime64(created_days))
     tables: dict[str, Mapping[str, Any]] = {
         "users": users,
         "products": catalogue.products,
@@ -436,7 +444,9 @@ def simulate_world(
         ),
     }
     truth = PlantedTruth(
-        users=_truth_users(sessions, events, latent, params, signup_days, cap_days, latent_treated),
+        users=_truth_users(
+            sessions, events, latent, params, signup_days, cap_days, latent_treated
+        ).assign(account_created_days=created_days),
         timeline=timeline,
         experiment={
             **design.as_dict(),

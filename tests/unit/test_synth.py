@@ -113,9 +113,16 @@ def test_realistic_shape(tables: dict[str, pd.DataFrame]) -> None:
         "Returned": 0.10,
     }.items():
         assert abs(shares[status] - share) < 0.04, (status, shares[status])
-    created = _ts(tables["users"]["created_at"])
-    first_half = (created < created.min() + (END - created.min()) / 2).mean()
-    assert first_half < 0.4, "sign-ups must grow over time"
+    events = tables["events"]
+    registered = events[events["user_id"] != ""]
+    first_visit = _ts(registered.groupby("user_id")["created_at"].min())
+    first_half = (first_visit < first_visit.min() + (END - first_visit.min()) / 2).mean()
+    assert first_half < 0.4, "first visits must grow over time"
+    created = _ts(tables["users"].set_index("id")["created_at"])
+    assert (created.reindex(first_visit.index) <= first_visit).all(), "accounts come first"
+    assert (created < first_visit.reindex(created.index) - pd.Timedelta(days=30)).mean() > 0.5, (
+        "most accounts are months older than their first visit, as in TheLook's process"
+    )
 
 
 def test_timestamps_are_consistent(tables: dict[str, pd.DataFrame]) -> None:
