@@ -86,7 +86,13 @@ def generate(
     for name, rows in summary.rows.items():
         table.add_row(name, f"{rows:,}")
     console.print(table)
-    console.print(f"{summary.seconds:.1f} s, data up to {summary.end_date}")
+    if summary.profile == "thelook":
+        console.print(
+            f"{summary.seconds:.1f} s, the generator's clock on the day before "
+            f"{summary.end_date}; as TheLook's generator, rows run up to 11 days past it"
+        )
+    else:
+        console.print(f"{summary.seconds:.1f} s, data up to {summary.end_date}")
 
 
 def load(

@@ -246,22 +246,11 @@ def generate_dataset(
     future on the end date itself. With `drift`, the last weeks are changed as
     `ecom.synth.drift` describes. `profile` "thelook" runs TheLook's own process
     (`ecom.synth.thelook_process`) with its clock on the day before `end_date`: the seven CSVs
-    only, rows up to eight days past that clock, no truth. `csv_format` ("export" or "thelook",
-    see `ecom.synth.writer`) defaults to the profile's name's natural format: export for the
-    default profile, the generator's own for the thelook profile.
+    only, rows up to 11 days past that clock (as the original writes them), no truth.
+    `csv_format` ("export" or "thelook", see `ecom.synth.writer`) defaults to BigQuery's export
+    for the default profile and to the generator's own format for the thelook profile.
     """
-    if n_users < 1:
-        raise ValueError(f"n_users must be at least 1, got {n_users}")
-    if profile not in PROFILES:
-        raise ValueError(f"profile {profile!r} is not one of {', '.join(PROFILES)}")
-    if profile == "thelook" and (params is not None or drift is not None):
-        raise ValueError(
-            "the thelook profile is TheLook's own process: behaviour parameters and planted "
-            "drift belong to the default profile"
-        )
-    csv_format = csv_format or ("thelook" if profile == "thelook" else "export")
-    if csv_format not in CSV_FORMATS:
-        raise ValueError(f"csv format {csv_format!r} is not one of {', '.join(CSV_FORMATS)}")
+    csv_format = _check_arguments(n_users, profile, csv_format, params, drift)
     end_date = end_date or dt.datetime.now(dt.UTC).date()
     began = time.perf_counter()
     timeline = build_timeline(end_date)  # validates end_date before anything is written
@@ -312,6 +301,29 @@ def generate_dataset(
         experiment_id=world.experiment_id,
         profile=profile,
     )
+
+
+def _check_arguments(
+    n_users: int,
+    profile: str,
+    csv_format: str | None,
+    params: BehaviourParameters | None,
+    drift: DriftPlan | None,
+) -> str:
+    """Refuse what cannot be generated before anything is written; the CSV format to use."""
+    if n_users < 1:
+        raise ValueError(f"n_users must be at least 1, got {n_users}")
+    if profile not in PROFILES:
+        raise ValueError(f"profile {profile!r} is not one of {', '.join(PROFILES)}")
+    if profile == "thelook" and (params is not None or drift is not None):
+        raise ValueError(
+            "the thelook profile is TheLook's own process: behaviour parameters and planted "
+            "drift belong to the default profile"
+        )
+    csv_format = csv_format or ("thelook" if profile == "thelook" else "export")
+    if csv_format not in CSV_FORMATS:
+        raise ValueError(f"csv format {csv_format!r} is not one of {', '.join(CSV_FORMATS)}")
+    return csv_format
 
 
 def write_tables(
@@ -453,18 +465,29 @@ def simulate_world(
             "assigned_users": len(assignments),
             "observed": observed_experiment_lift(sessions, events, design),
         },
-        model={
-            "seed": seed,
-            "n_users": n_users,
-            "data_start": DATA_START.date().isoformat(),
-            "end_date": end_date.isoformat(),
-            "time_unit": "days since data_start 00:00 UTC",
-            "departments": list(DEPARTMENTS),
-            **asdict(params),
-            "drift": drift.as_dict() if drift is not None else None,
-        },
+        model=_model_description(seed, n_users, end_date, params, drift),
     )
     return World(tables=tables, truth=truth, experiment_id=design.experiment_id)
+
+
+def _model_description(
+    seed: int,
+    n_users: int,
+    end_date: dt.date,
+    params: BehaviourParameters,
+    drift: DriftPlan | None,
+) -> dict[str, Any]:
+    """`_truth/model.json`: what the world was generated with, every behaviour parameter."""
+    return {
+        "seed": seed,
+        "n_users": n_users,
+        "data_start": DATA_START.date().isoformat(),
+        "end_date": end_date.isoformat(),
+        "time_unit": "days since data_start 00:00 UTC",
+        "departments": list(DEPARTMENTS),
+        **asdict(params),
+        "drift": drift.as_dict() if drift is not None else None,
+    }
 
 
 def _truth_users(

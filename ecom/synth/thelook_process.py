@@ -313,69 +313,28 @@ def simulate_thelook_process(
     distribution centres: those are the catalogue's)."""
     clock = clock_microseconds(rng, end_date)
     profiles = sample_user_profiles(rng, places, n_users)
-    user_ids = np.arange(1, n_users + 1)
     signup = sample_signups(rng, clock, n_users)
-    gender = profiles["gender"].to_numpy()
     users = dict(profiles.items())
-    users.update(id=user_ids, city=profiles["location_city"], created_at=to_datetime64(signup))
-
-    # Orders: a uniform second between sign-up and the clock.
-    orders_per_user = _choice(rng, ORDERS_PER_USER_SHARES, n_users)
-    owner = np.repeat(np.arange(n_users), orders_per_user)
-    n_orders = len(owner)
-    seconds_available = (clock - signup[owner]) // US_PER_SECOND
-    created = (
-        signup[owner] + (rng.random(n_orders) * seconds_available).astype(np.int64) * US_PER_SECOND
+    users.update(
+        id=np.arange(1, n_users + 1),
+        city=profiles["location_city"],  # the original writes no 'null' city
+        created_at=to_datetime64(signup),
     )
-    status, reached = _status_times(rng, created)
-    items_per_order = _choice(rng, ITEMS_PER_ORDER_SHARES, n_orders) + 1
-    orders = {
-        "order_id": np.arange(1, n_orders + 1),
-        "user_id": user_ids[owner],
-        "status": status,
-        "gender": gender[owner],
-        "created_at": to_datetime64(created),
-        "num_of_item": items_per_order,
-    }
-    orders.update({name: _masked_datetime64(*value) for name, value in reached.items()})
-
-    # Order items: each one a purchase session of its own.
-    item_order = np.repeat(np.arange(n_orders), items_per_order)
-    n_items = len(item_order)
-    item_owner = owner[item_order]
-    department = (gender[item_owner] == "M").astype(np.int64)  # DEPARTMENTS: Women, Men
-    product_row = _uniform_product(rng, catalogue, department)
-    item_start = created[item_order] - rng.integers(0, ITEM_LEAD_SECONDS, n_items) * US_PER_SECOND
-    purchases, item_end = _purchase_sessions(
-        rng, item_start, items_per_order[item_order], product_row
+    orders = _orders(rng, clock, signup, profiles["gender"].to_numpy())
+    order_items, purchases, item_owner, inventory_items = _order_items(
+        rng, clock, catalogue, orders
     )
-
-    # Stock: the sold unit, then 1-3 unsold units of the same product, ids in that order.
-    unsold_units = _choice(rng, UNSOLD_UNITS_SHARES, n_items) + 1
-    sold_unit_id = np.concatenate([[0], np.cumsum(unsold_units + 1)[:-1]]) + 1
-    products = catalogue.products
-    order_items = {
-        "id": np.arange(1, n_items + 1),
-        "order_id": orders["order_id"][item_order],
-        "user_id": user_ids[item_owner],
-        "product_id": products["id"].to_numpy()[product_row],
-        "inventory_item_id": sold_unit_id,
-        "status": status[item_order],
-        "created_at": to_datetime64(item_end),
-        **{
-            name: orders[name][item_order] for name in ("shipped_at", "delivered_at", "returned_at")
-        },
-        "sale_price": products["retail_price"].to_numpy()[product_row],
-    }
-    inventory_items = _inventory(rng, clock, catalogue, product_row, item_end, unsold_units)
 
     # Events: every item's session, user by user, then the anonymous sessions.
     user_locations = {
-        "city": profiles["location_city"].to_numpy()[item_owner],
-        "state": profiles["state"].to_numpy()[item_owner],
-        "postal_code": profiles["postal_code"].to_numpy()[item_owner],
+        name: profiles[column].to_numpy()[item_owner]
+        for name, column in (
+            ("city", "location_city"),
+            ("state", "state"),
+            ("postal_code", "postal_code"),
+        )
     }
-    registered_ids = pa.array(user_ids[item_owner][purchases.event_session], type=pa.int64())
+    registered_ids = pa.array(item_owner[purchases.event_session] + 1, type=pa.int64())
     registered = _session_columns(rng, catalogue, purchases, registered_ids, user_locations)
     n_anonymous = ANONYMOUS_SESSIONS_PER_USER * n_users
     visitors = _anonymous_sessions(rng, clock, n_anonymous, catalogue)
@@ -392,6 +351,7 @@ def simulate_thelook_process(
         for name in registered
     }
     events["id"] = np.arange(1, len(events["event_type"]) + 1)
+    orders = {name: values for name, values in orders.items() if not name.startswith("_")}
     tables = {
         "users": users,
         "orders": orders,
@@ -400,6 +360,75 @@ def simulate_thelook_process(
         "events": events,
     }
     return ProcessWorld(tables=tables, clock=to_datetime64(np.array([clock]))[0])
+
+
+def _orders(
+    rng: np.random.Generator, clock: int, signup: np.ndarray, gender: np.ndarray
+) -> dict[str, np.ndarray]:
+    """0-4 orders per user, each at a uniform second between its user's sign-up and the clock.
+
+    Keys starting with "_" are the process's own (owner index, creation time in microseconds),
+    not columns.
+    """
+    n_users = len(signup)
+    orders_per_user = _choice(rng, ORDERS_PER_USER_SHARES, n_users)
+    owner = np.repeat(np.arange(n_users), orders_per_user)
+    n_orders = len(owner)
+    seconds_available = (clock - signup[owner]) // US_PER_SECOND
+    created = (
+        signup[owner] + (rng.random(n_orders) * seconds_available).astype(np.int64) * US_PER_SECOND
+    )
+    status, reached = _status_times(rng, created)
+    orders = {
+        "order_id": np.arange(1, n_orders + 1),
+        "user_id": owner + 1,
+        "status": status,
+        "gender": gender[owner],
+        "created_at": to_datetime64(created),
+        "num_of_item": _choice(rng, ITEMS_PER_ORDER_SHARES, n_orders) + 1,
+        "_owner": owner,
+        "_created": created,
+    }
+    orders.update({name: _masked_datetime64(*value) for name, value in reached.items()})
+    return orders
+
+
+def _order_items(
+    rng: np.random.Generator,
+    clock: int,
+    catalogue: Catalogue,
+    orders: dict[str, np.ndarray],
+) -> tuple[dict[str, Any], _Sessions, np.ndarray, dict[str, Any]]:
+    """Order items (each a purchase session of its own), their events, owners and stock."""
+    items_per_order = orders["num_of_item"]
+    item_order = np.repeat(np.arange(len(items_per_order)), items_per_order)
+    n_items = len(item_order)
+    item_owner = orders["_owner"][item_order]
+    department = (orders["gender"][item_order] == "M").astype(np.int64)  # Women, Men
+    product_row = _uniform_product(rng, catalogue, department)
+    lead = rng.integers(0, ITEM_LEAD_SECONDS, n_items) * US_PER_SECOND
+    purchases, item_end = _purchase_sessions(
+        rng, orders["_created"][item_order] - lead, items_per_order[item_order], product_row
+    )
+    # Stock: the sold unit, then 1-3 unsold units of the same product, ids in that order.
+    unsold_units = _choice(rng, UNSOLD_UNITS_SHARES, n_items) + 1
+    sold_unit_id = np.concatenate([[0], np.cumsum(unsold_units + 1)[:-1]]) + 1
+    products = catalogue.products
+    order_items = {
+        "id": np.arange(1, n_items + 1),
+        "order_id": orders["order_id"][item_order],
+        "user_id": item_owner + 1,
+        "product_id": products["id"].to_numpy()[product_row],
+        "inventory_item_id": sold_unit_id,
+        "status": orders["status"][item_order],
+        "created_at": to_datetime64(item_end),
+        **{
+            name: orders[name][item_order] for name in ("shipped_at", "delivered_at", "returned_at")
+        },
+        "sale_price": products["retail_price"].to_numpy()[product_row],
+    }
+    inventory_items = _inventory(rng, clock, catalogue, product_row, item_end, unsold_units)
+    return order_items, purchases, item_owner, inventory_items
 
 
 def _inventory(
