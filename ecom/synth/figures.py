@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from ecom.synth.marginals import Target
+from ecom.synth.marginals import format_table as marginals_table
 from ecom.thelook import TRAFFIC_SOURCES_EVENTS
 
 DAY = np.timedelta64(1, "D")
@@ -328,16 +329,10 @@ def misses(measured: dict[str, float], names: tuple[str, ...] | None = None) -> 
 
 
 def format_table(measured: dict[str, float], names: tuple[str, ...] | None = None) -> str:
-    """A markdown table of the figures against TheLook's, misses marked."""
+    """A markdown table of the figures (all, or `names`) against TheLook's, misses marked."""
     chosen = names if names is not None else tuple(THELOOK_TARGETS)
-    lines = ["| statistic | generated | TheLook's generator |", "|---|---:|---:|"]
-    for name in chosen:
-        target, value = THELOOK_TARGETS[name], measured[name]
-        mark = "" if target.holds(value) else " (miss)"
-        lines.append(
-            f"| {target.label} | {value:.2f}{mark} | {target.value:.2f} +- {target.tolerance:.2f} |"
-        )
-    return "\n".join(lines)
+    targets = {name: THELOOK_TARGETS[name] for name in chosen}
+    return marginals_table(measured, targets, reference="TheLook's generator")
 
 
 def main(argv: list[str] | None = None) -> int:
