@@ -138,6 +138,7 @@ DEFAULT_PROFILE_FIGURES: tuple[str, ...] = (
     "first_order_days_p50",
     "first_order_days_p90",
     *(f"session_source_{name.lower()}_pct" for name in SESSION_SOURCE_SHARES),
+    "delivery_lag_mean_days",
 )
 
 

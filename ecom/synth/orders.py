@@ -51,7 +51,7 @@ def _status_timestamps(
     status = names[rng.choice(len(names), n, p=np.array(list(STATUS_SHARES.values())))]
     stage = pd.Series(status).map(STATUS_STAGE).to_numpy()
     shipped = created_days + rng.uniform(0.05, 3.0, n)
-    delivered = shipped + rng.uniform(0.5, 5.0, n)
+    delivered = shipped + rng.uniform(0.0, 5.0, n)  # TheLook's 0-5 days: mean 2.5
     returned = delivered + rng.uniform(1.0, 12.0, n)
     # Downgrade steps that would land after the data ends: the order simply has not got there yet.
     end = timeline.span_days
