@@ -122,6 +122,39 @@ def kaggle_copy(canonical: Path, target: Path) -> Path:
     return target
 
 
+def _generator_value(text: str, pg_type: str, *, as_string: bool) -> object:
+    """A canonical field as TheLook's generator holds it before csv.writer sees it: None for a
+    missing value, a number for a number (unless `as_string`, as in its products file), a
+    zoneless datetime string (microseconds only when non-zero, as `str(datetime)` writes)."""
+    if text == "":
+        return None
+    if pg_type == "timestamptz":
+        return text.removesuffix(" UTC").removesuffix(".000000")
+    if as_string or pg_type == "text":
+        return text
+    return int(text) if pg_type in ("bigint", "integer") else float(text)
+
+
+def generator_written(canonical: Path, target: Path) -> Path:
+    """The files exactly as TheLook's generator writes them: `csv.QUOTE_NONNUMERIC` (so every
+    NULL is a quoted empty string), numbers of the products file quoted, timestamps without a
+    zone, CRLF line ends, no geometry columns and no A/B assignments."""
+    target.mkdir()
+    for table in THELOOK_TABLES:
+        header, *rows = _read(canonical / table.csv_name)
+        types = {column.name: column.pg_type for column in table.columns}
+        kept = [i for i, name in enumerate(header) if not name.endswith("_geom")]
+        with open(target / table.csv_name, "w", newline="") as handle:
+            csv.writer(handle).writerow([header[i] for i in kept])
+            writer = csv.writer(handle, quoting=csv.QUOTE_NONNUMERIC)
+            for row in rows:
+                writer.writerow(
+                    _generator_value(row[i], types[header[i]], as_string=table.name == "products")
+                    for i in kept
+                )
+    return target
+
+
 # --------------------------------------------------------------------------- snapshots
 
 
@@ -201,6 +234,20 @@ def test_kaggle_copy_without_geometry_derives_it_and_builds_the_same_marts(
             "latitude/longitude",
         )
         assert report.table("experiment_assignments").rows == 0
+
+
+def test_files_as_thelooks_generator_writes_them_load_the_same_rows(
+    ecom_settings, canonical_dir, canonical, tmp_path
+):
+    data_dir = generator_written(canonical_dir, tmp_path / "generator")
+    with open(data_dir / "orders.csv", newline="") as handle:
+        text = handle.read()
+    assert ',"",' in text and "\r\n" in text and " UTC" not in text  # the format under test
+    with _load_and_build(ecom_settings, data_dir) as (endpoints, _):
+        names = tuple(table.name for table in THELOOK_TABLES)
+        raw = _checksums(endpoints.database_url, "raw", names)
+        assert raw == {name: canonical["raw"][name] for name in names}
+        assert _checksums(endpoints.database_url, "analytics", MARTS) == canonical["marts"]
 
 
 def test_partial_folder_loads_what_is_there_and_stops_before_the_features(
