@@ -98,7 +98,8 @@ class QualityReport:
     def summary_line(self) -> str:
         verdict = "passed" if self.passed else "FAILED"
         text = (
-            f"quality gate {verdict}: {self.evaluated - self.failed} of {self.evaluated} "
+            f"quality gate {verdict}: {self.evaluated - self.failed - len(self.warnings)} of "
+            f"{self.evaluated} "
             f"expectations met on {len(self.suites)} tables in {self.seconds:.1f} s"
         )
         if not self.passed:
