@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator, Mapping
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
@@ -48,6 +49,9 @@ class Settings(BaseSettings):
     # Churn windows: features look back 60 days, the label looks 30 days ahead.
     feature_window_days: int = Field(default=60, validation_alias="ECOM_FEATURE_WINDOW_DAYS")
     label_horizon_days: int = Field(default=30, validation_alias="ECOM_LABEL_HORIZON_DAYS")
+    # The data clock's scoring date when the data cannot say it (int_data_clock): rows on or
+    # after it are rows after the clock. Unset: the day after the last order or session.
+    data_as_of: date | None = Field(default=None, validation_alias="ECOM_DATA_AS_OF")
 
     # Retention targeting economics (expected value = p * ltv * win_back - cost).
     customer_ltv: float = Field(default=150.0, validation_alias="ECOM_CUSTOMER_LTV")

@@ -19,17 +19,44 @@ from ecom.services import Endpoints
 log = logging.getLogger(__name__)
 
 
-def generation_notice(data_dir: Path, *, users: int, seed: int) -> str | None:
-    """What `load_stage` says before it generates data, or None when `data_dir` holds TheLook
-    CSVs. Generating replaces `raw` with a new dataset, so callers show it where the user
-    looks (the terminal, the flow run's logs and final state)."""
+def will_generate(settings: Settings, data_dir: Path, *, generate: bool = False) -> bool:
+    """Whether loading `data_dir` generates a dataset there first.
+
+    Generating replaces `raw` with a world of our own, so it happens only when asked for
+    (`generate`), into the default data folder when it holds no TheLook CSVs (the demo's first
+    run), or into an existing empty folder (one made to receive data). A mistyped path is none
+    of these: it does not exist, and the load stops naming it instead of filling it.
+    """
     from ecom.ingest.load import has_thelook_csvs
 
-    if has_thelook_csvs(Path(data_dir)):
+    data_dir = Path(data_dir)
+    if generate:
+        return True
+    if has_thelook_csvs(data_dir):
+        return False
+    if data_dir.resolve() == Path(settings.data_dir).resolve():
+        return True
+    return data_dir.is_dir() and not any(data_dir.iterdir())
+
+
+def generation_notice(
+    data_dir: Path,
+    *,
+    users: int,
+    seed: int,
+    generate: bool = False,
+    settings: Settings | None = None,
+) -> str | None:
+    """What `load_stage` says before it generates data, or None when it loads what is there.
+    Generating replaces `raw` with a new dataset, so callers show it where the user looks (the
+    terminal, the flow run's logs and final state)."""
+    from ecom.config import get_settings
+
+    if not will_generate(settings or get_settings(), Path(data_dir), generate=generate):
         return None
+    where = "" if generate else f"{data_dir} holds no TheLook CSVs: "
     return (
-        f"{data_dir} holds no TheLook CSVs: generating {users:,} users (seed {seed}) there "
-        "first, instead of loading"
+        f"{where}generating {users:,} users (seed {seed}) into {data_dir} first, instead of loading"
     )
 
 
@@ -40,19 +67,32 @@ def load_stage(
     *,
     users: int,
     seed: int,
+    generate: bool = False,
     announce: Callable[[str], object] = log.warning,
 ):
-    """Load `data_dir` into `raw`; when it holds no CSVs, generate a TheLook dataset there first,
-    as the original platform did, and say so through `announce`."""
-    from ecom.ingest.load import load_raw_tables
+    """Load `data_dir` into `raw`; generate a TheLook dataset there first when `will_generate`
+    says so, as the original platform did, and say so through `announce`.
+
+    A folder that does not exist (and is not to be generated) is a `LoadError` naming it,
+    raised before the database is touched: `raw` stays as it was.
+    """
+    from ecom.ingest.load import LoadError, load_raw_tables
 
     data_dir = Path(data_dir)
-    notice = generation_notice(data_dir, users=users, seed=seed)
+    notice = generation_notice(
+        data_dir, users=users, seed=seed, generate=generate, settings=settings
+    )
     if notice:
         from ecom.synth import generate_dataset
 
         announce(notice)
         generate_dataset(users, seed, data_dir, None, progress=True)
+    elif not data_dir.exists():
+        raise LoadError(
+            data_dir,
+            "no such folder; nothing was generated (data is generated only into the default "
+            f"data folder {settings.data_dir} or with --generate)",
+        )
     return load_raw_tables(endpoints.database_url, data_dir, progress=True)
 
 

@@ -241,12 +241,16 @@ def run_dbt(
     return summary
 
 
-def churn_vars(settings: Settings) -> dict[str, int]:
-    """The churn windows from Settings, so dbt and the Python stages use one value."""
-    return {
+def churn_vars(settings: Settings) -> dict[str, int | str]:
+    """The churn windows (and a given data clock) from Settings, so dbt and the Python stages
+    use one value."""
+    dbt_vars: dict[str, int | str] = {
         "churn_feature_window_days": settings.feature_window_days,
         "churn_label_horizon_days": settings.label_horizon_days,
     }
+    if settings.data_as_of is not None:
+        dbt_vars["data_as_of"] = settings.data_as_of.isoformat()
+    return dbt_vars
 
 
 def build_warehouse(

@@ -17,6 +17,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,11 @@ from ecom.churn.registry import MODEL_NAME, champion_version, configure_tracking
 from ecom.config import Settings
 from ecom.db import connect, table_exists, transaction
 from ecom.services import Endpoints
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+    from ecom.quality.verdicts import GateVerdict
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +74,51 @@ _models_lock = threading.Lock()
 
 
 class NoChampionModel(RuntimeError):
-    """No model version carries the `champion` alias yet (run `ecom train`)."""
+    """No model version carries the `champion` alias; the message says why (`no_champion_reason`)."""
+
+
+def no_champion_reason(settings: Settings, client: MlflowClient) -> str:
+    """Why no version is the champion, and what to do: never trained, or trained on a load the
+    quality gate refused (its verdict, kept in the database, says what it refused), or trained
+    but not crowned by the champion gate.
+
+    "Run `ecom train`" is wrong advice after a refused load: training ran, and will refuse
+    again until the data is fixed or the gate passes.
+    """
+    from mlflow.exceptions import MlflowException
+
+    try:
+        versions = client.search_model_versions(f"name = '{MODEL_NAME}'")
+    except MlflowException:
+        versions = []
+    if not versions:
+        return (
+            f"no version of {MODEL_NAME} was ever trained in {settings.tracking_uri}: "
+            "run `ecom train` (or `ecom pipeline`)"
+        )
+    verdict = _latest_gate_verdict(settings)
+    trained = f"{len(versions)} version(s) of {MODEL_NAME} were trained, none is the champion"
+    if verdict is not None and not verdict.passed:
+        return (
+            f"{trained}: {verdict.refusal()}\nfix the data (see `ecom quality`), load it again "
+            "and run `ecom pipeline`; training on this load will not crown a model"
+        )
+    return (
+        f"{trained}: no challenger beat the champion gate; run `ecom train` on the current "
+        "load and read its model comparison"
+    )
+
+
+def _latest_gate_verdict(settings: Settings) -> GateVerdict | None:
+    """The gate's last verdict on the load now in `raw`, or None when it cannot be read."""
+    from ecom.quality.verdicts import latest_verdict
+    from ecom.services import ensure_services
+
+    try:
+        return latest_verdict(ensure_services(settings).database_url)
+    except Exception as error:  # advice only: never hide the missing champion behind this
+        log.warning("could not read the quality gate's last verdict: %s", error)
+        return None
 
 
 class ScoringDateMismatch(ValueError):
@@ -178,7 +228,7 @@ def champion_predictor(settings: Settings, version: str | None = None) -> ChurnP
         )
         version = champion_version(client)
     if version is None:
-        raise NoChampionModel(f"no version of {MODEL_NAME} is aliased 'champion': run `ecom train`")
+        raise NoChampionModel(no_champion_reason(settings, client))
     economics = Economics(settings.customer_ltv, settings.win_back_rate, settings.contact_cost)
     key = (settings.tracking_uri, version, economics)
     with _models_lock:

@@ -35,13 +35,13 @@ def score(
     ] = None,
 ) -> None:
     """Score every active user with the champion; write churn_scores and retention_targets."""
-    from ecom.churn.scoring import ScoringDateMismatch, score_users
+    from ecom.churn.scoring import NoChampionModel, ScoringDateMismatch, score_users
 
     settings, endpoints = runtime()
     try:
         summary = score_users(
             settings, endpoints, scoring_date=scoring_date.date() if scoring_date else None
         )
-    except ScoringDateMismatch as error:
+    except (ScoringDateMismatch, NoChampionModel) as error:
         raise fail(str(error)) from error
     console.print(summary.as_rich_table())

@@ -102,8 +102,19 @@ def load(
     ] = None,
     users: UsersToGenerate = 100_000,
     seed: SeedToGenerate = 42,
+    generate: Annotated[
+        bool,
+        typer.Option(
+            "--generate",
+            help="Generate a dataset into the folder first (otherwise only into the default "
+            "folder, or an empty one, when it holds no CSVs).",
+        ),
+    ] = False,
 ) -> None:
-    """Load the CSVs into the `raw` schema atomically with COPY (generating them first if absent)."""
+    """Load the CSVs into the `raw` schema atomically with COPY.
+
+    A folder that does not exist is an error; data is generated first only with --generate, or
+    into the default folder (or an existing empty one) holding no CSVs."""
     from ecom.ingest.load import LoadError
     from ecom.stages import load_stage
 
@@ -115,6 +126,7 @@ def load(
             settings.data_folder(data),
             users=users,
             seed=seed,
+            generate=generate,
             announce=console.print,
         )
     # Bad input or a refused swap (e.g. a foreign key from outside `raw`): either way nothing

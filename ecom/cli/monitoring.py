@@ -23,10 +23,14 @@ def drift(
     when the share of drifted features passes ECOM_DRIFT_SHARE_THRESHOLD."""
     from rich.table import Table
 
+    from ecom.churn.scoring import NoChampionModel
     from ecom.monitoring.drift import run_drift_check
 
     settings, endpoints = runtime()
-    summary = run_drift_check(settings, endpoints, out_dir=out)
+    try:
+        summary = run_drift_check(settings, endpoints, out_dir=out)
+    except NoChampionModel as error:  # says why: never trained, or the gate refused the load
+        raise fail(str(error)) from error
     table = Table(title=f"drift vs champion v{summary.model_version}'s latest cutoffs")
     for column in ("column", "method", "score", "threshold", "drifted"):
         table.add_column(column)
@@ -44,10 +48,14 @@ def drift(
 
 def monitor() -> None:
     """Fill analytics.model_performance: realised AUC, Brier and precision@k per matured cutoff."""
+    from ecom.churn.scoring import NoChampionModel
     from ecom.monitoring.performance import update_model_performance
 
     settings, endpoints = runtime()
-    summary = update_model_performance(settings, endpoints)
+    try:
+        summary = update_model_performance(settings, endpoints)
+    except NoChampionModel as error:
+        raise fail(str(error)) from error
     console.print(summary.as_rich_table())
     console.print(summary.summary_line())
 
