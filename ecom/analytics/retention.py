@@ -207,6 +207,19 @@ order by cohort, breakdown_value nulls last, offset_number"""
     return statement, params
 
 
+def data_clock(database_url: str) -> dt.datetime | None:
+    """The warehouse's own "now" (intermediate.int_data_clock), or None before dbt built it.
+
+    Rows run past the generator's clock, so the latest event would call finished periods
+    still in progress; the data clock is what the rest of the platform measures against."""
+    with transaction(database_url) as cursor:
+        cursor.execute("select to_regclass('intermediate.int_data_clock') is not null")
+        if not cursor.fetchone()[0]:
+            return None
+        cursor.execute("select max(data_max_at) from intermediate.int_data_clock")
+        return cursor.fetchone()[0]
+
+
 def run_retention(
     database_url: str,
     query: RetentionQuery,
