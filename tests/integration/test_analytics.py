@@ -19,6 +19,7 @@ from ecom.analytics.retention import RetentionQuery, retention_on
 from ecom.cli.main import app
 from ecom.config import PostgresParts
 from ecom.db import connect, create_database, drop_database, fetch_all
+from ecom.reports.analytics import conversion_profile, funnel_extras
 from tests.analytics_reference import Event, write_events
 
 pytestmark = pytest.mark.integration
@@ -217,3 +218,23 @@ def test_retention_json(ecom) -> None:
     assert [(row["cohort"], row["size"], row["counts"]) for row in rows] == [
         ("2024-03-04", 2, [2, 0])
     ]
+
+
+def test_report_panels_count_time_to_convert_and_drop_off(
+    analytics_database: str, tmp_path
+) -> None:
+    drawn: list[str] = []
+
+    def chart(figure, key: str, png) -> str:
+        drawn.append(key)
+        assert png is not None and png.stat().st_size > 0
+        return f"<div>{key}</div>"
+
+    profile = conversion_profile(analytics_database)
+    # Session a converts in 9 minutes (the 5-15 min bin); b stops at the cart; c at the view.
+    assert profile.counts == [3, 2, 1]
+    assert profile.time_to_convert == [0, 0, 1, 0, 0, 0, 0, 0, 0]
+    html, missing = funnel_extras(analytics_database, chart, tmp_path)
+    assert (drawn, missing) == (["time_to_convert"], [])
+    assert "<td>product &rarr; cart</td><td>3</td><td>1</td><td>33.3%</td>" in html
+    assert "<td>cart &rarr; purchase</td><td>2</td><td>1</td><td>50.0%</td>" in html
