@@ -14,12 +14,14 @@ from typer.testing import CliRunner
 
 from ecom import config
 from ecom.analytics.events import DEFAULT_RELATION, Step, parse_steps
-from ecom.analytics.funnels import FunnelQuery, dropped_entities, funnel_on
+from ecom.analytics.funnels import FunnelQuery, dropped_entities, funnel_on, run_funnel
 from ecom.analytics.retention import RetentionQuery, retention_on
 from ecom.cli.main import app
 from ecom.config import PostgresParts
 from ecom.db import connect, create_database, drop_database, fetch_all
-from ecom.reports.analytics import conversion_profile, funnel_extras
+from ecom.reports.analytics import conversion_profile, funnel_extras, metabase_funnel_sql
+from ecom.reports.dashboards import load_dashboards, run_card
+from ecom.reports.metabase import card_payload
 from tests.analytics_reference import Event, write_events
 
 pytestmark = pytest.mark.integration
@@ -238,3 +240,44 @@ def test_report_panels_count_time_to_convert_and_drop_off(
     assert (drawn, missing) == (["time_to_convert"], [])
     assert "<td>product &rarr; cart</td><td>3</td><td>1</td><td>33.3%</td>" in html
     assert "<td>cart &rarr; purchase</td><td>2</td><td>1</td><td>50.0%</td>" in html
+
+
+def _explorer_card(window_hours: str, order: str):
+    (card,) = [c for d in load_dashboards() for c in d.cards if c.key == "ad_hoc_funnel"]
+    values = {"window_hours": window_hours, "step_order": order}
+    parameters = [p.model_copy(update={"default": values[p.name]}) for p in card.parameters]
+    return card.model_copy(update={"parameters": parameters})
+
+
+def test_the_metabase_funnel_question_is_the_engines_sql(analytics_database: str) -> None:
+    card = _explorer_card("336", "sequential")
+    connection = connect(analytics_database)
+    try:
+        with connection.cursor() as opened:
+            generated = metabase_funnel_sql(opened)
+    finally:
+        connection.close()
+    assert card.sql == generated, "regenerate the card's SQL: python -m ecom.reports.analytics"
+    payload = card_payload(card, database_id=1, collection_id=1)
+    tags = payload["dataset_query"]["native"]["template-tags"]
+    assert {name: tag["type"] for name, tag in tags.items()} == {
+        "window_hours": "number",
+        "step_order": "text",
+    }
+    assert [p["slug"] for p in payload["parameters"]] == ["window_hours", "step_order"]
+
+
+@pytest.mark.parametrize(("window_hours", "order"), [("336", "sequential"), ("0.1", "any"),
+                                                     ("1", "strict")])  # fmt: skip
+def test_the_metabase_funnel_question_answers_as_ecom_funnel(
+    analytics_database: str, window_hours: str, order: str
+) -> None:
+    frame = run_card(analytics_database, _explorer_card(window_hours, order))
+    query = FunnelQuery(
+        steps=parse_steps("product,cart,purchase"),
+        window=dt.timedelta(hours=float(window_hours)),
+        order=order,
+    )
+    (row,) = run_funnel(analytics_database, query).rows
+    assert frame["step"].tolist() == ["product", "cart", "purchase"]
+    assert frame["sessions"].tolist() == row.counts
