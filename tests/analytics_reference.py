@@ -7,16 +7,20 @@ PostgreSQL table shaped like intermediate.int_events_sequenced.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 
+import psycopg2.extensions
 from psycopg2 import sql
 from psycopg2.extras import execute_values
 
 from ecom.analytics.funnels import FunnelQuery
 from ecom.analytics.retention import RetentionQuery
+from ecom.db import connect
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,19 @@ def write_events(cursor, relation: tuple[str, str], events: list[Event]) -> None
     ]  # fmt: skip
     if rows:
         execute_values(cursor, sql.SQL("insert into {} values %s").format(target), rows)
+
+
+@contextlib.contextmanager
+def scratch_cursor(database_url: str, schema: str) -> Iterator[psycopg2.extensions.cursor]:
+    """One autocommit connection for a whole test module, with `schema` created."""
+    connection = connect(database_url)
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
+            yield cursor
+    finally:
+        connection.close()
 
 
 def percentile(values: list[float], fraction: float) -> float | None:

@@ -22,6 +22,7 @@ from ecom.db import connect, create_database, drop_database, fetch_all
 from ecom.reports.analytics import conversion_profile, funnel_extras, metabase_funnel_sql
 from ecom.reports.dashboards import load_dashboards, run_card
 from ecom.reports.metabase import card_payload
+from tests import analytics_reference as reference
 from tests.analytics_reference import Event, write_events
 
 pytestmark = pytest.mark.integration
@@ -42,12 +43,8 @@ def event(event_id: int, minutes: float, event_type: str, *, session: str = "s1"
 
 @pytest.fixture(scope="module")
 def cursor(database_url: str) -> Iterator[psycopg2.extensions.cursor]:
-    connection = connect(database_url)
-    connection.autocommit = True
-    with connection.cursor() as opened:
-        opened.execute("create schema if not exists analytics_edges")
+    with reference.scratch_cursor(database_url, RELATION[0]) as opened:
         yield opened
-    connection.close()
 
 
 def counts(cursor, events: list[Event], **options) -> list[int]:

@@ -21,7 +21,6 @@ from hypothesis import strategies as st
 from ecom.analytics.events import Step
 from ecom.analytics.funnels import ORDERS, FunnelQuery, funnel_on
 from ecom.analytics.retention import COHORTS, MODES, PERIODS, RetentionQuery, retention_on
-from ecom.db import connect
 from tests import analytics_reference as reference
 
 pytestmark = pytest.mark.integration
@@ -41,12 +40,8 @@ SETTINGS = settings(
 
 @pytest.fixture(scope="module")
 def cursor(database_url: str) -> Iterator[psycopg2.extensions.cursor]:
-    connection = connect(database_url)
-    connection.autocommit = True
-    with connection.cursor() as opened:
-        opened.execute("create schema if not exists analytics_properties")
+    with reference.scratch_cursor(database_url, RELATION[0]) as opened:
         yield opened
-    connection.close()
 
 
 @st.composite

@@ -4,14 +4,11 @@
 
     Positions number an entity's events by created_at, then sequence_number, then event_id, so
     events at the same instant still have one order, and "the next event" (strict funnels) is
-    position + 1. Computing them here, once per build, spares every question a sort of the whole
-    table; the rows are written in (session_id, session_position) order and indexed on both
-    entity keys, so a question's window passes read the events already in order.
+    position + 1 whatever events a question filters out. Computing them here, once per build,
+    spares every question two window sorts of the whole table. No index: a question reads every
+    matching event, and on the 100k-user world PostgreSQL planned a sequential scan and one sort
+    even when indexes on (session_id, session_position) and (user_id, user_position) existed.
 #}
-{{ config(post_hook=[
-    "create index if not exists {{ this.name }}_session on {{ this }} (session_id, session_position)",
-    "create index if not exists {{ this.name }}_user on {{ this }} (user_id, user_position)",
-]) }}
 
 with
 
@@ -70,7 +67,6 @@ final as (
         cast(session_position as {{ dbt.type_int() }}) as session_position,
         cast(user_position as {{ dbt.type_int() }}) as user_position
     from sequenced
-    order by session_id, session_position
 )
 
 select * from final
