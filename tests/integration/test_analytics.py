@@ -278,3 +278,12 @@ def test_the_metabase_funnel_question_answers_as_ecom_funnel(
     (row,) = run_funnel(analytics_database, query).rows
     assert frame["step"].tolist() == ["product", "cart", "purchase"]
     assert frame["sessions"].tolist() == row.counts
+
+
+def test_funnel_takes_several_exclusions_and_the_user_unit(ecom) -> None:
+    result = ecom("funnel", "--steps", "product,purchase", "--exclude", "cancel", "--exclude",
+                  "cart", "--unit", "user", "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    # User 1's cart lies between the product view and the purchase: the attempt, the user's
+    # only one, is removed; user 2 viewed a product and stopped.
+    assert [row["counts"] for row in json.loads(result.output)["rows"]] == [[1, 0]]
