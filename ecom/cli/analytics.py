@@ -74,7 +74,10 @@ def funnel(
     order: Annotated[str, typer.Option(help="sequential, strict or any.")] = "sequential",
     exclude: Annotated[
         list[str] | None,
-        typer.Option(help="Event (optionally type:uri-prefix) that removes an attempt."),
+        typer.Option(
+            metavar="<step>",
+            help="Event (type, or type:uri-prefix) that removes an attempt; repeatable.",
+        ),
     ] = None,
     unit: Annotated[str, typer.Option(help="session or user.")] = "session",
     breakdown: BreakdownOption = None,
