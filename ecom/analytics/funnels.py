@@ -419,14 +419,14 @@ def funnel_summary_sql(
         sql.SQL("count(*) filter (where level >= {})").format(sql.Literal(m))
         for m in range(1, steps + 1)
     ]
-    durations = []
-    for fraction in (0.5, 0.9):
-        for m in range(2, steps + 1):
-            durations.append(
-                sql.SQL(
-                    "percentile_cont({}) within group (order by extract(epoch from {} - {}))"
-                ).format(sql.Literal(fraction), _ident(f"t{m}"), _ident(f"t{m - 1}"))
-            )
+    # One sort per step pair gives both quantiles (an array of fractions); NULL when no entity
+    # reached the later step.
+    durations = [
+        sql.SQL(
+            "percentile_cont(array[0.5, 0.9]) within group (order by extract(epoch from {} - {}))"
+        ).format(_ident(f"t{m}"), _ident(f"t{m - 1}"))
+        for m in range(2, steps + 1)
+    ]
     statement = sql.SQL(
         "{ctes}\nselect breakdown_value, {columns} from entities group by breakdown_value "
         "order by count(*) desc, breakdown_value nulls last"
@@ -457,13 +457,13 @@ def funnel_on(
     cursor.execute(statement, params)
     rows = []
     for record in cursor.fetchall():
-        durations = [_optional_float(value) for value in record[1 + steps :]]
+        quantiles = [pair or (None, None) for pair in record[1 + steps :]]
         rows.append(
             FunnelRow(
                 breakdown=record[0],
                 counts=[int(value) for value in record[1 : 1 + steps]],
-                median_seconds=durations[: steps - 1],
-                p90_seconds=durations[steps - 1 :],
+                median_seconds=[_optional_float(median) for median, _ in quantiles],
+                p90_seconds=[_optional_float(p90) for _, p90 in quantiles],
             )
         )
     return FunnelResult(steps=[step.label() for step in query.steps], rows=rows)
