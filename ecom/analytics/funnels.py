@@ -382,12 +382,13 @@ def funnel_entities_sql(
     params: dict[str, object] = {"window": query.window}
     events = sql.SQL("events as ({})").format(_filtered_events(query, relation, params))
     steps = len(query.steps)
+    # The winner is the attempt with the highest level, then the latest start: one key per
+    # attempt ordered that way, and one whole-partition maximum finds it.
     winners = sql.SQL(
-        "ranked as (select attempts.*, max(level) over (partition by entity_id) as best_level, "
-        "max(level) over (partition by entity_id order by position desc rows between unbounded "
-        "preceding and 1 preceding) as later_best from attempts where level > 0), "
-        "winners as (select * from ranked where level = best_level "
-        "and (later_best is null or later_best < level))"
+        "ranked as (select attempts.*, cast(level as bigint) * 2147483648 + position as rank_key, "
+        "max(cast(level as bigint) * 2147483648 + position) over (partition by entity_id) "
+        "as best_key from attempts where level > 0), "
+        "winners as (select * from ranked where rank_key = best_key)"
     )
     if query.attribution == "last" and query.breakdown:
         entities = sql.SQL(
