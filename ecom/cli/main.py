@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from ecom.cli import (
+    analytics,
     churn,
     dashboards,
     data,
@@ -43,6 +44,8 @@ app.command(name="model-card")(monitoring.model_card)
 app.command()(pipeline.pipeline)
 app.command()(serving.serve)
 app.add_typer(experiments.app, name="experiment")
+app.command()(analytics.funnel)
+app.command()(analytics.retention)
 app.command()(reports.report)
 app.add_typer(dashboards.app, name="dashboards")
 app.add_typer(ui.app, name="ui")

@@ -23,7 +23,7 @@ from plotly.offline import get_plotlyjs
 
 from ecom.config import Settings
 from ecom.db import fetch_all
-from ecom.reports import charts
+from ecom.reports import analytics, charts
 from ecom.reports.champion import ChampionShap, champion_shap
 from ecom.reports.dashboards import Card, Dashboard, load_dashboards, run_card
 from ecom.reports.experiments import ExperimentFindings, experiment_findings
@@ -281,6 +281,9 @@ def write_report(
         extra = ""
         if dashboard.slug == "experiments":
             extra = _experiment_panel(page, experiment_findings(database_url, out_dir))
+        if dashboard.slug == "funnel":
+            extra, missing = analytics.funnel_extras(database_url, page.chart, image_dir)
+            page.missing.extend(missing)
         sections.append(_dashboard_section(page, database_url, dashboard, extra))
     sections.append(_shap_section(page, champion_shap(settings)))
     target = out_dir / "index.html"

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.integration
 D = dt.date
 REPORT_MARTS = (
     "+mart_funnel +mart_retention +mart_rfm +stg_thelook__experiment_assignments"
-    " +mart_experiment_results"
+    " +mart_experiment_results +int_events_sequenced"
 )
 SCORE_CARDS = {"risk_distribution", "risk_by_traffic_source", "retention_targets"}
 ADMIN = AdminAccount("analyst@example.com", "not-a-real-secret-1")
@@ -64,7 +64,7 @@ def _records(endpoints: Endpoints, key: str) -> list[tuple]:
 def test_every_card_reads_the_columns_its_chart_draws(report_warehouse) -> None:
     _, endpoints = report_warehouse
     cards = _cards()
-    assert len(cards) == 13
+    assert len(cards) == 14
     for key, card in cards.items():
         if key in SCORE_CARDS:
             continue  # no scores on the tiny fixture; the e2e test runs these
@@ -243,7 +243,7 @@ def test_provisioning_creates_once_then_updates_in_place(report_warehouse) -> No
             client.close()
         state = fake.state
         assert first.admin_created and state.admin["email"] == ADMIN.email
-        assert first.created == {"databases": 1, "collections": 1, "cards": 13, "dashboards": 4}
+        assert first.created == {"databases": 1, "collections": 1, "cards": 14, "dashboards": 4}
         (database,) = state.databases.values()
         assert database["engine"] == "postgres"
         assert database["details"]["host"] == "postgres" and database["details"]["dbname"] == "ecom"
@@ -278,11 +278,11 @@ def test_provisioning_creates_once_then_updates_in_place(report_warehouse) -> No
             client.close()
         assert not second.admin_created
         assert second.created == {}
-        assert second.updated == {"databases": 1, "cards": 13, "dashboards": 4}
+        assert second.updated == {"databases": 1, "cards": 14, "dashboards": 4}
         assert second.descriptions_pushed == 0
         assert fake.calls("POST", "/api/setup") == []
         assert fake.calls("POST", "/api/(card|dashboard|collection|database)") == []
-        assert len(state.cards) == 13 and len(state.dashboards) == 4
+        assert len(state.cards) == 14 and len(state.dashboards) == 4
         again = {
             d["name"]: sorted(dc["id"] for dc in d["dashcards"]) for d in state.dashboards.values()
         }

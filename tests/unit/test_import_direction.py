@@ -30,6 +30,7 @@ STAGES = [
     "ecom.serving",
     "ecom.monitoring",
     "ecom.experiments",
+    "ecom.analytics",
     "ecom.reports",
 ]
 # What assembles the stages: free to import any of them.
