@@ -284,7 +284,7 @@ def bench_http(
     ]  # fmt: skip
     runs: list[Run] = []
     windows: list[wrk_load.WrkWindow] = []
-    count, seconds = wrk
+    wrk_windows, wrk_seconds = wrk
     for command, targets in servers:
         port = _free_port()
         server = start_server(
@@ -301,10 +301,10 @@ def bench_http(
                             {"user_ids": rng.sample(users, per_request)} for _ in range(count)
                         ]
                     runs.append(load(target, url, bodies, clients, server.pid))
-            if "service:ChurnService" in command and count and wrk_load.available():
+            if "service:ChurnService" in command and wrk_windows and wrk_load.available():
                 url = f"http://127.0.0.1:{port}/predict"
                 for connections in (8, 32):
-                    windows += wrk_load.windows(url, users, connections, count, seconds)
+                    windows += wrk_load.windows(url, users, connections, wrk_windows, wrk_seconds)
         finally:
             server.terminate()
             server.wait(timeout=30)
