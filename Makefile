@@ -41,9 +41,11 @@ demo: install  ## run the whole pipeline end to end on the embedded PostgreSQL a
 test: install  ## unit, integration (real PostgreSQL + Redis) and end-to-end tests
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
-lint: install  ## ruff lint and format check
+lint: install  ## ruff lint and format check, declared dependencies (deptry), import layers
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/deptry .
+	$(BIN)/lint-imports
 
 format: install  ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .

@@ -5,12 +5,19 @@ champion on the same test cutoffs (the champion is re-scored on the new test set
 trusted on the numbers it earned on older data): a paired, user-clustered bootstrap interval of
 the AUC gain must clear a margin and calibration must not get worse. The decision itself is a
 pure function, tested on its own.
+
+`ModelRegistry` is the one way to the registry for everything that reads it (scoring, the
+service's model holder, monitoring, the report): the champion's version, a version's model and
+input example, its training run, and that run's artifacts by name, over one `MlflowClient`.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
 
 import mlflow
 from mlflow.exceptions import MlflowException
@@ -87,12 +94,89 @@ def decide_champion(
     )
 
 
+class MissingRunArtifact(FileNotFoundError):
+    """A version's training run lacks an artifact (trained before runs recorded it)."""
+
+
+@dataclass(frozen=True)
+class LoadedVersion:
+    """A registered version's model and the input example logged with it (None if none)."""
+
+    version: str
+    model: Any
+    input_example: Any
+
+
+class ModelRegistry:
+    """One registered model (`name`) in one tracking store, through one `MlflowClient`.
+
+    Reads only: training registers and crowns with the module functions below. Build it with
+    `ModelRegistry.at(tracking_uri)`, which keeps one per store per process (the first client
+    call on a sqlite store costs seconds)."""
+
+    _instances: ClassVar[dict[tuple[str, str], ModelRegistry]] = {}
+    _instances_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, tracking_uri: str, name: str = MODEL_NAME) -> None:
+        self.tracking_uri = tracking_uri
+        self.name = name
+        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+    @classmethod
+    def at(cls, tracking_uri: str, name: str = MODEL_NAME) -> ModelRegistry:
+        with cls._instances_lock:
+            registry = cls._instances.get((tracking_uri, name))
+            if registry is None:
+                registry = cls._instances[(tracking_uri, name)] = cls(tracking_uri, name)
+            return registry
+
+    def champion_version(self) -> str | None:
+        """The version the `champion` alias points at, or None when there is none yet."""
+        return champion_version(self.client, self.name)
+
+    def load(self, version: str) -> LoadedVersion:
+        """`name` v`version` as logged (by number, so a promotion meanwhile cannot mix models),
+        with its input example."""
+        local = mlflow.artifacts.download_artifacts(
+            f"models:/{self.name}/{version}", tracking_uri=self.tracking_uri
+        )
+        model = mlflow.sklearn.load_model(local)
+        example = mlflow.models.Model.load(local).load_input_example(local)
+        return LoadedVersion(str(version), model, example)
+
+    def run_id(self, version: str) -> str | None:
+        """The training run that logged `version` (None if it names none)."""
+        return self.client.get_model_version(self.name, version).run_id or None
+
+    def run(self, version: str):
+        """The `mlflow.entities.Run` that logged `version` (its params, metrics, tags)."""
+        run_id = self.run_id(version)
+        if run_id is None:
+            raise MissingRunArtifact(f"{self.name} v{version} names no training run")
+        return self.client.get_run(run_id)
+
+    def artifact(self, version: str, path: str, destination: Path) -> Path:
+        """One artifact of `version`'s run, downloaded under `destination`; raises
+        `MissingRunArtifact` (naming the run and the path) when the run lacks it."""
+        run_id = self.run_id(version)
+        try:
+            if run_id is None:
+                raise MlflowException("the version names no training run")
+            destination.mkdir(parents=True, exist_ok=True)
+            return Path(self.client.download_artifacts(run_id, path, str(destination)))
+        except (MlflowException, OSError) as error:  # MLflow raises both for a missing path
+            raise MissingRunArtifact(
+                f"run {run_id} of {self.name} v{version} has no artifact {path!r}: retrain "
+                f"(`ecom train`) so the run records it ({error})"
+            ) from error
+
+
 def configure_tracking(tracking_uri: str, artifact_root: str) -> str:
     """Point MLflow at the project's store and return the experiment id (created on first use
     with artifacts under `artifact_root`, so runs never write into the working directory)."""
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    client = ModelRegistry.at(tracking_uri).client
     experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
     if experiment is None:
         experiment_id = client.create_experiment(EXPERIMENT_NAME, artifact_location=artifact_root)

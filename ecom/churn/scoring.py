@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ecom.churn.predict import RISK_BANDS, ChurnPredictor, Economics, expected_value, risk_band
-from ecom.churn.registry import MODEL_NAME, champion_version, configure_tracking
+from ecom.churn.registry import MODEL_NAME, ModelRegistry, configure_tracking
 from ecom.config import Settings
 from ecom.db import connect, table_exists, transaction
 from ecom.services import Endpoints
@@ -215,28 +215,26 @@ def read_scoring_features(database_url: str) -> pd.DataFrame:
 
 
 def champion_predictor(settings: Settings, version: str | None = None) -> ChurnPredictor:
-    """The champion (or `version`) as a `ChurnPredictor`, loaded once per process and version.
+    """The champion (or `version`) as a `ChurnPredictor`, loaded once per process and version
+    and proved against the logged model on its input example (`ChurnPredictor.verify`).
 
     Loaded by version number, not alias, so a promotion during a run cannot mix models."""
-    import mlflow
-    from mlflow.tracking import MlflowClient
-
     configure_tracking(settings.tracking_uri, settings.artifact_root.as_uri())
-    if version is None:
-        client = MlflowClient(
-            tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri
-        )
-        version = champion_version(client)
+    registry = ModelRegistry.at(settings.tracking_uri)
+    version = version or registry.champion_version()
     if version is None:
         raise NoChampionModel(no_champion_reason(settings, client))
     economics = Economics(settings.customer_ltv, settings.win_back_rate, settings.contact_cost)
     key = (settings.tracking_uri, version, economics)
     with _models_lock:
         if key not in _models:
-            model = mlflow.sklearn.load_model(f"models:/{MODEL_NAME}/{version}")
-            _models[key] = ChurnPredictor(
-                model, model_name=MODEL_NAME, model_version=version, economics=economics
+            loaded = registry.load(version)
+            predictor = ChurnPredictor(
+                loaded.model, model_name=MODEL_NAME, model_version=version, economics=economics
             )
+            example = loaded.input_example
+            predictor.verify(example if isinstance(example, pd.DataFrame) else None)
+            _models[key] = predictor
     return _models[key]
 
 

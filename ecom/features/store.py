@@ -64,7 +64,7 @@ class MaterializeSummary:
     start: datetime
     end: datetime
     seconds: float
-    removed: int = 0
+    removed: int = 0  # users whose rows this run deleted from Redis (measured before and after)
 
     @property
     def rows_written(self) -> int:
@@ -193,9 +193,31 @@ def scoring_snapshot(database_url: str) -> ScoringSnapshot:
 
 def _online_keys(store, user_ids) -> list[bytes]:
     """Feast's Redis key of each user, in order (entity key serialised, then the project)."""
-    from ecom.features.online_store import redis_keys_for_ids
+    from ecom.features.feast_internals import redis_keys_for_ids
 
     return redis_keys_for_ids(store.config, ENTITY_KEY, list(user_ids))
+
+
+def _project_keys(store, client) -> list[bytes]:
+    """Every user key of this Feast project in Redis."""
+    from ecom.features.feast_internals import scan_keys
+
+    return scan_keys(client, store.project, [ENTITY_KEY])
+
+
+def _holding_rows(store, client, keys: Sequence[bytes], views: Sequence[str]) -> set[bytes]:
+    """The keys among `keys` that hold a row of at least one of these feature views: measured
+    before and after a materialization, the difference is the users it deleted."""
+    from ecom.features.feast_internals import timestamp_field, view_key_name
+
+    fields = [
+        timestamp_field(view_key_name(store.get_feature_view(v), store.config)) for v in views
+    ]
+    with client.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.hmget(key, fields)
+        replies = pipe.execute()
+    return {key for key, stamps in zip(keys, replies, strict=True) if any(stamps)}
 
 
 def _redis_client(endpoints: Endpoints):
@@ -225,18 +247,18 @@ def materialize_features(
     views = (
         list(feature_views) if feature_views else [view.name for view in store.list_feature_views()]
     )
-    from ecom.features.online_store import scan_keys
-
     client = _redis_client(endpoints)
     started = time.perf_counter()
     wanted = set(_online_keys(store, snapshot.user_ids))
-    leavers = [key for key in scan_keys(client, store.project, [ENTITY_KEY]) if key not in wanted]
+    outside = [key for key in _project_keys(store, client) if key not in wanted]
+    held_before = _holding_rows(store, client, outside, views)
     # The repo's engine refuses a snapshot older than the store's (`OlderSnapshot`), writes
     # the rows and removes those older than them (the leavers').
     store.materialize(start_date=snapshot.as_of, end_date=snapshot.as_of, feature_views=views)
+    removed = held_before - _holding_rows(store, client, sorted(held_before), views)
     seconds = time.perf_counter() - started
     summary = MaterializeSummary(
-        len(snapshot.user_ids), tuple(views), snapshot.as_of, snapshot.as_of, seconds, len(leavers)
+        len(snapshot.user_ids), tuple(views), snapshot.as_of, snapshot.as_of, seconds, len(removed)
     )
     log.info("%s", summary)
     return summary

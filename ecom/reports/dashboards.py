@@ -11,7 +11,7 @@ from typing import Literal
 
 import pandas as pd
 import yaml
-from pydantic import BaseModel, Field, model_validator, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from ecom.config import project_root
 from ecom.db import connect

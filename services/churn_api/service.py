@@ -13,13 +13,21 @@ answer. Status codes:
   empty/older than the snapshot (the body says: run `ecom features materialize`); `/readyz`
   answers the same JSON body (`{"error": ..., "detail": ...}`) as `/predict`.
 
-The champion alias is re-checked every `ECOM_SERVING_REFRESH_SECONDS` (default 30) and at once
-on `POST /reload`. Tracing, metrics and access logs are off for the endpoints: they cost more
-CPU than a prediction (see benchmarks/results/serving.md).
+The champion alias is re-checked every `ECOM_SERVING_REFRESH_SECONDS` (default 30) on a
+background thread and at once on `POST /reload`. Tracing, metrics and access logs are off for
+the endpoints: they cost more CPU than a prediction (see benchmarks/results/serving.md).
+
+What may block runs off the event loop: `/reload` (an MLflow model load, seconds) is a plain
+`def` endpoint, which BentoML runs in its thread pool, and readiness (PostgreSQL and Redis) goes
+to a thread. `/predict` and `/predict_batch` stay `async`: one HMGET on loopback (Redis made to
+fail in a millisecond, `ecom.serving.online.fail_fast`) and a prediction of tens of microseconds
+cost less than the hop to a thread (about 40% more CPU per request, FACTS.md). The endpoints
+return the JSON bytes themselves (`Response`); `output_spec` gives `/docs.json` the model.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 
@@ -62,7 +70,7 @@ class ChurnService:
         self.serving = ChurnServing(settings, endpoints)
 
     async def __is_ready__(self) -> bool:
-        state = self.serving.readiness()
+        state = await asyncio.to_thread(self.serving.readiness)
         if not state.ready:  # JsonReadiness gives this body its JSON content type
             body = ServingError(503, state.error, state.detail).body()
             raise HTTPException(status_code=503, detail=json.dumps(body))
@@ -78,18 +86,20 @@ class ChurnService:
             ctx.response.status_code = error.status
             return JSONResponse(error.body(), status_code=error.status)
 
-    @bentoml.api(route="/predict", input_spec=PredictRequest)
-    async def predict(self, user_id: int, ctx: bentoml.Context) -> ChurnPrediction:
+    @bentoml.api(route="/predict", input_spec=PredictRequest, output_spec=ChurnPrediction)
+    async def predict(self, user_id: int, ctx: bentoml.Context) -> Response:
         """Churn probability, risk band, action, expected value and top features of one user."""
         return self._answer(ctx, lambda: self.serving.predict_user(user_id))
 
-    @bentoml.api(route="/predict_batch", input_spec=PredictBatchRequest)
-    async def predict_batch(self, user_ids: list[int], ctx: bentoml.Context) -> BatchPrediction:
+    @bentoml.api(
+        route="/predict_batch", input_spec=PredictBatchRequest, output_spec=BatchPrediction
+    )
+    async def predict_batch(self, user_ids: list[int], ctx: bentoml.Context) -> Response:
         """The same for many users in one Feast read; users without a row are listed apart."""
         return self._answer(ctx, lambda: self.serving.predict_users(user_ids))
 
-    @bentoml.api(route="/reload")
-    async def reload(self, ctx: bentoml.Context) -> ReloadResult:
+    @bentoml.api(route="/reload", output_spec=ReloadResult)
+    def reload(self, ctx: bentoml.Context) -> Response:
         """Follow the champion alias and re-read the scoring snapshot now."""
         return self._answer(ctx, self.serving.reload)
 

@@ -137,3 +137,26 @@ def test_model_card_numbers_come_from_the_run(settings, endpoints, tmp_path):
 
     recency = next(feature for feature in contract.FEATURES if feature.name == "recency_days")
     assert f"| recency_days | numeric | rfm | {recency.description} |" in card
+
+
+def test_one_registry_object_reads_the_champion_and_proves_its_fast_path(settings, tmp_path):
+    import pandas as pd
+
+    from ecom.churn.registry import MissingRunArtifact, ModelRegistry
+
+    registry = ModelRegistry.at(settings.tracking_uri)
+    assert ModelRegistry.at(settings.tracking_uri) is registry  # one client per store
+    version, run = _champion_run(settings)
+    assert registry.champion_version() == version
+    assert registry.run(version).info.run_id == run.info.run_id
+    loaded = registry.load(version)
+    assert isinstance(loaded.input_example, pd.DataFrame) and len(loaded.input_example) == 5
+    assert registry.artifact(version, training.SPLIT_ARTIFACT, tmp_path).exists()
+    with pytest.raises(MissingRunArtifact, match=r"no/such\.json"):
+        registry.artifact(version, "no/such.json", tmp_path)
+    # Loaded for scoring, the champion was checked against its own predict_proba and
+    # pred_contribs on its logged example rows (and those rows with every value missing).
+    predictor = scoring.champion_predictor(settings, version)
+    assert predictor.check is not None and predictor.check.passed, predictor.check
+    assert predictor.check.rows == 10
+    assert predictor.engine == ("compiled trees" if predictor.compiled is not None else "xgboost")

@@ -129,7 +129,8 @@ def stack(ecom_settings, tmp_path_factory) -> Iterator[Stack]:
         )
         summary = scoring.score_users(settings, endpoints)
         features.materialize_features(settings, endpoints)
-        _wait_for(client, "/readyz", 120)
+        # Imports alone took 60-140 s on a 2-core machine at load average 15.
+        _wait_for(client, "/readyz", 300)
         yield Stack(settings, endpoints, redis_home, marts, client, summary.model_version)
 
 
