@@ -280,7 +280,9 @@ def write_report(
     for dashboard in load_dashboards():
         extra = ""
         if dashboard.slug == "experiments":
-            extra = _experiment_panel(page, experiment_findings(database_url, out_dir))
+            # Read where the analysis writes it, wherever this page goes (`--out`).
+            findings = experiment_findings(database_url, settings.reports_dir)
+            extra = _experiment_panel(page, findings)
         sections.append(_dashboard_section(page, database_url, dashboard, extra))
     sections.append(_shap_section(page, champion_shap(settings)))
     target = out_dir / "index.html"
