@@ -82,6 +82,8 @@ def prefect_environment(settings: Settings, ports: Ports) -> dict[str, str]:
         "PREFECT_SERVER_LOGS_STREAM_OUT_ENABLED": "true",
         "PREFECT_SERVER_LOGS_STREAM_PUBLISHING_ENABLED": "true",
         "PYTHONWARNINGS": "ignore",
+        # The library's own lines (each stage's result) in the run's logs in the UI.
+        "PREFECT_LOGGING_EXTRA_LOGGERS": "ecom",
     }
 
 
