@@ -47,11 +47,7 @@ def api_post(url: str, body: dict) -> object:
         return json.load(response)
 
 
-def test_ui_up_deploys_everything_and_down_stops_it(ecom_settings: Settings, tmp_path) -> None:
-    ports = {"prefect": free_port(), "mlflow": free_port()}
-    # Nothing listens there: this test checks what is set up, the deployment test sends alerts.
-    hook_port = free_port()
-    webhook = f"http://127.0.0.1:{hook_port}/hooks/secret-part"
+def _ui_env(ecom_settings: Settings, tmp_path: Path) -> dict[str, str]:
     env = {
         **os.environ,
         "ECOM_HOME": str(tmp_path / "home"),
@@ -59,9 +55,18 @@ def test_ui_up_deploys_everything_and_down_stops_it(ecom_settings: Settings, tmp
         "ECOM_REDIS_URL": ecom_settings.redis_url,
         "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
         "COLUMNS": "200",
-        "ECOM_ALERT_WEBHOOK_URL": webhook,
     }
-    env.pop("PREFECT_API_URL", None)
+    env.pop("PREFECT_API_URL", None)  # `ui up` points its children at its own server
+    env.pop("ECOM_ALERT_WEBHOOK_URL", None)
+    return env
+
+
+def test_ui_up_deploys_everything_and_down_stops_it(ecom_settings: Settings, tmp_path) -> None:
+    ports = {"prefect": free_port(), "mlflow": free_port()}
+    # Nothing listens there: this test checks what is set up, the deployment test sends alerts.
+    hook_port = free_port()
+    webhook = f"http://127.0.0.1:{hook_port}/hooks/secret-part"
+    env = {**_ui_env(ecom_settings, tmp_path), "ECOM_ALERT_WEBHOOK_URL": webhook}
     recorded: dict[str, int] = {}
     args = ["ui", "up", "--detach", "--prefect-port", str(ports["prefect"]),
             "--mlflow-port", str(ports["mlflow"]), "--no-api"]  # fmt: skip
@@ -169,25 +174,11 @@ def _read_until(process: subprocess.Popen, text: str) -> str:
     raise AssertionError(f"`ecom ui up` ended before {text!r}:\n{seen}")
 
 
-def _lifetime_env(ecom_settings: Settings, tmp_path: Path) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "ECOM_HOME": str(tmp_path / "home"),
-        "ECOM_DATABASE_URL": ecom_settings.database_url,
-        "ECOM_REDIS_URL": ecom_settings.redis_url,
-        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
-        "COLUMNS": "200",
-    }
-    env.pop("PREFECT_API_URL", None)
-    env.pop("ECOM_ALERT_WEBHOOK_URL", None)
-    return env
-
-
 def test_sigterm_to_ui_up_while_it_starts_stops_what_it_started(ecom_settings, tmp_path):
     """A supervisor's SIGTERM to `ecom ui up` (its PID only) while the server starts leaves no
     child in its own session behind and frees the port."""
     ports = {"prefect": free_port(), "mlflow": free_port()}
-    env = _lifetime_env(ecom_settings, tmp_path)
+    env = _ui_env(ecom_settings, tmp_path)
     up = _ui_up(env, ports)
     try:
         _read_until(up, "starting prefect")
@@ -208,7 +199,7 @@ def test_ui_down_from_another_terminal_ends_the_ui_up_process(ecom_settings, tmp
     """`make ui-down` said "stopped" while the `make ui` process stayed alive: now `up` returns
     once `down` has stopped what it started."""
     ports = {"prefect": free_port(), "mlflow": free_port()}
-    env = _lifetime_env(ecom_settings, tmp_path)
+    env = _ui_env(ecom_settings, tmp_path)
     up = _ui_up(env, ports)
     try:
         _read_until(up, "Ctrl-C stops everything above.")
