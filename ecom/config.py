@@ -79,17 +79,18 @@ class Settings(BaseSettings):
     # values and cancellations alone). 0.4 sits between, three features from either side.
     drift_share_threshold: float = Field(default=0.4, validation_alias="ECOM_DRIFT_SHARE_THRESHOLD")
 
-    # Where monitoring writes: the drift report and summary, and the generated model card.
+    # Where runs write: the drift report and summary, the experiment analysis, the generated
+    # model card, ab_test_design.md and decision_memo.md. All under reports/ (ignored by git),
+    # so a run never rewrites the committed examples in docs/: `make docs` does, on purpose.
     reports_dir: Path = Field(
         default_factory=lambda: project_root() / "reports", validation_alias="ECOM_REPORTS_DIR"
     )
     model_card_path: Path = Field(
-        default_factory=lambda: project_root() / "docs" / "model_card.md",
+        default_factory=lambda: project_root() / "reports" / "model_card.md",
         validation_alias="ECOM_MODEL_CARD",
     )
-    # Where the experiment analysis writes ab_test_design.md and decision_memo.md.
     docs_dir: Path = Field(
-        default_factory=lambda: project_root() / "docs", validation_alias="ECOM_DOCS_DIR"
+        default_factory=lambda: project_root() / "reports", validation_alias="ECOM_DOCS_DIR"
     )
 
     # The churn service: an API key required in `X-API-Key` when set, the largest

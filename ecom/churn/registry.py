@@ -203,11 +203,17 @@ def register_version(client: MlflowClient, model_uri: str, name: str = MODEL_NAM
     registering never moves the champion alias."""
     try:
         client.get_registered_model(name)
+        first = False
     except MlflowException:
-        client.create_registered_model(
+        first = True
+    # `register_model` creates the name itself; creating it first made MLflow print "already
+    # exists. Creating a new version" on the very first run.
+    version = str(mlflow.register_model(model_uri, name).version)
+    if first:
+        client.update_registered_model(
             name, description="Churn in the next 30 days from churn_v1 features (XGBoost)."
         )
-    return str(mlflow.register_model(model_uri, name).version)
+    return version
 
 
 def promote(client: MlflowClient, version: str, name: str = MODEL_NAME) -> None:

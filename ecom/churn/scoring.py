@@ -223,7 +223,7 @@ def champion_predictor(settings: Settings, version: str | None = None) -> ChurnP
     registry = ModelRegistry.at(settings.tracking_uri)
     version = version or registry.champion_version()
     if version is None:
-        raise NoChampionModel(no_champion_reason(settings, client))
+        raise NoChampionModel(no_champion_reason(settings, registry.client))
     economics = Economics(settings.customer_ltv, settings.win_back_rate, settings.contact_cost)
     key = (settings.tracking_uri, version, economics)
     with _models_lock:

@@ -173,7 +173,9 @@ class TrainingResult:
                 f"{candidate.test['brier']:.4f}",
                 f"{candidate.test['lift_top_decile']:.2f}",
             )
-        caption = f"{self.gate_line()}. {self.decision.reason}"
+        caption = self.gate_line()  # without a comparison it is the reason already
+        if self.decision.comparison is not None:
+            caption += f". {self.decision.reason}"
         if self.oracle_auc is not None:
             caption = (
                 f"oracle AUC {self.oracle_auc:.4f}; AUC/oracle {self.oracle_ratio:.3f}, "

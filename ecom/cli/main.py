@@ -24,7 +24,7 @@ from ecom.cli import (
     ui,
     warehouse,
 )
-from ecom.cli.common import command_group
+from ecom.cli.common import command_group, plain_output_when_piped, quiet_libraries
 
 app = command_group(
     "Local-first e-commerce analytics and churn MLOps platform on the TheLook schema.",
@@ -67,6 +67,8 @@ def main(
         "great_expectations", "feast", "mlflow", "prefect._internal", "shap",
     ):  # fmt: skip
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_libraries()
+    plain_output_when_piped()
 
 
 if __name__ == "__main__":

@@ -65,7 +65,8 @@ def model_card(
         Path | None, typer.Option(help="Where to write the card (default: ECOM_MODEL_CARD).")
     ] = None,
 ) -> None:
-    """Write docs/model_card.md from the champion's MLflow run and its performance rows."""
+    """Write the model card (ECOM_MODEL_CARD, default reports/model_card.md) from the champion's
+    MLflow run and its performance rows; `make docs` writes the committed docs/model_card.md."""
     from ecom.monitoring.model_card import write_model_card
 
     settings, endpoints = runtime()

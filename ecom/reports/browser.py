@@ -48,6 +48,9 @@ CHART_STATE_JS = """
         && div.querySelectorAll('svg.main-svg').length > 0
         && (div.querySelectorAll('.trace, .hm image, .table').length > 0),
     height: div.getBoundingClientRect().height,
+    // Wider than its card: clipped in a plain screenshot (no resize after the layout settles).
+    overflows: Array.from(div.querySelectorAll('svg.main-svg')).some(svg =>
+        svg.getBoundingClientRect().right > div.closest('.chart, body').getBoundingClientRect().right + 1),
 })))()
 """
 IMAGES_JS = """
@@ -67,6 +70,7 @@ class PageCheck:
     console_errors: list[str] = field(default_factory=list)
     network_requests: list[str] = field(default_factory=list)
     charts: dict[str, bool] = field(default_factory=dict)
+    overflowing: list[str] = field(default_factory=list)  # charts wider than their card
     images: dict[str, bool] = field(default_factory=dict)
     screenshot: Path | None = None
 
@@ -79,6 +83,7 @@ class PageCheck:
         out = [f"console error: {message}" for message in self.console_errors]
         out += [f"network request from an offline page: {url}" for url in self.network_requests]
         out += [f"chart did not render: {chart}" for chart in self.unrendered_charts]
+        out += [f"chart wider than its card (clipped): {chart}" for chart in self.overflowing]
         out += [f"image did not load: {image}" for image, ok in self.images.items() if not ok]
         return out
 
@@ -214,6 +219,7 @@ def check_page(
                     "Runtime.evaluate", expression=CHART_STATE_JS, returnByValue=True
                 )
                 result.charts = {c["id"]: bool(c["rendered"]) for c in charts["result"]["value"]}
+                result.overflowing = [c["id"] for c in charts["result"]["value"] if c["overflows"]]
                 images = tools.call("Runtime.evaluate", expression=IMAGES_JS, returnByValue=True)
                 result.images = {
                     i["id"] or f"image {n}": bool(i["loaded"])

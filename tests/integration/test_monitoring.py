@@ -109,10 +109,23 @@ def test_model_performance_covers_every_matured_cutoff_idempotently(settings, en
     assert set(mine.loc[cutoffs >= first_test, "sample"]) == {"out_of_sample"}
     assert mine["roc_auc"].between(0.5, 1.0).all()
     assert (mine["k"] <= 50).all()
-    # On the test cutoffs, the realised AUC is the run's test AUC per cutoff (same model).
-    assert mine.loc[cutoffs >= first_test, "roc_auc"].mean() == pytest.approx(
-        run.data.metrics["test_roc_auc"], abs=0.08
-    )
+    # On the test cutoffs, the realised AUC is the AUC of the run's own stored test
+    # predictions at that cutoff (same model, same users, same labels), to the last digits.
+    from sklearn.metrics import roc_auc_score
+
+    from ecom.monitoring.champion import load_champion_run
+
+    stored = load_champion_run(settings).test_predictions()
+    stored_cutoffs = stored[training.EVENT_TIMESTAMP].dt.date
+    expected = {
+        cutoff: roc_auc_score(rows[training.LABEL_COLUMN], rows["churn_probability"])
+        for cutoff, rows in stored.groupby(stored_cutoffs)
+    }
+    tested = cutoffs >= first_test
+    realised = dict(zip(cutoffs[tested], mine.loc[tested, "roc_auc"], strict=True))
+    assert set(realised) == set(expected) and expected
+    for cutoff, auc in expected.items():
+        assert realised[cutoff] == pytest.approx(auc, abs=1e-9), cutoff
 
 
 def test_model_card_numbers_come_from_the_run(settings, endpoints, tmp_path):

@@ -160,6 +160,8 @@ def test_assignment_cards_match_hand_count(report_warehouse) -> None:
 
 def test_report_says_what_is_missing_and_renders_in_chromium(report_warehouse, tmp_path) -> None:
     settings, endpoints = report_warehouse
+    # No analysis where the experiment stage writes (not the checkout's reports/ of a demo).
+    settings = settings.with_overrides(reports_dir=tmp_path / "analysis")
     summary = write_report(settings, endpoints, tmp_path / "reports")
     page = summary.page.read_text()
     # plotly.js is inline, once; outside it nothing is fetched (check_page below also fails on
@@ -207,9 +209,12 @@ def test_report_draws_lift_with_intervals_from_an_analysis_file(report_warehouse
             }
         )
     )  # fmt: skip
-    summary = write_report(settings, endpoints, reports)
+    # The page goes elsewhere (`ecom report --out DIR`): it still reads the analysis from where
+    # the analysis writes it (ECOM_REPORTS_DIR), not from its own folder.
+    out = tmp_path / "elsewhere"
+    summary = write_report(settings.with_overrides(reports_dir=reports), endpoints, out)
     assert "chart-experiment_lift" in summary.charts
-    assert (reports / "img" / "experiment_lift.png").stat().st_size > 5_000
+    assert (out / "img" / "experiment_lift.png").stat().st_size > 5_000
     page = summary.page.read_text()
     assert "No experiment analysed yet" not in page
     assert "checkout_button_2024: checkout_conversion" in page

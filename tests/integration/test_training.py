@@ -56,6 +56,7 @@ def test_training_finds_the_signal_and_logs_everything(settings, trained):
     result = trained
     assert (result.model_version, result.promoted) == ("1", True)
     assert result.decision.reason == "no champion yet"
+    assert result.as_rich_table().caption.count("no champion yet") == 1
     assert set(result.candidates) == {churn_models.BASELINE, *churn_models.XGBOOST_VARIANTS}
     assert result.selected in churn_models.XGBOOST_VARIANTS
     # The selected variant is the best XGBoost on validation, not on test.
@@ -113,7 +114,7 @@ def test_a_worse_model_never_becomes_champion(settings, endpoints, trained):
     assert client.get_model_version(MODEL_NAME, worse.model_version).aliases == []
 
 
-def test_champion_moves_when_beaten(ecom_settings, endpoints, marts, tmp_path):
+def test_champion_moves_when_beaten(ecom_settings, endpoints, marts, tmp_path, capfd):
     """A champion that learned noise is replaced by a model trained on the real labels, judged
     on the same test rows by the paired bootstrap; the alias moves to the new version."""
     settings = _own_registry(ecom_settings, tmp_path)
@@ -125,6 +126,10 @@ def test_champion_moves_when_beaten(ecom_settings, endpoints, marts, tmp_path):
         settings, noisy, feature_columns, candidates=(churn_models.XGB_PLAIN,)
     )
     assert (weak.model_version, weak.promoted, champion_version(client)) == ("1", True, "1")
+    # The first registration says so, never that the model "already exists".
+    first_run = capfd.readouterr()
+    assert "already exists" not in first_run.out + first_run.err
+    assert client.get_registered_model(MODEL_NAME).description.startswith("Churn in the next")
 
     better = training.train_on_frame(
         settings, frame, feature_columns, candidates=(churn_models.XGB_PLAIN,)

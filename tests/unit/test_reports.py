@@ -118,3 +118,29 @@ def test_a_bar_interval_is_drawn_as_error_bars_and_given_to_metabase_as_bounds(t
     assert list(bar.error_y.arrayminus) == pytest.approx([0.05, 0.04])
     assert write_png(frame, card, tmp_path / "lift.png").stat().st_size > 1000
     assert visualization_settings(card)["graph.metrics"] == ["lo", "lift", "hi"]
+
+
+def test_axis_titles_and_legends_are_words_for_people_not_column_names() -> None:
+    import pandas as pd
+
+    from ecom.reports.charts import axis_title, column_label, plotly_figure
+
+    cards = {card.key: card for board in load_dashboards() for card in board.cards}
+    for card in cards.values():
+        chart = card.chart
+        heatmap_rows = chart.y if isinstance(chart.y, str) else None
+        for column in (chart.x, heatmap_rows, chart.z, *chart.y_columns):
+            if column:
+                assert "_" not in column_label(column), (card.key, column)
+        assert "_" not in axis_title(chart.y_columns), card.key
+    frame = pd.DataFrame(
+        {
+            "period_start": pd.to_datetime(["2024-01-01", "2024-01-08"]),
+            "view_to_cart_rate": [0.30, 0.32],
+            "overall_conversion_rate": [0.10, 0.11],
+        }
+    )
+    figure = plotly_figure(frame, cards["conversion_over_time"])
+    assert figure.layout.xaxis.title.text == "Week starting"
+    assert figure.layout.yaxis.title.text == "Rate"
+    assert all("_" not in trace.name for trace in figure.data)
