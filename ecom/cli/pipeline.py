@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from ecom.cli.churn import training_table
 from ecom.cli.common import console, fail, runtime
 from ecom.cli.data import DATA_DIR_HELP, SeedToGenerate, UsersToGenerate
 
@@ -38,4 +39,6 @@ def pipeline(
         summary = churn_pipeline(data_dir=str(settings.data_folder(data)), users=users, seed=seed)
     except StageInputMissing as stopped:
         raise fail(str(stopped)) from stopped
+    if "train" in summary.details:
+        console.print(training_table(summary.details["train"]))
     render_pipeline_summary(summary, console)

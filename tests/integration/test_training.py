@@ -146,7 +146,7 @@ def test_champion_moves_when_beaten(ecom_settings, endpoints, marts, tmp_path):
     for name in ("gate_auc_difference_low", "gate_auc_difference_high",
                  "gate_brier_difference_low", "gate_brier_difference_high"):  # fmt: skip
         assert metrics[name] == pytest.approx(getattr(comparison, name.removeprefix("gate_")))
-    assert "[" in better.gate_line() and "Brier change" in better.gate_line()
+    assert "[" in better.decision.gate_line() and "Brier change" in better.decision.gate_line()
     # The drift reference and the split went with the run, for monitoring and the model card.
     artifacts = {a.path for a in client.list_artifacts(better.run_id, "reference")}
     assert artifacts == {
