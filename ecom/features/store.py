@@ -27,14 +27,13 @@ from ecom.config import Settings, project_root
 from ecom.db import fetch_all, table_exists, transaction
 from ecom.features.contract import FEATURE_SERVICE
 from ecom.features.errors import OlderSnapshot as OlderSnapshot  # raised by the engine
+from ecom.relations import FEATURES_MART, LABELS_MART, SCORING_MART
 from ecom.services import Endpoints
 
 log = logging.getLogger(__name__)
 
 FEATURE_REPO = project_root() / "feature_repo"
 ENTITY_KEY = "user_id"
-FEATURES_TABLE = ("analytics", "mart_churn_features")
-LABELS_TABLE = ("analytics", "mart_churn_labels")
 LABEL_COLUMN = "churned"
 EVENT_TIMESTAMP = "event_timestamp"
 
@@ -43,7 +42,7 @@ EVENT_TIMESTAMP = "event_timestamp"
 # through pandas.
 TRAINING_ENTITY_SQL = (
     f"SELECT {ENTITY_KEY}, feature_timestamp AS {EVENT_TIMESTAMP}, {LABEL_COLUMN} "
-    f"FROM {LABELS_TABLE[0]}.{LABELS_TABLE[1]}"
+    f"FROM {LABELS_MART}"
 )
 
 _stores: dict[tuple, object] = {}
@@ -163,9 +162,6 @@ def refresh_planner_statistics(database_url: str, tables: Sequence[tuple[str, st
             cursor.execute(f"analyze {schema}.{table}")
 
 
-SCORING_TABLE = ("analytics", "mart_churn_scoring")
-
-
 @dataclass(frozen=True)
 class ScoringSnapshot:
     """The scoring mart's identity: its one as-of timestamp and its users."""
@@ -177,7 +173,7 @@ class ScoringSnapshot:
 def scoring_snapshot(database_url: str) -> ScoringSnapshot:
     """The as-of timestamp and the users of `analytics.mart_churn_scoring`, which must hold
     exactly one cutoff (the day after the data ends)."""
-    schema, table = SCORING_TABLE
+    schema, table = SCORING_MART
     _require_rows(database_url, schema, table)
     stamps = fetch_all(
         database_url, f"select distinct feature_timestamp from {schema}.{table} limit 2"
@@ -220,7 +216,7 @@ def materialize_features(
     `skip_dedup`, so Feast itself would overwrite newer rows.
     """
     snapshot = scoring_snapshot(endpoints.database_url)
-    refresh_planner_statistics(endpoints.database_url, [FEATURES_TABLE, SCORING_TABLE])
+    refresh_planner_statistics(endpoints.database_url, [FEATURES_MART, SCORING_MART])
     store = get_feature_store(settings, endpoints)
     views = (
         list(feature_views) if feature_views else [view.name for view in store.list_feature_views()]
@@ -249,10 +245,10 @@ def training_frame(settings: Settings, endpoints: Endpoints) -> pd.DataFrame:
     joins each to the latest row of every `churn_v1` feature view stamped at or before that
     cutoff (and within the TTL), so no feature can come from after the label's cutoff.
     """
-    schema, table = LABELS_TABLE
+    schema, table = LABELS_MART
     _require_rows(endpoints.database_url, schema, table)
-    _require_rows(endpoints.database_url, *FEATURES_TABLE)
-    refresh_planner_statistics(endpoints.database_url, [LABELS_TABLE, FEATURES_TABLE])
+    _require_rows(endpoints.database_url, *FEATURES_MART)
+    refresh_planner_statistics(endpoints.database_url, [LABELS_MART, FEATURES_MART])
     store = get_feature_store(settings, endpoints)
     service = store.get_feature_service(FEATURE_SERVICE)
     started = time.perf_counter()
