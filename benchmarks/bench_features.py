@@ -50,6 +50,7 @@ from ecom.config import RedisParts, Settings  # noqa: E402
 from ecom.db import create_database, read_query_frame, transaction  # noqa: E402
 from ecom.features import store as features  # noqa: E402
 from ecom.features.connection import fill_postgres_fields  # noqa: E402
+from ecom.runtime import export_connection  # noqa: E402
 from ecom.services import Endpoints, ensure_services  # noqa: E402
 
 BENCH_DATABASE = "ecom_bench_features"
@@ -170,7 +171,7 @@ def _variant_store(settings: Settings, endpoints: Endpoints, change) -> object:
     from feast import FeatureStore
     from feast.repo_config import RepoConfig
 
-    endpoints.export(settings)
+    export_connection(settings, endpoints)
     text = (features.FEATURE_REPO / "feature_store.yaml").read_text()
     raw = yaml.safe_load(os.path.expandvars(text))
     change(raw)
@@ -562,7 +563,7 @@ def main() -> None:
             mlflow_tracking_uri=f"sqlite:///{home}/mlflow.db",
         )
         endpoints = Endpoints(database_url, redis_url, embedded=False)
-        endpoints.export(settings)
+        export_connection(settings, endpoints)
         features.apply_feature_repo(settings, endpoints)
         columns = features.feature_service_columns(settings, endpoints)
 

@@ -62,13 +62,6 @@ class Endpoints:
         """`env()` plus the PG* variables: what `ecom services env` prints for a shell."""
         return {**self.env(settings), **libpq_env(self.database_url)}
 
-    def export(self, settings: Settings) -> dict[str, str]:
-        """Put `env()` into this process's environment: dbt's profile and Feast's YAML read
-        the connection from there, and Feast expands it only when a store is built."""
-        env = self.env(settings)
-        os.environ.update(env)
-        return env
-
 
 @dataclass(frozen=True)
 class ServiceStatus:

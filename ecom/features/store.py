@@ -1,8 +1,8 @@
 """The Feast feature store in-process: apply the repo, materialize to Redis, build training sets.
 
-`feature_repo/` is a plain Feast repository (the `feast` CLI works in it); this module only
-exports the connection variables its `feature_store.yaml` reads and drives Feast's own
-operations. One `FeatureStore` lives per process and connection set, because building one
+`feature_repo/` is a plain Feast repository (the `feast` CLI works in it); this module builds
+the store from its `feature_store.yaml` with the process's connections written in and drives
+Feast's own operations. One `FeatureStore` lives per process and connection set, because building one
 parses the YAML and opens the SQL registry, and its registry cache is what makes online reads
 sub-millisecond.
 """
@@ -25,6 +25,7 @@ import pandas as pd
 
 from ecom.config import Settings, project_root
 from ecom.db import fetch_all, table_exists, transaction
+from ecom.features.connection import repo_config
 from ecom.features.contract import FEATURE_SERVICE
 from ecom.features.errors import OlderSnapshot as OlderSnapshot  # raised by the engine
 from ecom.relations import FEATURES_MART, LABELS_MART, SCORING_MART
@@ -84,15 +85,16 @@ class MaterializeSummary:
 
 
 def get_feature_store(settings: Settings, endpoints: Endpoints, repo_path: Path = FEATURE_REPO):
-    """The process-wide `FeatureStore` for these connections (built on first use)."""
+    """The process-wide `FeatureStore` for these connections (built on first use), configured
+    from `endpoints` rather than the environment."""
     from feast import FeatureStore
 
-    env = endpoints.export(settings)
-    key = (str(Path(repo_path).resolve()), tuple(sorted(env.items())))
+    key = (str(Path(repo_path).resolve()), endpoints.database_url, endpoints.redis_url)
     with _stores_lock:
         store = _stores.get(key)
         if store is None:
-            store = FeatureStore(repo_path=str(repo_path))
+            config = repo_config(repo_path, endpoints.database_url, endpoints.redis_url)
+            store = FeatureStore(repo_path=str(repo_path), config=config)
             _stores[key] = store
     return store
 
