@@ -156,7 +156,7 @@ def refresh_planner_statistics(database_url: str, tables: Sequence[tuple[str, st
 
     dbt creates them with CREATE TABLE AS, which leaves no statistics until autovacuum gets
     round to it; without them PostgreSQL estimates one row per CTE in Feast's point-in-time
-    query and picks nested loops (35 s instead of 0.5 s for 3.5k labels, quadratic beyond).
+    query and picks nested loops, whose cost grows with the square of the labels.
     ANALYZE samples a fixed number of rows, so it costs well under a second at any size.
     """
     with transaction(database_url) as cursor:
