@@ -221,17 +221,27 @@ def _start_redis(settings: Settings, state: dict) -> str:
     # loses at most a second); rewriting it is cheap at 100k users.
     command = [
         str(_redis_server_binary()),
-        "--port", str(port),
-        "--bind", "127.0.0.1",
-        "--save", "",
-        "--appendonly", "yes",
-        "--appendfsync", "everysec",
-        "--appendfilename", "online_store.aof",
-        "--daemonize", "yes",
-        "--dir", str(redis_dir),
-        "--pidfile", str(pidfile),
-        "--logfile", str(redis_dir / "redis.log"),
-    ]  # fmt: skip
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "everysec",
+        "--appendfilename",
+        "online_store.aof",
+        "--daemonize",
+        "yes",
+        "--dir",
+        str(redis_dir),
+        "--pidfile",
+        str(pidfile),
+        "--logfile",
+        str(redis_dir / "redis.log"),
+    ]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     while not _redis_answers(port):

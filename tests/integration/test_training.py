@@ -73,8 +73,16 @@ def test_training_finds_the_signal_and_logs_everything(settings, trained):
     assert run.data.params["feature_service"] == "churn_v1"
     assert len(run.data.params["training_frame_fingerprint"]) == 16
     assert run.data.params["test_first_cutoff"] == result.windows["test"][0]
-    for metric in ("test_roc_auc", "test_pr_auc", "test_f1", "test_precision", "test_recall",
-                   "test_precision_top_decile", "test_lift_top_decile", "test_brier"):  # fmt: skip
+    for metric in (
+        "test_roc_auc",
+        "test_pr_auc",
+        "test_f1",
+        "test_precision",
+        "test_recall",
+        "test_precision_top_decile",
+        "test_lift_top_decile",
+        "test_brier",
+    ):
         assert metric in run.data.metrics, metric
     artifacts = {a.path for a in client.list_artifacts(result.run_id, "diagnostics")}
     assert {
@@ -143,8 +151,12 @@ def test_champion_moves_when_beaten(ecom_settings, endpoints, marts, tmp_path):
     comparison = better.decision.comparison
     assert comparison.auc_difference_low > 0
     metrics = client.get_run(better.run_id).data.metrics
-    for name in ("gate_auc_difference_low", "gate_auc_difference_high",
-                 "gate_brier_difference_low", "gate_brier_difference_high"):  # fmt: skip
+    for name in (
+        "gate_auc_difference_low",
+        "gate_auc_difference_high",
+        "gate_brier_difference_low",
+        "gate_brier_difference_high",
+    ):
         assert metrics[name] == pytest.approx(getattr(comparison, name.removeprefix("gate_")))
     assert "[" in better.decision.gate_line() and "Brier change" in better.decision.gate_line()
     # The drift reference and the split went with the run, for monitoring and the model card.
@@ -163,9 +175,11 @@ def test_a_failed_publication_leaves_no_registered_version(settings, trained):
     champion_before = champion_version(client)
     with pytest.raises(MlflowException):
         publish_version(
-            client, f"runs:/{run.info.run_id}/model", {"feature_service": "churn_v1", "../not a tag": "x"},
+            client,
+            f"runs:/{run.info.run_id}/model",
+            {"feature_service": "churn_v1", "../not a tag": "x"},
             make_champion=True,
-        )  # fmt: skip
+        )
     versions_after = {v.version for v in client.search_model_versions(f"name='{MODEL_NAME}'")}
     assert versions_after == versions_before
     assert champion_version(client) == champion_before

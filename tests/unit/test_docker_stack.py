@@ -43,8 +43,12 @@ def compose_schema(tmp_path_factory: pytest.TempPathFactory) -> dict:
         workdir = tmp_path_factory.mktemp("dclint")
         packed = subprocess.run(
             [npm, "pack", DCLINT, "--silent"],
-            cwd=workdir, capture_output=True, text=True, check=True, timeout=120,
-        )  # fmt: skip
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
         with tarfile.open(workdir / packed.stdout.strip().splitlines()[-1]) as archive:
             member = archive.extractfile("package/schemas/compose.schema.json")
             assert member is not None
@@ -80,9 +84,15 @@ def test_the_schema_rejects_what_the_engine_would(compose, compose_schema) -> No
 
 def test_the_stack_has_every_service_of_the_platform(compose) -> None:
     assert set(services(compose)) == {
-        "postgres", "redis", "mlflow", "prefect", "prefect-worker", "churn-api", "metabase",
+        "postgres",
+        "redis",
+        "mlflow",
+        "prefect",
+        "prefect-worker",
+        "churn-api",
+        "metabase",
         "pipeline",
-    }  # fmt: skip
+    }
     assert services(compose)["postgres"]["image"].startswith("postgres:15")
     assert services(compose)["redis"]["image"].startswith("redis:7")
 
