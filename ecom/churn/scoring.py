@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime
 import numpy as np
 import pandas as pd
 
-from ecom.churn.predict import RISK_BANDS, ChurnPredictor, Economics, expected_value, risk_band
+from ecom.churn.predict import RISK_BANDS, ChurnPredictor, Economics
 from ecom.churn.registry import MODEL_NAME, champion_version, configure_tracking
 from ecom.config import Settings
 from ecom.db import read_query_frame, table_exists, transaction
@@ -32,8 +32,6 @@ log = logging.getLogger(__name__)
 
 SCORES_TABLE = "analytics.churn_scores"
 TARGETS_TABLE = "analytics.retention_targets"
-
-__all__ = ["RISK_BANDS", "expected_value", "risk_band", "score_users"]
 
 SCORES_DDL = f"""
 create table if not exists {SCORES_TABLE} (

@@ -27,7 +27,6 @@ from ecom.config import Settings, project_root
 from ecom.db import fetch_all, table_exists, transaction
 from ecom.features.connection import repo_config
 from ecom.features.contract import FEATURE_SERVICE
-from ecom.features.errors import OlderSnapshot as OlderSnapshot  # raised by the engine
 from ecom.relations import FEATURES_MART, LABELS_MART, SCORING_MART
 from ecom.services import Endpoints
 
