@@ -58,26 +58,12 @@ DEFAULT_FLOW_RUN_SECONDS = 300
 ALERT_SECONDS = 60  # from the Failed state to the webhook's POST (about a second here)
 # The nightly pipeline's stages, each a sub-flow, and the summary line it logs for each.
 NIGHTLY_SUB_FLOWS = {
-    "ingest",
-    "transform",
-    "quality",
-    "features",
-    "train",
-    "score",
-    "monitor",
-    "experiments",
-}
+    "ingest", "transform", "quality", "features", "train", "score", "monitor", "experiments",
+}  # fmt: skip
 NIGHTLY_SUMMARY_STAGES = {
-    "load",
-    "transform",
-    "quality",
-    "features",
-    "train",
-    "score",
-    "drift",
-    "monitor",
+    "load", "transform", "quality", "features", "train", "score", "drift", "monitor",
     "experiment",
-}
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
