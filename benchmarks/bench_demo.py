@@ -103,9 +103,18 @@ def main() -> None:
     ecom = str(BIN / "ecom")
     try:
         pipeline = run(
-            [ecom, "pipeline", "--data", str(data), "--users", str(args.users),
-             "--seed", str(args.seed)], env,
-        )  # fmt: skip
+            [
+                ecom,
+                "pipeline",
+                "--data",
+                str(data),
+                "--users",
+                str(args.users),
+                "--seed",
+                str(args.seed),
+            ],
+            env,
+        )
         report = run([ecom, "report", "--out", str(base / "reports")], env)
         peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         stages = stage_seconds(prefect_home)

@@ -60,6 +60,7 @@ from ecom.churn import scoring, training  # noqa: E402
 from ecom.config import RedisParts, Settings, connection_env  # noqa: E402
 from ecom.db import create_database, fetch_all, transaction  # noqa: E402
 from ecom.features import store as features  # noqa: E402
+from ecom.runtime import export_connection  # noqa: E402
 from ecom.services import Endpoints, ensure_services  # noqa: E402
 
 BENCH_DATABASE = "ecom_bench_serving"
@@ -162,7 +163,7 @@ def prepare(server: Endpoints, base: Settings, home: Path, users: int, redis_db:
         mlflow_tracking_uri=f"sqlite:///{home}/mlflow.db",
     )
     endpoints = Endpoints(database_url, redis_url, embedded=False)
-    endpoints.export(settings)
+    export_connection(settings, endpoints)
     features.apply_feature_repo(settings, endpoints)
     frame = features.training_frame(settings, endpoints)
     training.train_on_frame(

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ecom.config import Settings
+from ecom.relations import FEATURES_MART
 from ecom.services import Endpoints
 
 log = logging.getLogger(__name__)
@@ -111,9 +112,6 @@ class StageInputMissing(RuntimeError):
     """The next stage has nothing to work on; the one message says what it needs and why."""
 
 
-FEATURES_MART = "analytics.mart_churn_features"
-
-
 def require_feature_inputs(endpoints: Endpoints, data_dir: Path | str) -> None:
     """Stop the pipeline before the features when the churn features mart is empty.
 
@@ -122,13 +120,11 @@ def require_feature_inputs(endpoints: Endpoints, data_dir: Path | str) -> None:
     This raises one `StageInputMissing` naming the mart, the raw tables it is built from that
     the load had no file for, and the files to add.
     """
-    from ecom.db import fetch_all
+    from ecom.db import fetch_all, table_exists
     from ecom.ingest.presence import absent_tables
     from ecom.quality.suites import MART_NEEDS
 
-    if not fetch_all(endpoints.database_url, f"select to_regclass('{FEATURES_MART}') is not null")[
-        0
-    ][0]:
+    if not table_exists(endpoints.database_url, *FEATURES_MART):
         raise StageInputMissing(
             f"the pipeline stops before the features: they need {FEATURES_MART}, which does "
             "not exist; build the marts with `ecom transform`."
@@ -136,7 +132,7 @@ def require_feature_inputs(endpoints: Endpoints, data_dir: Path | str) -> None:
     if fetch_all(endpoints.database_url, f"select exists (select 1 from {FEATURES_MART})")[0][0]:
         return
     absent = {f"raw.{name}" for name in absent_tables(endpoints.database_url)}
-    needed = [name for name in MART_NEEDS["mart_churn_features"] if name in absent]
+    needed = [name for name in MART_NEEDS[FEATURES_MART.name] if name in absent]
     if needed:
         files = " and ".join(f"{name.removeprefix('raw.')}.csv" for name in needed)
         raise StageInputMissing(

@@ -193,11 +193,15 @@ def dbt_arguments(
     target_path, log_path = dbt_paths(settings)
     args = [
         *command,
-        "--project-dir", str(DBT_PROJECT_DIR),
-        "--profiles-dir", str(DBT_PROJECT_DIR),
-        "--target-path", str(target_path),
-        "--log-path", str(log_path),
-    ]  # fmt: skip
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(target_path),
+        "--log-path",
+        str(log_path),
+    ]
     if not log.isEnabledFor(logging.DEBUG):
         # One line per node lands in dbt's log file and our summary table; the console only
         # needs dbt's warnings and errors (ecom -v shows everything).

@@ -12,9 +12,10 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 
-from ecom.config import Settings, get_settings
+from ecom.config import Settings
 from ecom.db import is_transient
-from ecom.services import Endpoints, ensure_services
+from ecom.runtime import start_runtime
+from ecom.services import Endpoints
 
 Summary = TypeVar("Summary")
 
@@ -85,11 +86,9 @@ database_task = task(
 
 @task(name="start-services", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
 def start_services() -> tuple[Settings, Endpoints]:
-    """Embedded servers start here when no URLs are configured; configured ones are only named."""
-    settings = get_settings()
-    endpoints = ensure_services(settings)
-    endpoints.export(settings)
-    return settings, endpoints
+    """Embedded servers start here when no URLs are configured; configured ones are only named.
+    The flow run's process edge (`ecom.runtime`)."""
+    return start_runtime()
 
 
 def stage_task(name: str, run: Callable[..., Summary]) -> Task[..., Summary]:

@@ -1,10 +1,7 @@
-"""The MLflow model registry: which version is `champion`, and when a new one takes over.
+"""The MLflow model registry: which version is `champion`, registering and crowning versions.
 
-The rule: a new version becomes champion only when the evidence says it beats the current
-champion on the same test cutoffs (the champion is re-scored on the new test set rather than
-trusted on the numbers it earned on older data): a paired, user-clustered bootstrap interval of
-the AUC gain must clear a margin and calibration must not get worse. The decision itself is a
-pure function, tested on its own.
+Whether a new version deserves the alias is the champion gate's decision (`ecom.churn.gate`);
+the registry only records it.
 
 `ModelRegistry` is the one way to the registry for everything that reads it (scoring, the
 service's model holder, monitoring, the report): the champion's version, a version's model and
@@ -23,75 +20,11 @@ import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from ecom.churn.evaluation import PairedComparison
-
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "churn_prediction_advanced"
 CHAMPION_ALIAS = "champion"
 EXPERIMENT_NAME = "churn_prediction"
-
-
-@dataclass(frozen=True)
-class ChampionDecision:
-    promote: bool
-    reason: str
-    candidate_score: float
-    champion_score: float | None
-    champion_version: str | None
-    comparison: PairedComparison | None = None
-
-
-def decide_champion(
-    candidate_score: float,
-    comparison: PairedComparison | None,
-    champion_version: str | None = None,
-    *,
-    min_auc_gain: float = 0.0,
-    max_brier_increase: float = 0.002,
-    refusal: str | None = None,
-) -> ChampionDecision:
-    """Promote when there is no champion, when it could not be scored on the new test set
-    (`comparison` None with a version), or when the evidence says the challenger is better:
-    the lower bound of the paired bootstrap interval of its AUC gain exceeds `min_auc_gain`
-    and its Brier score is at most `max_brier_increase` worse. A challenger better only by
-    noise has an interval that straddles zero and keeps the incumbent. A `refusal` (the
-    quality gate failed on the training data) keeps the incumbent whatever the evidence."""
-    if refusal is not None:
-        kept = f"champion stays v{champion_version}" if champion_version else "no champion"
-        return ChampionDecision(
-            False, f"not crowned, {refusal}; {kept}", candidate_score, None, champion_version
-        )
-    if champion_version is None:
-        return ChampionDecision(True, "no champion yet", candidate_score, None, None)
-    if comparison is None:
-        return ChampionDecision(
-            True,
-            f"champion v{champion_version} cannot score the current features",
-            candidate_score,
-            None,
-            champion_version,
-        )
-    c = comparison
-    evidence = (
-        f"AUC {c.challenger_auc:.4f} vs champion v{champion_version} {c.champion_auc:.4f}, "
-        f"gain {c.auc_difference:+.4f} [{c.confidence:.0%} CI {c.auc_difference_low:+.4f}, "
-        f"{c.auc_difference_high:+.4f}]; Brier change {c.brier_difference:+.4f} "
-        f"[{c.brier_difference_low:+.4f}, {c.brier_difference_high:+.4f}] "
-        f"over {c.users:,} users on the same test cutoffs"
-    )
-    if c.auc_difference_low <= min_auc_gain:
-        verdict = f"kept: the AUC gain's lower bound does not clear {min_auc_gain:+.4f}"
-        promote = False
-    elif c.brier_difference > max_brier_increase:
-        verdict = f"kept: calibration worsens by more than {max_brier_increase:.4f} Brier"
-        promote = False
-    else:
-        verdict = "promoted: the AUC gain clears the margin and calibration holds"
-        promote = True
-    return ChampionDecision(
-        promote, f"{verdict} ({evidence})", candidate_score, c.champion_auc, champion_version, c
-    )
 
 
 class MissingRunArtifact(FileNotFoundError):

@@ -10,8 +10,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from ecom.config import Settings, get_settings
-from ecom.services import Endpoints, ensure_services
+from ecom.config import Settings
+from ecom.runtime import start_runtime
+from ecom.services import Endpoints
 
 console = Console()
 
@@ -51,11 +52,8 @@ def command_group(help: str, **settings: object) -> typer.Typer:
 
 
 def runtime() -> tuple[Settings, Endpoints]:
-    """Settings plus running services; exports the connection variables dbt and Feast read."""
-    settings = get_settings()
-    endpoints = ensure_services(settings)
-    endpoints.export(settings)
-    return settings, endpoints
+    """Settings plus running services: the command's process edge (`ecom.runtime`)."""
+    return start_runtime()
 
 
 def fail(message: str) -> typer.Exit:

@@ -63,9 +63,19 @@ def main(
         force=True,
     )
     for noisy in (
-        "urllib3", "httpx", "alembic", "numba", "matplotlib", "fontTools", "pgserver",
-        "great_expectations", "feast", "mlflow", "prefect._internal", "shap",
-    ):  # fmt: skip
+        "urllib3",
+        "httpx",
+        "alembic",
+        "numba",
+        "matplotlib",
+        "fontTools",
+        "pgserver",
+        "great_expectations",
+        "feast",
+        "mlflow",
+        "prefect._internal",
+        "shap",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     quiet_libraries()
     plain_output_when_piped()

@@ -36,9 +36,12 @@ def drift(
         table.add_column(column)
     for column in [*summary.features, *([summary.prediction] if summary.prediction else [])]:
         table.add_row(
-            column.column, column.method, f"{column.score:.3f}", f"{column.threshold:.3f}",
+            column.column,
+            column.method,
+            f"{column.score:.3f}",
+            f"{column.threshold:.3f}",
             "[red]yes[/]" if column.drifted else "no",
-        )  # fmt: skip
+        )
     console.print(table)
     console.print(f"report: {summary.html}")
     if summary.alarm:

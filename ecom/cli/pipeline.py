@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from ecom.cli.churn import training_table
 from ecom.cli.common import console, fail, runtime
 from ecom.cli.data import DATA_DIR_HELP, SeedToGenerate, UsersToGenerate
 
@@ -44,4 +45,6 @@ def pipeline(
             "the pipeline stopped at the quality gate: nothing was trained, scored or "
             f"monitored on this load.\n{refused}"
         ) from refused
+    if "train" in summary.details:
+        console.print(training_table(summary.details["train"]))
     render_pipeline_summary(summary, console)

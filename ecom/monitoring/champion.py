@@ -17,7 +17,7 @@ import pandas as pd
 
 from ecom.churn.registry import MissingRunArtifact, ModelRegistry
 from ecom.churn.scoring import NoChampionModel, champion_predictor
-from ecom.churn.training import (
+from ecom.churn.tracking import (
     DRIFT_REFERENCE_FILE,
     REFERENCE_ARTIFACT_DIR,
     REFERENCE_FEATURES_FILE,

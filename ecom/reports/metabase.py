@@ -211,10 +211,16 @@ def visualization_settings(card: Card) -> dict[str, Any]:
         return {
             "table.pivot": False,
             "table.column_formatting": [
-                {"columns": [chart.z], "type": "range", "colors": ["#FFFFFF", "#509EE3"],
-                 "min_type": None, "max_type": None, "highlight_row": False},
+                {
+                    "columns": [chart.z],
+                    "type": "range",
+                    "colors": ["#FFFFFF", "#509EE3"],
+                    "min_type": None,
+                    "max_type": None,
+                    "highlight_row": False,
+                },
             ],
-        }  # fmt: skip
+        }
     return {}
 
 

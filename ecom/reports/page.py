@@ -251,10 +251,13 @@ def render_page(sections: list[str], generated_at: datetime, data_as_of: str) ->
     nav = " ".join(
         f'<a href="#{slug}">{label}</a>'
         for slug, label in (
-            ("funnel", "Funnel"), ("retention", "Retention"), ("churn_risk", "Churn risk"),
-            ("experiments", "Experiments"), ("champion", "Model"),
+            ("funnel", "Funnel"),
+            ("retention", "Retention"),
+            ("churn_risk", "Churn risk"),
+            ("experiments", "Experiments"),
+            ("champion", "Model"),
         )
-    )  # fmt: skip
+    )
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

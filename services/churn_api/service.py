@@ -36,8 +36,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
-from ecom.config import get_settings
-from ecom.services import ensure_services
+from ecom.runtime import start_runtime
 from ecom.serving.predictions import ChurnServing, ServingError
 from ecom.serving.readiness import JsonReadiness
 from ecom.serving.schemas import (
@@ -64,10 +63,7 @@ SERVICE_CONFIG = {
 @bentoml.service(**SERVICE_CONFIG)
 class ChurnService:
     def __init__(self) -> None:
-        settings = get_settings()
-        endpoints = ensure_services(settings)
-        endpoints.export(settings)
-        self.serving = ChurnServing(settings, endpoints)
+        self.serving = ChurnServing(*start_runtime())
 
     async def __is_ready__(self) -> bool:
         state = await asyncio.to_thread(self.serving.readiness)

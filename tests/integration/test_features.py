@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
 import redis
 
+from ecom.config import temporary_environ
 from ecom.db import transaction
 from ecom.features import feast_internals as internals
 from ecom.features import store as features
@@ -342,3 +345,26 @@ def test_materializing_arrow_batches_writes_the_bytes_of_feasts_own_engine(
         load_churn_marts(ecom_settings, endpoints, n_users=120, n_cutoffs=10, seed=3)
     assert len(ours) == len(marts.scoring)
     assert ours == theirs
+
+
+def test_a_store_connects_where_its_endpoints_say_and_leaves_the_environment_alone(
+    ecom_settings, endpoints, marts, tmp_path
+):
+    """The environment names servers that do not exist; the store still reads the registry
+    (PostgreSQL) and the online store (Redis) of `endpoints`, and the environment stays as
+    it was. A copy of the repo, so the process's cached store for the real one is not reused."""
+    repo = tmp_path / "feature_repo"
+    shutil.copytree(features.FEATURE_REPO, repo, ignore=shutil.ignore_patterns("__pycache__"))
+    features.apply_feature_repo(ecom_settings, endpoints)
+    nowhere = {
+        "ECOM_DATABASE_URL": "postgresql://nobody@127.0.0.1:9/nowhere",
+        "ECOM_REDIS_URL": "redis://127.0.0.1:9/0",
+    }
+    with temporary_environ(nowhere):
+        store = features.get_feature_store(ecom_settings, endpoints, repo)
+        service = store.get_feature_service(features.FEATURE_SERVICE)
+        online = store.get_online_features(features=service, entity_rows=[{"user_id": 1}])
+        environment = {key: os.environ[key] for key in nowhere}
+    assert service.name == features.FEATURE_SERVICE
+    assert "recency_days" in online.to_dict()
+    assert environment == nowhere

@@ -10,7 +10,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from ecom.churn import models as churn_models
-from ecom.churn import scoring, training
+from ecom.churn import scoring, tracking, training
 from ecom.churn.registry import MODEL_NAME, champion_version, promote
 from ecom.features import store as features
 from ecom.monitoring import drift, model_card, performance
@@ -78,7 +78,7 @@ def test_a_champion_without_a_drift_reference_is_judged_against_its_training_row
 
     _, run = _champion_run(settings)
     artifacts = urlparse(run.info.artifact_uri).path
-    recorded = f"{artifacts}/{training.REFERENCE_ARTIFACT_DIR}/{training.DRIFT_REFERENCE_FILE}"
+    recorded = f"{artifacts}/{tracking.REFERENCE_ARTIFACT_DIR}/{tracking.DRIFT_REFERENCE_FILE}"
     cached = settings.resolved_home / "monitoring" / run.info.run_id
     shutil.move(recorded, tmp_path / "kept.parquet")
     shutil.rmtree(cached, ignore_errors=True)

@@ -191,8 +191,12 @@ def test_report_draws_lift_with_intervals_from_an_analysis_file(report_warehouse
 
     # The shape `ecom experiment analyze` writes (ExperimentAnalysis.to_dict()).
     def lift(effect: float, lower: float, upper: float, pvalue: float) -> dict:
-        return {"relative_effect": effect, "relative_lower": lower, "relative_upper": upper,
-                "pvalue": pvalue}  # fmt: skip
+        return {
+            "relative_effect": effect,
+            "relative_lower": lower,
+            "relative_upper": upper,
+            "pvalue": pvalue,
+        }
 
     (reports / "experiment_checkout_button_2024.json").write_text(
         json.dumps(
@@ -201,14 +205,20 @@ def test_report_draws_lift_with_intervals_from_an_analysis_file(report_warehouse
                 "experiment_id": "checkout_button_2024",
                 "srm": {"pvalue": 0.61, "passed": True},
                 "metrics": [
-                    {"name": "checkout_conversion", "plain": lift(0.1, 0.01, 0.19, 0.03),
-                     "cuped": lift(0.097, 0.021, 0.178, 0.012)},
-                    {"name": "revenue_per_user", "plain": lift(0.02, -0.05, 0.09, 0.6),
-                     "cuped": lift(0.015, -0.04, 0.07, 0.6)},
+                    {
+                        "name": "checkout_conversion",
+                        "plain": lift(0.1, 0.01, 0.19, 0.03),
+                        "cuped": lift(0.097, 0.021, 0.178, 0.012),
+                    },
+                    {
+                        "name": "revenue_per_user",
+                        "plain": lift(0.02, -0.05, 0.09, 0.6),
+                        "cuped": lift(0.015, -0.04, 0.07, 0.6),
+                    },
                 ],
             }
         )
-    )  # fmt: skip
+    )
     # The page goes elsewhere (`ecom report --out DIR`): it still reads the analysis from where
     # the analysis writes it (ECOM_REPORTS_DIR), not from its own folder.
     out = tmp_path / "elsewhere"

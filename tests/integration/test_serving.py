@@ -35,6 +35,7 @@ from ecom.churn.registry import CHAMPION_ALIAS, MODEL_NAME, champion_version
 from ecom.config import PostgresParts, Settings, connection_env, libpq_env
 from ecom.db import create_database, drop_database, fetch_all, transaction
 from ecom.features import store as features
+from ecom.features.errors import OlderSnapshot
 from ecom.services import Endpoints, ensure_services, stop_services
 from ecom.serving.model_holder import ModelHolder
 from ecom.stack import port_in_use
@@ -487,7 +488,7 @@ def test_a_new_snapshot_replaces_the_old_one_and_an_older_one_never_overwrites_i
 
         # Back to the older snapshot in PostgreSQL: materializing it is refused, Redis stays.
         _shift_scoring_mart(database_url, days=-7)
-        with pytest.raises(features.OlderSnapshot, match="2024-07-08"):
+        with pytest.raises(OlderSnapshot, match="2024-07-08"):
             features.materialize_features(stack.settings, stack.endpoints)
         assert _online_dump(stack.endpoints.redis_url) == newest
         # The feast CLI is refused the same way: the repo's engine checks before writing.

@@ -346,22 +346,31 @@ def test_partial_folder_loads_what_is_there_and_stops_before_the_features(
             ["build"], settings=settings, endpoints=endpoints, vars=churn_vars(settings)
         )
         assert summary.success
-        rows = {mart: _checksums(endpoints.database_url, "analytics", (mart,))[mart][0]
-                for mart in MARTS}  # fmt: skip
+        rows = {
+            mart: _checksums(endpoints.database_url, "analytics", (mart,))[mart][0]
+            for mart in MARTS
+        }
         assert {mart for mart, count in rows.items() if count == 0} == {
-            "mart_churn_features", "mart_churn_labels", "mart_churn_scoring", "mart_funnel",
-        }  # fmt: skip
+            "mart_churn_features",
+            "mart_churn_labels",
+            "mart_churn_scoring",
+            "mart_funnel",
+        }
         assert rows["mart_rfm"] > 0 and rows["mart_retention"] > 0
 
         quality = run_quality_gate(settings, endpoints, include_marts=True)
         assert quality.passed, quality.failures
         skipped = {entry.partition(": ")[0]: entry.partition(": ")[2] for entry in quality.skipped}
         assert set(skipped) == {
-            "raw.inventory_items", "raw.distribution_centers", "raw.events",
-            "raw.experiment_assignments", "analytics.mart_churn_features",
-            "analytics.mart_churn_labels", "analytics.mart_churn_scoring",
+            "raw.inventory_items",
+            "raw.distribution_centers",
+            "raw.events",
+            "raw.experiment_assignments",
+            "analytics.mart_churn_features",
+            "analytics.mart_churn_labels",
+            "analytics.mart_churn_scoring",
             "analytics.mart_funnel",
-        }  # fmt: skip
+        }
         assert skipped["raw.events"] == "absent from the load (no events.csv)"
         assert "built from raw.events" in skipped["analytics.mart_funnel"]
         checked = {outcome.table for outcome in quality.suites}

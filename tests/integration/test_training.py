@@ -15,6 +15,7 @@ from mlflow.tracking import MlflowClient
 from ecom.churn import models as churn_models
 from ecom.churn import training
 from ecom.churn.registry import MODEL_NAME, champion_version, publish_version
+from ecom.cli.churn import training_table
 from ecom.config import Settings
 from ecom.features import store as features
 from ecom.services import Endpoints
@@ -56,7 +57,7 @@ def test_training_finds_the_signal_and_logs_everything(settings, trained):
     result = trained
     assert (result.model_version, result.promoted) == ("1", True)
     assert result.decision.reason == "no champion yet"
-    assert result.as_rich_table().caption.count("no champion yet") == 1
+    assert training_table(result).caption.count("no champion yet") == 1
     assert set(result.candidates) == {churn_models.BASELINE, *churn_models.XGBOOST_VARIANTS}
     assert result.selected in churn_models.XGBOOST_VARIANTS
     # The selected variant is the best XGBoost on validation, not on test.
@@ -74,8 +75,16 @@ def test_training_finds_the_signal_and_logs_everything(settings, trained):
     assert run.data.params["feature_service"] == "churn_v1"
     assert len(run.data.params["training_frame_fingerprint"]) == 16
     assert run.data.params["test_first_cutoff"] == result.windows["test"][0]
-    for metric in ("test_roc_auc", "test_pr_auc", "test_f1", "test_precision", "test_recall",
-                   "test_precision_top_decile", "test_lift_top_decile", "test_brier"):  # fmt: skip
+    for metric in (
+        "test_roc_auc",
+        "test_pr_auc",
+        "test_f1",
+        "test_precision",
+        "test_recall",
+        "test_precision_top_decile",
+        "test_lift_top_decile",
+        "test_brier",
+    ):
         assert metric in run.data.metrics, metric
     artifacts = {a.path for a in client.list_artifacts(result.run_id, "diagnostics")}
     assert {
@@ -148,10 +157,14 @@ def test_champion_moves_when_beaten(ecom_settings, endpoints, marts, tmp_path, c
     comparison = better.decision.comparison
     assert comparison.auc_difference_low > 0
     metrics = client.get_run(better.run_id).data.metrics
-    for name in ("gate_auc_difference_low", "gate_auc_difference_high",
-                 "gate_brier_difference_low", "gate_brier_difference_high"):  # fmt: skip
+    for name in (
+        "gate_auc_difference_low",
+        "gate_auc_difference_high",
+        "gate_brier_difference_low",
+        "gate_brier_difference_high",
+    ):
         assert metrics[name] == pytest.approx(getattr(comparison, name.removeprefix("gate_")))
-    assert "[" in better.gate_line() and "Brier change" in better.gate_line()
+    assert "[" in better.decision.gate_line() and "Brier change" in better.decision.gate_line()
     # The drift reference and the split went with the run, for monitoring and the model card.
     artifacts = {a.path for a in client.list_artifacts(better.run_id, "reference")}
     assert artifacts == {
@@ -168,9 +181,11 @@ def test_a_failed_publication_leaves_no_registered_version(settings, trained):
     champion_before = champion_version(client)
     with pytest.raises(MlflowException):
         publish_version(
-            client, f"runs:/{run.info.run_id}/model", {"feature_service": "churn_v1", "../not a tag": "x"},
+            client,
+            f"runs:/{run.info.run_id}/model",
+            {"feature_service": "churn_v1", "../not a tag": "x"},
             make_champion=True,
-        )  # fmt: skip
+        )
     versions_after = {v.version for v in client.search_model_versions(f"name='{MODEL_NAME}'")}
     assert versions_after == versions_before
     assert champion_version(client) == champion_before

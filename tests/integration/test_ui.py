@@ -34,15 +34,21 @@ def free_port() -> int:
 def ecom(args: list[str], env: dict[str, str], timeout: int) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(Path(sys.executable).parent / "ecom"), *args],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-    )  # fmt: skip
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def api_post(url: str, body: dict) -> object:
     request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), method="POST",
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
         headers={"content-type": "application/json"},
-    )  # fmt: skip
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)
 
@@ -68,8 +74,16 @@ def test_ui_up_deploys_everything_and_down_stops_it(ecom_settings: Settings, tmp
     webhook = f"http://127.0.0.1:{hook_port}/hooks/secret-part"
     env = {**_ui_env(ecom_settings, tmp_path), "ECOM_ALERT_WEBHOOK_URL": webhook}
     recorded: dict[str, int] = {}
-    args = ["ui", "up", "--detach", "--prefect-port", str(ports["prefect"]),
-            "--mlflow-port", str(ports["mlflow"]), "--no-api"]  # fmt: skip
+    args = [
+        "ui",
+        "up",
+        "--detach",
+        "--prefect-port",
+        str(ports["prefect"]),
+        "--mlflow-port",
+        str(ports["mlflow"]),
+        "--no-api",
+    ]
     try:
         started = ecom(args, env, timeout=420)
         assert started.returncode == 0, started.stdout + started.stderr
@@ -137,11 +151,20 @@ def test_ui_serve_runs_one_ui_in_the_foreground_as_ui_up_does(ecom_settings, tmp
     assert refused.returncode == 1
     assert "one of prefect, worker, mlflow, churn-api" in refused.stdout + refused.stderr
     child = subprocess.Popen(
-        [str(Path(sys.executable).parent / "ecom"), "ui", "serve", "mlflow",
-         "--mlflow-port", str(port)],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(Path(sys.executable).parent / "ecom"),
+            "ui",
+            "serve",
+            "mlflow",
+            "--mlflow-port",
+            str(port),
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         start_new_session=True,
-    )  # fmt: skip
+    )
     try:
         deadline = time.monotonic() + 180
         while not answers(f"http://127.0.0.1:{port}/health") and time.monotonic() < deadline:

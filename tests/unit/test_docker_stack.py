@@ -64,9 +64,15 @@ def test_the_schema_rejects_what_the_engine_would(compose, compose_schema) -> No
 
 def test_the_stack_has_every_service_of_the_platform(compose) -> None:
     assert set(services(compose)) == {
-        "postgres", "redis", "mlflow", "prefect", "prefect-worker", "churn-api", "metabase",
+        "postgres",
+        "redis",
+        "mlflow",
+        "prefect",
+        "prefect-worker",
+        "churn-api",
+        "metabase",
         "pipeline",
-    }  # fmt: skip
+    }
     assert services(compose)["postgres"]["image"].startswith("postgres:15")
     assert services(compose)["redis"]["image"].startswith("redis:7")
 

@@ -34,17 +34,24 @@ def analysed(metrics: list[dict]) -> dict:
 
 
 def reading(effect: float, lower: float, upper: float, pvalue: float) -> dict:
-    return {"relative_effect": effect, "relative_lower": lower, "relative_upper": upper,
-            "pvalue": pvalue, "effect": effect * 3}  # fmt: skip
+    return {
+        "relative_effect": effect,
+        "relative_lower": lower,
+        "relative_upper": upper,
+        "pvalue": pvalue,
+        "effect": effect * 3,
+    }
 
 
 def test_lifts_are_the_cuped_readings_of_each_metric(tmp_path) -> None:
     path = tmp_path / "experiment_a.json"
-    path.write_text(json.dumps(analysed([
-        {"name": "conversion", "plain": reading(0.2, 0.0, 0.4, 0.05),
-         "cuped": reading(0.1, 0.02, 0.18, 0.01)},
-        {"name": "aov", "plain": reading(-0.01, -0.03, 0.002, 0.3), "cuped": None},
-    ])))  # fmt: skip
+    conversion = {
+        "name": "conversion",
+        "plain": reading(0.2, 0.0, 0.4, 0.05),
+        "cuped": reading(0.1, 0.02, 0.18, 0.01),
+    }
+    aov = {"name": "aov", "plain": reading(-0.01, -0.03, 0.002, 0.3), "cuped": None}
+    path.write_text(json.dumps(analysed([conversion, aov])))
     (conversion, aov), note = read_lifts(path)
     assert note is None
     assert (conversion.experiment, conversion.metric, conversion.effect_name) == (
@@ -109,10 +116,17 @@ def test_a_bar_interval_is_drawn_as_error_bars_and_given_to_metabase_as_bounds(t
     with pytest.raises(ValidationError, match="bar chart with one `y`"):
         Chart(kind="line", x="m", y="lift", low="lo", high="hi")
     chart = Chart(kind="bar", x="m", y="lift", low="lo", high="hi")
-    card = Card(key="k", name="Lift", description="d", sql="select 1", chart=chart,
-                layout={"col": 0, "row": 0, "width": 8, "height": 4})  # fmt: skip
-    frame = pd.DataFrame({"m": ["a", "b"], "lift": [0.1, -0.02], "lo": [0.05, -0.06],
-                          "hi": [0.2, 0.01]})  # fmt: skip
+    card = Card(
+        key="k",
+        name="Lift",
+        description="d",
+        sql="select 1",
+        chart=chart,
+        layout={"col": 0, "row": 0, "width": 8, "height": 4},
+    )
+    frame = pd.DataFrame(
+        {"m": ["a", "b"], "lift": [0.1, -0.02], "lo": [0.05, -0.06], "hi": [0.2, 0.01]}
+    )
     (bar,) = plotly_figure(frame, card).data
     assert list(bar.error_y.array) == pytest.approx([0.1, 0.03])
     assert list(bar.error_y.arrayminus) == pytest.approx([0.05, 0.04])

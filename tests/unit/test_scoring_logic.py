@@ -2,7 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecom.churn.scoring import expected_value, risk_band, select_retention_targets
+from ecom.churn.predict import expected_value, risk_band
+from ecom.churn.scoring import select_retention_targets
 
 
 def test_risk_band_bounds_are_inclusive_below():
