@@ -18,15 +18,23 @@ def drift(
             help="Folder for drift_report.html and drift_summary.json (ECOM_REPORTS_DIR)."
         ),
     ] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            help="Alarm above this share of drifted features (default: calibrated on the "
+            "data's history; ECOM_DRIFT_SHARE_THRESHOLD fixes it too)."
+        ),
+    ] = None,
 ) -> None:
     """Compare today's scoring snapshot with the champion's latest cutoffs (Evidently); exit 1
-    when the share of drifted features passes ECOM_DRIFT_SHARE_THRESHOLD."""
+    when the share of drifted features passes the threshold, calibrated on the data's own
+    snapshot-to-snapshot history unless --threshold gives it."""
     from rich.table import Table
 
     from ecom.monitoring.drift import run_drift_check
 
     settings, endpoints = runtime()
-    summary = run_drift_check(settings, endpoints, out_dir=out)
+    summary = run_drift_check(settings, endpoints, out_dir=out, threshold=threshold)
     table = Table(title=f"drift vs champion v{summary.model_version}'s latest cutoffs")
     for column in ("column", "method", "score", "threshold", "drifted"):
         table.add_column(column)
@@ -36,6 +44,8 @@ def drift(
             "[red]yes[/]" if column.drifted else "no",
         )  # fmt: skip
     console.print(table)
+    if summary.calibration is not None:
+        console.print(f"alarm threshold: {summary.calibration.describe()}")
     console.print(f"report: {summary.html}")
     if summary.alarm:
         raise fail(summary.summary_line())
