@@ -70,6 +70,38 @@ def risk_band(probabilities: np.ndarray) -> np.ndarray:
     return names[np.searchsorted(bounds, probabilities, side="right")]
 
 
+# Population bands: where a user stands among everyone scored on the same snapshot by the same
+# model, by risk percentile (lower bounds inclusive). With a base rate near 0.9 most users are
+# "high" or "critical" in absolute terms; these bands always separate the top 5% from the rest.
+POPULATION_BANDS = (
+    ("bottom 50%", 0.0),
+    ("top 20-50%", 50.0),
+    ("top 5-20%", 80.0),
+    ("top 5%", 95.0),
+)
+
+
+def population_percentile(probabilities: np.ndarray, population: np.ndarray) -> np.ndarray:
+    """Each probability's percentile (0-100) in `population` (sorted ascending): the share of
+    the population scored lower, with ties counted half (mid-rank). A block of tied users gets
+    one percentile, its middle, so a tie never puts part of a block in a higher band than the
+    rest. Batch scoring and the service both call this with the snapshot's stored scores."""
+    probabilities = np.asarray(probabilities, dtype=float)
+    population = np.asarray(population, dtype=float)
+    if len(population) == 0:
+        raise ValueError("a percentile needs a scoring population: none was given")
+    below = np.searchsorted(population, probabilities, side="left")
+    at_or_below = np.searchsorted(population, probabilities, side="right")
+    return 100.0 * (below + at_or_below) / (2.0 * len(population))
+
+
+def population_band(percentiles: np.ndarray) -> np.ndarray:
+    """The population band of each risk percentile (see POPULATION_BANDS)."""
+    names = np.array([name for name, _ in POPULATION_BANDS], dtype=object)
+    bounds = np.array([bound for _, bound in POPULATION_BANDS[1:]])
+    return names[np.searchsorted(bounds, np.asarray(percentiles, dtype=float), side="right")]
+
+
 def recommended_action(probabilities: np.ndarray) -> np.ndarray:
     """What the retention team does: nothing, a coupon, or a call."""
     probabilities = np.asarray(probabilities, dtype=float)

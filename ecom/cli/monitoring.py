@@ -18,9 +18,17 @@ def drift(
             help="Folder for drift_report.html and drift_summary.json (ECOM_REPORTS_DIR)."
         ),
     ] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            help="Alarm above this share of drifted features (default: calibrated on the "
+            "data's history; ECOM_DRIFT_SHARE_THRESHOLD fixes it too)."
+        ),
+    ] = None,
 ) -> None:
     """Compare today's scoring snapshot with the champion's latest cutoffs (Evidently); exit 1
-    when the share of drifted features passes ECOM_DRIFT_SHARE_THRESHOLD."""
+    when the share of drifted features passes the threshold, calibrated on the data's own
+    snapshot-to-snapshot history unless --threshold gives it."""
     from rich.table import Table
 
     from ecom.churn.scoring import NoChampionModel
@@ -28,7 +36,7 @@ def drift(
 
     settings, endpoints = runtime()
     try:
-        summary = run_drift_check(settings, endpoints, out_dir=out)
+        summary = run_drift_check(settings, endpoints, out_dir=out, threshold=threshold)
     except NoChampionModel as error:  # says why: never trained, or the gate refused the load
         raise fail(str(error)) from error
     table = Table(title=f"drift vs champion v{summary.model_version}'s latest cutoffs")
@@ -43,6 +51,8 @@ def drift(
             "[red]yes[/]" if column.drifted else "no",
         )
     console.print(table)
+    if summary.calibration is not None:
+        console.print(f"alarm threshold: {summary.calibration.describe()}")
     console.print(f"report: {summary.html}")
     if summary.alarm:
         raise fail(summary.summary_line())

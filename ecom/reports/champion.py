@@ -29,6 +29,9 @@ class ChampionShap:
     summary_png: bytes | None = None
     mean_abs_shap: dict[str, float] = field(default_factory=dict)
     missing: str | None = None
+    # Realised on the test split: how much the riskiest tenth churns more than everyone.
+    test_lift_top_decile: float | None = None
+    test_base_rate: float | None = None
 
 
 def champion_shap(settings: Settings) -> ChampionShap:
@@ -45,6 +48,9 @@ def champion_shap(settings: Settings) -> ChampionShap:
     if result.run_id is None:
         result.missing = f"champion v{version} names no training run"
         return result
+    metrics = registry.run(version).data.metrics
+    result.test_lift_top_decile = metrics.get("test_lift_top_decile")
+    result.test_base_rate = metrics.get("test_base_rate")
     with tempfile.TemporaryDirectory() as tmp:
         try:
             image = registry.artifact(version, SHAP_IMAGE, Path(tmp))

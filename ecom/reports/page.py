@@ -219,6 +219,12 @@ def _shap_section(page: _Page, shap: ChampionShap) -> str:
         if shap.version
         else "No champion model yet."
     )
+    if shap.test_lift_top_decile is not None and shap.test_base_rate is not None:
+        caption += (
+            f" On its test split the riskiest 10% churned {shap.test_lift_top_decile:.2f}x as "
+            f"often as everyone (base rate {shap.test_base_rate:.3f}); scores are ranked by "
+            "percentile in the population (top 5%, 5-20%, 20-50%, bottom 50%)."
+        )
     return (
         '<section id="champion"><h2>What drives the churn model</h2>'
         f'<p class="lede">{html.escape(caption)}</p><div class="grid">{body}</div></section>'

@@ -84,7 +84,8 @@ class ChurnService:
 
     @bentoml.api(route="/predict", input_spec=PredictRequest, output_spec=ChurnPrediction)
     async def predict(self, user_id: int, ctx: bentoml.Context) -> Response:
-        """Churn probability, risk band, action, expected value and top features of one user."""
+        """Churn probability, risk band, action, expected value, risk percentile and population
+        band (as `ecom score` stored them for the snapshot) and top features of one user."""
         return self._answer(ctx, lambda: self.serving.predict_user(user_id))
 
     @bentoml.api(

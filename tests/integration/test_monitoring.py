@@ -63,10 +63,58 @@ def test_drift_report_reads_the_champions_latest_cutoffs(settings, endpoints, tm
     assert {f["column"] for f in written["features"]} >= {"recency_days", "traffic_source"}
     assert all(f["method"] in {"wasserstein", "jensenshannon"} for f in written["features"])
     assert written["prediction"]["column"] == "churn_probability"
-    assert written["alarm"] == (summary.drift_share > settings.drift_share_threshold)
+    # The threshold is calibrated on the marts' history, and the summary says how.
+    calibration = written["calibration"]
+    assert calibration["method"] == "history"
+    assert calibration["threshold"] == summary.share_threshold >= settings.drift_share_floor
+    assert calibration["floor"] == settings.drift_share_floor
+    assert set(calibration["new_users_set_aside"]) == {"reference", "current"}
+    assert written["alarm"] == (summary.drift_share > calibration["threshold"])
+    page = (tmp_path / drift.REPORT_HTML).read_text()
+    assert summary.calibration.describe() in page
+    assert summary.calibration.describe() in summary.summary_line()
 
     strict = settings.with_overrides(drift_share_threshold=-1.0)
-    assert drift.run_drift_check(strict, endpoints, out_dir=tmp_path).alarm
+    overridden = drift.run_drift_check(strict, endpoints, out_dir=tmp_path)
+    assert overridden.alarm
+    assert overridden.calibration.method == "override"
+    assert drift.run_drift_check(settings, endpoints, out_dir=tmp_path, threshold=-1.0).alarm
+
+
+def test_ecom_drift_exits_1_on_an_alarm_and_0_without(settings, endpoints, tmp_path):
+    """The exit code is what a cron job or CI step alarms on."""
+    from typer.testing import CliRunner
+
+    from ecom.cli.main import app
+
+    runner = CliRunner()
+    alarm = runner.invoke(app, ["drift", "--threshold=-1", "--out", str(tmp_path)])
+    assert alarm.exit_code == 1, alarm.output
+    assert "drift ALARM" in alarm.output
+    calm = runner.invoke(app, ["drift", "--threshold=1", "--out", str(tmp_path)])
+    assert calm.exit_code == 0, calm.output
+    assert "drift ok" in calm.output
+
+
+@pytest.fixture(scope="module")
+def prefect_server():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def test_monitor_flow_fails_on_an_alarm_and_not_without(settings, endpoints, prefect_server):
+    """The daily deployment's failure is the alert: the flow must raise on an alarm."""
+    from flows.monitor import monitor_flow
+
+    with pytest.raises(drift.DriftDetected, match="drift ALARM"):
+        monitor_flow(fail_on_drift=True, drift_threshold=-1.0)
+    summary, _ = monitor_flow(fail_on_drift=True, drift_threshold=1.0)
+    assert not summary.alarm
+    assert summary.calibration.method == "override"
+    reported, _ = monitor_flow(fail_on_drift=False, drift_threshold=-1.0)
+    assert reported.alarm  # reported, not raised
 
 
 def test_a_champion_without_a_drift_reference_is_judged_against_its_training_rows(

@@ -157,6 +157,16 @@ def _batch_scores(database_url: str) -> dict[int, tuple[float, str, str]]:
     return {int(user): (p, band, version) for user, p, band, version in rows}
 
 
+def _batch_ranks(database_url: str) -> dict[int, tuple[float, str]]:
+    rows = fetch_all(
+        database_url,
+        "select user_id, risk_percentile, population_band "
+        "from analytics.churn_scores where scoring_date = %s",
+        (AS_OF,),
+    )
+    return {int(user): (percentile, band) for user, percentile, band in rows}
+
+
 def _predict(stack: Stack, user_id: object) -> httpx.Response:
     return stack.client.post("/predict", json={"user_id": user_id})
 
@@ -183,6 +193,28 @@ def test_predict_batch_equals_batch_scores_for_every_user(stack):
         assert answer["risk_band"] == band
         assert answer["model_version"] == version
         assert answer["features_as_of"] == AS_OF.isoformat()
+
+
+def test_predict_batch_ranks_users_in_the_population_as_batch_did(stack):
+    """Percentile and population band: the service reads the scores batch stored for the
+    snapshot and the champion (in the background, so it may take one refresh) and ranks with
+    the same function."""
+    users = sorted(_batch_ranks(stack.endpoints.database_url))
+    deadline = time.monotonic() + 20
+    while True:
+        response = stack.client.post("/predict_batch", json={"user_ids": users})
+        assert response.status_code == 200, response.text
+        served = {answer["user_id"]: answer for answer in response.json()["predictions"]}
+        if all(a["risk_percentile"] is not None for a in served.values()):
+            break
+        assert time.monotonic() < deadline, "the service never loaded the scoring population"
+        time.sleep(0.5)
+    ranks = _batch_ranks(stack.endpoints.database_url)
+    assert set(served) == set(ranks)
+    for user, (percentile, band) in ranks.items():
+        assert abs(served[user]["risk_percentile"] - percentile) <= 1e-6, user
+        assert served[user]["population_band"] == band, user
+    assert len({band for _, band in ranks.values()}) >= 3
 
 
 def test_predict_answers_every_field(stack):
