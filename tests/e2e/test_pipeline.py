@@ -116,7 +116,7 @@ def test_pipeline_summary_prints_every_stage_result(pipeline_run):
     from ecom.stages import render_pipeline_summary
 
     _, summary = pipeline_run
-    console = Console(record=True, width=400)
+    console = Console(record=True, width=1000)
     render_pipeline_summary(summary, console)
     printed = console.export_text()
     assert "pipeline summary" in printed

@@ -212,7 +212,7 @@ def test_one_registry_object_reads_the_champion_and_proves_its_fast_path(setting
     assert registry.run(version).info.run_id == run.info.run_id
     loaded = registry.load(version)
     assert isinstance(loaded.input_example, pd.DataFrame) and len(loaded.input_example) == 5
-    assert registry.artifact(version, training.SPLIT_ARTIFACT, tmp_path).exists()
+    assert registry.artifact(version, tracking.SPLIT_ARTIFACT, tmp_path).exists()
     with pytest.raises(MissingRunArtifact, match=r"no/such\.json"):
         registry.artifact(version, "no/such.json", tmp_path)
     # Loaded for scoring, the champion was checked against its own predict_proba and

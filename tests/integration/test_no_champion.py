@@ -41,7 +41,11 @@ def _register_an_uncrowned_version(settings) -> None:
 
 def test_no_champion_says_never_trained_or_what_the_gate_refused(ecom_settings, tmp_path):
     with private_database(ecom_settings, "no_champion") as (settings, endpoints):
-        settings = settings.with_overrides(home=tmp_path / "home")
+        # Its own MLflow store: the session's holds other tests' champions.
+        home = tmp_path / "home"
+        settings = settings.with_overrides(
+            home=home, mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}"
+        )
         with pytest.raises(NoChampionModel) as never:
             champion_predictor(settings)
         assert "was ever trained" in str(never.value) and "`ecom train`" in str(never.value)
