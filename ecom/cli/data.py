@@ -42,9 +42,21 @@ def generate(
             help="Plant drift in the last N weeks (shifted traffic sources, fewer purchases).",
         ),
     ] = 0,
+    campaign_effect: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.5,
+            help="Scale of the planted retention campaign's effect (0: contacts change nothing).",
+        ),
+    ] = 1.0,
+    no_campaign: Annotated[
+        bool, typer.Option("--no-campaign", help="Plant no retention campaign at all.")
+    ] = False,
 ) -> None:
     """Write the seven TheLook tables as CSV, plus A/B assignments and the planted truth in _truth/."""
     from ecom.synth import generate_dataset
+    from ecom.synth.campaign import CampaignPlan
     from ecom.synth.drift import DriftPlan
 
     summary = generate_dataset(
@@ -54,6 +66,7 @@ def generate(
         end_date.date() if end_date else None,
         progress=True,
         drift=DriftPlan(weeks=drift_weeks) if drift_weeks else None,
+        campaign=None if no_campaign else CampaignPlan(effect_scale=campaign_effect),
     )
     table = Table(title=f"generated into {summary.out_dir}")
     table.add_column("table")

@@ -21,6 +21,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ecom.synth.behaviour import BehaviourParameters, sample_latent_users
 from ecom.synth.calendar import DATA_START, build_timeline, days_to_datetime64
+from ecom.synth.campaign import CampaignPlan, plant_campaign, write_campaign_truth
 from ecom.synth.catalog import DEPARTMENTS, Catalogue, build_catalogue, catalogue_size
 from ecom.synth.drift import DriftPlan, drift_sessions, drift_user_sources
 from ecom.synth.events import (
@@ -60,6 +61,7 @@ from ecom.synth.users import (
 )
 from ecom.synth.writer import format_points, write_table
 from ecom.thelook import (
+    CAMPAIGN_CONTACTS,
     DISTRIBUTION_CENTERS,
     EVENT_TYPES,
     EVENTS,
@@ -219,12 +221,14 @@ def generate_dataset(
     progress: bool = True,
     params: BehaviourParameters | None = None,
     drift: DriftPlan | None = None,
+    campaign: CampaignPlan | None = CampaignPlan(),
 ) -> GenerationSummary:
     """Generate N users' TheLook world ending before `end_date` (default today, UTC) into `out_dir`.
 
     Writes the seven TheLook CSVs, `experiment_assignments.csv` and `_truth/`. All timestamps
     fall in [2019-01-01, end_date 00:00 UTC), so nothing is in the future on the end date itself.
-    With `drift`, the last weeks are changed as `ecom.synth.drift` describes.
+    With `drift`, the last weeks are changed as `ecom.synth.drift` describes. With `campaign`
+    (the default), `campaign_contacts.csv` and its truth are planted (`ecom.synth.campaign`).
     """
     if n_users < 1:
         raise ValueError(f"n_users must be at least 1, got {n_users}")
@@ -273,6 +277,21 @@ def generate_dataset(
             profiles = drift_user_sources(
                 rng_drift, profiles, signup_days, timeline.span_days, drift
             )
+        if campaign is not None:  # a stream of its own, like drift's
+            planted = plant_campaign(
+                np.random.default_rng([seed, n_users, end_date.toordinal(), 2]),
+                sessions,
+                latent,
+                signup_days,
+                cap_days,
+                timeline,
+                design,
+                params,
+                latent_treated,
+                user_ids,
+                campaign,
+            )
+            sessions, cap_days = planted.sessions, planted.order_cap_days
         advance("sessions")
 
         user_is_male = profiles["gender"].to_numpy() == "M"
@@ -369,6 +388,9 @@ def generate_dataset(
             "drift": drift.as_dict() if drift is not None else None,
         }
         write_truth(out_dir, truth_users, timeline, experiment, model)
+        if campaign is not None:
+            rows["campaign_contacts"] = write_table(planted.contacts, CAMPAIGN_CONTACTS, out_dir)
+            write_campaign_truth(out_dir, planted)
         write_fingerprint(out_dir, data_fingerprint(rows, events_columns["created_at"]))
         advance("write truth")
 
