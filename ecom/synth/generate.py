@@ -221,14 +221,15 @@ def generate_dataset(
     progress: bool = True,
     params: BehaviourParameters | None = None,
     drift: DriftPlan | None = None,
-    campaign: CampaignPlan | None = CampaignPlan(),
+    campaign: CampaignPlan | None = None,
 ) -> GenerationSummary:
     """Generate N users' TheLook world ending before `end_date` (default today, UTC) into `out_dir`.
 
     Writes the seven TheLook CSVs, `experiment_assignments.csv` and `_truth/`. All timestamps
     fall in [2019-01-01, end_date 00:00 UTC), so nothing is in the future on the end date itself.
     With `drift`, the last weeks are changed as `ecom.synth.drift` describes. With `campaign`
-    (the default), `campaign_contacts.csv` and its truth are planted (`ecom.synth.campaign`).
+    (`ecom generate`'s default), `campaign_contacts.csv` and its truth are planted
+    (`ecom.synth.campaign`); the churn oracle does not model its effect on treated users.
     """
     if n_users < 1:
         raise ValueError(f"n_users must be at least 1, got {n_users}")
