@@ -20,6 +20,7 @@ from ecom.cli import (
     reports,
     services,
     serving,
+    targeting,
     ui,
     warehouse,
 )
@@ -43,6 +44,7 @@ app.command(name="model-card")(monitoring.model_card)
 app.command()(pipeline.pipeline)
 app.command()(serving.serve)
 app.add_typer(experiments.app, name="experiment")
+app.add_typer(targeting.app, name="uplift")
 app.command()(reports.report)
 app.add_typer(dashboards.app, name="dashboards")
 app.add_typer(ui.app, name="ui")
