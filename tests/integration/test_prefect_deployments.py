@@ -259,7 +259,7 @@ def test_deploy_all_registers_every_deployment_as_declared(deployed):
     assert sorted(deployed) == sorted(declared)
     assert set(declared) == {
         "nightly", "ingest", "transform", "quality", "features", "weekly-retrain",
-        "daily-scoring", "daily-experiments", "daily-monitoring",
+        "daily-scoring", "daily-experiments", "daily-monitoring", "weekly-uplift",
     }  # fmt: skip
     for name, spec in declared.items():
         deployment = deployed[name]
