@@ -2,7 +2,8 @@
 
 At a few Monday campaign dates (the churn marts' weekly cutoffs, so the features as of a contact
 are a row of `mart_churn_features`), every registered user active in the 60 days before the
-date is eligible (again if they were in an earlier campaign). A fair-by-design coin (the campaign's treatment
+date is eligible (again if they were in an earlier campaign), except customers whose first
+order, at sign-up, is under 30 days old. A fair-by-design coin (the campaign's treatment
 share, its propensity) sends a contact to some and holds the rest out.
 
 Each eligible user has two observable-driven probabilities, both scaled by `effect_scale`:
@@ -72,6 +73,7 @@ class CampaignPlan:
     lapsed_after_days: float = 14.0
     sleeping_within_days: float = 7.0
     long_gone_after_days: float = 40.0
+    new_buyer_grace_days: float = 30.0
     mean_response_days: float = (
         6.0  # a won-back user orders this long after the contact, on average
     )
@@ -301,8 +303,16 @@ def plant_campaign(
     truth_parts: list[pd.DataFrame] = []
     for number, date in enumerate(campaign_dates(timeline, plan)):
         seen = _observe(sessions, signup_days, date, plan.eligibility_window_days)
+        # New customers who bought at sign-up in the last weeks are left alone: their sign-up
+        # purchase can land days after the session starts (TheLook's cart -> purchase lag), so
+        # whether they "return" after the date is not yet settled by the sessions alone.
+        new_buyer = (signup_order_days >= date - plan.new_buyer_grace_days) & (
+            signup_order_days < date
+        )
         eligible = np.flatnonzero(
-            seen.signed_up & (seen.days_since_last_session <= plan.eligibility_window_days)
+            seen.signed_up
+            & (seen.days_since_last_session <= plan.eligibility_window_days)
+            & ~new_buyer
         )
         segment, lift, harm = _segment_effects(seen, plan, params.max_orders_per_user)
         propensity = plan.treatment_shares[number % len(plan.treatment_shares)]
