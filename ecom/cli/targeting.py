@@ -21,7 +21,9 @@ def train(
     ] = None,
 ) -> None:
     """Fit the uplift learners on the campaign users; log to MLflow; move `champion` if better."""
+    from ecom.churn.predict import Economics
     from ecom.targeting.data import NoCampaignData
+    from ecom.targeting.memo import write_memo
     from ecom.targeting.training import train_uplift
 
     settings, endpoints = runtime()
@@ -44,6 +46,8 @@ def train(
         )
     console.print(table)
     console.print(f"trained in {result.seconds:.1f} s on {result.rows}")
+    economics = Economics(settings.customer_ltv, settings.win_back_rate, settings.contact_cost)
+    console.print(f"wrote {write_memo(result, economics, settings.docs_dir)}")
 
 
 @app.command()
