@@ -86,18 +86,28 @@ class TargetsSummary:
         )
 
 
-def _stop(
-    value: np.ndarray, economics: Economics, budget: float | None, max_contacts: int | None
-) -> tuple[int, str]:
-    """How many of the value-sorted rows to keep, and what stopped the list."""
-    count, reason = int((value > 0).sum()), "the first contact that loses money"
+def _best_first(
+    valued: pd.DataFrame, economics: Economics, budget: float | None, max_contacts: int | None
+) -> tuple[pd.DataFrame, str]:
+    """Rows by expected_incremental_value (ties: lower user_id first), cut at the first
+    contact that loses money, at `max_contacts` or where the contacts' cost passes `budget`;
+    and what stopped the list."""
+    if budget is not None and budget < 0:
+        raise ValueError(f"--budget must be >= 0, got {budget}")
+    if max_contacts is not None and max_contacts < 0:
+        raise ValueError(f"--max-contacts must be >= 0, got {max_contacts}")
+    ranked = valued.sort_values(
+        ["expected_incremental_value", "user_id"], ascending=[False, True], kind="stable"
+    )
+    count = int((ranked["expected_incremental_value"] > 0).sum())
+    stopped_by = "the first contact that loses money"
     if max_contacts is not None and max_contacts < count:
-        count, reason = max_contacts, f"--max-contacts {max_contacts}"
+        count, stopped_by = max_contacts, f"--max-contacts {max_contacts}"
     if budget is not None and economics.contact_cost > 0:
         affordable = int(budget // economics.contact_cost)
         if affordable < count:
-            count, reason = affordable, f"--budget ${budget:,.0f}"
-    return count, reason
+            count, stopped_by = affordable, f"--budget ${budget:,.0f}"
+    return ranked.head(count).reset_index(drop=True), stopped_by
 
 
 def rank_by_incremental_value(
@@ -109,21 +119,11 @@ def rank_by_incremental_value(
 ) -> tuple[pd.DataFrame, str]:
     """Rank users (user_id, estimated_effect, effect_low, effect_high, churn_probability) by
     effect x LTV - cost; drop non-positive effects; stop at a loss, the budget or the cap."""
-    if budget is not None and budget < 0:
-        raise ValueError(f"--budget must be >= 0, got {budget}")
-    if max_contacts is not None and max_contacts < 0:
-        raise ValueError(f"--max-contacts must be >= 0, got {max_contacts}")
     helped = users[users["estimated_effect"] > 0].copy()
     helped["expected_incremental_value"] = (
         helped["estimated_effect"] * economics.customer_ltv - economics.contact_cost
     )
-    ranked = helped.sort_values(
-        ["expected_incremental_value", "user_id"], ascending=[False, True], kind="stable"
-    )
-    count, stopped_by = _stop(
-        ranked["expected_incremental_value"].to_numpy(), economics, budget, max_contacts
-    )
-    targets = ranked.head(count).reset_index(drop=True)
+    targets, stopped_by = _best_first(helped, economics, budget, max_contacts)
     targets["reason"] = [
         f"a contact adds {effect:.0%} to the chance of ordering in the horizon (80% interval "
         f"{low:.0%} to {high:.0%}): ${value:,.2f} after the ${economics.contact_cost:,.0f} contact"
@@ -152,13 +152,7 @@ def rank_by_churn_risk(
         effect_low=np.nan,
         effect_high=np.nan,
     )
-    ranked = valued.sort_values(
-        ["expected_incremental_value", "user_id"], ascending=[False, True], kind="stable"
-    )
-    count, stopped_by = _stop(
-        ranked["expected_incremental_value"].to_numpy(), economics, budget, max_contacts
-    )
-    targets = ranked.head(count).reset_index(drop=True)
+    targets, stopped_by = _best_first(valued, economics, budget, max_contacts)
     targets["reason"] = [
         f"FALLBACK (no campaign data, not causal): churn probability {p:.2f} x "
         f"${economics.customer_ltv:,.0f} x {economics.win_back_rate:.0%} win-back assumed for everyone"
