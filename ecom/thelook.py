@@ -154,7 +154,7 @@ CAMPAIGN_CONTACTS = RawTable(
     required=False,
 )
 
-ALL_TABLES: tuple[RawTable, ...] = (*THELOOK_TABLES, EXPERIMENT_ASSIGNMENTS, CAMPAIGN_CONTACTS)
+ALL_TABLES: tuple[RawTable, ...] = (*THELOOK_TABLES, CAMPAIGN_CONTACTS, EXPERIMENT_ASSIGNMENTS)
 TABLES_BY_NAME: dict[str, RawTable] = {table.name: table for table in ALL_TABLES}
 
 ORDER_STATUSES = ("Processing", "Shipped", "Complete", "Cancelled", "Returned")
