@@ -325,6 +325,13 @@ def raw_suites(now: datetime, row_counts: Mapping[str, int] | None = None) -> li
             not_after("created_at", now),
             references("user_id", _raw("users"), "id"),
         ],
+        "campaign_contacts": [
+            row_count_at_least(1),
+            not_null("variant"),
+            not_null("contacted_at"),
+            not_after("contacted_at", now),
+            references("user_id", _raw("users"), "id"),
+        ],
         "experiment_assignments": [
             row_count_at_least(1),
             not_null("variant"),

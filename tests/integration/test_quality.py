@@ -26,6 +26,7 @@ from ecom.quality.suites import CHURN_FEATURE_COLUMNS, raw_suites
 from ecom.quality.verdicts import latest_verdict
 from ecom.services import Endpoints
 from ecom.synth import generate_dataset
+from ecom.synth.campaign import CampaignPlan
 from ecom.thelook import ALL_TABLES, RAW_SCHEMA
 
 pytestmark = pytest.mark.integration
@@ -330,7 +331,7 @@ def test_generated_and_loaded_dataset_passes_the_raw_gate(
 ):
     """The generator, the loader and the gate agree on the contract (today as the end date),
     and the reused GX datasource follows the database it is given (rows counted there)."""
-    summary = generate_dataset(300, 11, tmp_path / "data", progress=False)
+    summary = generate_dataset(300, 11, tmp_path / "data", progress=False, campaign=CampaignPlan())
     with _own_database(database_url) as url:
         load_raw_tables(url, tmp_path / "data", progress=False)
         report = run_quality_gate(

@@ -234,7 +234,7 @@ def test_partial_folder_loads_what_is_there_and_stops_before_the_features(
         skipped = {entry.partition(": ")[0]: entry.partition(": ")[2] for entry in quality.skipped}
         assert set(skipped) == {
             "raw.inventory_items", "raw.distribution_centers", "raw.events",
-            "raw.experiment_assignments", "analytics.mart_churn_features",
+            "raw.experiment_assignments", "raw.campaign_contacts", "analytics.mart_churn_features",
             "analytics.mart_churn_labels", "analytics.mart_churn_scoring",
             "analytics.mart_funnel",
         }  # fmt: skip
