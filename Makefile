@@ -14,12 +14,13 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= 2
 
 # Trust the system certificate store, so a proxy's CA installed there works without SSL_CERT_FILE.
-export UV_NATIVE_TLS ?= 1
+# (uv 0.13 renamed UV_NATIVE_TLS to this and warns on every call that still sets the old name.)
+export UV_SYSTEM_CERTS ?= 1
 
 # uv from PATH, else a private copy bootstrapped with pip (no root, nothing global).
 UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 
-.PHONY: install demo test lint format bench ui ui-down mlflow-ui prefect-server services-up services-down clean help
+.PHONY: install demo docs test lint format bench ui ui-down mlflow-ui prefect-server services-up services-down clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -38,24 +39,32 @@ demo: install  ## run the whole pipeline end to end on the embedded PostgreSQL a
 	$(BIN)/ecom pipeline $(if $(DEMO_DATA),--data $(DEMO_DATA)) --users $(DEMO_USERS) --seed $(DEMO_SEED)
 	$(BIN)/ecom report --out reports
 
+docs: install  ## regenerate the committed examples in docs/ from the current champion and analysis (after `make demo`)
+	$(BIN)/ecom model-card --out docs/model_card.md
+	$(BIN)/ecom experiment memo --docs docs
+	$(BIN)/ecom report --out reports --images docs/img --screenshot docs/img/report.png
+
 test: install  ## unit, integration (real PostgreSQL + Redis) and end-to-end tests
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
-lint: install  ## ruff lint and format check
+lint: install  ## ruff lint and format check, declared dependencies (deptry), import layers
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/deptry .
+	$(BIN)/lint-imports
 
 format: install  ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: install  ## side-by-side benchmarks; results land in benchmarks/results/
+bench: install  ## every benchmark and the reliability counts; rewrites every file in benchmarks/results/
 	$(BIN)/python benchmarks/bench_ingest.py
 	$(BIN)/python benchmarks/bench_transform.py
 	$(BIN)/python benchmarks/bench_features.py
 	$(BIN)/python benchmarks/bench_serving.py
 	$(BIN)/python benchmarks/bench_experiments.py
 	$(BIN)/python benchmarks/bench_demo.py
+	$(BIN)/python -m pytest tests/reliability -n 0 -p no:cacheprovider  # writes reliability.md when whole and green
 
 ui: install  ## Prefect UI (:4200) with every deployment and a worker, MLflow UI (:5000), churn API (:8000); Ctrl-C stops
 	@$(BIN)/ecom ui up

@@ -50,6 +50,7 @@ from ecom.config import RedisParts, Settings  # noqa: E402
 from ecom.db import create_database, read_query_frame, transaction  # noqa: E402
 from ecom.features import store as features  # noqa: E402
 from ecom.features.connection import fill_postgres_fields  # noqa: E402
+from ecom.runtime import export_connection  # noqa: E402
 from ecom.services import Endpoints, ensure_services  # noqa: E402
 
 BENCH_DATABASE = "ecom_bench_features"
@@ -170,7 +171,7 @@ def _variant_store(settings: Settings, endpoints: Endpoints, change) -> object:
     from feast import FeatureStore
     from feast.repo_config import RepoConfig
 
-    endpoints.export(settings)
+    export_connection(settings, endpoints)
     text = (features.FEATURE_REPO / "feature_store.yaml").read_text()
     raw = yaml.safe_load(os.path.expandvars(text))
     change(raw)
@@ -308,12 +309,16 @@ COST_CENTRES = {
         "_convert_arrow_fv_to_proto",
     ),
     "the project's column-wise encoding: Arrow -> Redis keys and bytes": (
-        "_redis_keys", "_timestamps", "_by_value", "_doubles",
+        "_redis_keys",
+        "_timestamps",
+        "_by_value",
+        "_doubles",
     ),
     "Redis write loop (serialization, HSET commands, pipeline)": (
-        "online_write_batch", "_hset_rows",
+        "online_write_batch",
+        "_hset_rows",
     ),
-}  # fmt: skip
+}
 
 
 @dataclass
@@ -375,14 +380,22 @@ def bench_materialization(
         repeat, flush, lambda: features.materialize_features(settings, endpoints)
     )
     start, end = summary.start, summary.end
-    tuned = Timing("ecom features materialize (Feast, repo settings)", seconds, summary.users,
-                   "4 views; pull_latest_features, skip_dedup, online_write_batch_size 20000; "
-                   "scans for and deletes users who left the snapshot")  # fmt: skip
+    tuned = Timing(
+        "ecom features materialize (Feast, repo settings)",
+        seconds,
+        summary.users,
+        "4 views; pull_latest_features, skip_dedup, online_write_batch_size 20000; "
+        "scans for and deletes users who left the snapshot",
+    )
 
     store = default_feast_store(settings, endpoints)
     _, seconds = _best_of(repeat, flush, lambda: store.materialize(start_date=start, end_date=end))
-    default = Timing("Feast materialize, Feast defaults", seconds, summary.users,
-                     "4 views; pulls every row, dedups in Python, reads before writing")  # fmt: skip
+    default = Timing(
+        "Feast materialize, Feast defaults",
+        seconds,
+        summary.users,
+        "4 views; pulls every row, dedups in Python, reads before writing",
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         dtypes = _service_dtypes(settings, endpoints)
@@ -390,14 +403,22 @@ def bench_materialization(
         _, seconds = _best_of(
             repeat, flush, lambda: one_view.materialize(start_date=start, end_date=end)
         )
-    single = Timing("Feast materialize, repo settings, the 20 features as ONE view (what-if)",
-                    seconds, summary.users, "one entity key, timestamp and HSET per user")  # fmt: skip
+    single = Timing(
+        "Feast materialize, repo settings, the 20 features as ONE view (what-if)",
+        seconds,
+        summary.users,
+        "one entity key, timestamp and HSET per user",
+    )
 
     users, raw_seconds = _best_of(
         repeat, flush, lambda: raw_redis_materialize(endpoints.database_url, redis_url, columns)
     )
-    raw = Timing("raw redis-py pipeline (same values, plain hashes)", raw_seconds, users,
-                 "reads the same latest rows, one HSET per user")  # fmt: skip
+    raw = Timing(
+        "raw redis-py pipeline (same values, plain hashes)",
+        raw_seconds,
+        users,
+        "reads the same latest rows, one HSET per user",
+    )
 
     flush()
     profiles = {
@@ -421,9 +442,11 @@ def _trim_profile(text: str) -> str:
 def bench_scoring(settings, endpoints) -> Timing:
     frame = features.training_frame(settings, endpoints)
     training.train_on_frame(
-        settings, frame, features.feature_service_columns(settings, endpoints),
+        settings,
+        frame,
+        features.feature_service_columns(settings, endpoints),
         candidates=(churn_models.XGB_PLAIN,),
-    )  # fmt: skip
+    )
     scoring.score_users(settings, endpoints, scoring_date=AS_OF)  # warm: model load, tables
     summary, seconds = _timed(scoring.score_users, settings, endpoints, scoring_date=AS_OF)
     return Timing(
@@ -536,8 +559,12 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--cutoffs", type=int, default=26)
     parser.add_argument("--redis-db", type=int, default=14, help="Redis database to use (flushed)")
-    parser.add_argument("--stock-sample", type=int, default=3000,
-                        help="labels for the stock-Feast retrieval run (0 skips it)")  # fmt: skip
+    parser.add_argument(
+        "--stock-sample",
+        type=int,
+        default=3000,
+        help="labels for the stock-Feast retrieval run (0 skips it)",
+    )
     parser.add_argument("--repeat", type=int, default=2, help="runs per materialization timing")
     parser.add_argument("--no-write", action="store_true", help="do not write results/features.md")
     args = parser.parse_args()
@@ -562,7 +589,7 @@ def main() -> None:
             mlflow_tracking_uri=f"sqlite:///{home}/mlflow.db",
         )
         endpoints = Endpoints(database_url, redis_url, embedded=False)
-        endpoints.export(settings)
+        export_connection(settings, endpoints)
         features.apply_feature_repo(settings, endpoints)
         columns = features.feature_service_columns(settings, endpoints)
 

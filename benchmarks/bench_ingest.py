@@ -44,6 +44,9 @@ from ecom.services import ensure_services
 from ecom.thelook import ALL_TABLES, RawTable
 
 BENCH_DATABASE = "ecom_bench_ingest"
+# `ecom load` end to end (checks, NULL handling including FORCE_NULL, keys, swap) against the
+# floor of raw COPY into typed tables without keys.
+TARGET_RATIO = 1.1
 RESULTS = Path(__file__).resolve().parent / "results" / "ingest.md"
 console = Console()
 
@@ -273,10 +276,10 @@ def _markdown(
             f"{item.rows_per_second:,.0f} | {item.median / baseline.median:.2f}x | {item.note} |"
         )
     ratios = [item.median / baseline.median for item in targets]
-    met = all(ratio <= 1.5 for ratio in ratios)
+    met = all(ratio <= TARGET_RATIO for ratio in ratios)
     lines += [
         "",
-        "Target: `ecom load` within 1.5x of raw COPY end to end. Measured: "
+        f"Target: `ecom load` within {TARGET_RATIO}x of raw COPY end to end. Measured: "
         + ", ".join(
             f"{item.method.split(', ')[-1]} {ratio:.2f}x"
             for item, ratio in zip(targets, ratios, strict=True)
@@ -284,7 +287,8 @@ def _markdown(
         + f" ({'met' if met else 'NOT met'}).",
         "",
         "`load_raw_tables` includes header checks, COPY into staging tables in parallel "
-        "connections, `null` -> NULL, the primary-key build with the duplicate check, ANALYZE, "
+        "connections (with FORCE_NULL, so a quoted empty field as TheLook's generator writes "
+        "NULL is NULL), `null` -> NULL, the primary-key build with the duplicate check, ANALYZE, "
         "and the swap into `raw` with dependent views kept. The `psql \\copy` rows load the same "
         "files into typed tables and do nothing else (the string `null` stays text, no keys, "
         "no statistics). The `.csv.gz` row is the same load from gzip files: each is "

@@ -15,6 +15,11 @@ time under load, a keep-alive load generator (aiohttp, a fixed number of request
    one SQL query of the scoring mart per request, the champion's scikit-learn pipeline
    predicting on a one-row DataFrame.
 
+With `wrk` installed (Debian's package), the churn service's `/predict` is also loaded from
+outside Python: `--wrk-windows` consecutive windows of `--wrk-seconds` at 8 connections, then
+at 32 (benchmarks/wrk_load.py): p99 under 25 ms in every window at 8, and throughput at 32 at
+least 90% of that at 8.
+
 And in-process: one Feast online read (1 and 100 users) against raw `HGETALL`s of the same
 Redis hashes, and `ChurnPredictor.predict` on one row against the scikit-learn pipeline.
 Results go to stdout and benchmarks/results/serving.md.
@@ -46,6 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import wrk_load  # noqa: E402
 from bench_features import AS_OF, FEATURES_SQL  # noqa: E402
 from results_file import publish  # noqa: E402
 
@@ -54,6 +60,7 @@ from ecom.churn import scoring, training  # noqa: E402
 from ecom.config import RedisParts, Settings, connection_env  # noqa: E402
 from ecom.db import create_database, fetch_all, transaction  # noqa: E402
 from ecom.features import store as features  # noqa: E402
+from ecom.runtime import export_connection  # noqa: E402
 from ecom.services import Endpoints, ensure_services  # noqa: E402
 
 BENCH_DATABASE = "ecom_bench_serving"
@@ -156,7 +163,7 @@ def prepare(server: Endpoints, base: Settings, home: Path, users: int, redis_db:
         mlflow_tracking_uri=f"sqlite:///{home}/mlflow.db",
     )
     endpoints = Endpoints(database_url, redis_url, embedded=False)
-    endpoints.export(settings)
+    export_connection(settings, endpoints)
     features.apply_feature_repo(settings, endpoints)
     frame = features.training_frame(settings, endpoints)
     training.train_on_frame(
@@ -172,7 +179,7 @@ def start_server(command: list[str], env: dict, port: int, cwd: Path) -> subproc
     process = subprocess.Popen(
         command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 420  # a loaded 2-core machine: 60-140 s of imports alone
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{' '.join(command)} exited with {process.returncode}")
@@ -245,7 +252,9 @@ def load(target: str, url: str, bodies: list[dict], clients: int, server_pid: in
     return run
 
 
-def bench_http(settings, endpoints, version: str, requests: int, work: Path) -> list[Run]:
+def bench_http(
+    settings, endpoints, version: str, requests: int, work: Path, wrk: tuple[int, int] = (0, 0)
+) -> tuple[list[Run], list[wrk_load.WrkWindow]]:
     users = [
         u
         for (u,) in fetch_all(
@@ -275,6 +284,8 @@ def bench_http(settings, endpoints, version: str, requests: int, work: Path) -> 
         (uvicorn, [("reference FastAPI + SQL per request", "/predict", 1, max(200, requests // 5))]),
     ]  # fmt: skip
     runs: list[Run] = []
+    windows: list[wrk_load.WrkWindow] = []
+    wrk_windows, wrk_seconds = wrk
     for command, targets in servers:
         port = _free_port()
         server = start_server(
@@ -291,10 +302,14 @@ def bench_http(settings, endpoints, version: str, requests: int, work: Path) -> 
                             {"user_ids": rng.sample(users, per_request)} for _ in range(count)
                         ]
                     runs.append(load(target, url, bodies, clients, server.pid))
+            if "service:ChurnService" in command and wrk_windows and wrk_load.available():
+                url = f"http://127.0.0.1:{port}/predict"
+                for connections in (8, 32):
+                    windows += wrk_load.windows(url, users, connections, wrk_windows, wrk_seconds)
         finally:
             server.terminate()
             server.wait(timeout=30)
-    return runs
+    return runs, windows
 
 
 def _quantiles(samples: list[float]) -> tuple[float, float]:
@@ -370,7 +385,7 @@ def bench_in_process(
     return results
 
 
-def render(users: int, requests: int, runs: list[Run], in_process, command: str) -> str:
+def render(users: int, requests: int, runs: list[Run], in_process, command: str, windows=()) -> str:
     lines = [
         "# Serving benchmark",
         "",
@@ -415,6 +430,7 @@ def render(users: int, requests: int, runs: list[Run], in_process, command: str)
         "CPU a request costs much less, so the ratio by CPU is the throughput ratio the server "
         "would reach on a core of its own.",
         "",
+        *(wrk_load.render(list(windows)) if windows else []),
         "## In-process costs (one call at a time)",
         "",
         "| operation | p50 ms | p99 ms |",
@@ -434,6 +450,10 @@ def main() -> None:
     parser.add_argument("--redis-db", type=int, default=13, help="Redis database to use (flushed)")
     parser.add_argument("--repeat", type=int, default=1000, help="calls per in-process timing")
     parser.add_argument("--no-write", action="store_true", help="do not write results/serving.md")
+    parser.add_argument(
+        "--wrk-windows", type=int, default=5, help="wrk windows per level (0: none)"
+    )
+    parser.add_argument("--wrk-seconds", type=int, default=10, help="seconds per wrk window")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     for noisy in ("feast", "mlflow", "alembic", "urllib3", "httpx"):
@@ -444,9 +464,10 @@ def main() -> None:
         server = ensure_services(base)
         settings, endpoints, version = prepare(server, base, Path(home), args.users, args.redis_db)
         in_process = bench_in_process(settings, endpoints, version, args.repeat)
-        runs = bench_http(settings, endpoints, version, args.requests, Path(home))
+        wrk = (args.wrk_windows, args.wrk_seconds)
+        runs, windows = bench_http(settings, endpoints, version, args.requests, Path(home), wrk)
     command = "python benchmarks/bench_serving.py " + " ".join(sys.argv[1:])
-    report = render(args.users, args.requests, runs, in_process, command.strip())
+    report = render(args.users, args.requests, runs, in_process, command.strip(), windows)
     publish(report, RESULTS.name, write=not args.no_write)
 
 

@@ -151,18 +151,36 @@ def create_database(server_url: str, name: str, *, replace: bool = False) -> str
     return PostgresParts(server_url).with_database(name).url
 
 
-def read_query_frame(database_url: str, sql: str, dtype: dict[str, str] | None = None):
+# COPY's text-format NULL marker: unquoted in CSV, so no quoted text value can equal it.
+_COPY_NULL = "\\N"
+
+
+def read_query_frame(
+    database_url: str,
+    sql: str,
+    dtype: dict[str, str] | None = None,
+    *,
+    only_sql_null: bool = False,
+):
     """A query's rows as a pandas frame through COPY, about 10x faster than fetching rows when
-    a stage reads a whole mart; `dtype` pins columns pandas would otherwise guess. (pandas is
-    imported here: every command imports this module, and most never need it.)"""
+    a stage reads a whole mart; `dtype` pins columns pandas would otherwise guess.
+
+    By default pandas' own missing markers apply ("", "NA", "None", ... become NaN). With
+    `only_sql_null`, only SQL NULL is missing: COPY writes it as a marker no text can be and
+    pandas reads nothing else as missing, so text such as "NA", "None" or "" stays text, as
+    Feast's online read keeps it (a model scored in batch and online must see the same value).
+    (pandas is imported here: every command imports this module, and most never need it.)"""
     import pandas as pd
 
+    null = f" NULL '{_COPY_NULL}'" if only_sql_null else ""
     buffer = io.StringIO()
     connection = connect(database_url)
     try:
         with connection.cursor() as cursor:
-            cursor.copy_expert(f"COPY ({sql}) TO STDOUT WITH CSV HEADER", buffer)
+            cursor.copy_expert(f"COPY ({sql}) TO STDOUT WITH CSV HEADER{null}", buffer)
     finally:
         connection.close()
     buffer.seek(0)
+    if only_sql_null:
+        return pd.read_csv(buffer, dtype=dtype, keep_default_na=False, na_values=[_COPY_NULL])
     return pd.read_csv(buffer, dtype=dtype)

@@ -62,13 +62,6 @@ class Endpoints:
         """`env()` plus the PG* variables: what `ecom services env` prints for a shell."""
         return {**self.env(settings), **libpq_env(self.database_url)}
 
-    def export(self, settings: Settings) -> dict[str, str]:
-        """Put `env()` into this process's environment: dbt's profile and Feast's YAML read
-        the connection from there, and Feast expands it only when a store is built."""
-        env = self.env(settings)
-        os.environ.update(env)
-        return env
-
 
 @dataclass(frozen=True)
 class ServiceStatus:
@@ -228,17 +221,27 @@ def _start_redis(settings: Settings, state: dict) -> str:
     # loses at most a second); rewriting it is cheap at 100k users.
     command = [
         str(_redis_server_binary()),
-        "--port", str(port),
-        "--bind", "127.0.0.1",
-        "--save", "",
-        "--appendonly", "yes",
-        "--appendfsync", "everysec",
-        "--appendfilename", "online_store.aof",
-        "--daemonize", "yes",
-        "--dir", str(redis_dir),
-        "--pidfile", str(pidfile),
-        "--logfile", str(redis_dir / "redis.log"),
-    ]  # fmt: skip
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "everysec",
+        "--appendfilename",
+        "online_store.aof",
+        "--daemonize",
+        "yes",
+        "--dir",
+        str(redis_dir),
+        "--pidfile",
+        str(pidfile),
+        "--logfile",
+        str(redis_dir / "redis.log"),
+    ]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     while not _redis_answers(port):

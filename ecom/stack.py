@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,13 +23,19 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 from ecom.config import Settings, project_root, redact_url
 from ecom.services import Endpoints
 
 BIN = Path(sys.executable).parent
 WORK_POOL = "ecom-local"
-READY_TIMEOUT_SECONDS = 120
+# How long each process may take to answer before `up` says it is still starting. The churn
+# service loads the champion from MLflow before it answers: 62 s was seen on a busy 2-core
+# machine, where 120 s left no margin and reported a service that then answered as failed.
+READY_TIMEOUT_SECONDS = {"prefect": 180, "mlflow": 120, "churn-api": 300}
+# A process without a health URL (the worker) only has to stay alive this long.
+ALIVE_SECONDS = 3
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,7 @@ class StackProcess:
 class StackStatus:
     started: dict[str, str] = field(default_factory=dict)  # name -> URL, answering
     failed: dict[str, str] = field(default_factory=dict)  # name -> why, with the log's path
+    starting: dict[str, str] = field(default_factory=dict)  # name -> alive, not answering yet
     alerts: str = ""  # what alerting was set up, or how to turn it on
 
 
@@ -74,6 +82,8 @@ def prefect_environment(settings: Settings, ports: Ports) -> dict[str, str]:
         "PREFECT_SERVER_LOGS_STREAM_OUT_ENABLED": "true",
         "PREFECT_SERVER_LOGS_STREAM_PUBLISHING_ENABLED": "true",
         "PYTHONWARNINGS": "ignore",
+        # The library's own lines (each stage's result) in the run's logs in the UI.
+        "PREFECT_LOGGING_EXTRA_LOGGERS": "ecom",
     }
 
 
@@ -145,6 +155,27 @@ def stack_processes(settings: Settings, endpoints: Endpoints, ports: Ports) -> l
     ]
 
 
+def port_in_use(host: str, port: int) -> bool:
+    """Whether `host:port` cannot be bound, checked in a millisecond before a server that would
+    fail on it only after loading everything (SO_REUSEADDR, as uvicorn and gunicorn bind, so a
+    port in TIME_WAIT after a stop counts as free)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def busy_ports(ports: Ports, *, with_api: bool = True) -> list[str]:
+    """`name port` for each of the stack's ports something already listens on."""
+    named = {"prefect": ports.prefect, "mlflow": ports.mlflow}
+    if with_api:
+        named["churn-api"] = ports.churn_api
+    return [f"{name} :{port}" for name, port in named.items() if port_in_use("127.0.0.1", port)]
+
+
 def answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
@@ -153,21 +184,18 @@ def answers(url: str) -> bool:
         return False
 
 
-def run_one(settings: Settings, endpoints: Endpoints, name: str, ports: Ports) -> int:
-    """Run one of the stack's processes in the foreground, as `ecom ui up` would start it
-    (same command, environment and folder), until it exits or Ctrl-C; its exit code."""
+def run_one(settings: Settings, endpoints: Endpoints, name: str, ports: Ports) -> NoReturn:
+    """Become one of the stack's processes, in the foreground, as `ecom ui up` would start it
+    (same command, environment and folder). The exec, not a child, so a SIGTERM or Ctrl-C to
+    this PID reaches the server itself and nothing is left holding the port."""
     processes = {process.name: process for process in stack_processes(settings, endpoints, ports)}
     if name not in processes:
         raise ValueError(f"no stack process {name!r}: one of {', '.join(processes)}")
     process = processes[name]
-    try:
-        return subprocess.call(
-            process.argv,
-            cwd=process.cwd,
-            env={**os.environ, **process.env, "PWD": str(process.cwd)},
-        )
-    except KeyboardInterrupt:
-        return 130
+    os.chdir(process.cwd)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(process.argv[0], process.argv, {**os.environ, **process.env, "PWD": str(process.cwd)})
 
 
 def _start(process: StackProcess, logs: Path) -> subprocess.Popen:
@@ -184,15 +212,18 @@ def _start(process: StackProcess, logs: Path) -> subprocess.Popen:
     )
 
 
-def _wait_until(check: Callable[[], bool], child: subprocess.Popen, timeout: float) -> bool:
+def wait_until_ready(check: Callable[[], bool], child: subprocess.Popen, timeout: float) -> str:
+    """ "ready" once `check` passes, "exited" if the child ends first, else "starting": a child
+    still alive at the deadline may yet answer, so it is never called failed."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         if child.poll() is not None:
-            return False
+            return "exited"
         if check():
-            return True
+            return "ready"
+        if time.monotonic() >= deadline:
+            return "starting"
         time.sleep(0.5)
-    return False
 
 
 def _deploy_everything(env: dict[str, str], logs: Path) -> None:
@@ -249,13 +280,24 @@ def start_stack(
         pids[process.name] = child.pid
         _record(settings, pids)
         announce(f"starting {process.name} …")
-        ready = _wait_until(
-            (lambda url=process.health_url: answers(url)) if process.health_url else lambda: True,
-            child,
-            READY_TIMEOUT_SECONDS if process.health_url else 3,
-        )
-        if not ready or child.poll() is not None:
-            status.failed[process.name] = f"did not start; see {logs / (process.name + '.log')}"
+        log_path = logs / f"{process.name}.log"
+        if process.health_url:
+            state = wait_until_ready(
+                lambda url=process.health_url: answers(url),
+                child,
+                READY_TIMEOUT_SECONDS.get(process.name, 120),
+            )
+        else:  # the worker: alive after a few seconds is all it can show
+            time.sleep(ALIVE_SECONDS)
+            state = "exited" if child.poll() is not None else "ready"
+        if state == "exited":
+            status.failed[process.name] = f"exited while starting; see {log_path}"
+            continue
+        if state == "starting":
+            status.starting[process.name] = (
+                f"still starting at {process.url} (no answer in "
+                f"{READY_TIMEOUT_SECONDS.get(process.name, 120)} s); watch {log_path}"
+            )
             continue
         status.started[process.name] = process.url
         if process.name == "prefect":
@@ -313,6 +355,7 @@ def stop_stack(settings: Settings, grace_seconds: float = 15) -> list[str]:
 def describe(status: StackStatus, settings: Settings) -> list[str]:
     """The lines `ecom ui up` prints: one URL per answering service, then what did not start."""
     lines = [f"{name:<10} {url}" for name, url in status.started.items()]
+    lines += [f"{name:<10} {why}" for name, why in status.starting.items()]
     lines += [f"{name:<10} {why}" for name, why in status.failed.items()]
     if status.alerts:
         lines.append(f"{'alerts':<10} {status.alerts}")

@@ -14,22 +14,50 @@ from pathlib import Path
 from typing import Any
 
 from ecom.config import Settings
+from ecom.relations import FEATURES_MART
 from ecom.services import Endpoints
 
 log = logging.getLogger(__name__)
 
 
-def generation_notice(data_dir: Path, *, users: int, seed: int) -> str | None:
-    """What `load_stage` says before it generates data, or None when `data_dir` holds TheLook
-    CSVs. Generating replaces `raw` with a new dataset, so callers show it where the user
-    looks (the terminal, the flow run's logs and final state)."""
+def will_generate(settings: Settings, data_dir: Path, *, generate: bool = False) -> bool:
+    """Whether loading `data_dir` generates a dataset there first.
+
+    Generating replaces `raw` with a world of our own, so it happens only when asked for
+    (`generate`), into the default data folder when it holds no TheLook CSVs (the demo's first
+    run), or into an existing empty folder (one made to receive data). A mistyped path is none
+    of these: it does not exist, and the load stops naming it instead of filling it.
+    """
     from ecom.ingest.load import has_thelook_csvs
 
-    if has_thelook_csvs(Path(data_dir)):
+    data_dir = Path(data_dir)
+    if generate:
+        return True
+    if has_thelook_csvs(data_dir):
+        return False
+    if data_dir.resolve() == Path(settings.data_dir).resolve():
+        return True
+    return data_dir.is_dir() and not any(data_dir.iterdir())
+
+
+def generation_notice(
+    data_dir: Path,
+    *,
+    users: int,
+    seed: int,
+    generate: bool = False,
+    settings: Settings | None = None,
+) -> str | None:
+    """What `load_stage` says before it generates data, or None when it loads what is there.
+    Generating replaces `raw` with a new dataset, so callers show it where the user looks (the
+    terminal, the flow run's logs and final state)."""
+    from ecom.config import get_settings
+
+    if not will_generate(settings or get_settings(), Path(data_dir), generate=generate):
         return None
+    where = "" if generate else f"{data_dir} holds no TheLook CSVs: "
     return (
-        f"{data_dir} holds no TheLook CSVs: generating {users:,} users (seed {seed}) there "
-        "first, instead of loading"
+        f"{where}generating {users:,} users (seed {seed}) into {data_dir} first, instead of loading"
     )
 
 
@@ -40,19 +68,32 @@ def load_stage(
     *,
     users: int,
     seed: int,
+    generate: bool = False,
     announce: Callable[[str], object] = log.warning,
 ):
-    """Load `data_dir` into `raw`; when it holds no CSVs, generate a TheLook dataset there first,
-    as the original platform did, and say so through `announce`."""
-    from ecom.ingest.load import load_raw_tables
+    """Load `data_dir` into `raw`; generate a TheLook dataset there first when `will_generate`
+    says so, as the original platform did, and say so through `announce`.
+
+    A folder that does not exist (and is not to be generated) is a `LoadError` naming it,
+    raised before the database is touched: `raw` stays as it was.
+    """
+    from ecom.ingest.load import LoadError, load_raw_tables
 
     data_dir = Path(data_dir)
-    notice = generation_notice(data_dir, users=users, seed=seed)
+    notice = generation_notice(
+        data_dir, users=users, seed=seed, generate=generate, settings=settings
+    )
     if notice:
         from ecom.synth import generate_dataset
 
         announce(notice)
         generate_dataset(users, seed, data_dir, None, progress=True)
+    elif not data_dir.exists():
+        raise LoadError(
+            data_dir,
+            "no such folder; nothing was generated (data is generated only into the default "
+            f"data folder {settings.data_dir} or with --generate)",
+        )
     return load_raw_tables(endpoints.database_url, data_dir, progress=True)
 
 
@@ -71,9 +112,6 @@ class StageInputMissing(RuntimeError):
     """The next stage has nothing to work on; the one message says what it needs and why."""
 
 
-FEATURES_MART = "analytics.mart_churn_features"
-
-
 def require_feature_inputs(endpoints: Endpoints, data_dir: Path | str) -> None:
     """Stop the pipeline before the features when the churn features mart is empty.
 
@@ -82,13 +120,11 @@ def require_feature_inputs(endpoints: Endpoints, data_dir: Path | str) -> None:
     This raises one `StageInputMissing` naming the mart, the raw tables it is built from that
     the load had no file for, and the files to add.
     """
-    from ecom.db import fetch_all
+    from ecom.db import fetch_all, table_exists
     from ecom.ingest.presence import absent_tables
     from ecom.quality.suites import MART_NEEDS
 
-    if not fetch_all(endpoints.database_url, f"select to_regclass('{FEATURES_MART}') is not null")[
-        0
-    ][0]:
+    if not table_exists(endpoints.database_url, *FEATURES_MART):
         raise StageInputMissing(
             f"the pipeline stops before the features: they need {FEATURES_MART}, which does "
             "not exist; build the marts with `ecom transform`."
@@ -96,7 +132,7 @@ def require_feature_inputs(endpoints: Endpoints, data_dir: Path | str) -> None:
     if fetch_all(endpoints.database_url, f"select exists (select 1 from {FEATURES_MART})")[0][0]:
         return
     absent = {f"raw.{name}" for name in absent_tables(endpoints.database_url)}
-    needed = [name for name in MART_NEEDS["mart_churn_features"] if name in absent]
+    needed = [name for name in MART_NEEDS[FEATURES_MART.name] if name in absent]
     if needed:
         files = " and ".join(f"{name.removeprefix('raw.')}.csv" for name in needed)
         raise StageInputMissing(

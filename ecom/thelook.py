@@ -18,6 +18,11 @@ RAW_SCHEMA = "raw"
 class Column:
     name: str
     pg_type: str  # one of: bigint, integer, double precision, text, timestamptz
+    # TheLook's own generator writes every missing value as a quoted empty string (`""`, its CSVs
+    # use QUOTE_NONNUMERIC), where other copies leave the field empty. A column whose empty
+    # value means "missing" loads both as NULL; no column of the contract keeps an empty string
+    # as a value, but a text column that did would say so here.
+    empty_is_missing: bool = True
 
     @property
     def is_text(self) -> bool:
@@ -36,6 +41,11 @@ class RawTable:
     @property
     def column_names(self) -> list[str]:
         return [column.name for column in self.columns]
+
+    @property
+    def empty_is_missing(self) -> tuple[str, ...]:
+        """The columns where a quoted empty field (`""`) is NULL, as an unquoted one is."""
+        return tuple(column.name for column in self.columns if column.empty_is_missing)
 
     @property
     def csv_name(self) -> str:
@@ -165,4 +175,6 @@ BROWSERS = ("Chrome", "Firefox", "Safari", "IE", "Other")
 
 # The public export writes timestamps like this; PostgreSQL parses it into timestamptz as is,
 # and so the other forms copies use (`...01:11:58 UTC`, `...T01:11:58Z`, `...01:11:58+00:00`).
+# TheLook's generator writes no zone (`2024-06-11 07:46:05`, microseconds only when non-zero):
+# the loader reads a zoneless timestamp as UTC.
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"

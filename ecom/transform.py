@@ -193,11 +193,15 @@ def dbt_arguments(
     target_path, log_path = dbt_paths(settings)
     args = [
         *command,
-        "--project-dir", str(DBT_PROJECT_DIR),
-        "--profiles-dir", str(DBT_PROJECT_DIR),
-        "--target-path", str(target_path),
-        "--log-path", str(log_path),
-    ]  # fmt: skip
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(target_path),
+        "--log-path",
+        str(log_path),
+    ]
     if not log.isEnabledFor(logging.DEBUG):
         # One line per node lands in dbt's log file and our summary table; the console only
         # needs dbt's warnings and errors (ecom -v shows everything).
@@ -241,12 +245,16 @@ def run_dbt(
     return summary
 
 
-def churn_vars(settings: Settings) -> dict[str, int]:
-    """The churn windows from Settings, so dbt and the Python stages use one value."""
-    return {
+def churn_vars(settings: Settings) -> dict[str, int | str]:
+    """The churn windows (and a given data clock) from Settings, so dbt and the Python stages
+    use one value."""
+    dbt_vars: dict[str, int | str] = {
         "churn_feature_window_days": settings.feature_window_days,
         "churn_label_horizon_days": settings.label_horizon_days,
     }
+    if settings.data_as_of is not None:
+        dbt_vars["data_as_of"] = settings.data_as_of.isoformat()
+    return dbt_vars
 
 
 def build_warehouse(

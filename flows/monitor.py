@@ -26,13 +26,14 @@ def model_card_task(settings, endpoints):
 
 
 @flow(name="monitor")
-def monitor_flow(fail_on_drift: bool = True):
+def monitor_flow(fail_on_drift: bool = True, drift_threshold: float | None = None):
     """Returns (drift summary, performance summary); raises DriftDetected on an alarm when
-    `fail_on_drift`."""
+    `fail_on_drift`. The drift threshold is calibrated on the data's history unless
+    `drift_threshold` (or ECOM_DRIFT_SHARE_THRESHOLD) fixes it."""
     settings, endpoints = start_services()
     performance = performance_task(settings, endpoints)
     model_card_task(settings, endpoints)
-    drift = drift_task(settings, endpoints)
+    drift = drift_task(settings, endpoints, threshold=drift_threshold)
     if drift.alarm and fail_on_drift:
         raise DriftDetected(drift)
     return drift, performance

@@ -243,9 +243,14 @@ def metric_interval(
 ) -> dict[str, float]:
     """One model's AUC and Brier with user-clustered bootstrap intervals (for the model card)."""
     comparison = paired_bootstrap(
-        y_true, scores, np.full(len(scores), 0.5), users,
-        samples=samples, confidence=confidence, seed=seed,
-    )  # fmt: skip
+        y_true,
+        scores,
+        np.full(len(scores), 0.5),
+        users,
+        samples=samples,
+        confidence=confidence,
+        seed=seed,
+    )
     # Against a constant 0.5 the AUC difference is AUC - 0.5 and the Brier difference is
     # Brier - 0.25 in every replicate, so the intervals shift back exactly.
     return {

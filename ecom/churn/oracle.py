@@ -8,11 +8,20 @@ another seed is refused instead of giving a wrong ceiling.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
+import mlflow
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
 from ecom.db import fetch_all
+from ecom.features.store import ENTITY_KEY, EVENT_TIMESTAMP
 from ecom.synth.fingerprint import FINGERPRINT_TABLES, read_fingerprint
 from ecom.thelook import RAW_SCHEMA
+
+log = logging.getLogger(__name__)
 
 
 class TruthMismatch(ValueError):
@@ -55,3 +64,40 @@ def oracle_ratios(model_auc: float, oracle_auc: float) -> dict[str, float]:
     scores 0.5), the second says which share of the learnable signal the model found."""
     lift = (model_auc - 0.5) / (oracle_auc - 0.5) if oracle_auc > 0.5 else float("nan")
     return {"model_to_oracle_auc_ratio": model_auc / oracle_auc, "model_to_oracle_lift_ratio": lift}
+
+
+def oracle_probabilities(truth_dir: Path, rows: pd.DataFrame, horizon_days: int) -> np.ndarray:
+    """The generator's exact churn probability for each (user, cutoff) of `rows`."""
+    from ecom.synth.truth import load_truth, true_churn_probability
+
+    cutoffs = pd.to_datetime(rows[EVENT_TIMESTAMP], utc=True).dt.tz_localize(None)
+    return np.asarray(
+        true_churn_probability(
+            load_truth(Path(truth_dir)),
+            rows[ENTITY_KEY].to_numpy(),
+            cutoffs.to_numpy(dtype="datetime64[ns]"),
+            horizon_days=horizon_days,
+        ),
+        dtype=float,
+    )
+
+
+def log_oracle_auc(
+    truth_dir: Path,
+    test_rows: pd.DataFrame,
+    test_labels: np.ndarray,
+    model_auc: float,
+    horizon_days: int,
+) -> float:
+    """The oracle's AUC on the model's test rows, logged to the active run with both ratios."""
+    oracle = oracle_probabilities(truth_dir, test_rows, horizon_days)
+    oracle_auc = float(roc_auc_score(test_labels, oracle))
+    ratios = oracle_ratios(model_auc, oracle_auc)
+    mlflow.log_metrics({"oracle_test_roc_auc": oracle_auc, **ratios})
+    log.info(
+        "oracle AUC %.4f; the model reaches %.3f of it, %.3f of the lift above chance",
+        oracle_auc,
+        ratios["model_to_oracle_auc_ratio"],
+        ratios["model_to_oracle_lift_ratio"],
+    )
+    return oracle_auc

@@ -14,10 +14,17 @@ tables (`ecom.churn.compiled_trees`: XGBoost's own float32 arithmetic, so the sa
 bit for bit, about 25 microseconds a row instead of XGBoost's 0.2 ms of per-call cost, and
 TreeSHAP values tabulated from XGBoost once per model). Large batches without contributions
 go through XGBoost, which is faster there; both engines give the same floats.
+
+Given sample rows at load (`check_rows`; `ecom.churn.scoring.champion_predictor` passes the
+logged model's input example), the predictor proves each engine against the logged model
+before serving with it (`ecom.churn.fast_path_check`) and refuses, loudly, whichever fails:
+the tables fall back to XGBoost, the array encoding to the scikit-learn pipeline itself.
+`engine` names what serves.
 """
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +36,17 @@ import xgboost as xgb
 
 from ecom.churn import models as churn_models
 from ecom.churn.compiled_trees import CompiledTrees, compile_booster
+from ecom.churn.fast_path_check import (
+    COMPILED,
+    PIPELINE,
+    XGBOOST,
+    FastPathCheck,
+    check_fast_path,
+    check_rows,
+    pipeline_encoding,
+)
+
+log = logging.getLogger(__name__)
 
 # Absolute probability bands, so "high" means the same thing on every scoring date.
 RISK_BANDS = (("low", 0.0), ("medium", 0.4), ("high", 0.7), ("critical", 0.9))
@@ -50,6 +68,38 @@ def risk_band(probabilities: np.ndarray) -> np.ndarray:
     names = np.array([name for name, _ in RISK_BANDS], dtype=object)
     bounds = np.array([bound for _, bound in RISK_BANDS[1:]])
     return names[np.searchsorted(bounds, probabilities, side="right")]
+
+
+# Population bands: where a user stands among everyone scored on the same snapshot by the same
+# model, by risk percentile (lower bounds inclusive). With a base rate near 0.9 most users are
+# "high" or "critical" in absolute terms; these bands always separate the top 5% from the rest.
+POPULATION_BANDS = (
+    ("bottom 50%", 0.0),
+    ("top 20-50%", 50.0),
+    ("top 5-20%", 80.0),
+    ("top 5%", 95.0),
+)
+
+
+def population_percentile(probabilities: np.ndarray, population: np.ndarray) -> np.ndarray:
+    """Each probability's percentile (0-100) in `population` (sorted ascending): the share of
+    the population scored lower, with ties counted half (mid-rank). A block of tied users gets
+    one percentile, its middle, so a tie never puts part of a block in a higher band than the
+    rest. Batch scoring and the service both call this with the snapshot's stored scores."""
+    probabilities = np.asarray(probabilities, dtype=float)
+    population = np.asarray(population, dtype=float)
+    if len(population) == 0:
+        raise ValueError("a percentile needs a scoring population: none was given")
+    below = np.searchsorted(population, probabilities, side="left")
+    at_or_below = np.searchsorted(population, probabilities, side="right")
+    return 100.0 * (below + at_or_below) / (2.0 * len(population))
+
+
+def population_band(percentiles: np.ndarray) -> np.ndarray:
+    """The population band of each risk percentile (see POPULATION_BANDS)."""
+    names = np.array([name for name, _ in POPULATION_BANDS], dtype=object)
+    bounds = np.array([bound for _, bound in POPULATION_BANDS[1:]])
+    return names[np.searchsorted(bounds, np.asarray(percentiles, dtype=float), side="right")]
 
 
 def recommended_action(probabilities: np.ndarray) -> np.ndarray:
@@ -117,6 +167,7 @@ class ChurnPredictor:
         model_name: str,
         model_version: str,
         economics: Economics = Economics(),
+        check_rows: pd.DataFrame | None = None,
     ) -> None:
         self.model = model  # the fitted pipeline itself, for what needs scikit-learn's interface
         self.model_name = model_name
@@ -148,11 +199,52 @@ class ChurnPredictor:
         self._compiled: CompiledTrees | None = compile_booster(
             booster, self._iterations, self._feature_sum
         )
+        self._engine = COMPILED if self._compiled is not None else XGBOOST
+        self.check: FastPathCheck | None = None
+        if check_rows is not None:
+            self.verify(check_rows)
 
     @property
     def engine(self) -> str:
-        """What runs the trees for a few rows: "compiled trees" (depth <= 3) or "xgboost"."""
-        return "compiled trees" if self._compiled is not None else "xgboost"
+        """What serves: "compiled trees" (depth <= 3, a few rows or contributions), "xgboost",
+        or, after a failed load-time check, "scikit-learn pipeline"."""
+        return self._engine
+
+    # Read by the load-time check (`ecom.churn.fast_path_check`).
+    @property
+    def booster(self) -> xgb.Booster:
+        return self._booster
+
+    @property
+    def iterations(self) -> tuple[int, int]:
+        return self._iterations
+
+    @property
+    def feature_groups(self) -> np.ndarray:
+        """Encoded columns x input features (0/1): contributions @ this = per-feature sums."""
+        return self._feature_sum
+
+    @property
+    def compiled(self) -> CompiledTrees | None:
+        return self._compiled
+
+    def verify(self, example: pd.DataFrame | None) -> FastPathCheck:
+        """Check every engine against the logged model on `example`'s rows (plus all-missing
+        ones) and serve with the fastest that passed; a failure is logged as a warning."""
+        rows = check_rows(example, self.numeric, self.categorical)
+        self.check = check_fast_path(self, rows)
+        self._engine = self.check.engine
+        if not self.check.passed:
+            log.warning(
+                "%s v%s: the fast path does not reproduce the logged model on %d rows (%s); "
+                "serving with the %s engine instead",
+                self.model_name,
+                self.model_version,
+                self.check.rows,
+                "; ".join(self.check.failures),
+                self.engine,
+            )
+        return self.check
 
     # ------------------------------------------------------------------ building
 
@@ -258,6 +350,26 @@ class ChurnPredictor:
             top.append([(self._feature_names[i], float(row[i])) for i in order if row[i] > 0])
         return top
 
+    def engine_scores(
+        self, engine: str, encoded: np.ndarray, *, explain: bool = True
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Calibrated probabilities and, with `explain`, per-feature contributions (rows x
+        features) of encoded rows through one engine: the compiled tables or XGBoost itself."""
+        if engine == COMPILED and self._compiled is not None:
+            patterns = self._compiled.patterns(encoded)
+            raw = self._compiled.probabilities(patterns)
+            contributions = self._compiled.contributions_of(patterns) if explain else None
+            return self._calibrate(raw), contributions
+        matrix = self.matrix(encoded)
+        raw = self._booster.predict(matrix, iteration_range=self._iterations)
+        return self._calibrate(raw), self._contributions(matrix) if explain else None
+
+    def _contributions(self, matrix: xgb.DMatrix) -> np.ndarray:
+        contributions = self._booster.predict(
+            matrix, pred_contribs=True, iteration_range=self._iterations
+        )[:, :-1]  # the last column is the bias
+        return contributions @ self._feature_sum
+
     def scores(
         self, encoded: np.ndarray, *, explain: bool
     ) -> tuple[np.ndarray, list[list[tuple[str, float]]] | None]:
@@ -266,22 +378,25 @@ class ChurnPredictor:
         booster), summed per input feature."""
         if len(encoded) == 0:
             return np.array([], dtype=float), [] if explain else None
-        compiled = self._compiled
-        if compiled is not None and (explain or len(encoded) <= COMPILED_ROWS):
-            patterns = compiled.patterns(encoded)
-            raw = compiled.probabilities(patterns)
-            per_feature = compiled.contributions_of(patterns) if explain else None
-        else:
-            matrix = self.matrix(encoded)
-            raw = self._booster.predict(matrix, iteration_range=self._iterations)
-            per_feature = None
-            if explain:
-                contributions = self._booster.predict(
-                    matrix, pred_contribs=True, iteration_range=self._iterations
-                )[:, :-1]  # the last column is the bias
-                per_feature = contributions @ self._feature_sum
-        top = self._top(per_feature) if per_feature is not None else None
-        return self._calibrate(raw), top
+        tables = self._engine == COMPILED and (explain or len(encoded) <= COMPILED_ROWS)
+        probability, per_feature = self.engine_scores(
+            COMPILED if tables else XGBOOST, encoded, explain=explain
+        )
+        return probability, self._top(per_feature) if per_feature is not None else None
+
+    def _pipeline_scores(
+        self, features: Mapping[str, Sequence] | pd.DataFrame, *, explain: bool
+    ) -> tuple[np.ndarray, list[list[tuple[str, float]]] | None]:
+        """What `scores` answers, from the logged pipeline itself: its `predict_proba` and its
+        own encoding for the contributions (the engine after a failed load-time check)."""
+        columns = [*self.numeric, *self.categorical]
+        frame = pd.DataFrame({column: list(features[column]) for column in columns})
+        probability = churn_models.predict_churn(self.model, frame)
+        if not explain or len(frame) == 0:
+            return probability, None
+        cast = churn_models.feature_matrix(frame, self.numeric, self.categorical)
+        encoded = pipeline_encoding(self.model, cast)
+        return probability, self._top(self._contributions(self.matrix(encoded)))
 
     def predict(
         self,
@@ -291,7 +406,10 @@ class ChurnPredictor:
         explain: bool = True,
     ) -> Predictions:
         """Every answer for each input row, in input order (see `Predictions`)."""
-        probability, top = self.scores(self.encode(features), explain=explain)
+        if self._engine == PIPELINE:
+            probability, top = self._pipeline_scores(features, explain=explain)
+        else:
+            probability, top = self.scores(self.encode(features), explain=explain)
         rows = len(probability)
         if isinstance(features_as_of, date) or features_as_of is None:
             as_of = [features_as_of] * rows

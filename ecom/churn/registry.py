@@ -1,22 +1,24 @@
-"""The MLflow model registry: which version is `champion`, and when a new one takes over.
+"""The MLflow model registry: which version is `champion`, registering and crowning versions.
 
-The rule: a new version becomes champion only when the evidence says it beats the current
-champion on the same test cutoffs (the champion is re-scored on the new test set rather than
-trusted on the numbers it earned on older data): a paired, user-clustered bootstrap interval of
-the AUC gain must clear a margin and calibration must not get worse. The decision itself is a
-pure function, tested on its own.
+Whether a new version deserves the alias is the champion gate's decision (`ecom.churn.gate`);
+the registry only records it.
+
+`ModelRegistry` is the one way to the registry for everything that reads it (scoring, the
+service's model holder, monitoring, the report): the champion's version, a version's model and
+input example, its training run, and that run's artifacts by name, over one `MlflowClient`.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
 
 import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
-
-from ecom.churn.evaluation import PairedComparison
 
 log = logging.getLogger(__name__)
 
@@ -25,66 +27,81 @@ CHAMPION_ALIAS = "champion"
 EXPERIMENT_NAME = "churn_prediction"
 
 
+class MissingRunArtifact(FileNotFoundError):
+    """A version's training run lacks an artifact (trained before runs recorded it)."""
+
+
 @dataclass(frozen=True)
-class ChampionDecision:
-    promote: bool
-    reason: str
-    candidate_score: float
-    champion_score: float | None
-    champion_version: str | None
-    comparison: PairedComparison | None = None
+class LoadedVersion:
+    """A registered version's model and the input example logged with it (None if none)."""
+
+    version: str
+    model: Any
+    input_example: Any
 
 
-def decide_champion(
-    candidate_score: float,
-    comparison: PairedComparison | None,
-    champion_version: str | None = None,
-    *,
-    min_auc_gain: float = 0.0,
-    max_brier_increase: float = 0.002,
-    refusal: str | None = None,
-) -> ChampionDecision:
-    """Promote when there is no champion, when it could not be scored on the new test set
-    (`comparison` None with a version), or when the evidence says the challenger is better:
-    the lower bound of the paired bootstrap interval of its AUC gain exceeds `min_auc_gain`
-    and its Brier score is at most `max_brier_increase` worse. A challenger better only by
-    noise has an interval that straddles zero and keeps the incumbent. A `refusal` (the
-    quality gate failed on the training data) keeps the incumbent whatever the evidence."""
-    if refusal is not None:
-        kept = f"champion stays v{champion_version}" if champion_version else "no champion"
-        return ChampionDecision(
-            False, f"not crowned, {refusal}; {kept}", candidate_score, None, champion_version
+class ModelRegistry:
+    """One registered model (`name`) in one tracking store, through one `MlflowClient`.
+
+    Reads only: training registers and crowns with the module functions below. Build it with
+    `ModelRegistry.at(tracking_uri)`, which keeps one per store per process (the first client
+    call on a sqlite store costs seconds)."""
+
+    _instances: ClassVar[dict[tuple[str, str], ModelRegistry]] = {}
+    _instances_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, tracking_uri: str, name: str = MODEL_NAME) -> None:
+        self.tracking_uri = tracking_uri
+        self.name = name
+        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+    @classmethod
+    def at(cls, tracking_uri: str, name: str = MODEL_NAME) -> ModelRegistry:
+        with cls._instances_lock:
+            registry = cls._instances.get((tracking_uri, name))
+            if registry is None:
+                registry = cls._instances[(tracking_uri, name)] = cls(tracking_uri, name)
+            return registry
+
+    def champion_version(self) -> str | None:
+        """The version the `champion` alias points at, or None when there is none yet."""
+        return champion_version(self.client, self.name)
+
+    def load(self, version: str) -> LoadedVersion:
+        """`name` v`version` as logged (by number, so a promotion meanwhile cannot mix models),
+        with its input example."""
+        local = mlflow.artifacts.download_artifacts(
+            f"models:/{self.name}/{version}", tracking_uri=self.tracking_uri
         )
-    if champion_version is None:
-        return ChampionDecision(True, "no champion yet", candidate_score, None, None)
-    if comparison is None:
-        return ChampionDecision(
-            True,
-            f"champion v{champion_version} cannot score the current features",
-            candidate_score,
-            None,
-            champion_version,
-        )
-    c = comparison
-    evidence = (
-        f"AUC {c.challenger_auc:.4f} vs champion v{champion_version} {c.champion_auc:.4f}, "
-        f"gain {c.auc_difference:+.4f} [{c.confidence:.0%} CI {c.auc_difference_low:+.4f}, "
-        f"{c.auc_difference_high:+.4f}]; Brier change {c.brier_difference:+.4f} "
-        f"[{c.brier_difference_low:+.4f}, {c.brier_difference_high:+.4f}] "
-        f"over {c.users:,} users on the same test cutoffs"
-    )
-    if c.auc_difference_low <= min_auc_gain:
-        verdict = f"kept: the AUC gain's lower bound does not clear {min_auc_gain:+.4f}"
-        promote = False
-    elif c.brier_difference > max_brier_increase:
-        verdict = f"kept: calibration worsens by more than {max_brier_increase:.4f} Brier"
-        promote = False
-    else:
-        verdict = "promoted: the AUC gain clears the margin and calibration holds"
-        promote = True
-    return ChampionDecision(
-        promote, f"{verdict} ({evidence})", candidate_score, c.champion_auc, champion_version, c
-    )
+        model = mlflow.sklearn.load_model(local)
+        example = mlflow.models.Model.load(local).load_input_example(local)
+        return LoadedVersion(str(version), model, example)
+
+    def run_id(self, version: str) -> str | None:
+        """The training run that logged `version` (None if it names none)."""
+        return self.client.get_model_version(self.name, version).run_id or None
+
+    def run(self, version: str):
+        """The `mlflow.entities.Run` that logged `version` (its params, metrics, tags)."""
+        run_id = self.run_id(version)
+        if run_id is None:
+            raise MissingRunArtifact(f"{self.name} v{version} names no training run")
+        return self.client.get_run(run_id)
+
+    def artifact(self, version: str, path: str, destination: Path) -> Path:
+        """One artifact of `version`'s run, downloaded under `destination`; raises
+        `MissingRunArtifact` (naming the run and the path) when the run lacks it."""
+        run_id = self.run_id(version)
+        try:
+            if run_id is None:
+                raise MlflowException("the version names no training run")
+            destination.mkdir(parents=True, exist_ok=True)
+            return Path(self.client.download_artifacts(run_id, path, str(destination)))
+        except (MlflowException, OSError) as error:  # MLflow raises both for a missing path
+            raise MissingRunArtifact(
+                f"run {run_id} of {self.name} v{version} has no artifact {path!r}: retrain "
+                f"(`ecom train`) so the run records it ({error})"
+            ) from error
 
 
 def configure_tracking(tracking_uri: str, artifact_root: str) -> str:
@@ -92,7 +109,7 @@ def configure_tracking(tracking_uri: str, artifact_root: str) -> str:
     with artifacts under `artifact_root`, so runs never write into the working directory)."""
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    client = ModelRegistry.at(tracking_uri).client
     experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
     if experiment is None:
         experiment_id = client.create_experiment(EXPERIMENT_NAME, artifact_location=artifact_root)
@@ -119,11 +136,17 @@ def register_version(client: MlflowClient, model_uri: str, name: str = MODEL_NAM
     registering never moves the champion alias."""
     try:
         client.get_registered_model(name)
+        first = False
     except MlflowException:
-        client.create_registered_model(
+        first = True
+    # `register_model` creates the name itself; creating it first made MLflow print "already
+    # exists. Creating a new version" on the very first run.
+    version = str(mlflow.register_model(model_uri, name).version)
+    if first:
+        client.update_registered_model(
             name, description="Churn in the next 30 days from churn_v1 features (XGBoost)."
         )
-    return str(mlflow.register_model(model_uri, name).version)
+    return version
 
 
 def promote(client: MlflowClient, version: str, name: str = MODEL_NAME) -> None:

@@ -7,6 +7,14 @@ for the snapshot's own date in one transaction: the scoring date is the data's a
 never the wall clock, so re-running replaces that date's rows and older dates stay as they
 were. Reading and writing use COPY and scoring is one vectorised call, so 100k users take
 seconds.
+
+Every score also carries the user's risk percentile in the scoring population (everyone scored
+on that date by that model) and its population band (top 5%, 5-20%, 20-50%, bottom 50%): with
+a churn base rate near 0.9 the absolute bands put almost everyone in "high" or "critical",
+while the percentile still says who is riskiest. The service computes the same percentile with
+the same function from the scores stored here (`read_score_population`), so `/predict` equals
+this table. The summary reports the champion's realised top-decile lift over the base rate on
+its test split: the scoring date's own labels do not exist yet.
 """
 
 from __future__ import annotations
@@ -17,25 +25,34 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from ecom.churn.predict import RISK_BANDS, ChurnPredictor, Economics, expected_value, risk_band
-from ecom.churn.registry import MODEL_NAME, champion_version, configure_tracking
+from ecom.churn.predict import (
+    POPULATION_BANDS,
+    RISK_BANDS,
+    ChurnPredictor,
+    Economics,
+    population_band,
+    population_percentile,
+)
+from ecom.churn.registry import MODEL_NAME, ModelRegistry, configure_tracking
 from ecom.config import Settings
-from ecom.db import connect, table_exists, transaction
+from ecom.db import fetch_all, read_query_frame, table_exists, transaction
+from ecom.relations import SCORING_MART
 from ecom.services import Endpoints
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+    from ecom.quality.verdicts import GateVerdict
 
 log = logging.getLogger(__name__)
 
-SCORING_TABLE = "analytics.mart_churn_scoring"
 SCORES_TABLE = "analytics.churn_scores"
 TARGETS_TABLE = "analytics.retention_targets"
-
-__all__ = ["RISK_BANDS", "expected_value", "risk_band", "score_users"]
-
-_COPY_NULL = "\\N"
 
 SCORES_DDL = f"""
 create table if not exists {SCORES_TABLE} (
@@ -47,6 +64,8 @@ create table if not exists {SCORES_TABLE} (
     model_version text not null,
     features_as_of date not null,
     scored_at timestamptz not null,
+    risk_percentile double precision,
+    population_band text,
     primary key (scoring_date, user_id)
 )"""
 TARGETS_DDL = f"""
@@ -60,15 +79,79 @@ create table if not exists {TARGETS_TABLE} (
     model_name text not null,
     model_version text not null,
     scored_at timestamptz not null,
+    risk_percentile double precision,
+    population_band text,
+    recency_days double precision,
     primary key (scoring_date, target_rank)
 )"""
+# Tables created before the population columns existed gain them (NULL on older dates).
+POPULATION_COLUMNS_DDL = [
+    f"alter table {SCORES_TABLE} add column if not exists risk_percentile double precision",
+    f"alter table {SCORES_TABLE} add column if not exists population_band text",
+    f"alter table {TARGETS_TABLE} add column if not exists risk_percentile double precision",
+    f"alter table {TARGETS_TABLE} add column if not exists population_band text",
+    f"alter table {TARGETS_TABLE} add column if not exists recency_days double precision",
+]
+SCORE_COLUMNS = [
+    "scoring_date", "user_id", "churn_probability", "risk_band", "model_name", "model_version",
+    "features_as_of", "scored_at", "risk_percentile", "population_band",
+]  # fmt: skip
+TARGET_COLUMNS = [
+    "scoring_date", "target_rank", "user_id", "churn_probability", "expected_value", "risk_band",
+    "model_name", "model_version", "scored_at", "risk_percentile", "population_band",
+    "recency_days",
+]  # fmt: skip
 
 _models: dict[tuple, ChurnPredictor] = {}
 _models_lock = threading.Lock()
 
 
 class NoChampionModel(RuntimeError):
-    """No model version carries the `champion` alias yet (run `ecom train`)."""
+    """No model version carries the `champion` alias; the message says why (`no_champion_reason`)."""
+
+
+def no_champion_reason(settings: Settings, client: MlflowClient) -> str:
+    """Why no version is the champion, and what to do: never trained, or trained on a load the
+    quality gate refused (its verdict, kept in the database, says what it refused), or trained
+    but not crowned by the champion gate.
+
+    "Run `ecom train`" is wrong advice after a refused load: training ran, and will refuse
+    again until the data is fixed or the gate passes.
+    """
+    from mlflow.exceptions import MlflowException
+
+    try:
+        versions = client.search_model_versions(f"name = '{MODEL_NAME}'")
+    except MlflowException:
+        versions = []
+    if not versions:
+        return (
+            f"no version of {MODEL_NAME} was ever trained in {settings.tracking_uri}: "
+            "run `ecom train` (or `ecom pipeline`)"
+        )
+    verdict = _latest_gate_verdict(settings)
+    trained = f"{len(versions)} version(s) of {MODEL_NAME} were trained, none is the champion"
+    if verdict is not None and not verdict.passed:
+        return (
+            f"{trained}: {verdict.refusal()}\nfix the data (see `ecom quality`), load it again "
+            "and run `ecom pipeline`; training on this load will not crown a model"
+        )
+    return (
+        f"{trained}: no challenger beat the champion gate; run `ecom train` on the current "
+        "load and read its model comparison"
+    )
+
+
+def _latest_gate_verdict(settings: Settings) -> GateVerdict | None:
+    """The gate's last verdict on the load now in `raw`, or None when it cannot be read."""
+    from ecom.quality.verdicts import latest_verdict
+    from ecom.services import ensure_services
+
+    try:
+        return latest_verdict(ensure_services(settings).database_url)
+    except Exception as error:  # advice only: never hide the missing champion behind this
+        log.warning("could not read the quality gate's last verdict: %s", error)
+        return None
 
 
 class ScoringDateMismatch(ValueError):
@@ -86,13 +169,27 @@ class ScoringSummary:
     targets: int
     top_targets: list[tuple[int, float, float]] = field(default_factory=list)
     seconds: float = 0.0
+    population_bands: dict[str, int] = field(default_factory=dict)
+    # The champion's realised top-decile lift and base rate on its test split (MLflow run).
+    test_lift_top_decile: float | None = None
+    test_base_rate: float | None = None
+
+    def lift_line(self) -> str:
+        if self.test_lift_top_decile is None or self.test_base_rate is None:
+            return "top-decile lift: not recorded in the champion's run"
+        return (
+            f"top-decile lift {self.test_lift_top_decile:.2f} over a base rate of "
+            f"{self.test_base_rate:.3f} (champion's test split)"
+        )
 
     def summary_line(self) -> str:
         bands = ", ".join(f"{band} {count:,}" for band, count in self.risk_bands.items())
+        ranked = ", ".join(f"{band} {count:,}" for band, count in self.population_bands.items())
         top = f", best expected value {self.top_targets[0][2]:.2f}" if self.top_targets else ""
         return (
             f"scored {self.users_scored:,} users on {self.scoring_date} with {self.model_name} "
-            f"v{self.model_version} ({bands}); {self.targets} retention targets{top}"
+            f"v{self.model_version} ({bands}; by percentile: {ranked}); {self.lift_line()}; "
+            f"{self.targets} retention targets{top}"
         )
 
     def as_rich_table(self):
@@ -102,7 +199,7 @@ class ScoringSummary:
         table = Table(
             title=f"scored {self.users_scored:,} users on {self.scoring_date} with "
             f"{self.model_name} v{self.model_version} in {self.seconds:.1f} s",
-            caption=f"risk bands: {bands}; {self.targets} retention targets",
+            caption=f"risk bands: {bands}; {self.lift_line()}; {self.targets} retention targets",
         )
         for column in ("rank", "user_id", "churn probability", "expected value"):
             table.add_column(column, justify="right")
@@ -115,14 +212,26 @@ class ScoringSummary:
 
 
 def select_retention_targets(scores: pd.DataFrame, count: int) -> pd.DataFrame:
-    """The `count` users with the highest positive expected value (ties: lower user_id first).
+    """The `count` users with the highest positive expected value.
 
     A contact with negative expected value loses money whatever its rank, so it is never a
-    target even when fewer than `count` users are worth contacting."""
+    target even when fewer than `count` users are worth contacting. Scores tie often (a tree
+    ensemble gives whole blocks of users one probability), so ties are broken by meaning, not
+    by table order: the more recent buyer first (lower `recency_days`: still a customer a
+    contact can reach; unknown recency last), then the lower user_id, so a re-run picks the
+    same users."""
     if count < 0:
         raise ValueError(f"retention target count must be >= 0, got {count}")
+    missing = [c for c in ("user_id", "expected_value", "recency_days") if c not in scores]
+    if missing:
+        raise ValueError(f"retention targets need column(s) {', '.join(missing)}")
     worth_it = scores[scores["expected_value"] > 0]
-    ranked = worth_it.sort_values(["expected_value", "user_id"], ascending=[False, True])
+    ranked = worth_it.sort_values(
+        ["expected_value", "recency_days", "user_id"],
+        ascending=[False, True, True],
+        na_position="last",
+        kind="mergesort",
+    )
     targets = ranked.head(count).reset_index(drop=True)
     targets.insert(0, "target_rank", np.arange(1, len(targets) + 1))
     return targets
@@ -132,61 +241,66 @@ def select_retention_targets(scores: pd.DataFrame, count: int) -> pd.DataFrame:
 
 
 def read_scoring_features(database_url: str) -> pd.DataFrame:
-    """The scoring mart through COPY (10x faster than row fetches at 100k users)."""
-    schema, table = SCORING_TABLE.split(".")
-    if not table_exists(database_url, schema, table):
+    """The scoring mart through COPY (10x faster than row fetches at 100k users); only SQL NULL
+    is missing, so text reaches the model as Feast's online read gives it to the service."""
+    if not table_exists(database_url, *SCORING_MART):
         raise FileNotFoundError(
-            f"{SCORING_TABLE} does not exist: build the marts (`ecom transform`)"
+            f"{SCORING_MART} does not exist: build the marts (`ecom transform`)"
         )
-    buffer = io.StringIO()
-    connection = connect(database_url)
-    try:
-        with connection.cursor() as cursor:
-            cursor.copy_expert(
-                f"COPY (SELECT * FROM {SCORING_TABLE}) TO STDOUT WITH (FORMAT csv, HEADER, "
-                f"NULL '{_COPY_NULL}')",
-                buffer,
-            )
-    finally:
-        connection.close()
-    buffer.seek(0)
-    # Only COPY's own NULL marker is missing: text such as "NA", "None" or "" stays text, as
-    # Feast's online read keeps it (pandas' default would turn it into NaN).
-    frame = pd.read_csv(
-        buffer,
+    frame = read_query_frame(
+        database_url,
+        f"SELECT * FROM {SCORING_MART}",
         dtype={"traffic_source": "object", "gender": "object", "country": "object"},
-        keep_default_na=False,
-        na_values=[_COPY_NULL],
+        only_sql_null=True,
     )
     for column in ("user_id", "cutoff_date"):
         if column not in frame:
-            raise ValueError(f"{SCORING_TABLE} lacks required column {column!r}")
+            raise ValueError(f"{SCORING_MART} lacks required column {column!r}")
     return frame
 
 
+def read_score_population(database_url: str, scoring_date: date, model_version: str) -> np.ndarray:
+    """The churn probabilities `model_version` gave everyone on `scoring_date`, sorted: the
+    population a percentile is taken in. Empty when that date was not scored by that model."""
+    schema, table = SCORES_TABLE.split(".")
+    if not table_exists(database_url, schema, table):
+        return np.array([], dtype=float)
+    rows = fetch_all(
+        database_url,
+        f"select churn_probability from {SCORES_TABLE} "
+        "where scoring_date = %s and model_version = %s order by churn_probability",
+        (scoring_date, str(model_version)),
+    )
+    return np.array([row[0] for row in rows], dtype=float)
+
+
+def champion_test_lift(settings: Settings, version: str) -> tuple[float | None, float | None]:
+    """(top-decile lift, base rate) on the champion's test split, as its MLflow run logged them."""
+    metrics = ModelRegistry.at(settings.tracking_uri).run(version).data.metrics
+    return metrics.get("test_lift_top_decile"), metrics.get("test_base_rate")
+
+
 def champion_predictor(settings: Settings, version: str | None = None) -> ChurnPredictor:
-    """The champion (or `version`) as a `ChurnPredictor`, loaded once per process and version.
+    """The champion (or `version`) as a `ChurnPredictor`, loaded once per process and version
+    and proved against the logged model on its input example (`ChurnPredictor.verify`).
 
     Loaded by version number, not alias, so a promotion during a run cannot mix models."""
-    import mlflow
-    from mlflow.tracking import MlflowClient
-
     configure_tracking(settings.tracking_uri, settings.artifact_root.as_uri())
+    registry = ModelRegistry.at(settings.tracking_uri)
+    version = version or registry.champion_version()
     if version is None:
-        client = MlflowClient(
-            tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri
-        )
-        version = champion_version(client)
-    if version is None:
-        raise NoChampionModel(f"no version of {MODEL_NAME} is aliased 'champion': run `ecom train`")
+        raise NoChampionModel(no_champion_reason(settings, registry.client))
     economics = Economics(settings.customer_ltv, settings.win_back_rate, settings.contact_cost)
     key = (settings.tracking_uri, version, economics)
     with _models_lock:
         if key not in _models:
-            model = mlflow.sklearn.load_model(f"models:/{MODEL_NAME}/{version}")
-            _models[key] = ChurnPredictor(
-                model, model_name=MODEL_NAME, model_version=version, economics=economics
+            loaded = registry.load(version)
+            predictor = ChurnPredictor(
+                loaded.model, model_name=MODEL_NAME, model_version=version, economics=economics
             )
+            example = loaded.input_example
+            predictor.verify(example if isinstance(example, pd.DataFrame) else None)
+            _models[key] = predictor
     return _models[key]
 
 
@@ -195,7 +309,7 @@ def snapshot_date(features: pd.DataFrame) -> date:
     days = pd.to_datetime(features["cutoff_date"]).dt.date.unique()
     if len(days) != 1:
         raise ValueError(
-            f"{SCORING_TABLE} must hold one cutoff_date, found {len(days)}: "
+            f"{SCORING_MART} must hold one cutoff_date, found {len(days)}: "
             f"{', '.join(str(day) for day in sorted(days)[:5])}"
         )
     return days[0]
@@ -226,6 +340,8 @@ def write_scores(
         cursor.execute("create schema if not exists analytics")
         cursor.execute(SCORES_DDL)
         cursor.execute(TARGETS_DDL)
+        for statement in POPULATION_COLUMNS_DDL:
+            cursor.execute(statement)
         cursor.execute(f"delete from {SCORES_TABLE} where scoring_date = %s", (scoring_date,))
         cursor.execute(f"delete from {TARGETS_TABLE} where scoring_date = %s", (scoring_date,))
         _copy_rows(cursor, SCORES_TABLE, scores)
@@ -242,11 +358,11 @@ def score_users(
     started = time.perf_counter()
     features = read_scoring_features(endpoints.database_url)
     if len(features) == 0:
-        raise ValueError(f"{SCORING_TABLE} is empty: no user is active as of the data's end")
+        raise ValueError(f"{SCORING_MART} is empty: no user is active as of the data's end")
     as_of = snapshot_date(features)
     if scoring_date is not None and scoring_date != as_of:
         raise ScoringDateMismatch(
-            f"--date {scoring_date} is not the scoring snapshot's date: {SCORING_TABLE} holds "
+            f"--date {scoring_date} is not the scoring snapshot's date: {SCORING_MART} holds "
             f"features as of {as_of}; score that date (omit --date) or rebuild the marts "
             "(`ecom transform`) on data that ends the day before"
         )
@@ -256,23 +372,26 @@ def score_users(
         predictions = predictor.predict(features, features_as_of=as_of, explain=False).frame()
     except ValueError as error:
         raise ValueError(
-            f"{SCORING_TABLE} cannot be scored by champion v{version}: {error}"
+            f"{SCORING_MART} cannot be scored by champion v{version}: {error}"
         ) from error
     scored_at = datetime.now(UTC)
-    scores = predictions[
-        ["user_id", "churn_probability", "risk_band", "model_name", "model_version",
-         "features_as_of"]
-    ].assign(scoring_date=as_of, scored_at=scored_at.isoformat())[
-        ["scoring_date", "user_id", "churn_probability", "risk_band", "model_name",
-         "model_version", "features_as_of", "scored_at"]
-    ]  # fmt: skip
-    valued = scores.assign(expected_value=predictions["expected_value"])
-    targets = select_retention_targets(valued, settings.retention_target_count)[
-        ["scoring_date", "target_rank", "user_id", "churn_probability", "expected_value",
-         "risk_band", "model_name", "model_version", "scored_at"]
-    ]  # fmt: skip
+    probabilities = predictions["churn_probability"].to_numpy()
+    percentiles = population_percentile(probabilities, np.sort(probabilities))
+    scores = predictions.assign(
+        scoring_date=as_of,
+        scored_at=scored_at.isoformat(),
+        risk_percentile=percentiles,
+        population_band=population_band(percentiles),
+    )[SCORE_COLUMNS]
+    valued = scores.assign(
+        expected_value=predictions["expected_value"],
+        recency_days=pd.to_numeric(features["recency_days"], errors="coerce").to_numpy(),
+    )
+    targets = select_retention_targets(valued, settings.retention_target_count)[TARGET_COLUMNS]
     write_scores(endpoints.database_url, as_of, scores, targets)
     counts = scores["risk_band"].value_counts()
+    ranked = scores["population_band"].value_counts()
+    lift, base_rate = champion_test_lift(settings, version)
     summary = ScoringSummary(
         scoring_date=as_of,
         features_as_of=as_of,
@@ -280,6 +399,9 @@ def score_users(
         model_name=MODEL_NAME,
         model_version=version,
         risk_bands={name: int(counts.get(name, 0)) for name, _ in RISK_BANDS},
+        population_bands={name: int(ranked.get(name, 0)) for name, _ in reversed(POPULATION_BANDS)},
+        test_lift_top_decile=lift,
+        test_base_rate=base_rate,
         targets=len(targets),
         top_targets=[
             (int(row.user_id), float(row.churn_probability), float(row.expected_value))

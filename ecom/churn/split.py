@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 from datetime import timedelta
 
+import numpy as np
 import pandas as pd
 
 
@@ -34,6 +35,19 @@ class CutoffSplit:
     def window(self, name: str) -> tuple[str, str]:
         cutoffs = getattr(self, name)
         return cutoffs[0].date().isoformat(), cutoffs[-1].date().isoformat()
+
+
+@dataclass
+class SplitData:
+    """A split training set as the models, the gate and the tracking read it: each split's
+    source rows (`parts`), model inputs (`x`) and labels (`y`), keyed train/validation/test."""
+
+    split: CutoffSplit
+    parts: dict[str, pd.DataFrame]
+    x: dict[str, pd.DataFrame]
+    y: dict[str, np.ndarray]
+    numeric: list[str]
+    categorical: list[str]
 
 
 def plan_cutoff_split(

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.table import Table
 
 from ecom.cli.common import console, fail, runtime
+
+if TYPE_CHECKING:
+    from ecom.churn.training import TrainingResult
 
 
 def train(
@@ -21,7 +25,38 @@ def train(
 
     settings, endpoints = runtime()
     result = train_churn_models(settings, endpoints, truth_dir=truth)
-    console.print(result.as_rich_table())
+    console.print(training_table(result))
+
+
+def training_table(result: TrainingResult) -> Table:
+    """Every candidate's validation and test metrics, the chosen one starred, and the gate's
+    intervals (and the oracle's ceiling, when known) underneath."""
+    kept = f"champion stays v{result.champion_version}"
+    table = Table(
+        title=f"{result.model_name} v{result.model_version} "
+        f"({'now champion' if result.promoted else kept})"
+    )
+    for column in ("candidate", "val AUC", "test AUC", "PR-AUC", "Brier", "top-10% lift"):
+        table.add_column(column, justify="left" if column == "candidate" else "right")
+    for name, candidate in result.candidates.items():
+        table.add_row(
+            name + (" *" if name == result.selected else ""),
+            f"{candidate.validation['roc_auc']:.4f}",
+            f"{candidate.test['roc_auc']:.4f}",
+            f"{candidate.test['pr_auc']:.4f}",
+            f"{candidate.test['brier']:.4f}",
+            f"{candidate.test['lift_top_decile']:.2f}",
+        )
+    caption = result.decision.gate_line()  # without a comparison it is the reason already
+    if result.decision.comparison is not None:
+        caption += f". {result.decision.reason}"
+    if result.oracle_auc is not None:
+        caption = (
+            f"oracle AUC {result.oracle_auc:.4f}; AUC/oracle {result.oracle_ratio:.3f}, "
+            f"(AUC-0.5)/(oracle-0.5) {result.oracle_lift_ratio:.3f}. {caption}"
+        )
+    table.caption = caption
+    return table
 
 
 def score(
@@ -35,13 +70,13 @@ def score(
     ] = None,
 ) -> None:
     """Score every active user with the champion; write churn_scores and retention_targets."""
-    from ecom.churn.scoring import ScoringDateMismatch, score_users
+    from ecom.churn.scoring import NoChampionModel, ScoringDateMismatch, score_users
 
     settings, endpoints = runtime()
     try:
         summary = score_users(
             settings, endpoints, scoring_date=scoring_date.date() if scoring_date else None
         )
-    except ScoringDateMismatch as error:
+    except (ScoringDateMismatch, NoChampionModel) as error:
         raise fail(str(error)) from error
     console.print(summary.as_rich_table())

@@ -2,14 +2,45 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
+
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from ecom.config import Settings, get_settings
-from ecom.services import Endpoints, ensure_services
+from ecom.config import Settings
+from ecom.runtime import start_runtime
+from ecom.services import Endpoints
 
 console = Console()
+
+# Warnings from libraries that no user of this project can act on, filtered by the module
+# that raises them, so the project's own warnings (and any new library's) still show.
+LIBRARY_WARNINGS = (
+    r"evidently\.",  # numpy.core use in evidently.legacy.tests.utils
+    r".*[/\\]evidently[/\\]",  # invalid escape sequences, warned as its source compiles
+    r"litestar\.",  # LitestarDeprecationWarning, raised inside litestar itself
+)
+
+
+def quiet_libraries() -> None:
+    """What a demo's output should not carry: other packages' deprecation warnings and
+    MLflow's tqdm "Downloading artifacts" bars (one per artifact read back from a run)."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for module in LIBRARY_WARNINGS:
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=module)
+
+
+def plain_output_when_piped() -> None:
+    """Strip ANSI colour codes from what goes to a file or a pipe. Feast prints its
+    materialize progress with colorama's codes whatever the output is; rich already writes
+    plain text when the output is not a terminal."""
+    if not sys.stdout.isatty():
+        import colorama
+
+        colorama.init(strip=True, convert=False)
 
 
 def command_group(help: str, **settings: object) -> typer.Typer:
@@ -21,11 +52,8 @@ def command_group(help: str, **settings: object) -> typer.Typer:
 
 
 def runtime() -> tuple[Settings, Endpoints]:
-    """Settings plus running services; exports the connection variables dbt and Feast read."""
-    settings = get_settings()
-    endpoints = ensure_services(settings)
-    endpoints.export(settings)
-    return settings, endpoints
+    """Settings plus running services: the command's process edge (`ecom.runtime`)."""
+    return start_runtime()
 
 
 def fail(message: str) -> typer.Exit:

@@ -42,39 +42,79 @@ def generate(
             help="Plant drift in the last N weeks (shifted traffic sources, fewer purchases).",
         ),
     ] = 0,
+    profile: Annotated[
+        str,
+        typer.Option(
+            help="default: the demo world, with a planted churn process, an A/B test and "
+            "_truth/. thelook: the process of TheLook's own generator (fake.py): anonymous "
+            "browsing, purchase-only registered sessions, orders uniform after sign-up, rows "
+            "up to 8 days past its clock (the day before --end-date); no truth, no experiment.",
+        ),
+    ] = "default",
+    csv_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="export: BigQuery's export (zoned timestamps, geometry, empty NULLs). thelook: "
+            'as TheLook\'s generator writes (QUOTE_NONNUMERIC, NULL as "", product numbers '
+            "as text, naive timestamps, CRLF, no geometry). Default: thelook with --profile "
+            "thelook, else export.",
+            show_default=False,
+        ),
+    ] = None,
+    campaign: Annotated[
+        bool,
+        typer.Option(
+            "--campaign",
+            help="Plant a randomized retention campaign (campaign_contacts.csv and its truth); "
+            "off by default, since the churn truth does not model the campaign's effect.",
+        ),
+    ] = False,
     campaign_effect: Annotated[
-        float,
+        float | None,
         typer.Option(
             min=0.0,
             max=1.5,
-            help="Scale of the planted retention campaign's effect (0: contacts change nothing).",
+            help="Scale of the planted campaign's effect (0: contacts change nothing); "
+            "implies --campaign. Default with --campaign: 1.0.",
+            show_default=False,
         ),
-    ] = 1.0,
-    no_campaign: Annotated[
-        bool, typer.Option("--no-campaign", help="Plant no retention campaign at all.")
-    ] = False,
+    ] = None,
 ) -> None:
-    """Write the seven TheLook tables as CSV, plus A/B assignments and the planted truth in _truth/."""
+    """Write the seven TheLook tables as CSV; the default profile adds A/B assignments and _truth/."""
     from ecom.synth import generate_dataset
     from ecom.synth.campaign import CampaignPlan
     from ecom.synth.drift import DriftPlan
 
-    summary = generate_dataset(
-        users,
-        seed,
-        get_settings().data_folder(out),
-        end_date.date() if end_date else None,
-        progress=True,
-        drift=DriftPlan(weeks=drift_weeks) if drift_weeks else None,
-        campaign=None if no_campaign else CampaignPlan(effect_scale=campaign_effect),
-    )
+    planted = campaign or campaign_effect is not None
+    effect = 1.0 if campaign_effect is None else campaign_effect
+    try:
+        summary = generate_dataset(
+            users,
+            seed,
+            get_settings().data_folder(out),
+            end_date.date() if end_date else None,
+            progress=True,
+            drift=DriftPlan(weeks=drift_weeks) if drift_weeks else None,
+            profile=profile,
+            campaign=CampaignPlan(effect_scale=effect) if planted else None,
+            csv_format=csv_format,
+        )
+    except ValueError as error:
+        raise fail(str(error)) from error
     table = Table(title=f"generated into {summary.out_dir}")
     table.add_column("table")
     table.add_column("rows", justify="right")
     for name, rows in summary.rows.items():
         table.add_row(name, f"{rows:,}")
     console.print(table)
-    console.print(f"{summary.seconds:.1f} s, data up to {summary.end_date}")
+    if summary.profile == "thelook":
+        console.print(
+            f"{summary.seconds:.1f} s, the generator's clock on the day before "
+            f"{summary.end_date}; as TheLook's generator, rows run up to 11 days past it"
+        )
+    else:
+        console.print(f"{summary.seconds:.1f} s, data up to {summary.end_date}")
 
 
 def load(
@@ -84,8 +124,19 @@ def load(
     ] = None,
     users: UsersToGenerate = 100_000,
     seed: SeedToGenerate = 42,
+    generate: Annotated[
+        bool,
+        typer.Option(
+            "--generate",
+            help="Generate a dataset into the folder first (otherwise only into the default "
+            "folder, or an empty one, when it holds no CSVs).",
+        ),
+    ] = False,
 ) -> None:
-    """Load the CSVs into the `raw` schema atomically with COPY (generating them first if absent)."""
+    """Load the CSVs into the `raw` schema atomically with COPY.
+
+    A folder that does not exist is an error; data is generated first only with --generate, or
+    into the default folder (or an existing empty one) holding no CSVs."""
     from ecom.ingest.load import LoadError
     from ecom.stages import load_stage
 
@@ -97,6 +148,7 @@ def load(
             settings.data_folder(data),
             users=users,
             seed=seed,
+            generate=generate,
             announce=console.print,
         )
     # Bad input or a refused swap (e.g. a foreign key from outside `raw`): either way nothing

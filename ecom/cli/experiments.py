@@ -142,7 +142,8 @@ def memo(
     experiment: ExperimentOption = None,
     docs: Annotated[Path | None, typer.Option(help="Folder for the two documents.")] = None,
 ) -> None:
-    """Write docs/ab_test_design.md and docs/decision_memo.md from the analysis."""
+    """Write ab_test_design.md and decision_memo.md from the analysis (ECOM_DOCS_DIR, default
+    reports/); `make docs` writes the committed examples in docs/."""
     from ecom.experiments.reporting import write_docs
 
     design_path, memo_path = write_docs(

@@ -20,7 +20,8 @@ def features_apply() -> None:
 @app.command("materialize")
 def features_materialize() -> None:
     """Make Redis hold exactly the scoring snapshot (mart_churn_scoring); drop users who left it."""
-    from ecom.features.store import OlderSnapshot, materialize_features
+    from ecom.features.errors import OlderSnapshot
+    from ecom.features.store import materialize_features
 
     settings, endpoints = runtime()
     try:

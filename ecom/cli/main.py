@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from ecom.cli import (
+    analytics,
     churn,
     dashboards,
     data,
@@ -24,7 +25,7 @@ from ecom.cli import (
     ui,
     warehouse,
 )
-from ecom.cli.common import command_group
+from ecom.cli.common import command_group, plain_output_when_piped, quiet_libraries
 
 app = command_group(
     "Local-first e-commerce analytics and churn MLOps platform on the TheLook schema.",
@@ -45,6 +46,8 @@ app.command()(pipeline.pipeline)
 app.command()(serving.serve)
 app.add_typer(experiments.app, name="experiment")
 app.add_typer(targeting.app, name="uplift")
+app.command()(analytics.funnel)
+app.command()(analytics.retention)
 app.command()(reports.report)
 app.add_typer(dashboards.app, name="dashboards")
 app.add_typer(ui.app, name="ui")
@@ -62,10 +65,22 @@ def main(
         force=True,
     )
     for noisy in (
-        "urllib3", "httpx", "alembic", "numba", "matplotlib", "fontTools", "pgserver",
-        "great_expectations", "feast", "mlflow", "prefect._internal", "shap",
-    ):  # fmt: skip
+        "urllib3",
+        "httpx",
+        "alembic",
+        "numba",
+        "matplotlib",
+        "fontTools",
+        "pgserver",
+        "great_expectations",
+        "feast",
+        "mlflow",
+        "prefect._internal",
+        "shap",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_libraries()
+    plain_output_when_piped()
 
 
 if __name__ == "__main__":

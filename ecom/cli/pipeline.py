@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from ecom.cli.churn import training_table
 from ecom.cli.common import console, fail, runtime
 from ecom.cli.data import DATA_DIR_HELP, SeedToGenerate, UsersToGenerate
 
@@ -30,6 +31,7 @@ def pipeline(
     # Its telemetry heartbeat has nowhere to go offline and races the run for the SQLite
     # database ("database is locked" tracebacks in the middle of the demo's output).
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from ecom.quality.report import QualityGateFailed
     from ecom.stages import StageInputMissing, render_pipeline_summary
     from flows.pipeline import churn_pipeline
 
@@ -38,4 +40,11 @@ def pipeline(
         summary = churn_pipeline(data_dir=str(settings.data_folder(data)), users=users, seed=seed)
     except StageInputMissing as stopped:
         raise fail(str(stopped)) from stopped
+    except QualityGateFailed as refused:
+        raise fail(
+            "the pipeline stopped at the quality gate: nothing was trained, scored or "
+            f"monitored on this load.\n{refused}"
+        ) from refused
+    if "train" in summary.details:
+        console.print(training_table(summary.details["train"]))
     render_pipeline_summary(summary, console)

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from ecom.cli.common import command_group, console, fail, runtime
-from ecom.config import get_settings
+from ecom.config import Settings, get_settings
 
 app = command_group(
     "The local UIs: Prefect (with deployments and a worker), MLflow, the churn API."
@@ -29,36 +29,56 @@ def ui_up(
         bool, typer.Option(help="Return once everything answers; stop with `ecom ui down`.")
     ] = False,
 ) -> None:
-    """Start the stack, deploy prefect.yaml, print the URLs; Ctrl-C (or `ecom ui down`) stops it."""
+    """Start the stack, deploy prefect.yaml, print the URLs; Ctrl-C, SIGTERM or `ecom ui down`
+    stops it."""
     from ecom.alerts import AlertConfigError
-    from ecom.stack import Ports, describe, start_stack, stop_stack
+    from ecom.stack import Ports, busy_ports, describe, start_stack, stop_stack
 
+    ports = Ports(prefect=prefect_port, mlflow=mlflow_port, churn_api=api_port)
+    busy = busy_ports(ports, with_api=api)
+    if busy:  # before anything starts: a taken port fails a server only after it loaded
+        raise fail(f"already in use: {', '.join(busy)}; stop what holds it or pass another port")
     settings, endpoints = runtime()
+    # The children run in their own sessions (so `down` can stop each group): a SIGTERM that
+    # ended only this process would leave them running. From here on it is Ctrl-C.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         status = start_stack(
             settings,
             endpoints,
-            Ports(prefect=prefect_port, mlflow=mlflow_port, churn_api=api_port),
+            ports,
             announce=lambda line: console.print(line, style="dim"),
             with_api=api,
         )
-    except (RuntimeError, OSError, AlertConfigError) as error:
+    except (RuntimeError, OSError, AlertConfigError, KeyboardInterrupt) as error:
         stop_stack(settings)
+        if isinstance(error, KeyboardInterrupt):
+            raise typer.Exit(130) from None
         raise fail(str(error)) from error
     for line in describe(status, settings):
         console.print(line, soft_wrap=True, markup=False, highlight=False)
     if "prefect" not in status.started:
         stop_stack(settings)
-        raise fail("the Prefect server did not start; nothing is left running")
+        raise fail("the Prefect server did not answer; nothing is left running")
     if detach:
         return
     console.print("Ctrl-C stops everything above.")
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        while True:
-            time.sleep(3600)
+        _wait_while_recorded(settings)
     except KeyboardInterrupt:
         console.print(f"stopped: {', '.join(stop_stack(settings)) or 'nothing'}")
+        return
+    console.print("stopped by `ecom ui down`")
+
+
+def _wait_while_recorded(settings: Settings, poll_seconds: float = 1.0) -> None:
+    """Return once `ecom ui down` (from another terminal) has stopped the stack, so this
+    process does not outlive what it started."""
+    from ecom.stack import stack_home
+
+    record = stack_home(settings) / "processes.json"
+    while record.exists():
+        time.sleep(poll_seconds)
 
 
 @app.command("down")
@@ -86,10 +106,9 @@ def ui_serve(
     settings, endpoints = runtime()
     ports = Ports(prefect=prefect_port, mlflow=mlflow_port, churn_api=api_port)
     try:
-        code = run_one(settings, endpoints, name, ports)
+        run_one(settings, endpoints, name, ports)
     except ValueError as error:
         raise fail(str(error)) from error
-    raise typer.Exit(code)
 
 
 @app.command("alerts")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -14,11 +15,23 @@ def transform(
         str | None, typer.Option(help="dbt selector, e.g. 'marts' or '+mart_funnel'.")
     ] = None,
     docs: Annotated[bool, typer.Option(help="Also run `dbt docs generate`.")] = False,
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(
+            "--as-of",
+            formats=["%Y-%m-%d"],
+            help="The data clock's scoring date: rows on or after it are after the clock "
+            "(default: $ECOM_DATA_AS_OF, else the day after the last order or session).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Build the dbt project (staging views, intermediate models, marts) and run its tests."""
     from ecom.transform import build_warehouse, generate_docs
 
     settings, endpoints = runtime()
+    if as_of is not None:
+        settings = settings.with_overrides(data_as_of=as_of.date())
     try:
         summary = build_warehouse(settings, endpoints, select=select)
     except RuntimeError as error:

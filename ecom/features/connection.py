@@ -13,13 +13,18 @@ engine plugin (`plugins: [ecom]` in the YAML). It is registered when this module
 which Feast does (through the store configs the YAML names) while it reads the YAML, before it
 builds the registry's engine; a package entry point would do the same but only after every
 existing venv was reinstalled.
+
+In-process, none of that is used: `repo_config` writes the given connections into the config
+Feast builds the store from, so a store never depends on what the environment says.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
+import yaml
 from sqlalchemy.dialects import plugins
 from sqlalchemy.engine import URL, CreateEnginePlugin, make_url
 
@@ -66,8 +71,13 @@ def fill_postgres_fields(values: Any) -> Any:
         key in values for key in ("host", "database", "user", "password")
     ):
         return values
-    pg = PostgresParts(database_url())
-    derived = {
+    return {**postgres_fields(database_url()), **values}
+
+
+def postgres_fields(url: str) -> dict[str, Any]:
+    """Feast's PostgreSQL config fields for the database at `url`."""
+    pg = PostgresParts(url)
+    return {
         "host": pg.host,
         "port": pg.port,
         "database": pg.dbname,
@@ -75,7 +85,6 @@ def fill_postgres_fields(values: Any) -> Any:
         "password": pg.password,
         "sslmode": pg.sslmode,
     }
-    return {**derived, **values}
 
 
 def fill_redis_connection(values: Any) -> Any:
@@ -98,3 +107,29 @@ class DatabaseUrlPlugin(CreateEnginePlugin):
 
 
 plugins.register("ecom", __name__, "DatabaseUrlPlugin")
+
+
+def repo_config(repo_path: Path, database_url: str, redis_url: str):
+    """`repo_path`'s `feature_store.yaml` as a Feast `RepoConfig` with these connections
+    written in: the registry's URL (so its engine needs no plugin), the offline store's fields
+    and the online store's connection string. The YAML's own fields still win."""
+    from feast.repo_config import RepoConfig
+
+    raw = yaml.safe_load((Path(repo_path) / "feature_store.yaml").read_text())
+    registry = dict(raw["registry"])
+    engine_options = dict(registry.get("sqlalchemy_config_kwargs", {}))
+    engine_options.pop("plugins", None)
+    registry.update(
+        path=PostgresParts(database_url).sqlalchemy_url(), sqlalchemy_config_kwargs=engine_options
+    )
+    redis = {"connection_string": RedisParts(redis_url).feast_connection_string}
+    config = RepoConfig(
+        **{
+            **raw,
+            "registry": registry,
+            "offline_store": {**postgres_fields(database_url), **raw["offline_store"]},
+            "online_store": {**redis, **raw["online_store"]},
+        }
+    )
+    config.repo_path = Path(repo_path)
+    return config

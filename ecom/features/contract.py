@@ -7,7 +7,8 @@ module instead of keeping its own list, and tests prove the dbt marts' columns a
 the Feast views equal it: adding, renaming or retyping a feature is an edit here plus the SQL
 that computes it, and a missed reader fails a test rather than a prediction.
 
-Pure data and the standard library only, so every stage (ecom.synth included) may import it.
+Pure data (the standard library and the relation names) only, so every stage (ecom.synth
+included) may import it.
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ import textwrap
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ecom.relations import FEATURES_MART, MARTS_SCHEMA, SCORING_MART
+
 # The one feature set training and serving ask Feast for by name.
 FEATURE_SERVICE = "churn_v1"
 
-MART_SCHEMA = "analytics"
+MART_SCHEMA = MARTS_SCHEMA
 # Both marts carry exactly the contract's columns: history cutoffs (training) and the scoring
 # cutoff (batch scoring, materialization), built by one dbt macro.
-FEATURE_MARTS = ("mart_churn_features", "mart_churn_scoring")
+FEATURE_MARTS = (FEATURES_MART.name, SCORING_MART.name)
 
 
 class Kind(StrEnum):

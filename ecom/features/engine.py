@@ -4,7 +4,8 @@ online store, for `feature_store.yaml` to name as its `batch_engine`.
 Feast's materialization turns every value of an Arrow batch into a Python object and a
 protobuf message (`_convert_arrow_to_proto`: a `pd.isnull` per value, an entity-key message
 and a `datetime` per row per view) before the online store serializes them again: half of
-materialization's time (benchmarks/results/features.md). When the online store offers
+materialization's time (benchmarks/results/features.md). Feast has no public hook for the plan
+builder; `feast_internals.BuilderComputeEngine` is the one place that reaches for it. When the online store offers
 `write_arrow_batch` (the project's Redis store does, with `skip_dedup` and no key TTL) the
 batch goes to it as Arrow, and the store writes the same bytes from the columns; otherwise,
 and for offline writes, this is Feast's own node. After writing, the store removes the view's
@@ -22,15 +23,12 @@ from __future__ import annotations
 import logging
 from typing import Literal
 
-from feast.infra.common.materialization_job import MaterializationJobStatus
 from feast.infra.compute_engines.local.arrow_table_value import ArrowTableValue
-from feast.infra.compute_engines.local.compute import (
-    LocalComputeEngine,
-    LocalComputeEngineConfig,
-)
+from feast.infra.compute_engines.local.compute import LocalComputeEngineConfig
 from feast.infra.compute_engines.local.feature_builder import LocalFeatureBuilder
-from feast.infra.compute_engines.local.job import LocalMaterializationJob
 from feast.infra.compute_engines.local.nodes import LocalOutputNode
+
+from ecom.features.feast_internals import BuilderComputeEngine
 
 ENGINE_TYPE = "ecom.features.engine.ProjectComputeEngine"
 
@@ -90,17 +88,7 @@ class ProjectComputeEngineConfig(LocalComputeEngineConfig):
     type: Literal["ecom.features.engine.ProjectComputeEngine"] = ENGINE_TYPE  # type: ignore[assignment]
 
 
-class ProjectComputeEngine(LocalComputeEngine):
-    """`LocalComputeEngine` building its plans with `ArrowFeatureBuilder`."""
+class ProjectComputeEngine(BuilderComputeEngine):
+    """Feast's local engine building its materialization plans with `ArrowFeatureBuilder`."""
 
-    def _materialize_one(self, registry, task, **kwargs) -> LocalMaterializationJob:
-        job_id = f"{task.feature_view.name}-{task.start_time}-{task.end_time}"
-        context = self.get_execution_context(registry, task)
-        try:
-            builder = ArrowFeatureBuilder(registry, task, backend=self._get_backend(context))
-            builder.build().execute(context)
-        except Exception as error:  # reported as Feast's engine reports it: a failed job
-            return LocalMaterializationJob(
-                job_id=job_id, status=MaterializationJobStatus.ERROR, error=error
-            )
-        return LocalMaterializationJob(job_id=job_id, status=MaterializationJobStatus.SUCCEEDED)
+    feature_builder = ArrowFeatureBuilder

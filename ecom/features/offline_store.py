@@ -2,8 +2,8 @@
 
 Feast's historical-retrieval SQL filters every feature view by `MIN/MAX(entity_timestamp)`
 sub-selects and joins CTEs on computed keys, so PostgreSQL cannot estimate row counts: it
-plans a few rows per CTE and nests loops over them. On 3.3k labels that took 75 s; at TheLook
-scale it never finishes. The query has only equality joins, so hash joins are always right:
+plans a few rows per CTE and nests loops over them, at a cost that grows with the square of
+the labels (benchmarks/results/features.md); at TheLook scale it never finishes. The query has only equality joins, so hash joins are always right:
 this store runs Feast's own query unchanged, with `enable_nestloop = off` (configurable as
 `session_settings` in feature_store.yaml) set for that transaction only. It is a regular Feast
 offline-store plugin (`type: ecom.features.offline_store.PlannedPostgreSQLOfflineStore`), so the

@@ -1,8 +1,8 @@
 """The Feast feature store in-process: apply the repo, materialize to Redis, build training sets.
 
-`feature_repo/` is a plain Feast repository (the `feast` CLI works in it); this module only
-exports the connection variables its `feature_store.yaml` reads and drives Feast's own
-operations. One `FeatureStore` lives per process and connection set, because building one
+`feature_repo/` is a plain Feast repository (the `feast` CLI works in it); this module builds
+the store from its `feature_store.yaml` with the process's connections written in and drives
+Feast's own operations. One `FeatureStore` lives per process and connection set, because building one
 parses the YAML and opens the SQL registry, and its registry cache is what makes online reads
 sub-millisecond.
 """
@@ -25,16 +25,15 @@ import pandas as pd
 
 from ecom.config import Settings, project_root
 from ecom.db import fetch_all, table_exists, transaction
+from ecom.features.connection import repo_config
 from ecom.features.contract import FEATURE_SERVICE
-from ecom.features.errors import OlderSnapshot as OlderSnapshot  # raised by the engine
+from ecom.relations import FEATURES_MART, LABELS_MART, SCORING_MART
 from ecom.services import Endpoints
 
 log = logging.getLogger(__name__)
 
 FEATURE_REPO = project_root() / "feature_repo"
 ENTITY_KEY = "user_id"
-FEATURES_TABLE = ("analytics", "mart_churn_features")
-LABELS_TABLE = ("analytics", "mart_churn_labels")
 LABEL_COLUMN = "churned"
 EVENT_TIMESTAMP = "event_timestamp"
 
@@ -43,7 +42,7 @@ EVENT_TIMESTAMP = "event_timestamp"
 # through pandas.
 TRAINING_ENTITY_SQL = (
     f"SELECT {ENTITY_KEY}, feature_timestamp AS {EVENT_TIMESTAMP}, {LABEL_COLUMN} "
-    f"FROM {LABELS_TABLE[0]}.{LABELS_TABLE[1]}"
+    f"FROM {LABELS_MART}"
 )
 
 _stores: dict[tuple, object] = {}
@@ -64,7 +63,7 @@ class MaterializeSummary:
     start: datetime
     end: datetime
     seconds: float
-    removed: int = 0
+    removed: int = 0  # users whose rows this run deleted from Redis (measured before and after)
 
     @property
     def rows_written(self) -> int:
@@ -85,15 +84,16 @@ class MaterializeSummary:
 
 
 def get_feature_store(settings: Settings, endpoints: Endpoints, repo_path: Path = FEATURE_REPO):
-    """The process-wide `FeatureStore` for these connections (built on first use)."""
+    """The process-wide `FeatureStore` for these connections (built on first use), configured
+    from `endpoints` rather than the environment."""
     from feast import FeatureStore
 
-    env = endpoints.export(settings)
-    key = (str(Path(repo_path).resolve()), tuple(sorted(env.items())))
+    key = (str(Path(repo_path).resolve()), endpoints.database_url, endpoints.redis_url)
     with _stores_lock:
         store = _stores.get(key)
         if store is None:
-            store = FeatureStore(repo_path=str(repo_path))
+            config = repo_config(repo_path, endpoints.database_url, endpoints.redis_url)
+            store = FeatureStore(repo_path=str(repo_path), config=config)
             _stores[key] = store
     return store
 
@@ -155,15 +155,12 @@ def refresh_planner_statistics(database_url: str, tables: Sequence[tuple[str, st
 
     dbt creates them with CREATE TABLE AS, which leaves no statistics until autovacuum gets
     round to it; without them PostgreSQL estimates one row per CTE in Feast's point-in-time
-    query and picks nested loops (35 s instead of 0.5 s for 3.5k labels, quadratic beyond).
+    query and picks nested loops, whose cost grows with the square of the labels.
     ANALYZE samples a fixed number of rows, so it costs well under a second at any size.
     """
     with transaction(database_url) as cursor:
         for schema, table in tables:
             cursor.execute(f"analyze {schema}.{table}")
-
-
-SCORING_TABLE = ("analytics", "mart_churn_scoring")
 
 
 @dataclass(frozen=True)
@@ -177,7 +174,7 @@ class ScoringSnapshot:
 def scoring_snapshot(database_url: str) -> ScoringSnapshot:
     """The as-of timestamp and the users of `analytics.mart_churn_scoring`, which must hold
     exactly one cutoff (the day after the data ends)."""
-    schema, table = SCORING_TABLE
+    schema, table = SCORING_MART
     _require_rows(database_url, schema, table)
     stamps = fetch_all(
         database_url, f"select distinct feature_timestamp from {schema}.{table} limit 2"
@@ -193,9 +190,31 @@ def scoring_snapshot(database_url: str) -> ScoringSnapshot:
 
 def _online_keys(store, user_ids) -> list[bytes]:
     """Feast's Redis key of each user, in order (entity key serialised, then the project)."""
-    from ecom.features.online_store import redis_keys_for_ids
+    from ecom.features.feast_internals import redis_keys_for_ids
 
     return redis_keys_for_ids(store.config, ENTITY_KEY, list(user_ids))
+
+
+def _project_keys(store, client) -> list[bytes]:
+    """Every user key of this Feast project in Redis."""
+    from ecom.features.feast_internals import scan_keys
+
+    return scan_keys(client, store.project, [ENTITY_KEY])
+
+
+def _holding_rows(store, client, keys: Sequence[bytes], views: Sequence[str]) -> set[bytes]:
+    """The keys among `keys` that hold a row of at least one of these feature views: measured
+    before and after a materialization, the difference is the users it deleted."""
+    from ecom.features.feast_internals import timestamp_field, view_key_name
+
+    fields = [
+        timestamp_field(view_key_name(store.get_feature_view(v), store.config)) for v in views
+    ]
+    with client.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.hmget(key, fields)
+        replies = pipe.execute()
+    return {key for key, stamps in zip(keys, replies, strict=True) if any(stamps)}
 
 
 def _redis_client(endpoints: Endpoints):
@@ -220,23 +239,23 @@ def materialize_features(
     `skip_dedup`, so Feast itself would overwrite newer rows.
     """
     snapshot = scoring_snapshot(endpoints.database_url)
-    refresh_planner_statistics(endpoints.database_url, [FEATURES_TABLE, SCORING_TABLE])
+    refresh_planner_statistics(endpoints.database_url, [FEATURES_MART, SCORING_MART])
     store = get_feature_store(settings, endpoints)
     views = (
         list(feature_views) if feature_views else [view.name for view in store.list_feature_views()]
     )
-    from ecom.features.online_store import scan_keys
-
     client = _redis_client(endpoints)
     started = time.perf_counter()
     wanted = set(_online_keys(store, snapshot.user_ids))
-    leavers = [key for key in scan_keys(client, store.project, [ENTITY_KEY]) if key not in wanted]
+    outside = [key for key in _project_keys(store, client) if key not in wanted]
+    held_before = _holding_rows(store, client, outside, views)
     # The repo's engine refuses a snapshot older than the store's (`OlderSnapshot`), writes
     # the rows and removes those older than them (the leavers').
     store.materialize(start_date=snapshot.as_of, end_date=snapshot.as_of, feature_views=views)
+    removed = held_before - _holding_rows(store, client, sorted(held_before), views)
     seconds = time.perf_counter() - started
     summary = MaterializeSummary(
-        len(snapshot.user_ids), tuple(views), snapshot.as_of, snapshot.as_of, seconds, len(leavers)
+        len(snapshot.user_ids), tuple(views), snapshot.as_of, snapshot.as_of, seconds, len(removed)
     )
     log.info("%s", summary)
     return summary
@@ -249,10 +268,10 @@ def training_frame(settings: Settings, endpoints: Endpoints) -> pd.DataFrame:
     joins each to the latest row of every `churn_v1` feature view stamped at or before that
     cutoff (and within the TTL), so no feature can come from after the label's cutoff.
     """
-    schema, table = LABELS_TABLE
+    schema, table = LABELS_MART
     _require_rows(endpoints.database_url, schema, table)
-    _require_rows(endpoints.database_url, *FEATURES_TABLE)
-    refresh_planner_statistics(endpoints.database_url, [LABELS_TABLE, FEATURES_TABLE])
+    _require_rows(endpoints.database_url, *FEATURES_MART)
+    refresh_planner_statistics(endpoints.database_url, [LABELS_MART, FEATURES_MART])
     store = get_feature_store(settings, endpoints)
     service = store.get_feature_service(FEATURE_SERVICE)
     started = time.perf_counter()

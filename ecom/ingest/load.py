@@ -10,10 +10,11 @@ How a load runs, and why:
    and COPY FREEZE spares the first reader the hint-bit writes.
 3. Validation happens where it is cheapest: COPY itself rejects unparsable values (its error
    CONTEXT is translated back to the file's line and column); the text `null` becomes NULL in
-   a targeted UPDATE only when the file contains that word at all; the primary key is built
-   after COPY, and only when that build fails does the slow path run, which drops exact
-   duplicate rows (counted in the report) and names both lines of a conflicting id
-   (`ecom.ingest.validation`).
+   a targeted UPDATE only when the file contains that word at all, and a quoted empty field
+   (`""`, how TheLook's own generator writes NULL) is NULL through COPY's FORCE_NULL; the
+   primary key is built after COPY, and only when that build fails does the slow path run,
+   which drops exact duplicate rows (counted in the report) and names both lines of a
+   conflicting id (`ecom.ingest.validation`).
 4. One transaction replaces the raw tables with the staged ones and recreates every view that
    depended on them (`ecom.ingest.swap`). Until it commits, `raw` is untouched; if any
    step fails, the staging schema is dropped and `raw` is exactly as it was.
@@ -202,12 +203,18 @@ def _copy_range(
     errors come back as LoadError with the line numbers of the whole file."""
     assert plan.path is not None
     header = sql.SQL("true" if file_range.has_header else "false")
-    statement = sql.SQL(
-        "copy {} ({}) from stdin with (format csv, header {}, encoding 'UTF8', freeze true)"
-    ).format(
+    # FORCE_NULL reads a quoted empty field (`""`, how TheLook's generator writes NULL) as NULL
+    # in the named columns, as COPY reads an unquoted one: no second pass over the rows.
+    force_null = [name for name in plan.copy_columns if name in plan.table.empty_is_missing]
+    options = sql.SQL("format csv, header {}, encoding 'UTF8', freeze true").format(header)
+    if force_null:
+        options = sql.SQL("{}, force_null ({})").format(
+            options, sql.SQL(", ").join(map(sql.Identifier, force_null))
+        )
+    statement = sql.SQL("copy {} ({}) from stdin with ({})").format(
         staging_name(plan.table, part),
         sql.SQL(", ").join(map(sql.Identifier, plan.copy_columns)),
-        header,
+        options,
     )
     source = _CopySource(plan.path, file_range, on_bytes, stop)
     try:

@@ -15,9 +15,9 @@ from typing import Any
 
 import pandas as pd
 
-from ecom.churn.registry import MODEL_NAME
+from ecom.churn.registry import MissingRunArtifact, ModelRegistry
 from ecom.churn.scoring import NoChampionModel, champion_predictor
-from ecom.churn.training import (
+from ecom.churn.tracking import (
     DRIFT_REFERENCE_FILE,
     REFERENCE_ARTIFACT_DIR,
     REFERENCE_FEATURES_FILE,
@@ -29,8 +29,7 @@ from ecom.config import Settings
 log = logging.getLogger(__name__)
 
 
-class MissingRunArtifact(FileNotFoundError):
-    """The champion's run lacks an artifact monitoring needs (trained before it was logged)."""
+__all__ = ["ChampionRun", "MissingRunArtifact", "load_champion_run"]
 
 
 @dataclass
@@ -47,25 +46,11 @@ class ChampionRun:
 
     def artifact(self, path: str) -> Path:
         """Download one artifact of the run (cached under ECOM_HOME) and return its local path."""
-        import mlflow
-
-        local = self.settings.resolved_home / "monitoring" / self.run_id / path
-        if not local.exists():
-            local.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                downloaded = mlflow.artifacts.download_artifacts(
-                    run_id=self.run_id,
-                    artifact_path=path,
-                    dst_path=str(local.parent),
-                    tracking_uri=self.settings.tracking_uri,
-                )
-            except Exception as error:  # MLflow raises its own and OSError types alike
-                raise MissingRunArtifact(
-                    f"run {self.run_id} of {MODEL_NAME} v{self.version} has no artifact "
-                    f"{path!r}: retrain (`ecom train`) so the run records it ({error})"
-                ) from error
-            return Path(downloaded)
-        return local
+        cache = self.settings.resolved_home / "monitoring" / self.run_id
+        if (cache / path).exists():
+            return cache / path
+        # Downloaded to `cache/path`: MLflow keeps the artifact's folders under the target.
+        return ModelRegistry.at(self.settings.tracking_uri).artifact(self.version, path, cache)
 
     def reference_features(self) -> pd.DataFrame:
         return pd.read_parquet(self.artifact(f"{REFERENCE_ARTIFACT_DIR}/{REFERENCE_FEATURES_FILE}"))
@@ -100,15 +85,12 @@ class ChampionRun:
 
 def load_champion_run(settings: Settings) -> ChampionRun:
     """The current champion with its run; raises `NoChampionModel` when there is none."""
-    from mlflow.tracking import MlflowClient
-
     predictor = champion_predictor(settings)
     model, version = predictor.model, predictor.model_version
-    client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
-    run_id = client.get_model_version(MODEL_NAME, version).run_id
-    if not run_id:
-        raise NoChampionModel(f"{MODEL_NAME} v{version} has no training run")
-    run = client.get_run(run_id)
+    try:
+        run = ModelRegistry.at(settings.tracking_uri).run(version)
+    except MissingRunArtifact as error:
+        raise NoChampionModel(str(error)) from error
     return ChampionRun(
         model=model,
         version=version,

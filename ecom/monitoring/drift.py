@@ -24,20 +24,28 @@ one on small data; a distance measures how big the difference is. So every colum
 a distance with one threshold (normed Wasserstein for numbers, Jensen-Shannon for categories,
 `COLUMN_THRESHOLD`), and the verdict means the same on a 300-user test world and on 100k users.
 Both sides are sampled to at most `MAX_ROWS_PER_SIDE` rows, which keeps the run to seconds.
+
+How many drifted features make an alarm is not one fixed share: `ecom.monitoring.drift_history`
+calibrates it on the data's own history of change at the same lag, and new users (a sign-up
+burst) are compared apart. The summary, its JSON and the top of the HTML report say how.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ecom.churn import models as churn_models
 from ecom.churn.scoring import read_scoring_features
 from ecom.config import Settings
+from ecom.monitoring.drift_history import DriftCalibration
 from ecom.services import Endpoints
 
 log = logging.getLogger(__name__)
@@ -82,6 +90,7 @@ class DriftSummary:
     reference_window: tuple[str, str] = ("", "")
     current_cutoff: str = ""
     html: str = ""
+    calibration: DriftCalibration | None = None
     snapshot: object | None = field(default=None, repr=False)  # Evidently's, for the HTML
 
     @property
@@ -109,6 +118,7 @@ class DriftSummary:
             f"drift {verdict}: {len(self.drifted_features)}/{len(self.features)} features "
             f"drifted (share {self.drift_share:.2f}, threshold {self.share_threshold:.2f}: "
             f"{drifted}){prediction} vs champion v{self.model_version}'s latest cutoffs"
+            + (f"; {self.calibration.describe()}" if self.calibration else "")
         )
 
     def as_dict(self) -> dict:
@@ -125,6 +135,7 @@ class DriftSummary:
             "features": [asdict(c) for c in self.features],
             "prediction": asdict(self.prediction) if self.prediction else None,
             "html": self.html,
+            "calibration": self.calibration.as_dict() if self.calibration else None,
         }
 
 
@@ -135,6 +146,38 @@ def column_kinds(frame: pd.DataFrame, feature_columns: list[str]) -> tuple[list[
 
 def _sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
     return frame.sample(n=rows, random_state=seed) if len(frame) > rows else frame
+
+
+def prepare_sides(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    columns: list[str],
+    max_rows: int = MAX_ROWS_PER_SIDE,
+    seed: int = 0,
+) -> tuple[list[pd.DataFrame], list[str], list[str]]:
+    """Both sides sampled and typed as the drift check reads them: numbers as floats, a
+    missing category as "unknown". Returns ([reference, current], numerical, categorical)."""
+    numerical, categorical = column_kinds(reference, columns)
+    prepared = []
+    for frame in (reference, current):
+        part = _sample(frame[columns], max_rows, seed).copy()
+        for column in numerical:
+            part[column] = pd.to_numeric(part[column], errors="coerce").astype("float64")
+        for column in categorical:
+            part[column] = part[column].astype("object").where(part[column].notna(), "unknown")
+        prepared.append(part.reset_index(drop=True))
+    return prepared, numerical, categorical
+
+
+def fast_column_verdicts(
+    reference: pd.DataFrame, current: pd.DataFrame, feature_columns: list[str]
+) -> dict[str, tuple[float, bool]]:
+    """Each feature's (score, drifted) as the report would judge it, without building a
+    report: Evidently's stat tests on the same prepared sides (for the history's many pairs)."""
+    from ecom.monitoring.drift_history import column_drift_scores
+
+    prepared, numerical, categorical = prepare_sides(reference, current, feature_columns)
+    return column_drift_scores(*prepared, numerical, categorical, COLUMN_THRESHOLD)
 
 
 def compare_distributions(
@@ -161,15 +204,7 @@ def compare_distributions(
     ]
     if missing:
         raise ValueError(f"drift comparison: {'; '.join(missing)}")
-    numerical, categorical = column_kinds(reference, columns)
-    prepared = []
-    for frame in (reference, current):
-        part = _sample(frame[columns], max_rows, seed).copy()
-        for column in numerical:
-            part[column] = pd.to_numeric(part[column], errors="coerce").astype("float64")
-        for column in categorical:
-            part[column] = part[column].astype("object").where(part[column].notna(), "unknown")
-        prepared.append(part.reset_index(drop=True))
+    prepared, numerical, categorical = prepare_sides(reference, current, columns, max_rows, seed)
     definition = DataDefinition(numerical_columns=numerical, categorical_columns=categorical)
     preset = DataDriftPreset(
         num_method=NUMERICAL_METHOD, cat_method=CATEGORICAL_METHOD, threshold=COLUMN_THRESHOLD
@@ -239,37 +274,145 @@ def write_drift_report(summary: DriftSummary, out_dir: Path) -> DriftSummary:
     out_dir.mkdir(parents=True, exist_ok=True)
     if summary.snapshot is not None:
         summary.snapshot.save_html(str(out_dir / REPORT_HTML))
+        _prepend_verdict(out_dir / REPORT_HTML, summary)
         summary.html = str(out_dir / REPORT_HTML)
         summary.snapshot = None  # written; the summary stays small enough to pass around
     (out_dir / SUMMARY_JSON).write_text(json.dumps(summary.as_dict(), indent=2) + "\n")
     return summary
 
 
+def _prepend_verdict(path: Path, summary: DriftSummary) -> None:
+    """Put the verdict and how its threshold was set at the top of Evidently's page."""
+    import html
+
+    calibration = summary.calibration
+    shares = ", ".join(f"{c} {s:.2f}" for c, s in calibration.history_shares) if calibration else ""
+    block = (
+        '<div style="font-family:sans-serif;padding:12px;border-bottom:1px solid #ccc">'
+        f"<h2>{html.escape(summary.summary_line())}</h2>"
+        + (
+            f"<p>How the threshold was set: {html.escape(calibration.describe())}. Historical "
+            f"shares (cutoff: share drifted against its window at the same lag): "
+            f"{html.escape(shares) or 'none'}. New users (tenure under "
+            f"{calibration.established_tenure_days} days) compared apart: "
+            f"{html.escape(str(calibration.new_users_set_aside))}.</p>"
+            if calibration
+            else ""
+        )
+        + "</div>"
+    )
+    page = path.read_text(encoding="utf-8")
+    at = page.find(">", page.find("<body")) + 1 if "<body" in page else 0
+    path.write_text(page[:at] + block + page[at:], encoding="utf-8")
+
+
+def calibrate(
+    settings: Settings,
+    database_url: str,
+    feature_columns: list[str],
+    reference_window: tuple[date, date],
+    current_cutoff: date,
+    *,
+    threshold: float | None = None,
+) -> DriftCalibration:
+    """The alarm threshold: `threshold`, else ECOM_DRIFT_SHARE_THRESHOLD, else calibrated on
+    the features mart's history at the live check's lag (see `drift_history`)."""
+    from ecom.monitoring import drift_history
+
+    explicit = threshold if threshold is not None else settings.drift_share_threshold
+    common = {
+        "floor": settings.drift_share_floor,
+        "quantile": settings.drift_history_quantile,
+        "margin": settings.drift_history_margin,
+    }
+    if explicit is not None:
+        return DriftCalibration(method="override", threshold=float(explicit), **common)
+    cutoffs = drift_history.history_cutoffs(database_url)
+    analogs = drift_history.same_lag_analogs(cutoffs, reference_window, current_cutoff)
+    shares: list[tuple[str, float]] = []
+    if analogs:
+        history = drift_history.read_history(database_url, analogs[0][1], analogs[-1][0])
+        shares = drift_history.history_shares(
+            history, analogs, feature_columns,
+            lambda ref, cur: fast_column_verdicts(ref, cur, feature_columns),
+        )  # fmt: skip
+    value, high = drift_history.calibrated_threshold(
+        [share for _, share in shares],
+        quantile=common["quantile"], margin=common["margin"], floor=common["floor"],
+    )  # fmt: skip
+    return DriftCalibration(
+        method="history",
+        threshold=value,
+        history_quantile_share=high,
+        history_shares=shares,
+        **common,
+    )
+
+
+def check_snapshot(
+    settings: Settings,
+    database_url: str,
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    feature_columns: list[str],
+    *,
+    threshold: float | None = None,
+    model_version: str = "",
+    predict: Callable[[pd.DataFrame], np.ndarray] | None = None,
+) -> DriftSummary:
+    """Reference rows (with `event_timestamp`) against the scoring snapshot (`cutoff_date`),
+    new users set aside on both sides, `predict`'s churn probability compared too when given;
+    the alarm threshold is `threshold` if given, else calibrated (`calibrate`). Pure apart from
+    reading the features mart's history: nothing is written."""
+    from ecom.monitoring.drift_history import established
+
+    stamps = pd.to_datetime(reference["event_timestamp"], utc=True)
+    window = (stamps.min().date(), stamps.max().date())
+    current_cutoff = pd.to_datetime(current["cutoff_date"]).max().date()
+    calibration = calibrate(
+        settings, database_url, feature_columns, window, current_cutoff, threshold=threshold
+    )
+    kept = established(reference), established(current)
+    calibration.new_users_set_aside = {
+        "reference": len(reference) - len(kept[0]),
+        "current": len(current) - len(kept[1]),
+    }
+    if predict is not None:
+        kept = tuple(frame.assign(**{PREDICTION_COLUMN: predict(frame)}) for frame in kept)
+    summary = detect_drift(
+        kept[0], kept[1], feature_columns, share_threshold=calibration.threshold,
+        model_version=model_version, prediction_column=PREDICTION_COLUMN if predict else None,
+    )  # fmt: skip
+    summary.calibration = calibration
+    summary.reference_window = (window[0].isoformat(), window[1].isoformat())
+    summary.current_cutoff = current_cutoff.isoformat()
+    return summary
+
+
 def run_drift_check(
-    settings: Settings, endpoints: Endpoints, *, out_dir: Path | None = None
+    settings: Settings,
+    endpoints: Endpoints,
+    *,
+    out_dir: Path | None = None,
+    threshold: float | None = None,
 ) -> DriftSummary:
     """The champion's latest cutoffs (its test rows) against today's scoring snapshot, with the
-    champion's predicted churn probability on both; writes the report and the summary."""
+    champion's predicted churn probability on both (`check_snapshot`); writes the report and
+    the summary."""
     from ecom.monitoring.champion import load_champion_run
 
     champion = load_champion_run(settings)
-    reference = champion.drift_reference_features()
-    current = read_scoring_features(endpoints.database_url)
     numeric, categorical = churn_models.model_input_columns(champion.model)
-    feature_columns = [*numeric, *categorical]
-    reference = reference.assign(
-        **{PREDICTION_COLUMN: churn_models.predict_churn(champion.model, reference)}
+    summary = check_snapshot(
+        settings,
+        endpoints.database_url,
+        champion.drift_reference_features(),
+        read_scoring_features(endpoints.database_url),
+        [*numeric, *categorical],
+        threshold=threshold,
+        model_version=champion.version,
+        predict=lambda frame: churn_models.predict_churn(champion.model, frame),
     )
-    current = current.assign(
-        **{PREDICTION_COLUMN: churn_models.predict_churn(champion.model, current)}
-    )
-    summary = detect_drift(
-        reference, current, feature_columns,
-        share_threshold=settings.drift_share_threshold, model_version=champion.version,
-    )  # fmt: skip
-    stamps = pd.to_datetime(reference["event_timestamp"], utc=True)
-    summary.reference_window = (stamps.min().date().isoformat(), stamps.max().date().isoformat())
-    summary.current_cutoff = str(pd.to_datetime(current["cutoff_date"]).max().date())
     write_drift_report(summary, out_dir or settings.reports_dir)
     log.info("%s", summary.summary_line())
     return summary

@@ -73,6 +73,10 @@ def _metrics_section(m: dict[str, float]) -> str:
                      _number(m, "oracle_test_roc_auc"),
                      f"AUC/oracle {_number(m, 'model_to_oracle_auc_ratio', 3)}, "
                      f"(AUC-0.5)/(oracle-0.5) {_number(m, 'model_to_oracle_lift_ratio', 3)}"])  # fmt: skip
+    else:
+        rows.append(["oracle ROC-AUC", "absent",
+                     "no truth folder: the data plants no churn process (real TheLook, or "
+                     "`ecom generate --profile thelook`), so there is no ceiling to compare with"])  # fmt: skip
     return _table(["metric (test cutoffs)", "value", "95% interval (bootstrap over users)"], rows)
 
 

@@ -80,9 +80,12 @@ def run_quality_gate(
 ) -> QualityReport:
     """Validate the raw tables (and the marts) and write data docs; never raises on bad data.
 
-    `now` bounds "no future timestamps" (default: the wall clock, UTC). Callers that must stop
-    on failure raise `QualityGateFailed(report)` when `report.passed` is false. `progress`
-    shows a spinner per step on the terminal (the gate takes about 40 s at 100k users).
+    `now` is the wall clock (default: now, UTC). Raw timestamps are judged against the data's
+    own clock (`intermediate.int_data_clock`, built with the marts) when the marts are checked,
+    else against `now`: rows after it are warnings counted per table and column, rows more
+    than `FUTURE_LEAD_DAYS` ahead block. Callers that must stop on failure raise
+    `QualityGateFailed(report)` when `report.passed` is false; warnings never fail it.
+    `progress` shows a spinner per step on the terminal (about 40 s at 100k users).
     """
     started = time.perf_counter()
     now = now or datetime.now(UTC)
@@ -91,6 +94,7 @@ def run_quality_gate(
         settings.label_horizon_days,
         include_marts=include_marts,
         row_counts=_row_counts(endpoints.database_url, row_count_references()),
+        data_clock=data_clock(endpoints.database_url) if include_marts else None,
     )
     absent = {f"{RAW_SCHEMA}.{name}" for name in absent_tables(endpoints.database_url)}
     present, missing, skipped = _split_by_presence(endpoints.database_url, suites, absent)
@@ -107,16 +111,30 @@ def run_quality_gate(
     failures.sort(key=lambda failure: order.get(failure.table, len(order)))
     report = QualityReport(
         suites=tuple(outcomes),
-        failures=tuple(failures),
+        failures=tuple(failure for failure in failures if failure.blocks),
         data_docs_path=data_docs_path,
         seconds=time.perf_counter() - started,
         skipped=tuple(skipped),
+        warnings=tuple(failure for failure in failures if not failure.blocks),
     )
-    record_verdict(endpoints.database_url, report.passed, report.summary_line())
+    record_verdict(endpoints.database_url, report.passed, report.verdict_text())
     (log.info if report.passed else log.warning)("%s", report.summary_line())
-    for failure in report.failures:
+    for failure in (*report.failures, *report.warnings):
         log.warning("%s", failure.message)
     return report
+
+
+def data_clock(database_url: str) -> datetime | None:
+    """Where the data's own clock cuts (`int_data_clock.clock_at`), None before dbt built it."""
+    exists = fetch_all(
+        database_url,
+        "select 1 from information_schema.columns where table_schema = 'intermediate' "
+        "and table_name = 'int_data_clock' and column_name = 'clock_at'",
+    )
+    if not exists:
+        return None
+    rows = fetch_all(database_url, "select clock_at from intermediate.int_data_clock")
+    return rows[0][0] if rows and rows[0][0] is not None else None
 
 
 def _validate(
@@ -289,7 +307,11 @@ def _to_gx_expectation(spec: ExpectationSpec) -> Any:
 
     meta = {"column": spec.columns_label} if spec.columns_label else {}
     configuration = ExpectationConfiguration(
-        type=spec.type, kwargs=dict(spec.kwargs), meta=meta, description=spec.description
+        type=spec.type,
+        kwargs=dict(spec.kwargs),
+        meta=meta,
+        description=spec.description,
+        severity=spec.severity,
     )
     return configuration.to_domain_obj()
 
@@ -400,21 +422,28 @@ def render_report(report: QualityReport, console: Console) -> None:
     table.add_column("rows", justify="right")
     table.add_column("expectations", justify="right")
     table.add_column("failed", justify="right")
+    table.add_column("warnings", justify="right")
     table.add_column("result")
     for suite in report.suites:
         if suite.missing:
             verdict = "[red]missing[/red]"
+        elif not suite.passed:
+            verdict = "[red]failed[/red]"
         else:
-            verdict = "[green]passed[/green]" if suite.passed else "[red]failed[/red]"
+            verdict = "[yellow]passed, warned[/yellow]" if suite.warned else "[green]passed[/green]"
         rows = "" if suite.rows is None else f"{suite.rows:,}"
-        table.add_row(suite.table, rows, str(suite.evaluated), str(suite.failed), verdict)
+        table.add_row(
+            suite.table, rows, str(suite.evaluated), str(suite.failed), str(suite.warned), verdict
+        )
     for entry in report.skipped:
         name, _, reason = entry.partition(": ")
-        table.add_row(name, "", "0", "0", f"[dim]skipped: {escape(reason)}[/dim]")
+        table.add_row(name, "", "0", "0", "0", f"[dim]skipped: {escape(reason)}[/dim]")
     console.print(table)
     for failure in report.failures:
         console.print(f"[red]✗[/red] {escape(failure.message)}", highlight=False)
-    style = "green" if report.passed else "red"
+    for warning in report.warnings:
+        console.print(f"[yellow]![/yellow] {escape(warning.message)}", highlight=False)
+    style = ("yellow" if report.warnings else "green") if report.passed else "red"
     console.print(f"[{style}]{report.summary_line()}[/{style}]")
     if report.data_docs_path:
         console.print(f"data docs: {report.data_docs_path}")

@@ -16,19 +16,26 @@ from typing import Any
 # How many offending values a message quotes, and how many failures an exception message lists.
 _EXAMPLES_PER_FAILURE = 3
 _FAILURES_IN_EXCEPTION = 10
+_FAILURES_IN_VERDICT = 3
 # Lists longer than this (column lists, value sets) are shortened in messages.
 _LIST_ITEMS_SHOWN = 6
 
 
 @dataclass(frozen=True)
 class ExpectationFailure:
-    """One broken expectation on one table."""
+    """One broken expectation on one table; a "warning" is reported and does not block."""
 
     table: str
     column: str | None
     expectation_type: str
     observed: str
     message: str
+    severity: str = "critical"
+    rows: int | None = None  # how many rows broke it, when GX counted them
+
+    @property
+    def blocks(self) -> bool:
+        return self.severity != "warning"
 
 
 @dataclass(frozen=True)
@@ -37,9 +44,10 @@ class SuiteOutcome:
 
     table: str
     evaluated: int
-    failed: int
+    failed: int  # blocking failures only
     missing: bool = False
     rows: int | None = None  # as GX counted them for the row-count expectation
+    warned: int = 0  # failed expectations of severity "warning"
 
     @property
     def passed(self) -> bool:
@@ -48,17 +56,32 @@ class SuiteOutcome:
 
 @dataclass(frozen=True)
 class QualityReport:
-    """The gate's result: per-table outcomes, every failure, and where the data docs are."""
+    """The gate's result: per-table outcomes, every blocking failure, every warning, and where
+    the data docs are. Only blocking failures fail the gate."""
 
     suites: tuple[SuiteOutcome, ...]
     failures: tuple[ExpectationFailure, ...]
     data_docs_path: Path | None
     seconds: float = 0.0
     skipped: tuple[str, ...] = field(default_factory=tuple)  # optional tables that are absent
+    warnings: tuple[ExpectationFailure, ...] = field(default_factory=tuple)
 
     @property
     def passed(self) -> bool:
         return not self.failures and all(suite.passed for suite in self.suites)
+
+    def warnings_line(self) -> str:
+        """`rows after the data clock: raw.events.created_at 1,708, ...` (or '' when none)."""
+        if not self.warnings:
+            return ""
+        counted = [
+            f"{warning.table}.{warning.column} {warning.rows:,}"
+            for warning in self.warnings
+            if warning.rows is not None and warning.column
+        ]
+        if len(counted) == len(self.warnings):
+            return "rows after the clock: " + ", ".join(counted)
+        return "; ".join(warning.message for warning in self.warnings)
 
     @property
     def evaluated(self) -> int:
@@ -75,12 +98,27 @@ class QualityReport:
     def summary_line(self) -> str:
         verdict = "passed" if self.passed else "FAILED"
         text = (
-            f"quality gate {verdict}: {self.evaluated - self.failed} of {self.evaluated} "
+            f"quality gate {verdict}: {self.evaluated - self.failed - len(self.warnings)} of "
+            f"{self.evaluated} "
             f"expectations met on {len(self.suites)} tables in {self.seconds:.1f} s"
         )
         if not self.passed:
             text += f"; failing tables: {', '.join(self.failed_tables)}"
+        if self.warnings:
+            text += f"; {len(self.warnings)} warning{'s' * (len(self.warnings) > 1)} "
+            text += f"({self.warnings_line()})"
         return text
+
+    def verdict_text(self) -> str:
+        """What is kept with the verdict: the summary and, when refused, the first failures, so
+        a later "no champion" can say what the gate refused without re-running it."""
+        if self.passed:
+            return self.summary_line()
+        shown = [failure.message for failure in self.failures[:_FAILURES_IN_VERDICT]]
+        more = len(self.failures) - len(shown)
+        return "\n".join(
+            [self.summary_line(), *shown, *([f"... and {more} more"] if more > 0 else [])]
+        )
 
 
 class QualityGateFailed(Exception):
@@ -237,22 +275,40 @@ def failures_from_validation(table: str, validation: Mapping[str, Any]) -> list[
         described = describe_expectation(expectation_type, kwargs, column)
         if config.get("description"):
             described += f" [{config['description']}]"
+        severity = str(config.get("severity") or "critical")
+        verb = "warned" if severity == "warning" else "failed"
         failures.append(
             ExpectationFailure(
                 table=table,
                 column=column,
                 expectation_type=expectation_type,
                 observed=observed,
-                message=f"{table}: {described} failed: {observed}",
+                message=f"{table}: {described} {verb}: {observed}",
+                severity=severity,
+                rows=_offending_rows(outcome.get("result") or {}),
             )
         )
     return failures
 
 
+def _offending_rows(result: Mapping[str, Any]) -> int | None:
+    """The number of rows that broke an expectation, when GX counted them."""
+    if isinstance(result.get("unexpected_count"), int):
+        return result["unexpected_count"]
+    observed = result.get("observed_value")
+    return observed if isinstance(observed, int) else None
+
+
 def outcome_from_validation(table: str, validation: Mapping[str, Any]) -> SuiteOutcome:
     statistics = validation.get("statistics") or {}
     evaluated = int(statistics.get("evaluated_expectations", 0))
-    failed = int(statistics.get("unsuccessful_expectations", 0))
+    unsuccessful = int(statistics.get("unsuccessful_expectations", 0))
+    warned = sum(
+        1
+        for outcome in validation.get("results", [])
+        if not outcome.get("success")
+        and (outcome.get("expectation_config") or {}).get("severity") == "warning"
+    )
     rows = None
     for outcome in validation.get("results", []):
         config = outcome.get("expectation_config") or {}
@@ -261,4 +317,4 @@ def outcome_from_validation(table: str, validation: Mapping[str, Any]) -> SuiteO
             observed, int
         ):
             rows = observed
-    return SuiteOutcome(table, evaluated, failed, rows=rows)
+    return SuiteOutcome(table, evaluated, unsuccessful - warned, rows=rows, warned=warned)

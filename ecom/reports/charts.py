@@ -19,6 +19,40 @@ from ecom.reports.dashboards import Card
 
 PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6")
 
+# Axis titles and legend entries for people: a column name says how a mart stores a number,
+# not what a reader sees. Columns not named here get their name with spaces (`users` -> Users).
+COLUMN_LABELS = {
+    "mean_churn_probability": "Mean churn probability",
+    "probability_band": "Churn probability band",
+    "view_to_cart_rate": "Sessions that carted, of those that viewed",
+    "overall_conversion_rate": "Sessions that purchased, of those that viewed",
+    "conversion_rate": "Conversion rate (sessions that purchased)",
+    "period_start": "Week starting",
+    "assigned_week": "Week assigned",
+    "cohort_week": "Cohort (first week)",
+    "weeks_since": "Weeks since the cohort's first week",
+    "retention_rate": "Retained share of the cohort",
+    "unbounded_retention_rate": "Active that week or later",
+    "relative_lift": "Relative lift (treatment vs control)",
+}
+
+
+def column_label(column: str) -> str:
+    """What a reader calls a column: its label, else its name with spaces, capitalised."""
+    if column in COLUMN_LABELS:
+        return COLUMN_LABELS[column]
+    words = column.replace("_", " ")
+    return words[:1].upper() + words[1:]
+
+
+def axis_title(columns: list[str]) -> str:
+    """One axis for several columns: their shared kind ("Rate") when the legend names each."""
+    if len(columns) == 1:
+        return column_label(columns[0])
+    if all(column.endswith("_rate") for column in columns):
+        return "Rate"
+    return " / ".join(column_label(column) for column in columns)
+
 
 def _series(frame: pd.DataFrame, card: Card) -> list[tuple[str, pd.DataFrame, str]]:
     """(label, rows, y column) per line or bar group: one per y column, split by `color`."""
@@ -32,9 +66,11 @@ def _series(frame: pd.DataFrame, card: Card) -> list[tuple[str, pd.DataFrame, st
     for group, rows in groups:
         for column in chart.y_columns:
             label = " · ".join(
-                part for part in (group, column if len(chart.y_columns) > 1 else "") if part
+                part
+                for part in (group, column_label(column) if len(chart.y_columns) > 1 else "")
+                if part
             )
-            out.append((label or column, rows, column))
+            out.append((label or column_label(column), rows, column))
     return out
 
 
@@ -78,16 +114,22 @@ def plotly_figure(frame: pd.DataFrame, card: Card) -> go.Figure:
                 y=[str(index) for index in matrix.index],
                 colorscale="Blues",
                 zmin=0,
-                hovertemplate=f"{chart.y} %{{y}}<br>{chart.x} %{{x}}<br>{chart.z} %{{z:.1%}}<extra></extra>",
+                hovertemplate=f"{column_label(chart.y)} %{{y}}<br>{column_label(chart.x)} %{{x}}"
+                f"<br>{column_label(chart.z)} %{{z:.1%}}<extra></extra>",
+                colorbar={"title": {"text": column_label(chart.z), "side": "right"}},
             )
         )
         # Category axes: cohort weeks are labels of rows, not a time scale to space rows by.
-        figure.update_yaxes(autorange="reversed", title=chart.y, type="category")
-        figure.update_xaxes(title=chart.x, type="category")
+        figure.update_yaxes(autorange="reversed", title=column_label(chart.y), type="category")
+        figure.update_xaxes(title=column_label(chart.x), type="category")
     else:
         figure.add_trace(
             go.Table(
-                header={"values": list(frame.columns), "fill_color": "#dde6f0", "align": "left"},
+                header={
+                    "values": [column_label(column) for column in frame.columns],
+                    "fill_color": "#dde6f0",
+                    "align": "left",
+                },
                 cells={
                     "values": [_formatted(frame[column]) for column in frame.columns],
                     "align": "left",
@@ -95,11 +137,13 @@ def plotly_figure(frame: pd.DataFrame, card: Card) -> go.Figure:
             )
         )
     if chart.kind in ("bar", "line"):
-        figure.update_xaxes(title=chart.x)
-        figure.update_yaxes(title=", ".join(chart.y_columns))
+        figure.update_xaxes(title=column_label(chart.x))
+        figure.update_yaxes(title=axis_title(chart.y_columns))
+        # Under the plot, not beside it: a half-width card keeps its width for the data.
+        figure.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.22, "x": 0})
     figure.update_layout(
         title=card.name,
-        margin={"l": 60, "r": 20, "t": 50, "b": 50},
+        margin={"l": 60, "r": 20, "t": 50, "b": 60},
         height=420,
         template="plotly_white",
     )
@@ -123,7 +167,7 @@ def write_png(frame: pd.DataFrame, card: Card, path: Path) -> Path:
         for position, value in enumerate(values[::-1]):
             share = value / values[0] if values[0] else 0
             axes.text(value, position, f" {value:,.0f} ({share:.0%})", va="center")
-        axes.set_xlabel(chart.y_columns[0])
+        axes.set_xlabel(column_label(chart.y_columns[0]))
     elif chart.kind in ("bar", "line"):
         series = _series(frame, card)
         if chart.kind == "bar":
@@ -163,8 +207,8 @@ def write_png(frame: pd.DataFrame, card: Card, path: Path) -> Path:
                     label=label,
                     color=PALETTE[index % len(PALETTE)],
                 )
-        axes.set_xlabel(chart.x)
-        axes.set_ylabel(", ".join(chart.y_columns))
+        axes.set_xlabel(column_label(chart.x))
+        axes.set_ylabel(axis_title(chart.y_columns))
         if len(series) > 1:
             axes.legend(fontsize=8)
     elif chart.kind == "heatmap":
@@ -172,9 +216,9 @@ def write_png(frame: pd.DataFrame, card: Card, path: Path) -> Path:
         image = axes.imshow(matrix.to_numpy(dtype=float), aspect="auto", cmap="Blues", vmin=0)
         axes.set_xticks(range(len(matrix.columns)), [str(c) for c in matrix.columns])
         axes.set_yticks(range(len(matrix.index)), [str(i) for i in matrix.index], fontsize=7)
-        axes.set_xlabel(chart.x)
-        axes.set_ylabel(chart.y)
-        figure.colorbar(image, ax=axes, label=chart.z)
+        axes.set_xlabel(column_label(chart.x))
+        axes.set_ylabel(column_label(chart.y))
+        figure.colorbar(image, ax=axes, label=column_label(chart.z))
     else:
         shown = frame.head(15)
         cells = {column: _formatted(shown[column]) for column in shown.columns}
@@ -183,7 +227,7 @@ def write_png(frame: pd.DataFrame, card: Card, path: Path) -> Path:
             cellText=[
                 [cells[column][row] for column in shown.columns] for row in range(len(shown))
             ],
-            colLabels=list(shown.columns),
+            colLabels=[column_label(column) for column in shown.columns],
             loc="center",
         )
         table.auto_set_font_size(False)

@@ -11,7 +11,7 @@ from typing import Literal
 
 import pandas as pd
 import yaml
-from pydantic import BaseModel, Field, model_validator, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from ecom.config import project_root
 from ecom.db import connect
@@ -63,6 +63,23 @@ class Layout(BaseModel):
     height: int = Field(gt=0)
 
 
+class Parameter(BaseModel):
+    """A question variable: `{{name}}` in the card's SQL, a filter in Metabase; the report runs
+    the card with the default."""
+
+    name: str = Field(pattern=r"^[a-z_]+$")
+    display_name: str
+    type: Literal["number", "text"]
+    default: str
+
+    def literal(self) -> str:
+        """The default as Metabase substitutes it: a number as is, text quoted."""
+        if self.type == "number":
+            float(self.default)  # a number, or ValueError before it reaches SQL
+            return self.default
+        return "'" + self.default.replace("'", "''") + "'"
+
+
 class Card(BaseModel):
     key: str
     name: str
@@ -70,6 +87,14 @@ class Card(BaseModel):
     sql: str
     chart: Chart
     layout: Layout
+    parameters: list[Parameter] = []
+
+    def default_sql(self) -> str:
+        """The SQL with every parameter at its default, as the report runs it."""
+        query = self.sql
+        for parameter in self.parameters:
+            query = query.replace("{{" + parameter.name + "}}", parameter.literal())
+        return query
 
 
 class Dashboard(BaseModel):
@@ -117,7 +142,7 @@ def run_card(database_url: str, card: Card) -> pd.DataFrame:
     connection = connect(database_url)
     try:
         with connection.cursor() as cursor:
-            cursor.execute(card.sql)
+            cursor.execute(card.default_sql())
             columns = [column.name for column in cursor.description]
             return pd.DataFrame(cursor.fetchall(), columns=columns)
     finally:

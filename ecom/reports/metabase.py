@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -210,10 +211,16 @@ def visualization_settings(card: Card) -> dict[str, Any]:
         return {
             "table.pivot": False,
             "table.column_formatting": [
-                {"columns": [chart.z], "type": "range", "colors": ["#FFFFFF", "#509EE3"],
-                 "min_type": None, "max_type": None, "highlight_row": False},
+                {
+                    "columns": [chart.z],
+                    "type": "range",
+                    "colors": ["#FFFFFF", "#509EE3"],
+                    "min_type": None,
+                    "max_type": None,
+                    "highlight_row": False,
+                },
             ],
-        }  # fmt: skip
+        }
     return {}
 
 
@@ -227,8 +234,39 @@ def card_payload(card: Card, database_id: int, collection_id: int) -> dict[str, 
         "dataset_query": {
             "type": "native",
             "database": database_id,
-            "native": {"query": card.sql.strip(), "template-tags": {}},
+            "native": {"query": card.sql.strip(), "template-tags": template_tags(card)},
         },
+        "parameters": [
+            {
+                "id": _parameter_id(card, parameter.name),
+                "type": "number/=" if parameter.type == "number" else "category",
+                "target": ["variable", ["template-tag", parameter.name]],
+                "name": parameter.display_name,
+                "slug": parameter.name,
+                "default": parameter.default,
+            }
+            for parameter in card.parameters
+        ],
+    }
+
+
+def _parameter_id(card: Card, name: str) -> str:
+    """Stable across runs, so re-provisioning updates a question's filter instead of adding one."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"ecom/{card.key}/{name}"))
+
+
+def template_tags(card: Card) -> dict[str, Any]:
+    """Metabase's variables for the card's `{{name}}` parameters."""
+    return {
+        parameter.name: {
+            "id": _parameter_id(card, parameter.name),
+            "name": parameter.name,
+            "display-name": parameter.display_name,
+            "type": parameter.type,
+            "default": parameter.default,
+            "required": True,
+        }
+        for parameter in card.parameters
     }
 
 

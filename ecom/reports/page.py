@@ -23,7 +23,7 @@ from plotly.offline import get_plotlyjs
 
 from ecom.config import Settings
 from ecom.db import fetch_all
-from ecom.reports import charts
+from ecom.reports import analytics, charts
 from ecom.reports.champion import ChampionShap, champion_shap
 from ecom.reports.dashboards import Card, Dashboard, load_dashboards, run_card
 from ecom.reports.experiments import ExperimentFindings, experiment_findings
@@ -39,6 +39,11 @@ FILLED_BY = {
     "stg_": "ecom transform",
 }
 SHAP_TOP_FEATURES = 15
+# Two lift charts sit side by side on purpose, and say so: the card reads the experiment marts
+# (the unadjusted lift Metabase also shows), this one the analysis's CUPED reading, whose
+# intervals are narrower and whose metric names are the analysis's own.
+LIFT_TITLE = "Experiment analysis: CUPED-adjusted relative lift, 95% intervals"
+LIFT_SUBTITLE = "ecom experiment analyze; the card beside it is the marts' unadjusted lift"
 
 
 @dataclass
@@ -143,7 +148,8 @@ def lift_figure(findings: ExperimentFindings) -> go.Figure:
     )
     figure.add_vline(x=0, line_dash="dash", line_color="#888")
     figure.update_layout(
-        title="Lift with 95% intervals",
+        title={"text": f"{LIFT_TITLE}<br><sup>{LIFT_SUBTITLE}</sup>"},
+        xaxis_title="Relative lift (treatment vs control)",
         height=max(300, 80 + 40 * len(lifts)),
         template="plotly_white",
     )
@@ -159,7 +165,7 @@ def _lift_png(findings: ExperimentFindings, path: Path) -> Path:
             "upper": [lift.ci_upper for lift in findings.lifts],
         }
     )
-    return charts.write_interval_png(frame, "Lift with 95% intervals", path)
+    return charts.write_interval_png(frame, f"{LIFT_TITLE}\n({LIFT_SUBTITLE})", path)
 
 
 def _experiment_panel(page: _Page, findings: ExperimentFindings) -> str:
@@ -213,6 +219,12 @@ def _shap_section(page: _Page, shap: ChampionShap) -> str:
         if shap.version
         else "No champion model yet."
     )
+    if shap.test_lift_top_decile is not None and shap.test_base_rate is not None:
+        caption += (
+            f" On its test split the riskiest 10% churned {shap.test_lift_top_decile:.2f}x as "
+            f"often as everyone (base rate {shap.test_base_rate:.3f}); scores are ranked by "
+            "percentile in the population (top 5%, 5-20%, 20-50%, bottom 50%)."
+        )
     return (
         '<section id="champion"><h2>What drives the churn model</h2>'
         f'<p class="lede">{html.escape(caption)}</p><div class="grid">{body}</div></section>'
@@ -226,21 +238,32 @@ header p { margin: 4px 0 0; opacity: .8; }
 nav a { color: #fff; margin-right: 16px; }
 section { padding: 8px 32px 24px; }
 .lede { color: #4a5868; margin-top: 0; }
-.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); gap: 16px; }
-.chart, .panel { background: #fff; border-radius: 8px; box-shadow: 0 1px 3px rgba(0,0,0,.12); padding: 8px; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 520px), 1fr)); gap: 16px; }
+.chart, .panel { min-width: 0; background: #fff; border-radius: 8px; box-shadow: 0 1px 3px rgba(0,0,0,.12); padding: 8px; }
 .panel.missing { border-left: 4px solid #e0a030; padding: 12px 16px; }
 .chart img { max-width: 100%; }
 """
+# `auto-fill`, not `auto-fit`: with auto-fit the first card, drawn while it is still the grid's
+# only item, took the whole row, and plotly sized its chart to that; the cards parsed after it
+# then halved its column and a plain `chromium --screenshot` clipped it. auto-fill fixes the
+# columns from the page's width alone. The resize on load is for any browser that drew early.
+RESIZE_ON_LOAD = (
+    "window.addEventListener('load', () => document.querySelectorAll('.plotly-graph-div')"
+    ".forEach(div => Plotly.Plots.resize(div)));"
+)
 
 
 def render_page(sections: list[str], generated_at: datetime, data_as_of: str) -> str:
     nav = " ".join(
         f'<a href="#{slug}">{label}</a>'
         for slug, label in (
-            ("funnel", "Funnel"), ("retention", "Retention"), ("churn_risk", "Churn risk"),
-            ("experiments", "Experiments"), ("champion", "Model"),
+            ("funnel", "Funnel"),
+            ("retention", "Retention"),
+            ("churn_risk", "Churn risk"),
+            ("experiments", "Experiments"),
+            ("champion", "Model"),
         )
-    )  # fmt: skip
+    )
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -250,7 +273,8 @@ def render_page(sections: list[str], generated_at: datetime, data_as_of: str) ->
         "<header><h1>E-commerce analytics report</h1>"
         f"<p>Data up to {html.escape(data_as_of)} · generated {generated_at:%Y-%m-%d %H:%M} UTC "
         "by <code>ecom report</code></p>"
-        f"<nav>{nav}</nav></header>{''.join(sections)}</body></html>"
+        f"<nav>{nav}</nav></header>{''.join(sections)}"
+        f"<script>{RESIZE_ON_LOAD}</script></body></html>"
     )
 
 
@@ -280,7 +304,12 @@ def write_report(
     for dashboard in load_dashboards():
         extra = ""
         if dashboard.slug == "experiments":
-            extra = _experiment_panel(page, experiment_findings(database_url, out_dir))
+            # Read where the analysis writes it, wherever this page goes (`--out`).
+            findings = experiment_findings(database_url, settings.reports_dir)
+            extra = _experiment_panel(page, findings)
+        if dashboard.slug == "funnel":
+            extra, missing = analytics.funnel_extras(database_url, page.chart, image_dir)
+            page.missing.extend(missing)
         sections.append(_dashboard_section(page, database_url, dashboard, extra))
     sections.append(_shap_section(page, champion_shap(settings)))
     target = out_dir / "index.html"

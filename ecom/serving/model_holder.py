@@ -14,7 +14,7 @@ import logging
 import threading
 
 from ecom.churn.predict import ChurnPredictor
-from ecom.churn.registry import MODEL_NAME, champion_version
+from ecom.churn.registry import MODEL_NAME, ModelRegistry
 from ecom.churn.scoring import NoChampionModel, champion_predictor
 from ecom.config import Settings
 
@@ -25,14 +25,10 @@ class ModelHolder:
     """The current `ChurnPredictor`; raises `NoChampionModel` at construction if none."""
 
     def __init__(self, settings: Settings) -> None:
-        from mlflow.tracking import MlflowClient
-
         self._settings = settings
-        self._client = MlflowClient(
-            tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri
-        )
+        self._registry = ModelRegistry.at(settings.tracking_uri)
         self._lock = threading.Lock()
-        version = champion_version(self._client)
+        version = self._registry.champion_version()
         if version is None:
             raise NoChampionModel(
                 f"no version of {MODEL_NAME} is aliased 'champion' in {settings.tracking_uri}: "
@@ -49,7 +45,7 @@ class ModelHolder:
         """Follow the alias: (the predictor now in use, whether it changed). A registry that
         lost the alias keeps the model being served rather than serving nothing."""
         with self._lock:
-            version = champion_version(self._client)
+            version = self._registry.champion_version()
             if version is None or version == self._predictor.model_version:
                 return self._predictor, False
             predictor = champion_predictor(self._settings, version)

@@ -6,7 +6,9 @@ groups them by view, builds entity-key protobufs per view, murmur3-hashes every 
 runs one HMGET per view before assembling a response table (about 1 ms of CPU for one user on
 a busy core, against 0.05 ms for the raw HGETALL; benchmarks/results/serving.md). All of that
 but the user's key is the same for every request, so it is done here once per process, from
-the resolved feature service and Feast's own store helpers: the hash each view writes for a
+the resolved feature service and Feast's key and field names (`ecom.features.feast_internals`,
+the one module that knows them; the public `get_online_features` costs five times as much a
+user, benchmarks/results/serving.md): the hash each view writes for a
 user is the same Redis hash (keyed by the entity key and project), so one HMGET fetches every
 view's fields and timestamps. Values are decoded with Feast's own protobuf types and
 `feast_value_type_to_python_type`, so a value reads exactly as `get_online_features` returns it.
@@ -22,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from ecom.features.online_store import redis_key_layout, redis_keys_for_ids, stamp_time
+from ecom.features import feast_internals as internals
 from ecom.features.store import ENTITY_KEY, FEATURE_SERVICE
 
 log = logging.getLogger(__name__)
@@ -74,8 +76,6 @@ class OnlineFeatureReader:
     the process."""
 
     def __init__(self, store, feature_service: str = FEATURE_SERVICE) -> None:
-        from feast.infra.online_stores.redis import _versioned_fv_name
-
         self.store = store
         self.service = store.get_feature_service(feature_service)
         self.feature_names = [
@@ -83,25 +83,28 @@ class OnlineFeatureReader:
             for projection in self.service.feature_view_projections
             for feature in projection.features
         ]
-        self._online_store = store._get_provider().online_store
-        self._client = self._online_store._get_client(store.config.online_store)
+        self._client = internals.redis_client(
+            internals.online_store_of(store), store.config.online_store
+        )
         fail_fast(self._client)
-        fields: list[str | bytes] = []
+        fields: list[bytes] = []
         self._views: list[_ViewFields] = []
         for projection in self.service.feature_view_projections:
-            view = store.get_feature_view(projection.name)
-            names = [feature.name for feature in projection.features]
-            _, hset_keys = self._online_store._generate_hset_keys_for_features(
-                view, list(names), fv_name_override=_versioned_fv_name(view, store.config)
+            view_key = internals.view_key_name(
+                store.get_feature_view(projection.name), store.config
             )
+            names = [feature.name for feature in projection.features]
             self._views.append(_ViewFields(tuple(names), len(fields)))
-            fields.extend(hset_keys)  # the hashed feature fields, then b"_ts:<view>"
+            fields += [internals.feature_field(view_key, name) for name in names]
+            fields.append(internals.timestamp_field(view_key))
         self._fields = fields
-        self._key_layout = redis_key_layout(store.config, ENTITY_KEY)
+        self._key_layout = internals.redis_key_layout(store.config, ENTITY_KEY)
 
     def redis_keys(self, user_ids: Sequence[int]) -> list[bytes]:
         """Feast's Redis key of each user: the serialized entity key, then the project."""
-        return redis_keys_for_ids(self.store.config, ENTITY_KEY, user_ids, self._key_layout)
+        return internals.redis_keys_for_ids(
+            self.store.config, ENTITY_KEY, user_ids, self._key_layout
+        )
 
     def read(self, user_ids: Sequence[int]) -> OnlineRows:
         """One round trip for all `user_ids` (one HMGET each). A user's event time is the
@@ -139,7 +142,7 @@ class OnlineFeatureReader:
             if not stamp_bytes:
                 missing = True
             else:
-                moment = stamp_time(stamp_bytes)
+                moment = internals.stamp_time(stamp_bytes)
                 oldest = moment if oldest is None or moment < oldest else oldest
             for offset, name in enumerate(view.names):
                 raw = reply[view.start + offset]

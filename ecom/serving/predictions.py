@@ -7,7 +7,10 @@ holds a row for it from the current snapshot, never from empty features.
 
 A background thread re-reads the scoring snapshot's as-of (PostgreSQL) and the champion alias
 (MLflow) every `ECOM_SERVING_REFRESH_SECONDS`, so neither is asked per request and a promotion
-or a new snapshot is picked up without a restart (`reload()` does it at once).
+or a new snapshot is picked up without a restart (`reload()` does it at once). The same thread
+reads the scoring population (the probabilities `ecom score` stored for the snapshot and the
+champion) when either changes, so a user's risk percentile is computed in memory with the
+function batch scoring uses, on the numbers batch wrote: no query per request.
 """
 
 from __future__ import annotations
@@ -17,8 +20,12 @@ import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from datetime import UTC, date
 
-from ecom.churn.predict import Predictions
+import numpy as np
+
+from ecom.churn.predict import Predictions, population_band, population_percentile
+from ecom.churn.scoring import read_score_population
 from ecom.config import Settings
 from ecom.features.store import get_feature_store
 from ecom.services import Endpoints
@@ -46,10 +53,16 @@ class ServingError(Exception):
         return {"error": self.error, "detail": self.detail}
 
 
-def _answers(predictions: Predictions) -> list[ChurnPrediction]:
+def _answers(predictions: Predictions, population: np.ndarray) -> list[ChurnPrediction]:
     """The response models, built without re-validation: every value is cast to its field's
-    type here (validating 14 fields per user again cost more than the prediction's encoding)."""
+    type here (validating 14 fields per user again cost more than the prediction's encoding).
+    Percentile and population band are null when `population` is empty (not scored yet)."""
     contributions = predictions.top_contributions or [[] for _ in range(len(predictions))]
+    percentiles: list[float | None] = [None] * len(predictions)
+    bands: list[str | None] = [None] * len(predictions)
+    if len(population):
+        ranked = population_percentile(predictions.churn_probability, population)
+        percentiles, bands = [float(p) for p in ranked], [str(b) for b in population_band(ranked)]
     return [
         ChurnPrediction.model_construct(
             user_id=int(predictions.user_id[i]),
@@ -61,6 +74,8 @@ def _answers(predictions: Predictions) -> list[ChurnPrediction]:
             model_name=predictions.model_name,
             model_version=predictions.model_version,
             features_as_of=predictions.features_as_of[i],
+            risk_percentile=percentiles[i],
+            population_band=bands[i],
             top_features=[
                 Contribution.model_construct(feature=name, contribution=value)
                 for name, value in contributions[i]
@@ -80,6 +95,7 @@ class ChurnServing:
         self.reader = OnlineFeatureReader(get_feature_store(settings, endpoints))
         self._snapshot: Snapshot | None = None
         self._state: tuple[float, StoreState] | None = None
+        self._population: tuple[tuple[date, str], np.ndarray] | None = None
         self.refresh_snapshot()
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -96,7 +112,30 @@ class ChurnServing:
         except Exception as error:  # a database hiccup must not stop the service answering
             log.warning("cannot read the scoring snapshot: %s", error)
         self._state = None
+        self.refresh_population()
         return self._snapshot
+
+    def refresh_population(self, *, force: bool = False) -> None:
+        """Read the batch scores of (snapshot date, champion version) when that pair changes,
+        or while it has none yet (`ecom score` may run after the service starts)."""
+        if self._snapshot is None:
+            return
+        # The snapshot's date in UTC, as Feast's event times (and batch's scoring_date) carry it.
+        key = (self._snapshot.as_of.astimezone(UTC).date(), self.models.predictor.model_version)
+        held = self._population
+        if not force and held is not None and held[0] == key and len(held[1]):
+            return
+        try:
+            self._population = (key, read_score_population(self.endpoints.database_url, *key))
+        except Exception as error:  # keep answering; percentiles stay as they were
+            log.warning("cannot read the scoring population: %s", error)
+
+    def population_for(self, as_of: date, model_version: str) -> np.ndarray:
+        """The population for answers of this date and model; empty if it is not the one held."""
+        held = self._population
+        if held is None or held[0] != (as_of, model_version):
+            return np.array([], dtype=float)
+        return held[1]
 
     def _watch(self) -> None:
         while not self._stop.wait(self.settings.serving_refresh_seconds):
@@ -105,6 +144,7 @@ class ChurnServing:
                 self.models.refresh()
             except Exception as error:  # the registry may be briefly locked or unreachable
                 log.warning("cannot check the champion alias: %s", error)
+            self.refresh_population()
 
     def close(self) -> None:
         self._stop.set()
@@ -187,7 +227,10 @@ class ChurnServing:
             predictions = self.models.predictor.predict(
                 features, features_as_of=[rows.event_times[i].date() for i in current]
             )
-            answers = _answers(predictions)
+            population = self.population_for(
+                predictions.features_as_of[0], predictions.model_version
+            )
+            answers = _answers(predictions, population)
         return BatchPrediction.model_construct(
             predictions=answers, unknown_user_ids=[rows.user_ids[i] for i in unknown]
         )
@@ -215,6 +258,7 @@ class ChurnServing:
                 f"cannot load the champion the registry names now, still serving v"
                 f"{self.models.predictor.model_version}: {type(error).__name__}: {error}",
             ) from error
+        self.refresh_population(force=True)
         return ReloadResult(
             model_name=predictor.model_name, model_version=predictor.model_version, changed=changed
         )

@@ -56,6 +56,14 @@ class ChurnPrediction(BaseModel):
     model_name: str
     model_version: str
     features_as_of: date = Field(description="The scoring snapshot the features belong to.")
+    risk_percentile: float | None = Field(
+        description="Percentile (0-100) of churn_probability among everyone `ecom score` scored "
+        "on this snapshot with this model (ties count half); null until that run exists."
+    )
+    population_band: str | None = Field(
+        description="By risk_percentile: 'top 5%' from 95, 'top 5-20%' from 80, 'top 20-50%' "
+        "from 50, else 'bottom 50%'; null with risk_percentile."
+    )
     top_features: list[Contribution] = Field(
         description="Up to three features pushing the score up most, largest first."
     )

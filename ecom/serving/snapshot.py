@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ecom.db import fetch_all
-from ecom.features.store import ENTITY_KEY, SCORING_TABLE
+from ecom.features.store import ENTITY_KEY
+from ecom.relations import SCORING_MART
 from ecom.serving.online import OnlineFeatureReader
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ class StoreState:
 
 def read_snapshot(database_url: str) -> Snapshot:
     """The scoring mart's as-of and its lowest user ids."""
-    schema, table = SCORING_TABLE
+    schema, table = SCORING_MART
     rows = fetch_all(
         database_url,
         f"select {ENTITY_KEY}, feature_timestamp from {schema}.{table} "
@@ -55,7 +56,7 @@ def read_snapshot(database_url: str) -> Snapshot:
 def store_state(reader: OnlineFeatureReader, snapshot: Snapshot | None) -> StoreState:
     """Whether Redis holds `snapshot` (raises `OnlineStoreUnavailable` if Redis is down)."""
     if snapshot is None:
-        return StoreState(False, "the scoring snapshot (analytics.mart_churn_scoring) is unknown")
+        return StoreState(False, f"the scoring snapshot ({SCORING_MART}) is unknown")
     rows = reader.read(list(snapshot.probe_user_ids))
     times = rows.event_times
     if all(moment is None for moment in times):

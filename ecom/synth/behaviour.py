@@ -59,7 +59,8 @@ class BehaviourParameters:
     first_session_gap_days: float = 1.0 / 24.0
     browser_shares: tuple[float, ...] = (0.50, 0.20, 0.20, 0.05, 0.05)
     browser_cart_multiplier: tuple[float, ...] = (1.0, 0.92, 1.08, 0.65, 0.80)
-    source_shares: tuple[float, ...] = (0.45, 0.30, 0.15, 0.05, 0.05)
+    # Email, Adwords, Organic, YouTube, Facebook: TheLook's session mix.
+    source_shares: tuple[float, ...] = (0.45, 0.30, 0.05, 0.10, 0.10)
     source_cart_multiplier: tuple[float, ...] = (1.25, 0.95, 0.90, 0.60, 0.75)
     browsers: tuple[str, ...] = field(default=BROWSERS)
     sources: tuple[str, ...] = field(default=TRAFFIC_SOURCES_EVENTS)

@@ -250,6 +250,7 @@ def _won_back_sessions(
         treated=latent_treated[owners] & design.in_window(anchor),
         # The session (it grows backwards from the purchase) starts after the contact.
         purchase_lag_cap_days=np.maximum(anchor - date - 1.0 / 24.0, 0.0),
+        anonymous_kind=np.full(len(owners), -1, dtype=np.int8),  # a registered user's session
     )
 
 
@@ -426,7 +427,7 @@ def load_campaign_truth(data_dir: Path) -> pd.DataFrame:
     path = Path(data_dir) / TRUTH_DIR / CAMPAIGN_TRUTH_FILE
     if not path.is_file():
         raise FileNotFoundError(
-            f"{path} is missing: the campaign truth is written by `ecom generate` (without "
-            "--no-campaign), so real TheLook data has none"
+            f"{path} is missing: the campaign truth is written by `ecom generate --campaign`, "
+            "so real TheLook data and worlds generated without a campaign have none"
         )
     return pd.read_parquet(path)

@@ -2,9 +2,12 @@
 
 Within a session the events always read: an optional home page, a department page, some product
 pages browsed, then for each item put in the cart its product page followed by a cart event,
-then the terminal event (purchase for depth-3 sessions, sometimes cancel for abandoned carts).
-So a product page always precedes its cart event, and a cart event precedes the purchase.
-The purchase follows the last cart after a lag drawn as in real TheLook exports: a few minutes
+then the terminal events (one purchase per carted item for depth-3 sessions, as TheLook writes
+one purchase event per order item; sometimes cancel for abandoned carts). So a product page
+always precedes its cart event, and a cart event precedes the purchases. Anonymous sessions are
+TheLook's four kinds (product -> cart -> cancel, department -> product -> cart, product,
+department -> product).
+The purchases follow the last cart after a lag drawn as in real TheLook exports: a few minutes
 for most sessions, but for 40% of purchasing sessions more than a day (median 2.5 minutes, 90th
 percentile 72 hours), under the same session id.
 Layout is computed with array arithmetic on per-session counts: no per-session Python loop.
@@ -28,7 +31,7 @@ from ecom.synth.sessions import (
 )
 
 EVENT_HOME, EVENT_DEPARTMENT, EVENT_PRODUCT, EVENT_CART, EVENT_PURCHASE, EVENT_CANCEL = range(6)
-ITEMS_PER_ORDER_SHARES = np.array([0.70, 0.20, 0.07, 0.03])  # 1, 2, 3, 4 items
+ITEMS_PER_ORDER_SHARES = np.array([0.70, 0.20, 0.05, 0.05])  # 1, 2, 3, 4 items: TheLook's
 MAX_BROWSED_PRODUCTS = 8
 P_CANCEL_AFTER_ABANDONED_CART = 0.4
 GAP_SECONDS = (5, 150)  # between consecutive events of a session: sessions stay under an hour
@@ -49,7 +52,7 @@ class SessionLayout:
     has_department: np.ndarray
     n_browsed: np.ndarray
     n_items: np.ndarray
-    terminal: np.ndarray  # -1 none, EVENT_PURCHASE or EVENT_CANCEL
+    terminal: np.ndarray  # -1 none, EVENT_PURCHASE (one per item) or EVENT_CANCEL
     department: np.ndarray  # 0 Women, 1 Men
     item_session: np.ndarray  # one entry per carted item, sorted by session
     item_product_row: np.ndarray
@@ -61,7 +64,14 @@ class SessionLayout:
             + self.has_department
             + self.n_browsed
             + 2 * self.n_items
-            + (self.terminal >= 0)
+            + self.n_terminal
+        )
+
+    @property
+    def n_terminal(self) -> np.ndarray:
+        """Terminal events: a purchase per carted item, or one cancel, or none."""
+        return np.select(
+            [self.terminal == EVENT_PURCHASE, self.terminal == EVENT_CANCEL], [self.n_items, 1], 0
         )
 
 
@@ -109,6 +119,9 @@ def layout_sessions(
         [EVENT_PURCHASE, EVENT_CANCEL],
         -1,
     )
+    has_home, has_department, n_browsed, n_items, terminal = _anonymous_layout(
+        sessions.anonymous_kind, has_home, has_department, n_browsed, n_items, terminal
+    )
     owner = sessions.owner
     gender_department = np.where(
         owner >= 0, user_is_male[np.maximum(owner, 0)], rng.random(n) < 0.5
@@ -126,6 +139,32 @@ def layout_sessions(
         department=department,
         item_session=item_session,
         item_product_row=item_product_row,
+    )
+
+
+def _anonymous_layout(
+    kind: np.ndarray, *layout: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Home, department, browsed, carted and terminal counts of TheLook's anonymous kinds.
+
+    In this module's layout: product -> cart -> cancel is one carted item and a cancel;
+    department -> product -> cart a department page and one carted item; product one browsed
+    page; department -> product a department page and one browsed page.
+    """
+    #                        home dept browsed items terminal
+    by_kind = np.array(
+        [
+            [0, 0, 0, 1, EVENT_CANCEL],
+            [0, 1, 0, 1, -1],
+            [0, 0, 1, 0, -1],
+            [0, 1, 1, 0, -1],
+        ]
+    )
+    anonymous = kind >= 0
+    rows = by_kind[np.maximum(kind, 0)]
+    return tuple(  # type: ignore[return-value]
+        np.where(anonymous, rows[:, column], values).astype(np.int64)
+        for column, values in enumerate(layout)
     )
 
 
@@ -168,8 +207,14 @@ def expand_events(
 
     # Times: integer-second gaps; sessions anchored at their last event count backwards.
     gaps = rng.integers(GAP_SECONDS[0], GAP_SECONDS[1] + 1, len(session))
+    # The first purchase comes after the lag; the other items' purchases at the same instant,
+    # so every purchase event of an order carries the order's timestamp.
     purchase = event_type == EVENT_PURCHASE
-    gaps[purchase] = purchase_lag_seconds(rng, sessions.purchase_lag_cap_days[session[purchase]])
+    first_purchase = purchase & (position == items_end)
+    gaps[purchase] = 0
+    gaps[first_purchase] = purchase_lag_seconds(
+        rng, sessions.purchase_lag_cap_days[session[first_purchase]]
+    )
     gaps[position == 0] = 0
     elapsed = np.cumsum(gaps)
     elapsed -= elapsed[session_start_offset][session]

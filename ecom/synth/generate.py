@@ -1,17 +1,21 @@
-"""`ecom generate`: build a TheLook-shaped world with planted truth and write it as CSV.
+"""`ecom generate`: simulate a TheLook-shaped world, write its tables as CSV, then its truth.
 
-The stages run in a fixed order, each with its own random stream spawned from the seed, so the
-output is a pure function of (seed, n_users, end_date).
+Two profiles: "default" (the demo world, with a planted churn process, an A/B test and the
+truth a model is graded against) and "thelook" (TheLook's own generator's process, which plants
+nothing). The stages run in a fixed order, each with its own random stream spawned from the
+seed, so the output is a pure function of (profile, seed, n_users, end_date).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,9 +23,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ecom.synth.behaviour import BehaviourParameters, sample_latent_users
-from ecom.synth.calendar import DATA_START, build_timeline, days_to_datetime64
-from ecom.synth.campaign import CampaignPlan, plant_campaign, write_campaign_truth
+from ecom.synth.behaviour import BehaviourParameters, LatentUsers, sample_latent_users
+from ecom.synth.calendar import DATA_START, Timeline, build_timeline, days_to_datetime64
+from ecom.synth.campaign import (
+    CAMPAIGN_PLAN_FILE,
+    CAMPAIGN_TRUTH_FILE,
+    CampaignPlan,
+    PlantedCampaign,
+    plant_campaign,
+    write_campaign_truth,
+)
 from ecom.synth.catalog import DEPARTMENTS, Catalogue, build_catalogue, catalogue_size
 from ecom.synth.drift import DriftPlan, drift_sessions, drift_user_sources
 from ecom.synth.events import (
@@ -51,43 +62,34 @@ from ecom.synth.sessions import (
     concatenate_sessions,
     order_cap_days,
 )
-from ecom.synth.truth import write_truth
+from ecom.synth.thelook_process import simulate_thelook_process
+from ecom.synth.truth import TRUTH_DIR, write_truth
 from ecom.synth.users import (
     Places,
+    account_creation_days,
     build_places,
     sample_locations,
     sample_signup_days,
     sample_user_profiles,
 )
-from ecom.synth.writer import format_points, write_table
-from ecom.thelook import (
-    CAMPAIGN_CONTACTS,
-    DISTRIBUTION_CENTERS,
-    EVENT_TYPES,
-    EVENTS,
-    EXPERIMENT_ASSIGNMENTS,
-    INVENTORY_ITEMS,
-    ORDER_ITEMS,
-    ORDERS,
-    PRODUCTS,
-    USERS,
-)
+from ecom.synth.writer import CSV_FORMATS, write_table
+from ecom.thelook import ALL_TABLES, EVENT_TYPES, TABLES_BY_NAME
 
 logger = logging.getLogger(__name__)
 
-STAGES = (
+PROFILES = ("default", "thelook")
+DEFAULT_STAGES = (
     "users",
     "catalogue",
     "sessions",
     "events",
     "orders",
     "experiment",
-    "write users",
-    "write catalogue",
-    "write orders",
-    "write events",
+    "write tables",
     "write truth",
 )
+THELOOK_STAGES = ("simulate", "write tables", "write truth")
+THELOOK_STREAM = 2  # the thelook profile's seed entropy differs from the default profile's
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ class GenerationSummary:
     seed: int = 0
     n_users: int = 0
     experiment_id: str = ""
+    profile: str = "default"
 
 
 def _slug(values: pd.Series) -> pd.Series:
@@ -213,6 +216,27 @@ def _events_table(
     return columns
 
 
+@dataclass(frozen=True)
+class PlantedTruth:
+    """What the default profile knows and a model can only estimate (see `ecom.synth.truth`)."""
+
+    users: pd.DataFrame
+    timeline: Timeline
+    experiment: dict[str, Any]
+    model: dict[str, Any]
+    campaign: PlantedCampaign | None = None  # with a planted campaign: `_truth/campaign.*`
+
+
+@dataclass(frozen=True)
+class World:
+    """A simulated world: its tables (name -> columns, as `ecom.thelook` names them) and its
+    planted truth, which only the default profile has (TheLook's own process plants none)."""
+
+    tables: dict[str, Mapping[str, Any]]
+    truth: PlantedTruth | None
+    experiment_id: str = ""
+
+
 def generate_dataset(
     n_users: int,
     seed: int,
@@ -221,184 +245,61 @@ def generate_dataset(
     progress: bool = True,
     params: BehaviourParameters | None = None,
     drift: DriftPlan | None = None,
+    profile: str = "default",
+    csv_format: str | None = None,
     campaign: CampaignPlan | None = None,
 ) -> GenerationSummary:
     """Generate N users' TheLook world ending before `end_date` (default today, UTC) into `out_dir`.
 
-    Writes the seven TheLook CSVs, `experiment_assignments.csv` and `_truth/`. All timestamps
-    fall in [2019-01-01, end_date 00:00 UTC), so nothing is in the future on the end date itself.
-    With `drift`, the last weeks are changed as `ecom.synth.drift` describes. With `campaign`
-    (`ecom generate`'s default), `campaign_contacts.csv` and its truth are planted
-    (`ecom.synth.campaign`); the churn oracle does not model its effect on treated users.
+    `profile` "default" writes the seven TheLook CSVs, `experiment_assignments.csv` and
+    `_truth/`; all timestamps fall in [2019-01-01, end_date 00:00 UTC), so nothing is in the
+    future on the end date itself. With `drift`, the last weeks are changed as
+    `ecom.synth.drift` describes. `profile` "thelook" runs TheLook's own process
+    (`ecom.synth.thelook_process`) with its clock on the day before `end_date`: the seven CSVs
+    only, rows up to 11 days past that clock (as the original writes them), no truth.
+    `csv_format` ("export" or "thelook", see `ecom.synth.writer`) defaults to BigQuery's export
+    for the default profile and to the generator's own format for the thelook profile. With
+    `campaign` (default profile only; `ecom generate --campaign`), `campaign_contacts.csv` and its
+    truth are planted (`ecom.synth.campaign`); off by default, because the churn oracle does not
+    model the campaign's effect on treated users.
     """
-    if n_users < 1:
-        raise ValueError(f"n_users must be at least 1, got {n_users}")
+    csv_format = _check_arguments(n_users, profile, csv_format, params, drift, campaign)
     end_date = end_date or dt.datetime.now(dt.UTC).date()
-    params = params or BehaviourParameters()
     began = time.perf_counter()
     timeline = build_timeline(end_date)  # validates end_date before anything is written
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    streams = np.random.SeedSequence([seed, n_users, end_date.toordinal()]).spawn(8)
-    (
-        rng_users,
-        rng_latent,
-        rng_catalogue,
-        rng_sessions,
-        rng_events,
-        rng_orders,
-        rng_experiment,
-        rng_output,
-    ) = (np.random.default_rng(stream) for stream in streams)
-    rows: dict[str, int] = {}
-
-    with _progress(progress) as advance:
-        places = build_places()
-        signup_days = sample_signup_days(rng_users, timeline, n_users)
-        profiles = sample_user_profiles(rng_users, places, n_users)
-        latent = sample_latent_users(rng_latent, n_users, params)
-        user_ids = np.arange(1, n_users + 1)
-        design = design_experiment(timeline)
-        latent_treated = sample_latent_variants(rng_experiment, n_users)
-        advance("users")
-
-        catalogue = build_catalogue(rng_catalogue, catalogue_size(n_users))
-        advance("catalogue")
-
-        registered = build_registered_sessions(
-            rng_sessions, timeline, params, latent, signup_days, design, latent_treated
-        )
-        cap_days = order_cap_days(registered, n_users, params.max_orders_per_user)
-        anonymous = build_anonymous_sessions(rng_sessions, timeline, params, n_users)
-        sessions = concatenate_sessions(registered, anonymous)
-        if drift is not None:
-            # A stream of its own: the other stages' streams are seeded as without drift.
-            rng_drift = np.random.default_rng([seed, n_users, end_date.toordinal(), 1])
-            drift_sessions(rng_drift, sessions, timeline.span_days, drift)
-            profiles = drift_user_sources(
-                rng_drift, profiles, signup_days, timeline.span_days, drift
+    stages = DEFAULT_STAGES if profile == "default" else THELOOK_STAGES
+    with _progress(progress, stages) as advance:
+        if profile == "default":
+            world = simulate_world(
+                n_users, seed, timeline, params or BehaviourParameters(), drift, advance, campaign
             )
-        if campaign is not None:  # a stream of its own, like drift's
-            planted = plant_campaign(
-                np.random.default_rng([seed, n_users, end_date.toordinal(), 2]),
-                sessions,
-                latent,
-                signup_days,
-                cap_days,
-                timeline,
-                design,
-                params,
-                latent_treated,
-                user_ids,
-                campaign,
+        else:
+            world = simulate_thelook_world(n_users, seed, end_date)
+            advance("simulate")
+        rows = write_tables(world.tables, out_dir, csv_format)
+        advance("write tables")
+        remove_stale_outputs(out_dir, world)
+        if world.truth is not None:
+            write_truth(
+                out_dir,
+                world.truth.users,
+                world.truth.timeline,
+                world.truth.experiment,
+                world.truth.model,
             )
-            sessions, cap_days = planted.sessions, planted.order_cap_days
-        advance("sessions")
-
-        user_is_male = profiles["gender"].to_numpy() == "M"
-        layout = layout_sessions(rng_events, sessions, catalogue, user_is_male)
-        events = expand_events(rng_events, sessions, layout, catalogue)
-        advance("events")
-
-        order_tables = build_order_tables(
-            rng_orders,
-            timeline,
-            sessions,
-            layout,
-            events,
-            catalogue,
-            user_ids,
-            profiles["gender"].to_numpy(),
-        )
-        advance("orders")
-
-        session_start = first_event_days(events, len(sessions))
-        assignments = build_assignments(
-            design, sessions.owner, sessions.anchor_days, session_start, latent_treated, user_ids
-        )
-        advance("experiment")
-
-        users = profiles.assign(
-            id=user_ids,
-            created_at=days_to_datetime64(signup_days),
-        )
-        users_columns: dict[str, object] = dict(users.items())
-        users_columns["user_geom"] = format_points(users["longitude"], users["latitude"])
-        rows["users"] = write_table(users_columns, USERS, out_dir)
-        advance("write users")
-
-        products = catalogue.products
-        rows["products"] = write_table(products, PRODUCTS, out_dir)
-        centers = catalogue.distribution_centers
-        center_columns: dict[str, object] = dict(centers.items())
-        center_columns["distribution_center_geom"] = format_points(
-            centers["longitude"], centers["latitude"]
-        )
-        rows["distribution_centers"] = write_table(center_columns, DISTRIBUTION_CENTERS, out_dir)
-        advance("write catalogue")
-
-        rows["orders"] = write_table(order_tables.orders, ORDERS, out_dir)
-        rows["order_items"] = write_table(order_tables.order_items, ORDER_ITEMS, out_dir)
-        rows["inventory_items"] = write_table(
-            order_tables.inventory_items, INVENTORY_ITEMS, out_dir
-        )
-        rows["experiment_assignments"] = write_table(assignments, EXPERIMENT_ASSIGNMENTS, out_dir)
-        advance("write orders")
-
-        events_columns = _events_table(
-            rng_output, sessions, events, catalogue, user_ids, profiles, places, params
-        )
-        rows["events"] = write_table(events_columns, EVENTS, out_dir)
-        advance("write events")
-
-        signup_order_days = np.full(n_users, np.nan)
-        signup_purchase = (events.event_type == EVENT_PURCHASE) & (
-            sessions.kind[events.session] == KIND_SIGNUP
-        )
-        signup_order_days[sessions.owner[events.session[signup_purchase]]] = events.time_days[
-            signup_purchase
-        ]
-        truth_users = pd.DataFrame(
-            {
-                "user_id": user_ids,
-                "signup_days": signup_days,
-                "lifetime_days": latent.lifetime_days,
-                "session_rate": latent.session_rate,
-                "conversion_propensity": latent.propensity,
-                "browser": np.asarray(params.browsers)[latent.browser],
-                "purchase_rate": latent.purchase_rate,
-                "signup_order_days": signup_order_days,
-                "order_cap_days": cap_days,
-                "loyal": latent.loyal,
-                "latent_treated": latent_treated,
-            }
-        )
-        experiment = {
-            **design.as_dict(),
-            "assigned_users": len(assignments),
-            "observed": observed_experiment_lift(sessions, events, design),
-        }
-        model = {
-            "seed": seed,
-            "n_users": n_users,
-            "data_start": DATA_START.date().isoformat(),
-            "end_date": end_date.isoformat(),
-            "time_unit": "days since data_start 00:00 UTC",
-            "departments": list(DEPARTMENTS),
-            **{key: value for key, value in asdict(params).items()},
-            "drift": drift.as_dict() if drift is not None else None,
-        }
-        write_truth(out_dir, truth_users, timeline, experiment, model)
-        if campaign is not None:
-            rows["campaign_contacts"] = write_table(planted.contacts, CAMPAIGN_CONTACTS, out_dir)
-            write_campaign_truth(out_dir, planted)
-        write_fingerprint(out_dir, data_fingerprint(rows, events_columns["created_at"]))
+            if world.truth.campaign is not None:
+                write_campaign_truth(out_dir, world.truth.campaign)
+            event_times = np.asarray(world.tables["events"]["created_at"])
+            write_fingerprint(out_dir, data_fingerprint(rows, event_times))
         advance("write truth")
 
     seconds = time.perf_counter() - began
     logger.info(
-        "generated %s users (seed %s, end %s) into %s in %.1f s: %s",
+        "generated %s users (profile %s, seed %s, end %s) into %s in %.1f s: %s",
         n_users,
+        profile,
         seed,
         end_date,
         out_dir,
@@ -412,7 +313,255 @@ def generate_dataset(
         end_date=end_date,
         seed=seed,
         n_users=n_users,
-        experiment_id=design.experiment_id,
+        experiment_id=world.experiment_id,
+        profile=profile,
+    )
+
+
+def _check_arguments(
+    n_users: int,
+    profile: str,
+    csv_format: str | None,
+    params: BehaviourParameters | None,
+    drift: DriftPlan | None,
+    campaign: CampaignPlan | None = None,
+) -> str:
+    """Refuse what cannot be generated before anything is written; the CSV format to use."""
+    if n_users < 1:
+        raise ValueError(f"n_users must be at least 1, got {n_users}")
+    if profile not in PROFILES:
+        raise ValueError(f"profile {profile!r} is not one of {', '.join(PROFILES)}")
+    if profile == "thelook" and (params, drift, campaign) != (None, None, None):
+        raise ValueError(
+            "the thelook profile is TheLook's own process: behaviour parameters, planted "
+            "drift and a planted campaign belong to the default profile"
+        )
+    csv_format = csv_format or ("thelook" if profile == "thelook" else "export")
+    if csv_format not in CSV_FORMATS:
+        raise ValueError(f"csv format {csv_format!r} is not one of {', '.join(CSV_FORMATS)}")
+    return csv_format
+
+
+def write_tables(
+    tables: Mapping[str, Mapping[str, Any]], out_dir: Path, csv_format: str
+) -> dict[str, int]:
+    """Write each table to DIR/<name>.csv in `csv_format`; rows written per table."""
+    return {
+        name: write_table(columns, TABLES_BY_NAME[name], out_dir, csv_format)
+        for name, columns in tables.items()
+    }
+
+
+def remove_stale_outputs(out_dir: Path, world: World) -> None:
+    """A world without truth or assignments must not leave an earlier run's beside its tables:
+    the oracle would grade a model against another world."""
+    if world.truth is None:
+        shutil.rmtree(out_dir / TRUTH_DIR, ignore_errors=True)
+    elif world.truth.campaign is None:
+        for name in (CAMPAIGN_TRUTH_FILE, CAMPAIGN_PLAN_FILE):
+            (out_dir / TRUTH_DIR / name).unlink(missing_ok=True)
+    for table in ALL_TABLES:
+        if table.name not in world.tables:
+            (out_dir / table.csv_name).unlink(missing_ok=True)
+
+
+def simulate_thelook_world(n_users: int, seed: int, end_date: dt.date) -> World:
+    """TheLook's own process (`ecom.synth.thelook_process`): tables only, no truth."""
+    catalogue_stream, process_stream = np.random.SeedSequence(
+        [seed, n_users, end_date.toordinal(), THELOOK_STREAM]
+    ).spawn(2)
+    catalogue = build_catalogue(np.random.default_rng(catalogue_stream), catalogue_size(n_users))
+    process = simulate_thelook_process(
+        np.random.default_rng(process_stream), n_users, end_date, build_places(), catalogue
+    )
+    tables: dict[str, Mapping[str, Any]] = {
+        "users": process.tables["users"],
+        "products": catalogue.products,
+        "distribution_centers": catalogue.distribution_centers,
+        **{name: process.tables[name] for name in ("orders", "order_items", "inventory_items")},
+        "events": process.tables["events"],
+    }
+    return World(tables=tables, truth=None)
+
+
+def simulate_world(
+    n_users: int,
+    seed: int,
+    timeline: Timeline,
+    params: BehaviourParameters,
+    drift: DriftPlan | None,
+    advance: Callable[[str], None],
+    campaign: CampaignPlan | None = None,
+) -> World:
+    """The default profile: latent users, sessions, events, orders and the A/B test, with truth;
+    with `campaign`, the randomized retention campaign too (its contacts table and truth)."""
+    end_date = timeline.end_date
+    streams = np.random.SeedSequence([seed, n_users, end_date.toordinal()]).spawn(9)
+    (
+        rng_users,
+        rng_latent,
+        rng_catalogue,
+        rng_sessions,
+        rng_events,
+        rng_orders,
+        rng_experiment,
+        rng_output,
+        rng_accounts,
+    ) = (np.random.default_rng(stream) for stream in streams)
+
+    places = build_places()
+    signup_days = sample_signup_days(rng_users, timeline, n_users)
+    profiles = sample_user_profiles(rng_users, places, n_users)
+    latent = sample_latent_users(rng_latent, n_users, params)
+    user_ids = np.arange(1, n_users + 1)
+    design = design_experiment(timeline)
+    latent_treated = sample_latent_variants(rng_experiment, n_users)
+    advance("users")
+
+    catalogue = build_catalogue(rng_catalogue, catalogue_size(n_users))
+    advance("catalogue")
+
+    registered = build_registered_sessions(
+        rng_sessions, timeline, params, latent, signup_days, design, latent_treated
+    )
+    cap_days = order_cap_days(registered, n_users, params.max_orders_per_user)
+    anonymous = build_anonymous_sessions(rng_sessions, timeline, params, n_users)
+    sessions = concatenate_sessions(registered, anonymous)
+    if drift is not None:
+        # A stream of its own: the other stages' streams are seeded as without drift.
+        rng_drift = np.random.default_rng([seed, n_users, end_date.toordinal(), 1])
+        drift_sessions(rng_drift, sessions, timeline.span_days, drift)
+        profiles = drift_user_sources(rng_drift, profiles, signup_days, timeline.span_days, drift)
+    planted = None
+    if campaign is not None:  # a stream of its own, like drift's
+        planted = plant_campaign(
+            np.random.default_rng([seed, n_users, end_date.toordinal(), 2]),
+            sessions,
+            latent,
+            signup_days,
+            cap_days,
+            timeline,
+            design,
+            params,
+            latent_treated,
+            user_ids,
+            campaign,
+        )
+        sessions, cap_days = planted.sessions, planted.order_cap_days
+    advance("sessions")
+
+    user_is_male = profiles["gender"].to_numpy() == "M"
+    layout = layout_sessions(rng_events, sessions, catalogue, user_is_male)
+    events = expand_events(rng_events, sessions, layout, catalogue)
+    advance("events")
+
+    order_tables = build_order_tables(
+        rng_orders,
+        timeline,
+        sessions,
+        layout,
+        events,
+        catalogue,
+        user_ids,
+        profiles["gender"].to_numpy(),
+    )
+    advance("orders")
+
+    session_start = first_event_days(events, len(sessions))
+    assignments = build_assignments(
+        design, sessions.owner, sessions.anchor_days, session_start, latent_treated, user_ids
+    )
+    advance("experiment")
+
+    # The account is older than the shopping life that starts at `signup_days` (its first
+    # session), by as much as TheLook's process puts between sign-up and first order.
+    orders_per_user = np.bincount(order_tables.order_owner, minlength=n_users)
+    created_days = account_creation_days(
+        rng_accounts, signup_days, orders_per_user, timeline.span_days
+    )
+    users = profiles.assign(id=user_ids, created_at=days_to_datetime64(created_days))
+    tables: dict[str, Mapping[str, Any]] = {
+        "users": users,
+        "products": catalogue.products,
+        "distribution_centers": catalogue.distribution_centers,
+        "orders": order_tables.orders,
+        "order_items": order_tables.order_items,
+        "inventory_items": order_tables.inventory_items,
+        "experiment_assignments": assignments,
+        "events": _events_table(
+            rng_output, sessions, events, catalogue, user_ids, profiles, places, params
+        ),
+    }
+    if planted is not None:
+        tables["campaign_contacts"] = planted.contacts
+    truth = PlantedTruth(
+        users=_truth_users(
+            sessions, events, latent, params, signup_days, cap_days, latent_treated
+        ).assign(account_created_days=created_days),
+        timeline=timeline,
+        experiment={
+            **design.as_dict(),
+            "assigned_users": len(assignments),
+            "observed": observed_experiment_lift(sessions, events, design),
+        },
+        model=_model_description(seed, n_users, end_date, params, drift),
+        campaign=planted,
+    )
+    return World(tables=tables, truth=truth, experiment_id=design.experiment_id)
+
+
+def _model_description(
+    seed: int,
+    n_users: int,
+    end_date: dt.date,
+    params: BehaviourParameters,
+    drift: DriftPlan | None,
+) -> dict[str, Any]:
+    """`_truth/model.json`: what the world was generated with, every behaviour parameter."""
+    return {
+        "seed": seed,
+        "n_users": n_users,
+        "data_start": DATA_START.date().isoformat(),
+        "end_date": end_date.isoformat(),
+        "time_unit": "days since data_start 00:00 UTC",
+        "departments": list(DEPARTMENTS),
+        **asdict(params),
+        "drift": drift.as_dict() if drift is not None else None,
+    }
+
+
+def _truth_users(
+    sessions: Sessions,
+    events: Events,
+    latent: LatentUsers,
+    params: BehaviourParameters,
+    signup_days: np.ndarray,
+    cap_days: np.ndarray,
+    latent_treated: np.ndarray,
+) -> pd.DataFrame:
+    """Per user the latent state the oracle integrates (`_truth/users.parquet`)."""
+    n_users = len(signup_days)
+    signup_order_days = np.full(n_users, np.nan)
+    signup_purchase = (events.event_type == EVENT_PURCHASE) & (
+        sessions.kind[events.session] == KIND_SIGNUP
+    )
+    signup_order_days[sessions.owner[events.session[signup_purchase]]] = events.time_days[
+        signup_purchase
+    ]
+    return pd.DataFrame(
+        {
+            "user_id": np.arange(1, n_users + 1),
+            "signup_days": signup_days,
+            "lifetime_days": latent.lifetime_days,
+            "session_rate": latent.session_rate,
+            "conversion_propensity": latent.propensity,
+            "browser": np.asarray(params.browsers)[latent.browser],
+            "purchase_rate": latent.purchase_rate,
+            "signup_order_days": signup_order_days,
+            "order_cap_days": cap_days,
+            "loyal": latent.loyal,
+            "latent_treated": latent_treated,
+        }
     )
 
 
@@ -438,8 +587,9 @@ def observed_experiment_lift(
 class _progress:
     """A rich progress bar over the stages, or a no-op when disabled (tests, quiet runs)."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, stages: tuple[str, ...]) -> None:
         self.enabled = enabled
+        self.stages = stages
         self.bar: Progress | None = None
 
     def __enter__(self) -> Callable[[str], None]:
@@ -452,11 +602,12 @@ class _progress:
             TimeElapsedColumn(),
         )
         self.bar.start()
-        task = self.bar.add_task("users", total=len(STAGES))
+        stages = self.stages
+        task = self.bar.add_task(stages[0], total=len(stages))
 
         def advance(stage: str) -> None:
-            following = STAGES.index(stage) + 1
-            description = STAGES[following] if following < len(STAGES) else "done"
+            following = stages.index(stage) + 1
+            description = stages[following] if following < len(stages) else "done"
             self.bar.update(task, advance=1, description=description)
 
         return advance

@@ -1,7 +1,8 @@
 """Orders, order items and inventory items, derived from the purchase events.
 
-Every purchase event becomes one order at exactly the purchase's timestamp, with one order item
-per carted product of that session, so the events and the orders tell the same story. Statuses
+Every purchasing session becomes one order at exactly its purchase events' timestamp (one
+purchase event per item, all at one instant), with one order item per carted product of that
+session, so the events and the orders tell the same story. Statuses
 are drawn with TheLook's mix; the status timestamps follow the status (shipped before delivered
 before returned, NULL where the status says the step has not happened) and an order whose next
 step would fall after the end of the data keeps the earlier status instead.
@@ -50,7 +51,7 @@ def _status_timestamps(
     status = names[rng.choice(len(names), n, p=np.array(list(STATUS_SHARES.values())))]
     stage = pd.Series(status).map(STATUS_STAGE).to_numpy()
     shipped = created_days + rng.uniform(0.05, 3.0, n)
-    delivered = shipped + rng.uniform(0.5, 5.0, n)
+    delivered = shipped + rng.uniform(0.0, 5.0, n)  # TheLook's 0-5 days: mean 2.5
     returned = delivered + rng.uniform(1.0, 12.0, n)
     # Downgrade steps that would land after the data ends: the order simply has not got there yet.
     end = timeline.span_days
@@ -84,7 +85,10 @@ def build_order_tables(
     user_ids: np.ndarray,
     user_gender: np.ndarray,
 ) -> OrderTables:
-    purchase = events.event_type == EVENT_PURCHASE
+    # The first purchase event of each session (an order's items' purchases are consecutive).
+    purchase = (events.event_type == EVENT_PURCHASE) & np.concatenate(
+        [[True], events.event_type[:-1] != EVENT_PURCHASE]
+    )
     purchase_session = events.session[purchase]
     order_days = events.time_days[purchase]
     by_time = np.argsort(order_days, kind="stable")

@@ -4,7 +4,8 @@ Three kinds, all vectorised:
 - the sign-up session of every user, starting at sign-up (most of them end in a first purchase),
 - later sessions of registered users, a Poisson process at the user's session rate while alive
   and at `lapsed_activity` times that rate after the lifetime ends,
-- anonymous sessions (no user id, never a purchase), arriving with the same growth and seasonality.
+- anonymous sessions (no user id, never a purchase), arriving with the same growth and seasonality,
+  each one of TheLook's four kinds, equally likely (see `ANONYMOUS_KINDS`).
 
 A session's depth is 0 (landing page only), 1 (product pages), 2 (cart, no purchase) or
 3 (purchase). Post-sign-up purchase sessions are anchored at their purchase event, which is the
@@ -34,9 +35,13 @@ from ecom.synth.users import signup_growth
 
 KIND_SIGNUP, KIND_REPEAT, KIND_ANONYMOUS = 0, 1, 2
 DEPTH_LANDING, DEPTH_PRODUCT, DEPTH_CART, DEPTH_PURCHASE = 0, 1, 2, 3
+# Fewer than TheLook's five per user: the demo world's registered users browse too, and the
+# anonymous share of events is not one of the figures it is held to (data/README.md).
 ANONYMOUS_SESSIONS_PER_USER = 0.5
-ANONYMOUS_P_PRODUCT = 0.70
-ANONYMOUS_P_CART = 0.25
+# TheLook's anonymous sessions, equally likely: product -> cart -> cancel, department -> product
+# -> cart, product only, department -> product. Their layout is in `ecom.synth.events`.
+ANONYMOUS_KINDS = ("cancelled_cart", "abandoned_cart", "product_only", "department_product")
+ANONYMOUS_KIND_DEPTH = (2, 2, 1, 1)  # DEPTH_CART, DEPTH_CART, DEPTH_PRODUCT, DEPTH_PRODUCT
 SIGNUP_P_PRODUCT = 0.97
 
 
@@ -52,6 +57,7 @@ class Sessions:
     depth: np.ndarray
     treated: np.ndarray  # the session ran under the experiment's treatment
     purchase_lag_cap_days: np.ndarray  # the longest cart -> purchase lag this session allows
+    anonymous_kind: np.ndarray  # index into ANONYMOUS_KINDS, -1 for registered users' sessions
 
     def __len__(self) -> int:
         return len(self.owner)
@@ -164,6 +170,7 @@ def build_registered_sessions(
         depth=np.concatenate([signup_depth, repeat_depth]),
         treated=np.concatenate([signup_treated, repeat_treated]),
         purchase_lag_cap_days=np.maximum(np.concatenate([signup_cap, repeat_cap]), 0.0),
+        anonymous_kind=np.full(n_users + n_repeat, -1, dtype=np.int8),
     )
 
 
@@ -216,25 +223,21 @@ def order_cap_days(sessions: Sessions, n_users: int, max_orders: int | None) -> 
 def build_anonymous_sessions(
     rng: np.random.Generator, timeline: Timeline, params: BehaviourParameters, n_users: int
 ) -> Sessions:
-    """Visitors who never log in: browsing and abandoned carts, no purchases."""
+    """Visitors who never log in: TheLook's four kinds of browsing and abandoned carts."""
     count = round(ANONYMOUS_SESSIONS_PER_USER * n_users)
     weights = growth_weights(timeline, signup_growth(timeline), timeline.span_days - 2.0 / 24.0)
     start = np.sort(sample_times_by_weight(rng, timeline, weights, count))
-    depth = _funnel_depth(
-        rng.random((count, 3)),
-        np.full(count, ANONYMOUS_P_PRODUCT),
-        np.full(count, ANONYMOUS_P_CART),
-        np.zeros(count),
-    )
+    kind = rng.integers(0, len(ANONYMOUS_KINDS), count).astype(np.int8)
     return Sessions(
         owner=np.full(count, -1, dtype=np.int64),
         kind=np.full(count, KIND_ANONYMOUS, np.int8),
         anchor_days=start,
         source=rng.choice(len(params.source_shares), count, p=np.asarray(params.source_shares)),
         browser=rng.choice(len(params.browser_shares), count, p=np.asarray(params.browser_shares)),
-        depth=depth,
+        depth=np.asarray(ANONYMOUS_KIND_DEPTH, dtype=np.int8)[kind],
         treated=np.zeros(count, dtype=bool),
         purchase_lag_cap_days=np.zeros(count),  # anonymous sessions never buy
+        anonymous_kind=kind,
     )
 
 

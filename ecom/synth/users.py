@@ -157,3 +157,42 @@ def sample_user_profiles(rng: np.random.Generator, places: Places, n_users: int)
             "traffic_source": source,
         }
     )
+
+
+# A share of users registers within days of their first visit; the rest long before it. The
+# share is tuned so the days from sign-up to first order have TheLook's 10th percentile (its
+# final-week sign-up burst puts as many short gaps there); see `account_creation_days`.
+QUICK_REGISTRATION_SHARE = 0.012
+QUICK_REGISTRATION_DAYS = 6.0
+
+
+def account_creation_days(
+    rng: np.random.Generator,
+    first_session_days: np.ndarray,
+    orders_per_user: np.ndarray,
+    span_days: float,
+) -> np.ndarray:
+    """When each account was created, given its first session and its number of orders.
+
+    In TheLook's process an account is created at a uniform time s in [0, T) and its k orders
+    fall uniformly in (s, T), so the first order f comes months or years after sign-up (days
+    p10 / p50 / p90 = 30 / 401 / 1,498). Given f and k, s has density proportional to
+    (T - s)^-k on [0, f]; drawing s from it (inverse CDF, vectorised) gives the demo world's
+    users TheLook's sign-up -> first-order gaps while their shopping life (first session,
+    lifetime, orders: what the oracle integrates) stays where the churn process put it. Users
+    without orders count as k = 1. The account never comes after the first session.
+    """
+    n = len(first_session_days)
+    total = float(span_days)
+    first = np.minimum(first_session_days, total - 1e-9)
+    k = np.maximum(orders_per_user, 1).astype(float)
+    uniforms = rng.random(n)
+    single = k == 1
+    exponent = np.where(single, -1.0, 1.0 - k)  # unused where single
+    inner = total**exponent + uniforms * ((total - first) ** exponent - total**exponent)
+    several = total - inner ** (1.0 / exponent)
+    one = total * (1.0 - ((total - first) / total) ** uniforms)
+    created = np.where(single, one, several)
+    quick = rng.random(n) < QUICK_REGISTRATION_SHARE
+    recent = first - rng.random(n) * np.minimum(first, QUICK_REGISTRATION_DAYS)
+    return np.clip(np.where(quick, recent, created), 0.0, first_session_days)

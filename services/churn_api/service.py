@@ -13,13 +13,21 @@ answer. Status codes:
   empty/older than the snapshot (the body says: run `ecom features materialize`); `/readyz`
   answers the same JSON body (`{"error": ..., "detail": ...}`) as `/predict`.
 
-The champion alias is re-checked every `ECOM_SERVING_REFRESH_SECONDS` (default 30) and at once
-on `POST /reload`. Tracing, metrics and access logs are off for the endpoints: they cost more
-CPU than a prediction (see benchmarks/results/serving.md).
+The champion alias is re-checked every `ECOM_SERVING_REFRESH_SECONDS` (default 30) on a
+background thread and at once on `POST /reload`. Tracing, metrics and access logs are off for
+the endpoints: they cost more CPU than a prediction (see benchmarks/results/serving.md).
+
+What may block runs off the event loop: `/reload` (an MLflow model load, seconds) is a plain
+`def` endpoint, which BentoML runs in its thread pool, and readiness (PostgreSQL and Redis) goes
+to a thread. `/predict` and `/predict_batch` stay `async`: one HMGET on loopback (Redis made to
+fail in a millisecond, `ecom.serving.online.fail_fast`) and a prediction of tens of microseconds
+cost less than the hop to a thread (about 40% more CPU per request, FACTS.md). The endpoints
+return the JSON bytes themselves (`Response`); `output_spec` gives `/docs.json` the model.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 
@@ -28,8 +36,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
-from ecom.config import get_settings
-from ecom.services import ensure_services
+from ecom.runtime import start_runtime
 from ecom.serving.predictions import ChurnServing, ServingError
 from ecom.serving.readiness import JsonReadiness
 from ecom.serving.schemas import (
@@ -56,13 +63,10 @@ SERVICE_CONFIG = {
 @bentoml.service(**SERVICE_CONFIG)
 class ChurnService:
     def __init__(self) -> None:
-        settings = get_settings()
-        endpoints = ensure_services(settings)
-        endpoints.export(settings)
-        self.serving = ChurnServing(settings, endpoints)
+        self.serving = ChurnServing(*start_runtime())
 
     async def __is_ready__(self) -> bool:
-        state = self.serving.readiness()
+        state = await asyncio.to_thread(self.serving.readiness)
         if not state.ready:  # JsonReadiness gives this body its JSON content type
             body = ServingError(503, state.error, state.detail).body()
             raise HTTPException(status_code=503, detail=json.dumps(body))
@@ -78,18 +82,21 @@ class ChurnService:
             ctx.response.status_code = error.status
             return JSONResponse(error.body(), status_code=error.status)
 
-    @bentoml.api(route="/predict", input_spec=PredictRequest)
-    async def predict(self, user_id: int, ctx: bentoml.Context) -> ChurnPrediction:
-        """Churn probability, risk band, action, expected value and top features of one user."""
+    @bentoml.api(route="/predict", input_spec=PredictRequest, output_spec=ChurnPrediction)
+    async def predict(self, user_id: int, ctx: bentoml.Context) -> Response:
+        """Churn probability, risk band, action, expected value, risk percentile and population
+        band (as `ecom score` stored them for the snapshot) and top features of one user."""
         return self._answer(ctx, lambda: self.serving.predict_user(user_id))
 
-    @bentoml.api(route="/predict_batch", input_spec=PredictBatchRequest)
-    async def predict_batch(self, user_ids: list[int], ctx: bentoml.Context) -> BatchPrediction:
+    @bentoml.api(
+        route="/predict_batch", input_spec=PredictBatchRequest, output_spec=BatchPrediction
+    )
+    async def predict_batch(self, user_ids: list[int], ctx: bentoml.Context) -> Response:
         """The same for many users in one Feast read; users without a row are listed apart."""
         return self._answer(ctx, lambda: self.serving.predict_users(user_ids))
 
-    @bentoml.api(route="/reload")
-    async def reload(self, ctx: bentoml.Context) -> ReloadResult:
+    @bentoml.api(route="/reload", output_spec=ReloadResult)
+    def reload(self, ctx: bentoml.Context) -> Response:
         """Follow the champion alias and re-read the scoring snapshot now."""
         return self._answer(ctx, self.serving.reload)
 

@@ -171,6 +171,79 @@ def test_stored_scores_are_the_champions_predictions(pipeline_run, ecom_settings
     assert champion.version == summary.details["train"].champion_version
 
 
+def test_the_service_answers_the_batch_scores_over_http_on_dbt_built_marts(
+    pipeline_run, ecom_settings, database_url, redis_url, tmp_path
+):
+    """`ecom serve` on the pipeline's world (marts built by dbt from generated data, Redis
+    filled by the features stage): `/predict_batch` and `/predict` equal
+    `analytics.churn_scores` to 1e-6 for every scored user. The integration tests hold this on
+    marts written by pandas; this is the path `make demo` users take."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import httpx
+
+    from ecom.config import connection_env
+
+    _, summary = pipeline_run
+    rows = fetch_all(
+        database_url,
+        "select user_id, churn_probability, risk_band from analytics.churn_scores"
+        " where scoring_date = %s",
+        (summary.details["score"].scoring_date,),
+    )
+    batch = {int(user): (probability, band) for user, probability, band in rows}
+    assert len(batch) > 100
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        **os.environ,
+        **connection_env(database_url, redis_url, ecom_settings),
+        "ECOM_HOME": str(tmp_path / "home"),
+    }
+    env.pop("ECOM_API_KEY", None)
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "ecom"), "serve", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                assert server.poll() is None, "ecom serve exited before it answered"
+                try:
+                    if client.get("/readyz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(1)
+            users = sorted(batch)
+            served = {}
+            for start in range(0, len(users), 500):
+                response = client.post(
+                    "/predict_batch", json={"user_ids": users[start : start + 500]}
+                )
+                assert response.status_code == 200, response.text
+                assert response.json()["unknown_user_ids"] == []
+                served |= {answer["user_id"]: answer for answer in response.json()["predictions"]}
+            assert set(served) == set(batch)
+            for user, (probability, band) in batch.items():
+                assert abs(served[user]["churn_probability"] - probability) <= 1e-6, user
+                assert served[user]["risk_band"] == band, user
+            for user in users[:: max(1, len(users) // 5)]:
+                single = client.post("/predict", json={"user_id": user}).json()
+                assert abs(single["churn_probability"] - batch[user][0]) <= 1e-6, user
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+
+
 def test_rescoring_after_a_losing_version_still_uses_the_champion(
     pipeline_run, losing_version, ecom_settings
 ):

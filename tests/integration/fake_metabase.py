@@ -175,9 +175,13 @@ class FakeMetabase:
         kind, raw_id, action = match.group(1), match.group(2), match.group(3)
         item_id = int(raw_id) if raw_id else None
         store = {
-            "database": state.databases, "collection": state.collections, "card": state.cards,
-            "dashboard": state.dashboards, "table": state.tables, "field": state.fields,
-        }.get(kind)  # fmt: skip
+            "database": state.databases,
+            "collection": state.collections,
+            "card": state.cards,
+            "dashboard": state.dashboards,
+            "table": state.tables,
+            "field": state.fields,
+        }.get(kind)
         if store is None or (item_id is not None and item_id not in store):
             raise _Reject(404, "Not found.")
         if method == "GET" and item_id is None:

@@ -79,6 +79,21 @@ def test_load_failure_says_rolled_back_and_exits_1(ecom_cli, cli_database, tmp_p
     assert fetch_all(cli_database, "select count(*) from raw.users")[0][0] == users_before > 0
 
 
+def test_a_data_folder_that_does_not_exist_is_an_error_and_raw_is_untouched(
+    ecom_cli, cli_database, tmp_path
+):
+    assert ecom_cli("load", "--data", str(TINY)).exit_code == 0
+    users_before = fetch_all(cli_database, "select count(*) from raw.users")[0][0]
+
+    mistyped = tmp_path / "does-not-exist"
+    result = ecom_cli("load", "--data", str(mistyped), "--users", "50")
+
+    assert result.exit_code == 1, result.output
+    assert "does-not-exist" in result.output and "no such folder" in result.output
+    assert not mistyped.exists()  # nothing generated there
+    assert fetch_all(cli_database, "select count(*) from raw.users")[0][0] == users_before > 0
+
+
 def test_quality_exit_code_follows_the_gate(ecom_cli, tmp_path):
     passed_load = ecom_cli("load", "--data", str(TINY))
     assert passed_load.exit_code == 0, passed_load.output

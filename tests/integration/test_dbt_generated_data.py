@@ -93,6 +93,14 @@ def test_labels_cover_exactly_the_labelled_feature_rows(generated_warehouse) -> 
 
 def test_funnel_is_monotone_and_dimensions_add_up(generated_warehouse) -> None:
     endpoints, _ = generated_warehouse
+    rows, not_monotone = _one(
+        endpoints,
+        """select count(*), count(*) filter (where not (viewed >= carted and carted >= purchased))
+           from analytics.mart_funnel""",
+    )
+    assert rows > 0 and not_monotone == 0, (
+        f"{not_monotone} of {rows} rows not viewed >= carted >= purchased"
+    )
     mismatches = _one(
         endpoints,
         """with per_dimension as (

@@ -69,13 +69,19 @@ def duckdb_warehouse(tmp_path_factory: pytest.TempPathFactory, ecom_settings: Se
     )
     arguments = [
         "build",
-        "--project-dir", str(DBT_PROJECT_DIR),
-        "--profiles-dir", str(base),
-        "--target-path", str(base / "target"),
-        "--log-path", str(base / "logs"),
-        "--vars", json.dumps(churn_vars(ecom_settings)),
-        "--log-level", "warn",
-    ]  # fmt: skip
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(base),
+        "--target-path",
+        str(base / "target"),
+        "--log-path",
+        str(base / "logs"),
+        "--vars",
+        json.dumps(churn_vars(ecom_settings)),
+        "--log-level",
+        "warn",
+    ]
     outcome = dbtRunner().invoke(arguments)
     failed = [
         f"{item.node.name}: {item.message}"

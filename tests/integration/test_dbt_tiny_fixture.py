@@ -259,9 +259,12 @@ def test_churn_features_match_hand_values(tiny_warehouse) -> None:
 
 def test_feature_and_label_cutoffs(tiny_warehouse) -> None:
     _, endpoints, _ = tiny_warehouse
-    feature_cutoffs = [r[0] for r in _rows(
-        endpoints, "select distinct cutoff_date from analytics.mart_churn_features order by 1"
-    )]  # fmt: skip
+    feature_cutoffs = [
+        r[0]
+        for r in _rows(
+            endpoints, "select distinct cutoff_date from analytics.mart_churn_features order by 1"
+        )
+    ]
     # Mondays on or before the scoring date 2024-03-11 with someone active in the 60 days before
     assert feature_cutoffs == [D(2024, 1, 8) + dt.timedelta(weeks=k) for k in range(10)]
     labels = _rows(

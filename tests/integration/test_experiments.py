@@ -89,8 +89,10 @@ def test_planted_lift_lies_inside_the_95_percent_interval(generated) -> None:
         in (truth.experiment["metric_definition"])
     )
     planted = truth.relative_lift
-    for reading in (analysis.metric("cart_to_purchase_rate").plain,
-                    analysis.metric("cart_to_purchase_rate").cuped):  # fmt: skip
+    for reading in (
+        analysis.metric("cart_to_purchase_rate").plain,
+        analysis.metric("cart_to_purchase_rate").cuped,
+    ):
         assert reading.relative_lower <= planted <= reading.relative_upper
     assert analysis.srm.passed
     assert analysis.primary.name == "checkout_conversion"

@@ -10,7 +10,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from ecom.churn import models as churn_models
-from ecom.churn import scoring, training
+from ecom.churn import scoring, tracking, training
 from ecom.churn.registry import MODEL_NAME, champion_version, promote
 from ecom.features import store as features
 from ecom.monitoring import drift, model_card, performance
@@ -63,10 +63,58 @@ def test_drift_report_reads_the_champions_latest_cutoffs(settings, endpoints, tm
     assert {f["column"] for f in written["features"]} >= {"recency_days", "traffic_source"}
     assert all(f["method"] in {"wasserstein", "jensenshannon"} for f in written["features"])
     assert written["prediction"]["column"] == "churn_probability"
-    assert written["alarm"] == (summary.drift_share > settings.drift_share_threshold)
+    # The threshold is calibrated on the marts' history, and the summary says how.
+    calibration = written["calibration"]
+    assert calibration["method"] == "history"
+    assert calibration["threshold"] == summary.share_threshold >= settings.drift_share_floor
+    assert calibration["floor"] == settings.drift_share_floor
+    assert set(calibration["new_users_set_aside"]) == {"reference", "current"}
+    assert written["alarm"] == (summary.drift_share > calibration["threshold"])
+    page = (tmp_path / drift.REPORT_HTML).read_text()
+    assert summary.calibration.describe() in page
+    assert summary.calibration.describe() in summary.summary_line()
 
     strict = settings.with_overrides(drift_share_threshold=-1.0)
-    assert drift.run_drift_check(strict, endpoints, out_dir=tmp_path).alarm
+    overridden = drift.run_drift_check(strict, endpoints, out_dir=tmp_path)
+    assert overridden.alarm
+    assert overridden.calibration.method == "override"
+    assert drift.run_drift_check(settings, endpoints, out_dir=tmp_path, threshold=-1.0).alarm
+
+
+def test_ecom_drift_exits_1_on_an_alarm_and_0_without(settings, endpoints, tmp_path):
+    """The exit code is what a cron job or CI step alarms on."""
+    from typer.testing import CliRunner
+
+    from ecom.cli.main import app
+
+    runner = CliRunner()
+    alarm = runner.invoke(app, ["drift", "--threshold=-1", "--out", str(tmp_path)])
+    assert alarm.exit_code == 1, alarm.output
+    assert "drift ALARM" in alarm.output
+    calm = runner.invoke(app, ["drift", "--threshold=1", "--out", str(tmp_path)])
+    assert calm.exit_code == 0, calm.output
+    assert "drift ok" in calm.output
+
+
+@pytest.fixture(scope="module")
+def prefect_server():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def test_monitor_flow_fails_on_an_alarm_and_not_without(settings, endpoints, prefect_server):
+    """The daily deployment's failure is the alert: the flow must raise on an alarm."""
+    from flows.monitor import monitor_flow
+
+    with pytest.raises(drift.DriftDetected, match="drift ALARM"):
+        monitor_flow(fail_on_drift=True, drift_threshold=-1.0)
+    summary, _ = monitor_flow(fail_on_drift=True, drift_threshold=1.0)
+    assert not summary.alarm
+    assert summary.calibration.method == "override"
+    reported, _ = monitor_flow(fail_on_drift=False, drift_threshold=-1.0)
+    assert reported.alarm  # reported, not raised
 
 
 def test_a_champion_without_a_drift_reference_is_judged_against_its_training_rows(
@@ -78,7 +126,7 @@ def test_a_champion_without_a_drift_reference_is_judged_against_its_training_row
 
     _, run = _champion_run(settings)
     artifacts = urlparse(run.info.artifact_uri).path
-    recorded = f"{artifacts}/{training.REFERENCE_ARTIFACT_DIR}/{training.DRIFT_REFERENCE_FILE}"
+    recorded = f"{artifacts}/{tracking.REFERENCE_ARTIFACT_DIR}/{tracking.DRIFT_REFERENCE_FILE}"
     cached = settings.resolved_home / "monitoring" / run.info.run_id
     shutil.move(recorded, tmp_path / "kept.parquet")
     shutil.rmtree(cached, ignore_errors=True)
@@ -109,10 +157,23 @@ def test_model_performance_covers_every_matured_cutoff_idempotently(settings, en
     assert set(mine.loc[cutoffs >= first_test, "sample"]) == {"out_of_sample"}
     assert mine["roc_auc"].between(0.5, 1.0).all()
     assert (mine["k"] <= 50).all()
-    # On the test cutoffs, the realised AUC is the run's test AUC per cutoff (same model).
-    assert mine.loc[cutoffs >= first_test, "roc_auc"].mean() == pytest.approx(
-        run.data.metrics["test_roc_auc"], abs=0.08
-    )
+    # On the test cutoffs, the realised AUC is the AUC of the run's own stored test
+    # predictions at that cutoff (same model, same users, same labels), to the last digits.
+    from sklearn.metrics import roc_auc_score
+
+    from ecom.monitoring.champion import load_champion_run
+
+    stored = load_champion_run(settings).test_predictions()
+    stored_cutoffs = stored[training.EVENT_TIMESTAMP].dt.date
+    expected = {
+        cutoff: roc_auc_score(rows[training.LABEL_COLUMN], rows["churn_probability"])
+        for cutoff, rows in stored.groupby(stored_cutoffs)
+    }
+    tested = cutoffs >= first_test
+    realised = dict(zip(cutoffs[tested], mine.loc[tested, "roc_auc"], strict=True))
+    assert set(realised) == set(expected) and expected
+    for cutoff, auc in expected.items():
+        assert realised[cutoff] == pytest.approx(auc, abs=1e-9), cutoff
 
 
 def test_model_card_numbers_come_from_the_run(settings, endpoints, tmp_path):
@@ -137,3 +198,26 @@ def test_model_card_numbers_come_from_the_run(settings, endpoints, tmp_path):
 
     recency = next(feature for feature in contract.FEATURES if feature.name == "recency_days")
     assert f"| recency_days | numeric | rfm | {recency.description} |" in card
+
+
+def test_one_registry_object_reads_the_champion_and_proves_its_fast_path(settings, tmp_path):
+    import pandas as pd
+
+    from ecom.churn.registry import MissingRunArtifact, ModelRegistry
+
+    registry = ModelRegistry.at(settings.tracking_uri)
+    assert ModelRegistry.at(settings.tracking_uri) is registry  # one client per store
+    version, run = _champion_run(settings)
+    assert registry.champion_version() == version
+    assert registry.run(version).info.run_id == run.info.run_id
+    loaded = registry.load(version)
+    assert isinstance(loaded.input_example, pd.DataFrame) and len(loaded.input_example) == 5
+    assert registry.artifact(version, training.SPLIT_ARTIFACT, tmp_path).exists()
+    with pytest.raises(MissingRunArtifact, match=r"no/such\.json"):
+        registry.artifact(version, "no/such.json", tmp_path)
+    # Loaded for scoring, the champion was checked against its own predict_proba and
+    # pred_contribs on its logged example rows (and those rows with every value missing).
+    predictor = scoring.champion_predictor(settings, version)
+    assert predictor.check is not None and predictor.check.passed, predictor.check
+    assert predictor.check.rows == 10
+    assert predictor.engine == ("compiled trees" if predictor.compiled is not None else "xgboost")

@@ -109,9 +109,13 @@ def _spawn(command: list[str], env: dict[str, str], log: Path, cwd: Path) -> sub
     """A subprocess in its own session, so stopping it also stops what it started."""
     with log.open("wb") as handle:
         return subprocess.Popen(
-            command, cwd=cwd, env=env, stdout=handle, stderr=subprocess.STDOUT,
+            command,
+            cwd=cwd,
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
-        )  # fmt: skip
+        )
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -150,9 +154,8 @@ def _prefect_cli(server: PrefectServer, *args: str) -> str:
     env = {**server.env(), "PWD": str(ROOT)}  # prefect.yaml's pull step reads {{ $PWD }}
     try:
         result = subprocess.run(
-            [PREFECT, *args], cwd=ROOT, env=env, capture_output=True, text=True,
-            timeout=CLI_SECONDS,
-        )  # fmt: skip
+            [PREFECT, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=CLI_SECONDS
+        )
     except subprocess.TimeoutExpired as error:
         pytest.fail(f"`prefect {' '.join(args)}` took over {CLI_SECONDS} s: {error.output}")
     assert result.returncode == 0, (
@@ -258,9 +261,17 @@ def test_deploy_all_registers_every_deployment_as_declared(deployed):
     declared = _declared_deployments()
     assert sorted(deployed) == sorted(declared)
     assert set(declared) == {
-        "nightly", "ingest", "transform", "quality", "features", "weekly-retrain",
-        "daily-scoring", "daily-experiments", "daily-monitoring", "weekly-uplift",
-    }  # fmt: skip
+        "nightly",
+        "ingest",
+        "transform",
+        "quality",
+        "features",
+        "weekly-retrain",
+        "daily-scoring",
+        "daily-experiments",
+        "daily-monitoring",
+        "weekly-uplift",
+    }
     for name, spec in declared.items():
         deployment = deployed[name]
         assert deployment.entrypoint == spec["entrypoint"], name

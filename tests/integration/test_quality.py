@@ -283,6 +283,65 @@ def test_planted_bad_rows_fail_naming_table_column_and_expectation(
         assert fragment in error
 
 
+def test_rows_after_the_clock_warn_with_counts_and_the_far_future_blocks(
+    gate_settings, endpoints, quality_db
+):
+    """Within the lead, future rows are facts of TheLook: counted per table and column, the
+    gate passes. Against the data's own clock (int_data_clock) once dbt built it; a sign-up in
+    2099 blocks whatever the clock."""
+    soon = NOW + timedelta(days=3)
+    with transaction(quality_db) as cursor:
+        cursor.execute(
+            "insert into raw.events values (9, 1, 4, 's1', %s, '1.2.3.4', 'Dallas', 'Texas', "
+            "'75001', 'Chrome', 'Email', '/purchase', 'purchase')",
+            (soon,),
+        )
+        cursor.execute("update raw.orders set delivered_at = %s where order_id = 2", (soon,))
+    try:
+        warned = run_quality_gate(gate_settings, endpoints, include_marts=False, now=NOW)
+        with transaction(quality_db) as cursor:
+            cursor.execute("create schema intermediate")
+            cursor.execute(
+                "create table intermediate.int_data_clock as "
+                "select timestamptz '2024-03-05 00:00+00' as clock_at"
+            )
+        against_data = run_quality_gate(gate_settings, endpoints, include_marts=True, now=NOW)
+        with transaction(quality_db) as cursor:
+            cursor.execute("update raw.users set created_at = '2099-01-01' where id = 3")
+        blocked = run_quality_gate(gate_settings, endpoints, include_marts=False, now=NOW)
+    finally:
+        with transaction(quality_db) as cursor:
+            cursor.execute("drop schema if exists intermediate cascade")
+            cursor.execute("delete from raw.events where id = 9")
+            cursor.execute("update raw.orders set delivered_at = null where order_id = 2")
+            cursor.execute(
+                "update raw.users set created_at = %s where id = 3", (_ts("2024-02-01"),)
+            )
+
+    assert warned.passed, [failure.message for failure in warned.failures]
+    assert [(w.table, w.column, w.rows) for w in warned.warnings] == [
+        ("raw.orders", "delivered_at", 1),
+        ("raw.events", "created_at", 1),
+    ]
+    assert "2 warnings (rows after the clock: raw.orders.delivered_at 1" in warned.summary_line()
+    assert {s.table: s.warned for s in warned.suites}["raw.events"] == 1
+    assert latest_verdict(quality_db) is not None
+
+    # The data clock (2024-03-05) puts the fixture's own later stamps after it too: more
+    # warnings, still no raw failure (the marts are missing here, and fail on their own).
+    data_warnings = {(w.table, w.column): w for w in against_data.warnings}
+    assert (
+        "the data clock (2024-03-05 00:00 UTC)"
+        in data_warnings[("raw.events", "created_at")].message
+    )
+    assert data_warnings[("raw.events", "created_at")].rows == 2  # 03-05 10:00 and the soon row
+    assert not [f.message for f in against_data.failures if f.table.startswith("raw.")]
+
+    assert not blocked.passed
+    assert [(f.table, f.column) for f in blocked.failures] == [("raw.users", "created_at")]
+    assert "2099" in blocked.failures[0].message
+
+
 def test_missing_marts_are_failures_not_crashes(gate_settings, endpoints):
     report = run_quality_gate(gate_settings, endpoints, include_marts=True, now=NOW)
     assert not report.passed
@@ -368,7 +427,9 @@ def test_every_gate_run_records_its_verdict_on_the_load_it_checked(
         failed = run_quality_gate(gate_settings, endpoints, include_marts=False)
         verdict = latest_verdict(url)
         assert not failed.passed and not verdict.passed
-        assert verdict.summary == failed.summary_line()
+        assert verdict.summary == failed.verdict_text()
+        assert verdict.summary.splitlines()[0] == failed.summary_line()
+        assert "raw.users" in verdict.summary.splitlines()[1]
         assert "quality gate failed on this load" in verdict.refusal()
 
         load_raw_tables(url, tmp_path / "data", progress=False)

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.integration
 D = dt.date
 REPORT_MARTS = (
     "+mart_funnel +mart_retention +mart_rfm +stg_thelook__experiment_assignments"
-    " +mart_experiment_results"
+    " +mart_experiment_results +int_events_sequenced"
 )
 SCORE_CARDS = {"risk_distribution", "risk_by_traffic_source", "retention_targets"}
 ADMIN = AdminAccount("analyst@example.com", "not-a-real-secret-1")
@@ -64,7 +64,7 @@ def _records(endpoints: Endpoints, key: str) -> list[tuple]:
 def test_every_card_reads_the_columns_its_chart_draws(report_warehouse) -> None:
     _, endpoints = report_warehouse
     cards = _cards()
-    assert len(cards) == 13
+    assert len(cards) == 14
     for key, card in cards.items():
         if key in SCORE_CARDS:
             continue  # no scores on the tiny fixture; the e2e test runs these
@@ -160,6 +160,8 @@ def test_assignment_cards_match_hand_count(report_warehouse) -> None:
 
 def test_report_says_what_is_missing_and_renders_in_chromium(report_warehouse, tmp_path) -> None:
     settings, endpoints = report_warehouse
+    # No analysis where the experiment stage writes (not the checkout's reports/ of a demo).
+    settings = settings.with_overrides(reports_dir=tmp_path / "analysis")
     summary = write_report(settings, endpoints, tmp_path / "reports")
     page = summary.page.read_text()
     # plotly.js is inline, once; outside it nothing is fetched (check_page below also fails on
@@ -189,8 +191,12 @@ def test_report_draws_lift_with_intervals_from_an_analysis_file(report_warehouse
 
     # The shape `ecom experiment analyze` writes (ExperimentAnalysis.to_dict()).
     def lift(effect: float, lower: float, upper: float, pvalue: float) -> dict:
-        return {"relative_effect": effect, "relative_lower": lower, "relative_upper": upper,
-                "pvalue": pvalue}  # fmt: skip
+        return {
+            "relative_effect": effect,
+            "relative_lower": lower,
+            "relative_upper": upper,
+            "pvalue": pvalue,
+        }
 
     (reports / "experiment_checkout_button_2024.json").write_text(
         json.dumps(
@@ -199,17 +205,26 @@ def test_report_draws_lift_with_intervals_from_an_analysis_file(report_warehouse
                 "experiment_id": "checkout_button_2024",
                 "srm": {"pvalue": 0.61, "passed": True},
                 "metrics": [
-                    {"name": "checkout_conversion", "plain": lift(0.1, 0.01, 0.19, 0.03),
-                     "cuped": lift(0.097, 0.021, 0.178, 0.012)},
-                    {"name": "revenue_per_user", "plain": lift(0.02, -0.05, 0.09, 0.6),
-                     "cuped": lift(0.015, -0.04, 0.07, 0.6)},
+                    {
+                        "name": "checkout_conversion",
+                        "plain": lift(0.1, 0.01, 0.19, 0.03),
+                        "cuped": lift(0.097, 0.021, 0.178, 0.012),
+                    },
+                    {
+                        "name": "revenue_per_user",
+                        "plain": lift(0.02, -0.05, 0.09, 0.6),
+                        "cuped": lift(0.015, -0.04, 0.07, 0.6),
+                    },
                 ],
             }
         )
-    )  # fmt: skip
-    summary = write_report(settings, endpoints, reports)
+    )
+    # The page goes elsewhere (`ecom report --out DIR`): it still reads the analysis from where
+    # the analysis writes it (ECOM_REPORTS_DIR), not from its own folder.
+    out = tmp_path / "elsewhere"
+    summary = write_report(settings.with_overrides(reports_dir=reports), endpoints, out)
     assert "chart-experiment_lift" in summary.charts
-    assert (reports / "img" / "experiment_lift.png").stat().st_size > 5_000
+    assert (out / "img" / "experiment_lift.png").stat().st_size > 5_000
     page = summary.page.read_text()
     assert "No experiment analysed yet" not in page
     assert "checkout_button_2024: checkout_conversion" in page
@@ -243,7 +258,7 @@ def test_provisioning_creates_once_then_updates_in_place(report_warehouse) -> No
             client.close()
         state = fake.state
         assert first.admin_created and state.admin["email"] == ADMIN.email
-        assert first.created == {"databases": 1, "collections": 1, "cards": 13, "dashboards": 4}
+        assert first.created == {"databases": 1, "collections": 1, "cards": 14, "dashboards": 4}
         (database,) = state.databases.values()
         assert database["engine"] == "postgres"
         assert database["details"]["host"] == "postgres" and database["details"]["dbname"] == "ecom"
@@ -278,11 +293,11 @@ def test_provisioning_creates_once_then_updates_in_place(report_warehouse) -> No
             client.close()
         assert not second.admin_created
         assert second.created == {}
-        assert second.updated == {"databases": 1, "cards": 13, "dashboards": 4}
+        assert second.updated == {"databases": 1, "cards": 14, "dashboards": 4}
         assert second.descriptions_pushed == 0
         assert fake.calls("POST", "/api/setup") == []
         assert fake.calls("POST", "/api/(card|dashboard|collection|database)") == []
-        assert len(state.cards) == 13 and len(state.dashboards) == 4
+        assert len(state.cards) == 14 and len(state.dashboards) == 4
         again = {
             d["name"]: sorted(dc["id"] for dc in d["dashcards"]) for d in state.dashboards.values()
         }

@@ -9,6 +9,7 @@ of the service is checked against what batch wrote.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -24,17 +25,20 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pandas as pd
+import psutil
 import pytest
 import redis
 from mlflow.tracking import MlflowClient
 
 from ecom.churn import scoring
 from ecom.churn.registry import CHAMPION_ALIAS, MODEL_NAME, champion_version
-from ecom.config import PostgresParts, Settings, connection_env
+from ecom.config import PostgresParts, Settings, connection_env, libpq_env
 from ecom.db import create_database, drop_database, fetch_all, transaction
 from ecom.features import store as features
+from ecom.features.errors import OlderSnapshot
 from ecom.services import Endpoints, ensure_services, stop_services
 from ecom.serving.model_holder import ModelHolder
+from ecom.stack import port_in_use
 from tests.integration.churn_marts import (
     FEATURE_COLUMNS_DDL,
     ChurnMarts,
@@ -129,7 +133,8 @@ def stack(ecom_settings, tmp_path_factory) -> Iterator[Stack]:
         )
         summary = scoring.score_users(settings, endpoints)
         features.materialize_features(settings, endpoints)
-        _wait_for(client, "/readyz", 120)
+        # A busy 2-core machine has taken over two minutes to load the champion and start.
+        _wait_for(client, "/readyz", 300)
         yield Stack(settings, endpoints, redis_home, marts, client, summary.model_version)
 
 
@@ -150,6 +155,16 @@ def _batch_scores(database_url: str) -> dict[int, tuple[float, str, str]]:
         (AS_OF,),
     )
     return {int(user): (p, band, version) for user, p, band, version in rows}
+
+
+def _batch_ranks(database_url: str) -> dict[int, tuple[float, str]]:
+    rows = fetch_all(
+        database_url,
+        "select user_id, risk_percentile, population_band "
+        "from analytics.churn_scores where scoring_date = %s",
+        (AS_OF,),
+    )
+    return {int(user): (percentile, band) for user, percentile, band in rows}
 
 
 def _predict(stack: Stack, user_id: object) -> httpx.Response:
@@ -180,8 +195,32 @@ def test_predict_batch_equals_batch_scores_for_every_user(stack):
         assert answer["features_as_of"] == AS_OF.isoformat()
 
 
+def test_predict_batch_ranks_users_in_the_population_as_batch_did(stack):
+    """Percentile and population band: the service reads the scores batch stored for the
+    snapshot and the champion (in the background, so it may take one refresh) and ranks with
+    the same function."""
+    users = sorted(_batch_ranks(stack.endpoints.database_url))
+    deadline = time.monotonic() + 20
+    while True:
+        response = stack.client.post("/predict_batch", json={"user_ids": users})
+        assert response.status_code == 200, response.text
+        served = {answer["user_id"]: answer for answer in response.json()["predictions"]}
+        if all(a["risk_percentile"] is not None for a in served.values()):
+            break
+        assert time.monotonic() < deadline, "the service never loaded the scoring population"
+        time.sleep(0.5)
+    ranks = _batch_ranks(stack.endpoints.database_url)
+    assert set(served) == set(ranks)
+    for user, (percentile, band) in ranks.items():
+        assert abs(served[user]["risk_percentile"] - percentile) <= 1e-6, user
+        assert served[user]["population_band"] == band, user
+    assert len({band for _, band in ranks.values()}) >= 3
+
+
 def test_predict_answers_every_field(stack):
-    user = int(stack.marts.scoring["user_id"].iloc[0])
+    # The riskiest user: some feature must push the score up, so an empty list is wrong.
+    batch = _batch_scores(stack.endpoints.database_url)
+    user = max(batch, key=lambda scored: batch[scored][0])
     response = _predict(stack, user)
     assert response.status_code == 200, response.text
     answer = response.json()
@@ -195,9 +234,7 @@ def test_predict_answers_every_field(stack):
     assert answer["expected_value"] == pytest.approx(probability * 150 * 0.30 - 10)
     assert answer["model_name"] == MODEL_NAME
     assert answer["model_version"] == stack.version
-    assert 0 < len(answer["top_features"]) <= 3 or all(
-        c["contribution"] <= 0 for c in answer["top_features"]
-    )
+    assert 1 <= len(answer["top_features"]) <= 3, answer
     contributions = [c["contribution"] for c in answer["top_features"]]
     assert contributions == sorted(contributions, reverse=True)
     assert all(value > 0 for value in contributions)
@@ -483,7 +520,7 @@ def test_a_new_snapshot_replaces_the_old_one_and_an_older_one_never_overwrites_i
 
         # Back to the older snapshot in PostgreSQL: materializing it is refused, Redis stays.
         _shift_scoring_mart(database_url, days=-7)
-        with pytest.raises(features.OlderSnapshot, match="2024-07-08"):
+        with pytest.raises(OlderSnapshot, match="2024-07-08"):
             features.materialize_features(stack.settings, stack.endpoints)
         assert _online_dump(stack.endpoints.redis_url) == newest
         # The feast CLI is refused the same way: the repo's engine checks before writing.
@@ -499,3 +536,96 @@ def test_a_new_snapshot_replaces_the_old_one_and_an_older_one_never_overwrites_i
         features.materialize_features(stack.settings, stack.endpoints)
         stack.client.post("/reload")
     assert _predict(stack, leavers[0]).status_code == 200
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def _readme_api_lines() -> tuple[str, list[str]]:
+    """The README's churn API block: the line that picks a scored user, and the curl lines."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## The churn API", 1)[1]
+    block = section.split("```bash", 1)[1].split("```", 1)[0]
+    lines = [line.strip() for line in block.splitlines()]
+    (pick,) = [line for line in lines if line.startswith("USER_ID=")]
+    return pick, [line for line in lines if line.startswith("curl ")]
+
+
+def test_the_readme_curl_lines_answer_for_a_scored_user(stack, tmp_path):
+    """Pasted as written (psql from `ecom services env`, the port swapped for the module's),
+    each README line answers with a prediction, never the 404 of a guessed id."""
+    pick, curls = _readme_api_lines()
+    assert [("/predict " in line, "/predict_batch " in line) for line in curls] == [
+        (True, False),
+        (False, True),
+    ]
+    port = stack.client.base_url.port
+    # The module's service wants an API key; curl reads it from CURL_HOME/.curlrc, so the
+    # README's lines stay exactly as a reader pastes them.
+    (tmp_path / ".curlrc").write_text(f'header = "X-API-Key: {API_KEY}"\n')
+    pgserver_bin = Path(sys.executable).parent.parent / "lib"
+    (psql,) = pgserver_bin.glob("python3*/site-packages/pgserver/pginstall/bin/psql")
+    env = {
+        **os.environ,
+        **libpq_env(stack.endpoints.database_url),
+        "PATH": f"{psql.parent}:{os.environ['PATH']}",
+        "CURL_HOME": str(tmp_path),
+    }
+    scored = set(_batch_scores(stack.endpoints.database_url))
+    answers = []
+    for curl in curls:
+        script = f"set -euo pipefail\n{pick}\n{curl.replace('localhost:8000', f'127.0.0.1:{port}')}"
+        done = subprocess.run(
+            ["bash", "-c", script], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        answers.append(json.loads(done.stdout))
+    single, batch = answers
+    assert single["user_id"] in scored, single
+    assert 0 <= single["churn_probability"] <= 1
+    assert [answer["user_id"] for answer in batch["predictions"]] == [single["user_id"]]
+    assert batch["unknown_user_ids"] == [7]
+
+
+def _descendants(pid: int) -> list[psutil.Process]:
+    return psutil.Process(pid).children(recursive=True)
+
+
+def test_ecom_serve_names_scored_users_and_a_sigterm_stops_everything(stack, tmp_path):
+    """`kill <pid>` of `ecom serve` (the parent only, as a supervisor sends it) leaves no
+    server, worker or port behind."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        **connection_env(stack.endpoints.database_url, stack.endpoints.redis_url, stack.settings),
+        "ECOM_HOME": str(tmp_path / "home"),
+        "ECOM_API_KEY": API_KEY,
+        "COLUMNS": "200",
+    }
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "ecom"), "serve", "--port", str(port)],
+        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        first_line = server.stdout.readline()
+        shown = [int(user) for user in first_line.split(":", 1)[1].split("(")[0].split(",")]
+        assert first_line.startswith("scored users to try: ")
+        assert set(shown) <= set(_batch_scores(stack.endpoints.database_url)) and shown
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            _wait_for(client, "/readyz", 180)
+            family = _descendants(server.pid)
+            assert family, "bentoml serve runs its workers as children"
+            os.kill(server.pid, signal.SIGTERM)
+            server.wait(timeout=60)
+            _, alive = psutil.wait_procs(family, timeout=30)
+            assert not alive, [process.cmdline() for process in alive]
+            with pytest.raises(httpx.TransportError):
+                client.get("/healthz")
+        assert not port_in_use("127.0.0.1", port)
+    finally:
+        if server.poll() is None:
+            _stop_group(server)
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.pid, signal.SIGKILL)

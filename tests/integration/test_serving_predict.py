@@ -43,7 +43,10 @@ def test_the_array_path_equals_the_pipeline(variant):
         variant, train[columns], y_train, validation[columns], y_validation, numeric,
         categorical, churn_models.XGBoostParams(n_estimators=80, n_jobs=1),
     )  # fmt: skip
-    predictor = ChurnPredictor(fitted.model, model_name="m", model_version="3")
+    predictor = ChurnPredictor(
+        fitted.model, model_name="m", model_version="3", check_rows=validation.head(20)
+    )
+    assert predictor.check is not None and predictor.check.passed, predictor.check
     assert predictor.engine == "compiled trees"  # depth 3: the tables answer small batches
     reference = churn_models.churn_probability(fitted.model, test[columns])
     predictions = predictor.predict(test)  # contributions asked: the compiled trees
@@ -64,33 +67,105 @@ def test_the_array_path_equals_the_pipeline(variant):
     frame = predictions.frame()
     assert list(frame["user_id"]) == list(test["user_id"])
     assert (frame["model_version"] == "3").all()
-    assert all(len(top) <= 3 and all(v > 0 for _, v in top) for top in frame["top_contributions"])
+    tops = frame["top_contributions"]
+    assert all(len(top) <= 3 and all(v > 0 for _, v in top) for top in tops)
+    assert sum(len(top) == 3 for top in tops) >= len(tops) // 4  # explanations, not []
 
 
-def test_contributions_are_xgboost_pred_contribs_summed_per_feature():
-    import xgboost as xgb
-
-    train, y = _frame(1200, 4)
+def _fitted(seed: int = 4, rows: int = 1200):
+    train, y = _frame(rows, seed)
     columns = ["recency_days", "frequency_orders", "gender", "country"]
     numeric, categorical = churn_models.split_columns(train, columns)
     fitted = churn_models.fit_xgboost(
         churn_models.XGB_PLAIN, train[columns], y, train[columns], y, numeric, categorical,
         churn_models.XGBoostParams(n_estimators=60, n_jobs=1),
     )  # fmt: skip
-    predictor = ChurnPredictor(fitted.model, model_name="m", model_version="1")
-    pipeline = churn_models.inner_pipeline(fitted.model)
-    encoded = pipeline[:-1].transform(train[columns].head(20))
+    return fitted.model, train, columns
+
+
+def _expected_top(model, frame: pd.DataFrame, columns: list[str]) -> list[list[tuple[str, float]]]:
+    """Top-3 positive contributions per row from XGBoost's `pred_contribs` on the pipeline's
+    own encoding, grouped by the encoder's public output names (not by the predictor)."""
+    import xgboost as xgb
+
+    pipeline = churn_models.inner_pipeline(model)
+    steps = pipeline.named_steps
+    encoded = steps["preprocess"].transform(steps["cast"].transform(frame[columns]))
     booster = pipeline.named_steps["model"]
     exact = booster.get_booster().predict(
         xgb.DMatrix(encoded), pred_contribs=True, iteration_range=(0, booster.best_iteration + 1)
     )[:, :-1]
     names = list(pipeline.named_steps["preprocess"].get_feature_names_out())
-    recency = [i for i, name in enumerate(names) if "recency_days" in name]
-    top = predictor.predict(train.head(20)).top_contributions
-    for row, answer in enumerate(top):
-        mapping = dict(answer)
-        if "recency_days" in mapping:
-            assert mapping["recency_days"] == pytest.approx(exact[row, recency].sum(), abs=1e-6)
+
+    def source(name: str) -> str:
+        bare = name.split("__", 1)[-1].removeprefix("missingindicator_")
+        return next(c for c in columns if bare == c or bare.startswith(f"{c}_"))
+
+    sources = [source(name) for name in names]
+    top = []
+    for row in exact:
+        sums = {c: float(row[[s == c for s in sources]].sum()) for c in columns}
+        ranked = sorted(sums.items(), key=lambda item: -item[1])[:3]
+        top.append([(name, value) for name, value in ranked if value > 0])
+    return top
+
+
+def test_contributions_are_xgboost_pred_contribs_summed_per_feature():
+    model, train, columns = _fitted()
+    predictor = ChurnPredictor(model, model_name="m", model_version="1")
+    expected = _expected_top(model, train.head(40), columns)
+    assert sum(len(answer) == 3 for answer in expected) >= 10  # the comparison is not of []
+    for engine_rows in (train.head(40), train.head(40).to_dict("list")):
+        top = predictor.predict(engine_rows).top_contributions
+        assert len(top) == len(expected)
+        for got, want in zip(top, expected, strict=True):
+            assert [name for name, _ in got] == [name for name, _ in want]
+            assert [value for _, value in got] == pytest.approx([v for _, v in want], abs=1e-5)
+
+
+def test_the_load_time_check_proves_the_fast_path_and_refuses_a_broken_one(monkeypatch, caplog):
+    from ecom.churn import predict as predict_module
+    from ecom.churn.compiled_trees import compile_booster
+
+    model, train, columns = _fitted(seed=5)
+    example, rows = train.head(5), train.head(60)
+    reference = churn_models.churn_probability(model, churn_models.feature_matrix(
+        rows, *churn_models.model_input_columns(model)))  # fmt: skip
+    expected_top = _expected_top(model, rows, columns)
+
+    sound = ChurnPredictor(model, model_name="m", model_version="1", check_rows=example)
+    assert sound.check is not None and sound.check.passed and sound.check.rows == 10
+    assert sound.engine == "compiled trees"
+
+    def broken_tables(booster, iterations, groups):  # one leaf off: every row in it is wrong
+        tables = compile_booster(booster, iterations, groups)
+        tables.leaves[0] += np.float32(0.5)
+        return tables
+
+    monkeypatch.setattr(predict_module, "compile_booster", broken_tables)
+    with caplog.at_level("WARNING", logger="ecom.churn.predict"):
+        fallback = ChurnPredictor(model, model_name="m", model_version="2", check_rows=example)
+    assert fallback.engine == "xgboost"
+    assert "compiled trees: P(churn) vs predict_proba" in caplog.text
+    np.testing.assert_allclose(fallback.predict(rows).churn_probability, reference, atol=1e-12)
+    monkeypatch.undo()
+
+    original = ChurnPredictor._numeric_steps
+
+    def broken_medians(self, transform) -> None:  # the array encoding imputes wrongly
+        original(self, transform)
+        self._medians = self._medians + 1.0
+
+    monkeypatch.setattr(ChurnPredictor, "_numeric_steps", broken_medians)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="ecom.churn.predict"):
+        refused = ChurnPredictor(model, model_name="m", model_version="3", check_rows=example)
+    assert refused.engine == "scikit-learn pipeline"
+    assert "array encoding" in caplog.text and "scikit-learn pipeline" in caplog.text
+    answers = refused.predict(rows)
+    np.testing.assert_allclose(answers.churn_probability, reference, atol=1e-12)
+    for got, want in zip(answers.top_contributions, expected_top, strict=True):
+        assert [name for name, _ in got] == [name for name, _ in want]
 
 
 def test_recommended_actions_follow_the_original_api():

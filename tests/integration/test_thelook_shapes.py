@@ -123,6 +123,88 @@ def kaggle_copy(canonical: Path, target: Path) -> Path:
     return target
 
 
+def _generator_value(text: str, pg_type: str, *, as_string: bool) -> object:
+    """A canonical field as TheLook's generator holds it before csv.writer sees it: None for a
+    missing value, a number for a number (unless `as_string`, as in its products file), a
+    zoneless datetime string (microseconds only when non-zero, as `str(datetime)` writes)."""
+    if text == "":
+        return None
+    if pg_type == "timestamptz":
+        return text.removesuffix(" UTC").removesuffix(".000000")
+    if as_string or pg_type == "text":
+        return text
+    return int(text) if pg_type in ("bigint", "integer") else float(text)
+
+
+def generator_written(canonical: Path, target: Path) -> Path:
+    """The files exactly as TheLook's generator writes them: `csv.QUOTE_NONNUMERIC` (so every
+    NULL is a quoted empty string), numbers of the products file quoted, timestamps without a
+    zone, CRLF line ends, no geometry columns and no A/B assignments."""
+    target.mkdir()
+    for table in THELOOK_TABLES:
+        header, *rows = _read(canonical / table.csv_name)
+        types = {column.name: column.pg_type for column in table.columns}
+        kept = [i for i, name in enumerate(header) if not name.endswith("_geom")]
+        with open(target / table.csv_name, "w", newline="") as handle:
+            csv.writer(handle).writerow([header[i] for i in kept])
+            writer = csv.writer(handle, quoting=csv.QUOTE_NONNUMERIC)
+            for row in rows:
+                writer.writerow(
+                    _generator_value(row[i], types[header[i]], as_string=table.name == "products")
+                    for i in kept
+                )
+    return target
+
+
+FUTURE_DAY = "2025-11-27"  # three days past END_DATE, as TheLook's generator runs past its clock
+FUTURE_EVENTS = 5
+FUTURE_DELIVERIES = 3
+
+
+def with_rows_after_the_clock(canonical: Path, target: Path) -> Path:
+    """The canonical files plus what TheLook's generator writes past its own clock: purchase
+    events of the last registered sessions and delivered_at stamps of the last orders, days
+    after the last order or session of the data."""
+    shutil.copytree(canonical, target)
+    header, *rows = _read(target / "events.csv")
+    column = {name: index for index, name in enumerate(header)}
+    registered = sorted(
+        (row for row in rows if row[column["user_id"]]), key=lambda row: row[column["created_at"]]
+    )
+    next_id = max(int(row[column["id"]]) for row in rows) + 1
+    for offset, last in enumerate(registered[-FUTURE_EVENTS:]):
+        late = list(last)
+        late[column["id"]] = str(next_id + offset)
+        late[column["sequence_number"]] = str(1000 + offset)
+        late[column["created_at"]] = f"{FUTURE_DAY} 10:00:00.000000 UTC"
+        late[column["event_type"]] = "purchase"
+        rows.append(late)
+    _write(target / "events.csv", [header, *rows])
+
+    header, *rows = _read(target / "orders.csv")
+    created, delivered = header.index("created_at"), header.index("delivered_at")
+    for row in sorted(rows, key=lambda row: row[created])[-FUTURE_DELIVERIES:]:
+        row[delivered] = f"{FUTURE_DAY} 12:00:00.000000 UTC"
+    _write(target / "orders.csv", [header, *rows])
+    return target
+
+
+def _rows_after_clock(database_url: str) -> dict[tuple[str, str], int]:
+    """Rows at or after int_data_clock.clock_at, per raw table and timestamp column."""
+    counts = {}
+    for table in ALL_TABLES:
+        for column in table.columns:
+            if column.pg_type == "timestamptz":
+                (count,) = fetch_all(
+                    database_url,
+                    f"select count(*) from raw.{table.name} where {column.name} >= "
+                    "(select clock_at from intermediate.int_data_clock)",
+                )[0]
+                if count:
+                    counts[(f"raw.{table.name}", column.name)] = count
+    return counts
+
+
 # --------------------------------------------------------------------------- snapshots
 
 
@@ -164,6 +246,8 @@ def canonical(ecom_settings: Settings, canonical_dir: Path) -> Iterator[dict[str
         yield {
             "raw": _checksums(endpoints.database_url, "raw", names),
             "marts": _checksums(endpoints.database_url, "analytics", MARTS),
+            "clock": _checksums(endpoints.database_url, "intermediate", ("int_data_clock",)),
+            "rows_after_clock": _rows_after_clock(endpoints.database_url),
         }
 
 
@@ -204,6 +288,47 @@ def test_kaggle_copy_without_geometry_derives_it_and_builds_the_same_marts(
         assert report.table("experiment_assignments").rows == 0
 
 
+def test_files_as_thelooks_generator_writes_them_load_the_same_rows(
+    ecom_settings, canonical_dir, canonical, tmp_path
+):
+    data_dir = generator_written(canonical_dir, tmp_path / "generator")
+    with open(data_dir / "orders.csv", newline="") as handle:
+        text = handle.read()
+    assert ',"",' in text and "\r\n" in text and " UTC" not in text  # the format under test
+    with _load_and_build(ecom_settings, data_dir) as (endpoints, _):
+        names = tuple(table.name for table in THELOOK_TABLES)
+        raw = _checksums(endpoints.database_url, "raw", names)
+        assert raw == {name: canonical["raw"][name] for name in names}
+        assert _checksums(endpoints.database_url, "analytics", MARTS) == canonical["marts"]
+
+
+def test_rows_past_the_clock_leave_clock_and_churn_marts_alone_and_the_gate_warns(
+    ecom_settings, canonical_dir, canonical, tmp_path
+):
+    data_dir = with_rows_after_the_clock(canonical_dir, tmp_path / "future_rows")
+    with _load_and_build(ecom_settings, data_dir) as (endpoints, _):
+        url = endpoints.database_url
+        assert _checksums(url, "intermediate", ("int_data_clock",)) == canonical["clock"]
+        kept_out = tuple(mart for mart in MARTS if mart != "mart_funnel")  # sessions as they are
+        assert _checksums(url, "analytics", kept_out) == {
+            mart: canonical["marts"][mart] for mart in kept_out
+        }
+        after = _rows_after_clock(url)
+        before = canonical["rows_after_clock"]
+        assert (
+            after[("raw.events", "created_at")] - before.get(("raw.events", "created_at"), 0)
+            == FUTURE_EVENTS
+        )
+        assert after[("raw.orders", "delivered_at")] >= FUTURE_DELIVERIES
+
+        settings = ecom_settings.with_overrides(database_url=url, home=tmp_path / "home")
+        report = run_quality_gate(settings, endpoints, include_marts=True)
+        assert report.passed, [failure.message for failure in report.failures]
+        assert {(w.table, w.column): w.rows for w in report.warnings} == after
+        assert "the data clock" in report.warnings[0].message
+        assert f"{len(after)} warning" in report.summary_line()
+
+
 def test_partial_folder_loads_what_is_there_and_stops_before_the_features(
     ecom_settings, canonical_dir, tmp_path
 ):
@@ -222,22 +347,32 @@ def test_partial_folder_loads_what_is_there_and_stops_before_the_features(
             ["build"], settings=settings, endpoints=endpoints, vars=churn_vars(settings)
         )
         assert summary.success
-        rows = {mart: _checksums(endpoints.database_url, "analytics", (mart,))[mart][0]
-                for mart in MARTS}  # fmt: skip
+        rows = {
+            mart: _checksums(endpoints.database_url, "analytics", (mart,))[mart][0]
+            for mart in MARTS
+        }
         assert {mart for mart, count in rows.items() if count == 0} == {
-            "mart_churn_features", "mart_churn_labels", "mart_churn_scoring", "mart_funnel",
-        }  # fmt: skip
+            "mart_churn_features",
+            "mart_churn_labels",
+            "mart_churn_scoring",
+            "mart_funnel",
+        }
         assert rows["mart_rfm"] > 0 and rows["mart_retention"] > 0
 
         quality = run_quality_gate(settings, endpoints, include_marts=True)
         assert quality.passed, quality.failures
         skipped = {entry.partition(": ")[0]: entry.partition(": ")[2] for entry in quality.skipped}
         assert set(skipped) == {
-            "raw.inventory_items", "raw.distribution_centers", "raw.events",
-            "raw.experiment_assignments", "raw.campaign_contacts", "analytics.mart_churn_features",
-            "analytics.mart_churn_labels", "analytics.mart_churn_scoring",
+            "raw.inventory_items",
+            "raw.distribution_centers",
+            "raw.events",
+            "raw.experiment_assignments",
+            "raw.campaign_contacts",
+            "analytics.mart_churn_features",
+            "analytics.mart_churn_labels",
+            "analytics.mart_churn_scoring",
             "analytics.mart_funnel",
-        }  # fmt: skip
+        }
         assert skipped["raw.events"] == "absent from the load (no events.csv)"
         assert "built from raw.events" in skipped["analytics.mart_funnel"]
         checked = {outcome.table for outcome in quality.suites}

@@ -43,16 +43,24 @@ def _clean_env(tmp_path: Path, **values: str) -> dict[str, str]:
 def _feast_plan(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(BIN / "feast"), "-c", str(ROOT / "feature_repo"), "plan", "--skip-source-validation"],
-        env=env, cwd=cwd, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _dbt_debug(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
     dbt_dir = str(ROOT / "dbt")
     return subprocess.run(
         [str(BIN / "dbt"), "debug", "--project-dir", dbt_dir, "--profiles-dir", dbt_dir],
-        env=env, cwd=cwd, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from mlflow.tracking import MlflowClient
 from ecom.churn import models as churn_models
 from ecom.churn import training
 from ecom.churn.registry import MODEL_NAME, champion_version, publish_version
+from ecom.cli.churn import training_table
 from ecom.config import Settings
 from ecom.features import store as features
 from ecom.services import Endpoints
@@ -56,6 +57,7 @@ def test_training_finds_the_signal_and_logs_everything(settings, trained):
     result = trained
     assert (result.model_version, result.promoted) == ("1", True)
     assert result.decision.reason == "no champion yet"
+    assert training_table(result).caption.count("no champion yet") == 1
     assert set(result.candidates) == {churn_models.BASELINE, *churn_models.XGBOOST_VARIANTS}
     assert result.selected in churn_models.XGBOOST_VARIANTS
     # The selected variant is the best XGBoost on validation, not on test.
@@ -73,8 +75,16 @@ def test_training_finds_the_signal_and_logs_everything(settings, trained):
     assert run.data.params["feature_service"] == "churn_v1"
     assert len(run.data.params["training_frame_fingerprint"]) == 16
     assert run.data.params["test_first_cutoff"] == result.windows["test"][0]
-    for metric in ("test_roc_auc", "test_pr_auc", "test_f1", "test_precision", "test_recall",
-                   "test_precision_top_decile", "test_lift_top_decile", "test_brier"):  # fmt: skip
+    for metric in (
+        "test_roc_auc",
+        "test_pr_auc",
+        "test_f1",
+        "test_precision",
+        "test_recall",
+        "test_precision_top_decile",
+        "test_lift_top_decile",
+        "test_brier",
+    ):
         assert metric in run.data.metrics, metric
     artifacts = {a.path for a in client.list_artifacts(result.run_id, "diagnostics")}
     assert {
@@ -113,7 +123,7 @@ def test_a_worse_model_never_becomes_champion(settings, endpoints, trained):
     assert client.get_model_version(MODEL_NAME, worse.model_version).aliases == []
 
 
-def test_champion_moves_when_beaten(ecom_settings, endpoints, marts, tmp_path):
+def test_champion_moves_when_beaten(ecom_settings, endpoints, marts, tmp_path, capfd):
     """A champion that learned noise is replaced by a model trained on the real labels, judged
     on the same test rows by the paired bootstrap; the alias moves to the new version."""
     settings = _own_registry(ecom_settings, tmp_path)
@@ -125,6 +135,10 @@ def test_champion_moves_when_beaten(ecom_settings, endpoints, marts, tmp_path):
         settings, noisy, feature_columns, candidates=(churn_models.XGB_PLAIN,)
     )
     assert (weak.model_version, weak.promoted, champion_version(client)) == ("1", True, "1")
+    # The first registration says so, never that the model "already exists".
+    first_run = capfd.readouterr()
+    assert "already exists" not in first_run.out + first_run.err
+    assert client.get_registered_model(MODEL_NAME).description.startswith("Churn in the next")
 
     better = training.train_on_frame(
         settings, frame, feature_columns, candidates=(churn_models.XGB_PLAIN,)
@@ -143,10 +157,14 @@ def test_champion_moves_when_beaten(ecom_settings, endpoints, marts, tmp_path):
     comparison = better.decision.comparison
     assert comparison.auc_difference_low > 0
     metrics = client.get_run(better.run_id).data.metrics
-    for name in ("gate_auc_difference_low", "gate_auc_difference_high",
-                 "gate_brier_difference_low", "gate_brier_difference_high"):  # fmt: skip
+    for name in (
+        "gate_auc_difference_low",
+        "gate_auc_difference_high",
+        "gate_brier_difference_low",
+        "gate_brier_difference_high",
+    ):
         assert metrics[name] == pytest.approx(getattr(comparison, name.removeprefix("gate_")))
-    assert "[" in better.gate_line() and "Brier change" in better.gate_line()
+    assert "[" in better.decision.gate_line() and "Brier change" in better.decision.gate_line()
     # The drift reference and the split went with the run, for monitoring and the model card.
     artifacts = {a.path for a in client.list_artifacts(better.run_id, "reference")}
     assert artifacts == {
@@ -163,9 +181,11 @@ def test_a_failed_publication_leaves_no_registered_version(settings, trained):
     champion_before = champion_version(client)
     with pytest.raises(MlflowException):
         publish_version(
-            client, f"runs:/{run.info.run_id}/model", {"feature_service": "churn_v1", "../not a tag": "x"},
+            client,
+            f"runs:/{run.info.run_id}/model",
+            {"feature_service": "churn_v1", "../not a tag": "x"},
             make_champion=True,
-        )  # fmt: skip
+        )
     versions_after = {v.version for v in client.search_model_versions(f"name='{MODEL_NAME}'")}
     assert versions_after == versions_before
     assert champion_version(client) == champion_before

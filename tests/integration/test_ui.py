@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import yaml
 
 from ecom.alerts import BLOCK_NAME, read_automations
 from ecom.config import Settings
-from ecom.stack import answers
+from ecom.stack import answers, port_in_use
 
 pytestmark = pytest.mark.integration
 
@@ -33,24 +34,26 @@ def free_port() -> int:
 def ecom(args: list[str], env: dict[str, str], timeout: int) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(Path(sys.executable).parent / "ecom"), *args],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-    )  # fmt: skip
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def api_post(url: str, body: dict) -> object:
     request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), method="POST",
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
         headers={"content-type": "application/json"},
-    )  # fmt: skip
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)
 
 
-def test_ui_up_deploys_everything_and_down_stops_it(ecom_settings: Settings, tmp_path) -> None:
-    ports = {"prefect": free_port(), "mlflow": free_port()}
-    # Nothing listens there: this test checks what is set up, the deployment test sends alerts.
-    hook_port = free_port()
-    webhook = f"http://127.0.0.1:{hook_port}/hooks/secret-part"
+def _ui_env(ecom_settings: Settings, tmp_path: Path) -> dict[str, str]:
     env = {
         **os.environ,
         "ECOM_HOME": str(tmp_path / "home"),
@@ -58,12 +61,29 @@ def test_ui_up_deploys_everything_and_down_stops_it(ecom_settings: Settings, tmp
         "ECOM_REDIS_URL": ecom_settings.redis_url,
         "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
         "COLUMNS": "200",
-        "ECOM_ALERT_WEBHOOK_URL": webhook,
     }
-    env.pop("PREFECT_API_URL", None)
+    env.pop("PREFECT_API_URL", None)  # `ui up` points its children at its own server
+    env.pop("ECOM_ALERT_WEBHOOK_URL", None)
+    return env
+
+
+def test_ui_up_deploys_everything_and_down_stops_it(ecom_settings: Settings, tmp_path) -> None:
+    ports = {"prefect": free_port(), "mlflow": free_port()}
+    # Nothing listens there: this test checks what is set up, the deployment test sends alerts.
+    hook_port = free_port()
+    webhook = f"http://127.0.0.1:{hook_port}/hooks/secret-part"
+    env = {**_ui_env(ecom_settings, tmp_path), "ECOM_ALERT_WEBHOOK_URL": webhook}
     recorded: dict[str, int] = {}
-    args = ["ui", "up", "--detach", "--prefect-port", str(ports["prefect"]),
-            "--mlflow-port", str(ports["mlflow"]), "--no-api"]  # fmt: skip
+    args = [
+        "ui",
+        "up",
+        "--detach",
+        "--prefect-port",
+        str(ports["prefect"]),
+        "--mlflow-port",
+        str(ports["mlflow"]),
+        "--no-api",
+    ]
     try:
         started = ecom(args, env, timeout=420)
         assert started.returncode == 0, started.stdout + started.stderr
@@ -131,11 +151,20 @@ def test_ui_serve_runs_one_ui_in_the_foreground_as_ui_up_does(ecom_settings, tmp
     assert refused.returncode == 1
     assert "one of prefect, worker, mlflow, churn-api" in refused.stdout + refused.stderr
     child = subprocess.Popen(
-        [str(Path(sys.executable).parent / "ecom"), "ui", "serve", "mlflow",
-         "--mlflow-port", str(port)],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(Path(sys.executable).parent / "ecom"),
+            "ui",
+            "serve",
+            "mlflow",
+            "--mlflow-port",
+            str(port),
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         start_new_session=True,
-    )  # fmt: skip
+    )
     try:
         deadline = time.monotonic() + 180
         while not answers(f"http://127.0.0.1:{port}/health") and time.monotonic() < deadline:
@@ -148,3 +177,61 @@ def test_ui_serve_runs_one_ui_in_the_foreground_as_ui_up_does(ecom_settings, tmp
     finally:
         if child.poll() is None:
             os.killpg(child.pid, signal.SIGKILL)
+
+
+def _ui_up(env: dict[str, str], ports: dict[str, int]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "ecom"), "ui", "up", "--no-api",
+         "--prefect-port", str(ports["prefect"]), "--mlflow-port", str(ports["mlflow"])],
+        env={**env, "PYTHONUNBUFFERED": "1"}, cwd=ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+
+
+def _read_until(process: subprocess.Popen, text: str) -> str:
+    seen = ""
+    for line in process.stdout:
+        seen += line
+        if text in line:
+            return seen
+    raise AssertionError(f"`ecom ui up` ended before {text!r}:\n{seen}")
+
+
+def test_sigterm_to_ui_up_while_it_starts_stops_what_it_started(ecom_settings, tmp_path):
+    """A supervisor's SIGTERM to `ecom ui up` (its PID only) while the server starts leaves no
+    child in its own session behind and frees the port."""
+    ports = {"prefect": free_port(), "mlflow": free_port()}
+    env = _ui_env(ecom_settings, tmp_path)
+    up = _ui_up(env, ports)
+    try:
+        _read_until(up, "starting prefect")
+        recorded = json.loads((tmp_path / "home" / "ui" / "processes.json").read_text())
+        os.kill(up.pid, signal.SIGTERM)
+        assert up.wait(timeout=60) != 0
+        for pid in recorded.values():
+            with pytest.raises(ProcessLookupError):
+                os.killpg(pid, 0)
+        assert not port_in_use("127.0.0.1", ports["prefect"])
+    finally:
+        if up.poll() is None:
+            os.killpg(up.pid, signal.SIGKILL)
+        ecom(["ui", "down"], env, timeout=120)
+
+
+def test_ui_down_from_another_terminal_ends_the_ui_up_process(ecom_settings, tmp_path):
+    """`make ui-down` said "stopped" while the `make ui` process stayed alive: now `up` returns
+    once `down` has stopped what it started."""
+    ports = {"prefect": free_port(), "mlflow": free_port()}
+    env = _ui_env(ecom_settings, tmp_path)
+    up = _ui_up(env, ports)
+    try:
+        _read_until(up, "Ctrl-C stops everything above.")
+        stopped = ecom(["ui", "down"], env, timeout=120)
+        assert "prefect" in stopped.stdout, stopped.stdout + stopped.stderr
+        assert up.wait(timeout=30) == 0
+        assert "stopped by `ecom ui down`" in up.stdout.read()
+        assert not port_in_use("127.0.0.1", ports["mlflow"])
+    finally:
+        if up.poll() is None:
+            os.killpg(up.pid, signal.SIGKILL)
+            ecom(["ui", "down"], env, timeout=120)

@@ -137,8 +137,11 @@ def test_the_status_table_never_prints_the_password(ecom_settings: Settings) -> 
     }
     result = subprocess.run(
         [sys.executable, "-m", "ecom.cli", "services", "status"],
-        env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert "postgres" in result.stdout and "***" in result.stdout
     assert PASSWORD not in result.stdout + result.stderr

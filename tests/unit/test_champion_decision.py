@@ -7,7 +7,7 @@ import pytest
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from ecom.churn.evaluation import _WeightedAuc, metric_interval, paired_bootstrap
-from ecom.churn.registry import decide_champion
+from ecom.churn.gate import decide_champion
 
 
 def churn_world(seed: int, users: int = 1500, cutoffs: int = 3):

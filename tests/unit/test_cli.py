@@ -102,8 +102,12 @@ def test_status_prints_every_url_whole_at_80_columns(tmp_path):
     }
     result = subprocess.run(
         [str(Path(sys.executable).parent / "ecom"), "services", "status"],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     shown = redact_url(database_url)
@@ -134,8 +138,15 @@ def test_services_env_prints_exports_a_shell_can_eval(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("|")[:-1] == [
-        "6543", password, "127.0.0.1", "6543", "analyst", "ecom", password, database_url
-    ]  # fmt: skip
+        "6543",
+        password,
+        "127.0.0.1",
+        "6543",
+        "analyst",
+        "ecom",
+        password,
+        database_url,
+    ]
 
 
 def _ui_alerts(monkeypatch, webhook_url: str | None):

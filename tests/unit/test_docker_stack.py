@@ -2,7 +2,7 @@
 
 No Docker engine runs here, and Debian's docker-compose (1.29) rejects valid current files, so
 the file is checked the way the engine would read it: against the Compose Specification's JSON
-schema (as shipped by the dclint package on the npm registry), then for its references —
+schema (as shipped by the dclint package on the npm registry, kept in tests/fixtures), then for its references —
 build contexts, bind-mounted paths, commands, ports, health checks, variables — one by one.
 """
 
@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
-import tarfile
 from pathlib import Path
 
 import jsonschema
@@ -24,7 +21,8 @@ from ecom.cli.main import app
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
-DCLINT = "dclint@3.1.0"  # carries the Compose Specification schema as schemas/compose.schema.json
+# The Compose Specification's schema, from the dclint 3.1.0 npm package (see its README).
+COMPOSE_SCHEMA = ROOT / "tests" / "fixtures" / "compose" / "compose.schema.json"
 PUBLISHED_PORTS = {"prefect": 4200, "mlflow": 5001, "metabase": 3000, "churn-api": 8000}
 
 
@@ -34,23 +32,9 @@ def compose() -> dict:
 
 
 @pytest.fixture(scope="module")
-def compose_schema(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    cached = ROOT / ".ecom" / "tools" / "compose-spec" / "compose.schema.json"
-    if not cached.exists():
-        npm = shutil.which("npm")
-        if npm is None:
-            pytest.skip("npm is not installed: cannot fetch the Compose Specification schema")
-        workdir = tmp_path_factory.mktemp("dclint")
-        packed = subprocess.run(
-            [npm, "pack", DCLINT, "--silent"],
-            cwd=workdir, capture_output=True, text=True, check=True, timeout=120,
-        )  # fmt: skip
-        with tarfile.open(workdir / packed.stdout.strip().splitlines()[-1]) as archive:
-            member = archive.extractfile("package/schemas/compose.schema.json")
-            assert member is not None
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            cached.write_bytes(member.read())
-    return json.loads(cached.read_text())
+def compose_schema() -> dict:
+    """Kept in the repository (see its README), so these tests never skip for want of npm."""
+    return json.loads(COMPOSE_SCHEMA.read_text())
 
 
 def services(compose: dict) -> dict[str, dict]:
@@ -80,9 +64,15 @@ def test_the_schema_rejects_what_the_engine_would(compose, compose_schema) -> No
 
 def test_the_stack_has_every_service_of_the_platform(compose) -> None:
     assert set(services(compose)) == {
-        "postgres", "redis", "mlflow", "prefect", "prefect-worker", "churn-api", "metabase",
+        "postgres",
+        "redis",
+        "mlflow",
+        "prefect",
+        "prefect-worker",
+        "churn-api",
+        "metabase",
         "pipeline",
-    }  # fmt: skip
+    }
     assert services(compose)["postgres"]["image"].startswith("postgres:15")
     assert services(compose)["redis"]["image"].startswith("redis:7")
 

@@ -16,7 +16,14 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "ecom"
 
 # Shared plumbing: may import only other plumbing.
-PLUMBING = {"ecom.config", "ecom.db", "ecom.services", "ecom.thelook"}
+PLUMBING = {
+    "ecom.config",
+    "ecom.db",
+    "ecom.relations",
+    "ecom.runtime",
+    "ecom.services",
+    "ecom.thelook",
+}
 # Contracts every stage reads (the TheLook tables, the churn features): plain data, no stage code.
 CONTRACTS = {"ecom.thelook", "ecom.features.contract"}
 # The stages in the order data flows through them.
@@ -31,6 +38,7 @@ STAGES = [
     "ecom.serving",
     "ecom.monitoring",
     "ecom.experiments",
+    "ecom.analytics",
     "ecom.reports",
 ]
 # What assembles the stages: free to import any of them.

@@ -161,3 +161,63 @@ def test_exception_message_lists_at_most_ten_failures():
     lines = str(QualityGateFailed(report)).splitlines()
     assert sum(line.startswith("  - ") for line in lines) == 10
     assert lines[-1] == "  ... and 3 more (see the data docs)"
+
+
+WARNED = {
+    "success": False,
+    "suite_name": "raw.events",
+    "statistics": {
+        "evaluated_expectations": 3,
+        "successful_expectations": 1,
+        "unsuccessful_expectations": 2,
+    },
+    "results": [
+        _result(True, "expect_column_values_to_not_be_null", {"column": "id"}, {}),
+        _result(
+            False,
+            "unexpected_rows_expectation",
+            {"unexpected_rows_query": "select ..."},
+            {"observed_value": 1708},
+            meta={"column": "created_at"},
+            description="created_at after the data clock (2024-06-12 00:00 UTC)",
+        ),
+        _result(
+            False,
+            "expect_column_values_to_be_between",
+            {"column": "created_at", "max_value": "2024-06-26T00:00:00+00:00"},
+            {"element_count": 9000, "unexpected_count": 1, "partial_unexpected_list": ["2099"]},
+        ),
+    ],
+}
+WARNED["results"][1]["expectation_config"]["severity"] = "warning"
+WARNED["results"][2]["expectation_config"]["severity"] = "critical"
+
+
+def test_a_warning_is_reported_apart_and_does_not_fail_the_gate():
+    found = failures_from_validation("raw.events", WARNED)
+    warning, blocking = found
+    assert (warning.severity, warning.blocks, warning.rows) == ("warning", False, 1708)
+    assert warning.message == (
+        "raw.events: unexpected_rows_expectation(created_at) [created_at after the data clock "
+        "(2024-06-12 00:00 UTC)] warned: 1708 offending rows"
+    )
+    assert blocking.blocks and blocking.message.endswith("failed: 1 of 9000 rows (e.g. 2099)")
+    assert outcome_from_validation("raw.events", WARNED) == SuiteOutcome(
+        "raw.events", 3, 1, warned=1
+    )
+
+    warned_only = QualityReport(
+        (SuiteOutcome("raw.events", 3, 0, warned=1),), (), None, 1.0, warnings=(warning,)
+    )
+    assert warned_only.passed
+    assert warned_only.summary_line() == (
+        "quality gate passed: 2 of 3 expectations met on 1 tables in 1.0 s; "
+        "1 warning (rows after the clock: raw.events.created_at 1,708)"
+    )
+    assert warned_only.verdict_text() == warned_only.summary_line()
+
+    refused = QualityReport(
+        (SuiteOutcome("raw.events", 3, 1, warned=1),), (blocking,), None, 1.0, warnings=(warning,)
+    )
+    assert not refused.passed
+    assert refused.verdict_text().splitlines() == [refused.summary_line(), blocking.message]

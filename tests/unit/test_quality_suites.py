@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,6 +11,7 @@ from ecom.features import contract
 from ecom.quality.suites import (
     CHURN_BASE_RATE_BOUNDS,
     CHURN_FEATURE_COLUMNS,
+    FUTURE_LEAD_DAYS,
     ExpectationSpec,
     all_suites,
     mart_suites,
@@ -91,17 +92,47 @@ def test_allowed_values_come_from_the_raw_contract():
     assert value_sets[("events", "browser")] == list(thelook.BROWSERS)
 
 
-def test_future_timestamps_are_bounded_by_now_and_now_must_be_aware():
-    bounds = [
-        spec.kwargs["max_value"]
-        for suite in raw_suites(NOW)
+def _future_specs(suites, severity):
+    return {
+        (suite.table, spec.column or spec.kwargs["column"]): spec
+        for suite in suites
         for spec in suite.expectations
-        if spec.kwargs.get("column") in {"created_at", "assigned_at"} and "max_value" in spec.kwargs
-    ]
-    assert len(bounds) >= 6
-    assert set(bounds) == {NOW.isoformat()}
+        if spec.severity == severity
+        and (spec.type == "unexpected_rows_expectation" or "max_value" in spec.kwargs)
+        and "after" in (spec.description or "")
+    }
+
+
+def test_every_timestamp_warns_after_the_clock_and_blocks_past_the_lead():
+    timestamps = {
+        (table.name, column.name)
+        for table in thelook.ALL_TABLES
+        for column in table.columns
+        if column.pg_type == "timestamptz"
+    }
+    suites = raw_suites(NOW)
+    warnings = _future_specs(suites, "warning")
+    blocking = _future_specs(suites, "critical")
+    assert set(warnings) == set(blocking) == timestamps
+    assert (
+        f">= '{NOW.isoformat()}'"
+        in warnings[("events", "created_at")].kwargs["unexpected_rows_query"]
+    )
+    assert {spec.kwargs["max_value"] for spec in blocking.values()} == {
+        (NOW + timedelta(days=FUTURE_LEAD_DAYS)).isoformat()
+    }
     with pytest.raises(ValueError, match="timezone-aware"):
         raw_suites(datetime(2025, 6, 1))
+
+
+def test_the_data_clock_moves_the_warning_and_the_wall_clock_bounds_the_lead():
+    data_clock = NOW - timedelta(days=400)  # an old export (or a replay as of then), today
+    suites = raw_suites(NOW, data_clock=data_clock)
+    warning = _future_specs(suites, "warning")[("orders", "delivered_at")]
+    assert f">= '{data_clock.isoformat()}'" in warning.kwargs["unexpected_rows_query"]
+    assert "the data clock" in warning.description
+    bound = _future_specs(suites, "critical")[("users", "created_at")].kwargs["max_value"]
+    assert bound == (NOW + timedelta(days=FUTURE_LEAD_DAYS)).isoformat()
 
 
 def test_row_count_floors_follow_the_reference_counts():

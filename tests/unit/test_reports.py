@@ -34,17 +34,24 @@ def analysed(metrics: list[dict]) -> dict:
 
 
 def reading(effect: float, lower: float, upper: float, pvalue: float) -> dict:
-    return {"relative_effect": effect, "relative_lower": lower, "relative_upper": upper,
-            "pvalue": pvalue, "effect": effect * 3}  # fmt: skip
+    return {
+        "relative_effect": effect,
+        "relative_lower": lower,
+        "relative_upper": upper,
+        "pvalue": pvalue,
+        "effect": effect * 3,
+    }
 
 
 def test_lifts_are_the_cuped_readings_of_each_metric(tmp_path) -> None:
     path = tmp_path / "experiment_a.json"
-    path.write_text(json.dumps(analysed([
-        {"name": "conversion", "plain": reading(0.2, 0.0, 0.4, 0.05),
-         "cuped": reading(0.1, 0.02, 0.18, 0.01)},
-        {"name": "aov", "plain": reading(-0.01, -0.03, 0.002, 0.3), "cuped": None},
-    ])))  # fmt: skip
+    conversion = {
+        "name": "conversion",
+        "plain": reading(0.2, 0.0, 0.4, 0.05),
+        "cuped": reading(0.1, 0.02, 0.18, 0.01),
+    }
+    aov = {"name": "aov", "plain": reading(-0.01, -0.03, 0.002, 0.3), "cuped": None}
+    path.write_text(json.dumps(analysed([conversion, aov])))
     (conversion, aov), note = read_lifts(path)
     assert note is None
     assert (conversion.experiment, conversion.metric, conversion.effect_name) == (
@@ -109,12 +116,45 @@ def test_a_bar_interval_is_drawn_as_error_bars_and_given_to_metabase_as_bounds(t
     with pytest.raises(ValidationError, match="bar chart with one `y`"):
         Chart(kind="line", x="m", y="lift", low="lo", high="hi")
     chart = Chart(kind="bar", x="m", y="lift", low="lo", high="hi")
-    card = Card(key="k", name="Lift", description="d", sql="select 1", chart=chart,
-                layout={"col": 0, "row": 0, "width": 8, "height": 4})  # fmt: skip
-    frame = pd.DataFrame({"m": ["a", "b"], "lift": [0.1, -0.02], "lo": [0.05, -0.06],
-                          "hi": [0.2, 0.01]})  # fmt: skip
+    card = Card(
+        key="k",
+        name="Lift",
+        description="d",
+        sql="select 1",
+        chart=chart,
+        layout={"col": 0, "row": 0, "width": 8, "height": 4},
+    )
+    frame = pd.DataFrame(
+        {"m": ["a", "b"], "lift": [0.1, -0.02], "lo": [0.05, -0.06], "hi": [0.2, 0.01]}
+    )
     (bar,) = plotly_figure(frame, card).data
     assert list(bar.error_y.array) == pytest.approx([0.1, 0.03])
     assert list(bar.error_y.arrayminus) == pytest.approx([0.05, 0.04])
     assert write_png(frame, card, tmp_path / "lift.png").stat().st_size > 1000
     assert visualization_settings(card)["graph.metrics"] == ["lo", "lift", "hi"]
+
+
+def test_axis_titles_and_legends_are_words_for_people_not_column_names() -> None:
+    import pandas as pd
+
+    from ecom.reports.charts import axis_title, column_label, plotly_figure
+
+    cards = {card.key: card for board in load_dashboards() for card in board.cards}
+    for card in cards.values():
+        chart = card.chart
+        heatmap_rows = chart.y if isinstance(chart.y, str) else None
+        for column in (chart.x, heatmap_rows, chart.z, *chart.y_columns):
+            if column:
+                assert "_" not in column_label(column), (card.key, column)
+        assert "_" not in axis_title(chart.y_columns), card.key
+    frame = pd.DataFrame(
+        {
+            "period_start": pd.to_datetime(["2024-01-01", "2024-01-08"]),
+            "view_to_cart_rate": [0.30, 0.32],
+            "overall_conversion_rate": [0.10, 0.11],
+        }
+    )
+    figure = plotly_figure(frame, cards["conversion_over_time"])
+    assert figure.layout.xaxis.title.text == "Week starting"
+    assert figure.layout.yaxis.title.text == "Rate"
+    assert all("_" not in trace.name for trace in figure.data)

@@ -2,7 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecom.churn.scoring import expected_value, risk_band, select_retention_targets
+from ecom.churn.predict import expected_value, population_band, population_percentile, risk_band
+from ecom.churn.scoring import select_retention_targets
 
 
 def test_risk_band_bounds_are_inclusive_below():
@@ -16,15 +17,43 @@ def test_expected_value_uses_the_economics():
     assert values == pytest.approx([-10.0, 12.5, 35.0])
 
 
+def test_percentile_is_the_share_scored_lower_with_ties_counted_half():
+    population = np.sort(np.array([0.1, 0.2, 0.2, 0.2, 0.9]))
+    percentiles = population_percentile(np.array([0.1, 0.2, 0.9, 0.0, 1.0]), population)
+    # 0.1: none lower, itself half of 1 -> 10; 0.2: 1 lower + 3 tied / 2 -> 50; 0.9 -> 90.
+    assert percentiles == pytest.approx([10.0, 50.0, 90.0, 0.0, 100.0])
+    with pytest.raises(ValueError, match="population"):
+        population_percentile(np.array([0.5]), np.array([]))
+
+
+def test_population_bands_split_at_50_80_95():
+    bands = population_band(np.array([0.0, 49.9, 50.0, 79.9, 80.0, 94.9, 95.0, 100.0]))
+    assert list(bands) == [
+        "bottom 50%", "bottom 50%", "top 20-50%", "top 20-50%", "top 5-20%", "top 5-20%",
+        "top 5%", "top 5%",
+    ]  # fmt: skip
+
+
+def test_a_block_of_tied_scores_shares_one_band():
+    """A base rate near 0.9: a fifth of users tied at the top; they share one band, the top 5%
+    stays empty rather than holding an arbitrary part of the block."""
+    probabilities = np.concatenate([np.linspace(0.5, 0.9, 80), np.full(20, 0.978)])
+    bands = population_band(population_percentile(probabilities, np.sort(probabilities)))
+    assert set(bands[80:]) == {"top 5-20%"}
+    assert "top 5%" not in set(bands)
+    assert list(bands[:50]).count("bottom 50%") == 50
+
+
 def test_targets_are_the_top_positive_expected_values():
     scores = pd.DataFrame(
         {
             "user_id": [5, 3, 9, 1, 7],
             "expected_value": [1.0, 20.0, 20.0, -2.0, 7.5],
+            "recency_days": [10.0, 40.0, 40.0, 3.0, 8.0],
         }
     )
     targets = select_retention_targets(scores, 3)
-    assert list(targets["user_id"]) == [3, 9, 7]  # ties: lower user_id first
+    assert list(targets["user_id"]) == [3, 9, 7]  # ties on both: lower user_id first
     assert list(targets["target_rank"]) == [1, 2, 3]
     everyone = select_retention_targets(scores, 10)
     assert -2.0 not in set(everyone["expected_value"])  # a losing contact is never a target
@@ -34,3 +63,17 @@ def test_targets_are_the_top_positive_expected_values():
 def test_negative_target_count_is_rejected():
     with pytest.raises(ValueError, match=">= 0"):
         select_retention_targets(pd.DataFrame({"user_id": [], "expected_value": []}), -1)
+
+
+def test_tied_expected_values_go_to_the_more_recent_buyer_first():
+    scores = pd.DataFrame(
+        {
+            "user_id": [1, 2, 3, 4],
+            "expected_value": [30.0, 30.0, 30.0, 30.0],
+            "recency_days": [50.0, np.nan, 5.0, 5.0],
+        }
+    )
+    targets = select_retention_targets(scores, 4)
+    assert list(targets["user_id"]) == [3, 4, 1, 2]  # recency, then user_id; unknown last
+    with pytest.raises(ValueError, match="recency_days"):
+        select_retention_targets(scores.drop(columns="recency_days"), 2)

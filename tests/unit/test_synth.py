@@ -116,9 +116,16 @@ def test_realistic_shape(tables: dict[str, pd.DataFrame]) -> None:
         "Returned": 0.10,
     }.items():
         assert abs(shares[status] - share) < 0.04, (status, shares[status])
-    created = _ts(tables["users"]["created_at"])
-    first_half = (created < created.min() + (END - created.min()) / 2).mean()
-    assert first_half < 0.4, "sign-ups must grow over time"
+    events = tables["events"]
+    registered = events[events["user_id"] != ""]
+    first_visit = _ts(registered.groupby("user_id")["created_at"].min())
+    first_half = (first_visit < first_visit.min() + (END - first_visit.min()) / 2).mean()
+    assert first_half < 0.4, "first visits must grow over time"
+    created = _ts(tables["users"].set_index("id")["created_at"])
+    assert (created.reindex(first_visit.index) <= first_visit).all(), "accounts come first"
+    assert (created < first_visit.reindex(created.index) - pd.Timedelta(days=30)).mean() > 0.5, (
+        "most accounts are months older than their first visit, as in TheLook's process"
+    )
 
 
 def test_timestamps_are_consistent(tables: dict[str, pd.DataFrame]) -> None:
@@ -177,7 +184,12 @@ def test_sessions_follow_the_funnel(tables: dict[str, pd.DataFrame]) -> None:
     rank = grouped.cumcount() + 1
     assert (events["sequence_number"] == rank).all(), "sequence numbers must be 1..k"
     assert (grouped["user_id"].nunique() == 1).all(), "one user (or none) per session"
-    assert (grouped["time"].diff().dropna() > pd.Timedelta(0)).all(), "time increases with sequence"
+    step = grouped["time"].diff()
+    after_purchase = events["event_type"].eq("purchase") & grouped["event_type"].shift().eq(
+        "purchase"
+    )
+    assert (step[~after_purchase].dropna() > pd.Timedelta(0)).all(), "time increases with sequence"
+    assert (step[after_purchase] == pd.Timedelta(0)).all(), "an order's purchases share its time"
     first = {
         kind: events[events["event_type"] == kind].groupby("session_id")["sequence_number"].min()
         for kind in ("product", "cart", "purchase", "cancel")
@@ -186,9 +198,11 @@ def test_sessions_follow_the_funnel(tables: dict[str, pd.DataFrame]) -> None:
     assert (first["product"].reindex(carts.index) < carts).all(), "a product page precedes the cart"
     purchases = first["purchase"]
     assert (carts.reindex(purchases.index) < purchases).all(), "a cart precedes the purchase"
-    terminal = events[events["event_type"].isin(["purchase", "cancel"])]
-    assert (terminal["sequence_number"] == size[terminal.index]).all(), (
-        "purchase/cancel end the session"
+    cancels = events[events["event_type"] == "cancel"]
+    assert (cancels["sequence_number"] == size[cancels.index]).all(), "a cancel ends the session"
+    last_purchase = events[events["event_type"] == "purchase"].groupby("session_id").tail(1)
+    assert (last_purchase["sequence_number"] == size[last_purchase.index]).all(), (
+        "the purchases end the session"
     )
     assert (events.loc[events["event_type"] == "purchase", "user_id"] != "").all()
     has_purchase = events.groupby("session_id")["event_type"].apply(
@@ -197,12 +211,13 @@ def test_sessions_follow_the_funnel(tables: dict[str, pd.DataFrame]) -> None:
     assert (~has_purchase).sum() > has_purchase.sum(), "most sessions browse without buying"
 
 
-def test_every_order_has_its_purchase_event(tables: dict[str, pd.DataFrame]) -> None:
-    purchases = tables["events"].query("event_type == 'purchase'")[["user_id", "created_at"]]
-    orders = tables["orders"][["user_id", "created_at"]]
-    assert len(purchases) == len(orders)
-    matched = orders.merge(purchases, on=["user_id", "created_at"], how="left", indicator=True)
-    assert (matched["_merge"] == "both").all()
+def test_every_order_item_has_its_purchase_event(tables: dict[str, pd.DataFrame]) -> None:
+    """As in TheLook: one purchase event per order item, at the order's timestamp."""
+    purchases = tables["events"].query("event_type == 'purchase'")
+    assert len(purchases) == len(tables["order_items"])
+    per_order = purchases.groupby(["user_id", "created_at"]).size().rename("purchase_events")
+    orders = tables["orders"].join(per_order, on=["user_id", "created_at"])
+    assert (orders["purchase_events"] == orders["num_of_item"].astype(int)).all()
 
 
 def test_traffic_sources_and_browsers_convert_differently(tables: dict[str, pd.DataFrame]) -> None:

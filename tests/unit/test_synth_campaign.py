@@ -81,3 +81,49 @@ def test_without_effect_the_world_is_the_one_without_a_campaign(tmp_path: Path) 
     truth = load_campaign_truth(zero)
     assert (truth["y1"] == truth["y0"]).all() and (truth["true_effect"] == 0).all()
     assert not (none / CAMPAIGN_CONTACTS.csv_name).exists()
+
+
+def test_ecom_generate_plants_a_campaign_only_when_asked(tmp_path: Path) -> None:
+    """The churn oracle does not model the campaign's effect, so `ecom generate` without a
+    campaign flag must write the pipeline's world; a later run without one drops the earlier
+    run's contacts and campaign truth rather than leave them beside another world."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from ecom.cli.main import app
+    from ecom.synth.campaign import CAMPAIGN_PLAN_FILE, CAMPAIGN_TRUTH_FILE
+    from ecom.synth.truth import TRUTH_DIR
+
+    runner = CliRunner()
+    out = tmp_path / "world"
+    base = ["generate", "--users", "400", "--seed", "3", "--end-date", "2025-11-24"]
+    contacts, truth = out / CAMPAIGN_CONTACTS.csv_name, out / TRUTH_DIR / CAMPAIGN_TRUTH_FILE
+
+    done = runner.invoke(app, [*base, "--out", str(tmp_path / "plain")])
+    assert done.exit_code == 0, done.output
+    assert not (tmp_path / "plain" / CAMPAIGN_CONTACTS.csv_name).exists()
+
+    done = runner.invoke(app, [*base, "--out", str(out), "--campaign-effect", "0.5"])
+    assert done.exit_code == 0, done.output
+    assert contacts.is_file() and truth.is_file()
+    plan = json.loads((out / TRUTH_DIR / CAMPAIGN_PLAN_FILE).read_text())["plan"]
+    assert plan["effect_scale"] == 0.5
+
+    done = runner.invoke(app, [*base, "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    assert not contacts.exists() and not truth.exists()
+    for name in ("orders.csv", "events.csv"):
+        assert (out / name).read_bytes() == (tmp_path / "plain" / name).read_bytes(), name
+
+    done = runner.invoke(app, [*base, "--out", str(out), "--campaign"])
+    assert done.exit_code == 0, done.output
+    assert (
+        json.loads((out / TRUTH_DIR / CAMPAIGN_PLAN_FILE).read_text())["plan"]["effect_scale"]
+        == 1.0
+    )
+
+    refused = runner.invoke(
+        app, [*base, "--out", str(tmp_path / "tl"), "--profile", "thelook", "--campaign"]
+    )
+    assert refused.exit_code != 0 and "campaign" in refused.output, refused.output

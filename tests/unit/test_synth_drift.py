@@ -43,7 +43,8 @@ def test_drift_lowers_recent_purchases_and_shifts_sources(worlds):
     # Sign-up sessions (high intent) keep their purchases: measured 0.66 of the plain rate.
     assert purchases_per_session["drifted"] < 0.8 * purchases_per_session["plain"]
     youtube = {n: (r["traffic_source"] == "YouTube").mean() for n, r in recent.items()}
-    assert youtube["drifted"] > 3 * youtube["plain"]
+    # YouTube: 10% of sessions (TheLook's mix), 30% under the plan.
+    assert youtube["drifted"] > 2 * youtube["plain"]
     new_users = {n: _recent(u, 8) for n, u in users.items()}
     search = {n: (u["traffic_source"] == "Search").mean() for n, u in new_users.items()}
     assert search["drifted"] < 0.5 * search["plain"]

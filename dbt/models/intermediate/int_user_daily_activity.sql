@@ -4,9 +4,14 @@
     Churn cutoffs fall on midnight UTC, so "strictly before the cutoff" is exactly "on an earlier
     day", and the 60-day feature window joins a few rows per user instead of millions of events.
     Each fact is dated by when it became known: events and sessions by their (start) time,
-    orders by when they were placed, returns by returned_at.
+    orders by when they were placed, returns by returned_at. Facts at or after the data's clock
+    (int_data_clock.clock_at) are left out: features, labels and horizons never see them.
 #}
 with
+
+clock as (
+    select * from {{ ref('int_data_clock') }}
+),
 
 events as (
     select * from {{ ref('stg_thelook__events') }}
@@ -31,6 +36,7 @@ daily_events as (
         max(created_at) as last_event_at
     from events
     where user_id is not null
+        and created_at < (select clock_at from clock)
     group by user_id, cast(created_at as date)
 ),
 
@@ -41,6 +47,7 @@ daily_sessions as (
         count(*) as sessions_started
     from sessions
     where user_id is not null
+        and started_at < (select clock_at from clock)
     group by user_id, cast(started_at as date)
 ),
 
@@ -55,6 +62,7 @@ daily_orders as (
         min(created_at) as first_order_at,
         max(created_at) as last_order_at
     from orders
+    where created_at < (select clock_at from clock)
     group by user_id, cast(created_at as date)
 ),
 
@@ -64,7 +72,7 @@ daily_returns as (
         cast(returned_at as date) as activity_date,
         count(*) as returned_orders
     from orders
-    where returned_at is not null
+    where returned_at < (select clock_at from clock)
     group by user_id, cast(returned_at as date)
 ),
 

@@ -1,12 +1,18 @@
 {#
     One row per order with its value and its place in the customer's order history, so RFM,
     retention and churn read orders once instead of re-joining items each time.
-    order_value sums the sale_price of the order's items that were not cancelled.
+    order_value sums the sale_price of the order's items that were not cancelled. Orders placed
+    at or after the data's clock (a `data_as_of` before the end of the data) are left out.
 #}
 with
 
+clock as (
+    select * from {{ ref('int_data_clock') }}
+),
+
 orders as (
     select * from {{ ref('stg_thelook__orders') }}
+    where created_at < (select clock_at from clock)
 ),
 
 order_items as (

@@ -1,0 +1,187 @@
+"""The drift alarm's threshold, calibrated on the data's own history of change.
+
+A fixed share of drifted features chosen on one world fails on another: on TheLook's own
+process (orders uniform between sign-up and the clock, a population growing five-fold over the
+years) half the features move between the champion's test rows and today with nothing wrong,
+while our generator's world moves a quarter. So the alarm asks how today's change compares with
+the changes this data has shown before, at the same distance in time.
+
+The live check compares the snapshot (cutoff S) with the champion's test rows (cutoffs a..b).
+Each historical analog is a cutoff c of `analytics.mart_churn_features` compared with the rows
+of the cutoffs c-(S-a) .. c-(S-b): the same window length and the same lag, so the shopping
+calendar's and the population's normal movement over that gap is in the history. Analogs end
+at c <= a: later ones overlap what is being judged (a drift that began in the test window would
+raise its own bar; measured on an 8-week planted drift, the two analogs after a reached 0.35 and
+0.40 while those before stayed at or below 0.10). The threshold is the history's `quantile` of
+drifted shares plus a `margin`, never under a `floor` (a quiet history alone must not make the
+alarm hair-trigger).
+
+Each analog is judged column by column with Evidently's own stat tests (normed Wasserstein,
+Jensen-Shannon) at the live check's column threshold, called directly: an Evidently report
+costs about 8 s per comparison here, the stat tests milliseconds, with the same scores
+(`tests/integration/test_drift_generated.py` holds them equal to the report's).
+
+New users are set aside on both sides of every comparison (tenure under
+`ESTABLISHED_TENURE_DAYS`): their features are all young (tenure, recency, counts over days of
+life), so a sign-up burst (TheLook's generator puts 2.5% of all users in its last week) moves
+half the features at once although nothing about the customers changed. How many were set
+aside is reported with the verdict.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from ecom.db import fetch_all, read_query_frame
+
+log = logging.getLogger(__name__)
+
+FEATURES_TABLE = "analytics.mart_churn_features"
+# Users younger than this at a cutoff are compared apart (see the module docstring): two weeks
+# covers a final-week burst and the generator's first-order delay.
+ESTABLISHED_TENURE_DAYS = 14
+MAX_ANALOGS = 12
+
+
+@dataclass
+class DriftCalibration:
+    """How the alarm threshold was set: from history, or given explicitly."""
+
+    method: str  # history | override
+    threshold: float
+    floor: float
+    quantile: float
+    margin: float
+    history_quantile_share: float | None = None
+    # (historical cutoff, share of features drifted against its same-lag window)
+    history_shares: list[tuple[str, float]] = field(default_factory=list)
+    established_tenure_days: int = ESTABLISHED_TENURE_DAYS
+    new_users_set_aside: dict[str, int] = field(default_factory=dict)  # reference / current
+
+    def describe(self) -> str:
+        if self.method == "override":
+            return f"threshold {self.threshold:.2f} given explicitly"
+        if not self.history_shares:
+            return f"threshold {self.threshold:.2f} = floor (no history at the same lag)"
+        return (
+            f"threshold {self.threshold:.2f} = max(floor {self.floor:.2f}, "
+            f"q{self.quantile:.2f} {self.history_quantile_share:.2f} of {len(self.history_shares)}"
+            f" historical shares + {self.margin:.2f})"
+        )
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def calibrated_threshold(
+    shares: list[float], *, quantile: float, margin: float, floor: float
+) -> tuple[float, float | None]:
+    """(threshold, the history's quantile share): max(floor, quantile(shares) + margin)."""
+    if not 0.0 <= quantile <= 1.0:
+        raise ValueError(f"drift history quantile must be in [0, 1], got {quantile}")
+    if not shares:
+        return floor, None
+    high = float(np.quantile(np.asarray(shares, dtype=float), quantile))
+    return max(floor, high + margin), high
+
+
+def established(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of users who signed up at least `ESTABLISHED_TENURE_DAYS` before the cutoff
+    (all rows when the frame has no tenure)."""
+    if "tenure_days" not in frame:
+        return frame
+    tenure = pd.to_numeric(frame["tenure_days"], errors="coerce")
+    return frame[~(tenure < ESTABLISHED_TENURE_DAYS)]
+
+
+def column_drift_scores(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    numerical: list[str],
+    categorical: list[str],
+    threshold: float,
+) -> dict[str, tuple[float, bool]]:
+    """Each column's (score, drifted) by Evidently's stat tests, called directly on the frames
+    `drift.prepare_sides` made (the preparation the live report gets)."""
+    from evidently.legacy.calculations.stattests import (
+        jensenshannon_stat_test,
+        wasserstein_stat_test,
+    )
+    from evidently.legacy.core import ColumnType
+
+    scores = {}
+    for columns, test, kind in (
+        (numerical, wasserstein_stat_test, ColumnType.Numerical),
+        (categorical, jensenshannon_stat_test, ColumnType.Categorical),
+    ):
+        for column in columns:
+            # Evidently drops missing and infinite values before a column's test.
+            sides = [
+                frame[column].replace([-np.inf, np.inf], np.nan).dropna()
+                for frame in (reference, current)
+            ]
+            if min(len(side) for side in sides) == 0:
+                scores[column] = (0.0, False)  # nothing to compare on one side
+                continue
+            result = test(sides[0], sides[1], kind, threshold)
+            scores[column] = (float(result.drift_score), bool(result.drifted))
+    return scores
+
+
+def history_cutoffs(database_url: str) -> list[date]:
+    """The weekly history cutoffs the features mart holds, oldest first."""
+    rows = fetch_all(database_url, f"select distinct cutoff_date from {FEATURES_TABLE} order by 1")
+    return [row[0] if isinstance(row[0], date) else date.fromisoformat(str(row[0])) for row in rows]
+
+
+def same_lag_analogs(
+    cutoffs: list[date], reference_window: tuple[date, date], current_cutoff: date
+) -> list[tuple[date, date, date]]:
+    """(analog cutoff c, its window's first and last cutoff) for the latest `MAX_ANALOGS`
+    cutoffs c <= the reference's first cutoff whose window c-(S-a) .. c-(S-b) lies in history."""
+    first, last = reference_window
+    lead, lag = current_cutoff - first, current_cutoff - last
+    analogs = [
+        (cutoff, cutoff - lead, cutoff - lag)
+        for cutoff in cutoffs
+        if cutoff <= first and cutoff - lead >= cutoffs[0]
+    ]
+    return analogs[-MAX_ANALOGS:]
+
+
+def read_history(database_url: str, first: date, last: date) -> pd.DataFrame:
+    """The features mart's rows for cutoffs first..last."""
+    return read_query_frame(
+        database_url,
+        f"select * from {FEATURES_TABLE} "
+        f"where cutoff_date between '{first.isoformat()}' and '{last.isoformat()}'",
+        dtype={"traffic_source": "object", "gender": "object", "country": "object"},
+    )
+
+
+def history_shares(
+    history: pd.DataFrame,
+    analogs: list[tuple[date, date, date]],
+    feature_columns: list[str],
+    compare,
+) -> list[tuple[str, float]]:
+    """The drifted share of every analog: `compare(reference, current)` gives per-column
+    (score, drifted) for two frames of established users."""
+    cutoff_days = pd.to_datetime(history["cutoff_date"]).dt.date
+    shares = []
+    for cutoff, window_first, window_last in analogs:
+        reference = established(
+            history[(cutoff_days >= window_first) & (cutoff_days <= window_last)]
+        )
+        current = established(history[cutoff_days == cutoff])
+        if reference.empty or current.empty:
+            continue
+        verdicts = compare(reference, current)
+        drifted = sum(1 for column in feature_columns if verdicts[column][1])
+        shares.append((cutoff.isoformat(), drifted / len(feature_columns)))
+    return shares

@@ -1,0 +1,55 @@
+"""The drift threshold's calibration: which historical pairs count, and the rule on them."""
+
+from datetime import date, timedelta
+
+import pandas as pd
+import pytest
+
+from ecom.monitoring.drift_history import (
+    ESTABLISHED_TENURE_DAYS,
+    MAX_ANALOGS,
+    calibrated_threshold,
+    established,
+    same_lag_analogs,
+)
+
+MONDAYS = [date(2025, 1, 6) + timedelta(weeks=week) for week in range(30)]
+
+
+def test_analogs_keep_the_live_lag_and_end_before_the_reference_window():
+    window = (MONDAYS[20], MONDAYS[23])  # the champion's test cutoffs
+    snapshot = MONDAYS[29]
+    analogs = same_lag_analogs(MONDAYS, window, snapshot)
+    assert analogs, "a 30-week history holds analogs for a 9-week lag"
+    for cutoff, first, last in analogs:
+        assert cutoff - first == snapshot - window[0]
+        assert cutoff - last == snapshot - window[1]
+        assert first >= MONDAYS[0]
+        assert cutoff <= window[0]  # nothing from the window being judged, or after it
+    assert analogs[-1][0] == window[0]
+    assert len(analogs) == min(MAX_ANALOGS, 21 - 9)
+
+
+def test_no_history_at_that_lag_gives_no_analogs():
+    lagged = MONDAYS[4] + timedelta(weeks=9)  # an 11-week lead on a 5-week history
+    assert same_lag_analogs(MONDAYS[:5], (MONDAYS[2], MONDAYS[3]), lagged) == []
+
+
+def test_threshold_is_the_high_quantile_plus_margin_never_under_the_floor():
+    quiet = [0.0, 0.05, 0.05, 0.1]
+    assert calibrated_threshold(quiet, quantile=1.0, margin=0.1, floor=0.4) == (0.4, 0.1)
+    restless = [0.3, 0.45, 0.5, 0.5]
+    threshold, high = calibrated_threshold(restless, quantile=1.0, margin=0.1, floor=0.4)
+    assert (threshold, high) == (pytest.approx(0.6), 0.5)
+    assert calibrated_threshold([], quantile=0.95, margin=0.1, floor=0.4) == (0.4, None)
+    with pytest.raises(ValueError, match="quantile"):
+        calibrated_threshold(quiet, quantile=95, margin=0.1, floor=0.4)
+
+
+def test_new_users_are_set_aside_and_unknown_tenure_is_kept():
+    frame = pd.DataFrame(
+        {"tenure_days": [0, ESTABLISHED_TENURE_DAYS - 1, ESTABLISHED_TENURE_DAYS, None]}
+    )
+    assert established(frame)["tenure_days"].isna().sum() == 1
+    assert len(established(frame)) == 2
+    assert len(established(pd.DataFrame({"age": [30]}))) == 1
