@@ -1,4 +1,7 @@
-"""`docs/retention_campaign.md`: the campaign memo, generated from an uplift training run.
+"""`retention_campaign.md`: the campaign memo, generated from an uplift training run.
+
+Written under `ECOM_DOCS_DIR` (default `reports/`, ignored by git, like the other run outputs);
+the committed example in `docs/` is from the 100k-user benchmark world.
 
 Who to contact, how many, what it buys (incremental conversions and profit with intervals, by
 IPW on held-out campaign users, and on the planted truth when there is one), and which users a

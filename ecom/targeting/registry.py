@@ -86,8 +86,8 @@ def log_and_gate(settings: Settings, result, margin: float = 0.0) -> None:
     import mlflow
     from mlflow.tracking import MlflowClient
 
+    from ecom.churn.lineage import code_version
     from ecom.churn.registry import champion_version, publish_version
-    from ecom.churn.training import code_version
     from ecom.targeting.training import UPLIFT_MODEL_NAME
 
     experiment_id = _experiment_id(settings)
