@@ -153,7 +153,18 @@ THELOOK_TABLES: tuple[RawTable, ...] = (
     DISTRIBUTION_CENTERS,
     EVENTS,
 )
-ALL_TABLES: tuple[RawTable, ...] = (*THELOOK_TABLES, EXPERIMENT_ASSIGNMENTS)
+# The generator's planted retention campaign (`ecom.synth.campaign`); real exports have none.
+CAMPAIGN_CONTACTS = RawTable(
+    "campaign_contacts",
+    _columns(
+        "campaign_id text, user_id bigint, contacted_at timestamptz, variant text, "
+        "channel text, cost double precision"
+    ),
+    ("campaign_id", "user_id"),
+    required=False,
+)
+
+ALL_TABLES: tuple[RawTable, ...] = (*THELOOK_TABLES, CAMPAIGN_CONTACTS, EXPERIMENT_ASSIGNMENTS)
 TABLES_BY_NAME: dict[str, RawTable] = {table.name: table for table in ALL_TABLES}
 
 ORDER_STATUSES = ("Processing", "Shipped", "Complete", "Cancelled", "Returned")

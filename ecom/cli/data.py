@@ -62,11 +62,32 @@ def generate(
             show_default=False,
         ),
     ] = None,
+    campaign: Annotated[
+        bool,
+        typer.Option(
+            "--campaign",
+            help="Plant a randomized retention campaign (campaign_contacts.csv and its truth); "
+            "off by default, since the churn truth does not model the campaign's effect.",
+        ),
+    ] = False,
+    campaign_effect: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.5,
+            help="Scale of the planted campaign's effect (0: contacts change nothing); "
+            "implies --campaign. Default with --campaign: 1.0.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Write the seven TheLook tables as CSV; the default profile adds A/B assignments and _truth/."""
     from ecom.synth import generate_dataset
+    from ecom.synth.campaign import CampaignPlan
     from ecom.synth.drift import DriftPlan
 
+    planted = campaign or campaign_effect is not None
+    effect = 1.0 if campaign_effect is None else campaign_effect
     try:
         summary = generate_dataset(
             users,
@@ -76,6 +97,7 @@ def generate(
             progress=True,
             drift=DriftPlan(weeks=drift_weeks) if drift_weeks else None,
             profile=profile,
+            campaign=CampaignPlan(effect_scale=effect) if planted else None,
             csv_format=csv_format,
         )
     except ValueError as error:

@@ -21,6 +21,7 @@ from ecom.cli import (
     reports,
     services,
     serving,
+    targeting,
     ui,
     warehouse,
 )
@@ -44,6 +45,7 @@ app.command(name="model-card")(monitoring.model_card)
 app.command()(pipeline.pipeline)
 app.command()(serving.serve)
 app.add_typer(experiments.app, name="experiment")
+app.add_typer(targeting.app, name="uplift")
 app.command()(analytics.funnel)
 app.command()(analytics.retention)
 app.command()(reports.report)

@@ -393,6 +393,12 @@ def raw_suites(
             not_null("created_at"),
             references("user_id", _raw("users"), "id"),
         ],
+        "campaign_contacts": [
+            row_count_at_least(1),
+            not_null("variant"),
+            not_null("contacted_at"),
+            references("user_id", _raw("users"), "id"),
+        ],
         "experiment_assignments": [
             row_count_at_least(1),
             not_null("variant"),

@@ -25,6 +25,14 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ecom.synth.behaviour import BehaviourParameters, LatentUsers, sample_latent_users
 from ecom.synth.calendar import DATA_START, Timeline, build_timeline, days_to_datetime64
+from ecom.synth.campaign import (
+    CAMPAIGN_PLAN_FILE,
+    CAMPAIGN_TRUTH_FILE,
+    CampaignPlan,
+    PlantedCampaign,
+    plant_campaign,
+    write_campaign_truth,
+)
 from ecom.synth.catalog import DEPARTMENTS, Catalogue, build_catalogue, catalogue_size
 from ecom.synth.drift import DriftPlan, drift_sessions, drift_user_sources
 from ecom.synth.events import (
@@ -216,6 +224,7 @@ class PlantedTruth:
     timeline: Timeline
     experiment: dict[str, Any]
     model: dict[str, Any]
+    campaign: PlantedCampaign | None = None  # with a planted campaign: `_truth/campaign.*`
 
 
 @dataclass(frozen=True)
@@ -238,6 +247,7 @@ def generate_dataset(
     drift: DriftPlan | None = None,
     profile: str = "default",
     csv_format: str | None = None,
+    campaign: CampaignPlan | None = None,
 ) -> GenerationSummary:
     """Generate N users' TheLook world ending before `end_date` (default today, UTC) into `out_dir`.
 
@@ -248,9 +258,12 @@ def generate_dataset(
     (`ecom.synth.thelook_process`) with its clock on the day before `end_date`: the seven CSVs
     only, rows up to 11 days past that clock (as the original writes them), no truth.
     `csv_format` ("export" or "thelook", see `ecom.synth.writer`) defaults to BigQuery's export
-    for the default profile and to the generator's own format for the thelook profile.
+    for the default profile and to the generator's own format for the thelook profile. With
+    `campaign` (default profile only; `ecom generate --campaign`), `campaign_contacts.csv` and its
+    truth are planted (`ecom.synth.campaign`); off by default, because the churn oracle does not
+    model the campaign's effect on treated users.
     """
-    csv_format = _check_arguments(n_users, profile, csv_format, params, drift)
+    csv_format = _check_arguments(n_users, profile, csv_format, params, drift, campaign)
     end_date = end_date or dt.datetime.now(dt.UTC).date()
     began = time.perf_counter()
     timeline = build_timeline(end_date)  # validates end_date before anything is written
@@ -260,7 +273,7 @@ def generate_dataset(
     with _progress(progress, stages) as advance:
         if profile == "default":
             world = simulate_world(
-                n_users, seed, timeline, params or BehaviourParameters(), drift, advance
+                n_users, seed, timeline, params or BehaviourParameters(), drift, advance, campaign
             )
         else:
             world = simulate_thelook_world(n_users, seed, end_date)
@@ -276,6 +289,8 @@ def generate_dataset(
                 world.truth.experiment,
                 world.truth.model,
             )
+            if world.truth.campaign is not None:
+                write_campaign_truth(out_dir, world.truth.campaign)
             event_times = np.asarray(world.tables["events"]["created_at"])
             write_fingerprint(out_dir, data_fingerprint(rows, event_times))
         advance("write truth")
@@ -309,16 +324,17 @@ def _check_arguments(
     csv_format: str | None,
     params: BehaviourParameters | None,
     drift: DriftPlan | None,
+    campaign: CampaignPlan | None = None,
 ) -> str:
     """Refuse what cannot be generated before anything is written; the CSV format to use."""
     if n_users < 1:
         raise ValueError(f"n_users must be at least 1, got {n_users}")
     if profile not in PROFILES:
         raise ValueError(f"profile {profile!r} is not one of {', '.join(PROFILES)}")
-    if profile == "thelook" and (params is not None or drift is not None):
+    if profile == "thelook" and (params, drift, campaign) != (None, None, None):
         raise ValueError(
-            "the thelook profile is TheLook's own process: behaviour parameters and planted "
-            "drift belong to the default profile"
+            "the thelook profile is TheLook's own process: behaviour parameters, planted "
+            "drift and a planted campaign belong to the default profile"
         )
     csv_format = csv_format or ("thelook" if profile == "thelook" else "export")
     if csv_format not in CSV_FORMATS:
@@ -341,6 +357,9 @@ def remove_stale_outputs(out_dir: Path, world: World) -> None:
     the oracle would grade a model against another world."""
     if world.truth is None:
         shutil.rmtree(out_dir / TRUTH_DIR, ignore_errors=True)
+    elif world.truth.campaign is None:
+        for name in (CAMPAIGN_TRUTH_FILE, CAMPAIGN_PLAN_FILE):
+            (out_dir / TRUTH_DIR / name).unlink(missing_ok=True)
     for table in ALL_TABLES:
         if table.name not in world.tables:
             (out_dir / table.csv_name).unlink(missing_ok=True)
@@ -372,8 +391,10 @@ def simulate_world(
     params: BehaviourParameters,
     drift: DriftPlan | None,
     advance: Callable[[str], None],
+    campaign: CampaignPlan | None = None,
 ) -> World:
-    """The default profile: latent users, sessions, events, orders and the A/B test, with truth."""
+    """The default profile: latent users, sessions, events, orders and the A/B test, with truth;
+    with `campaign`, the randomized retention campaign too (its contacts table and truth)."""
     end_date = timeline.end_date
     streams = np.random.SeedSequence([seed, n_users, end_date.toordinal()]).spawn(9)
     (
@@ -411,6 +432,22 @@ def simulate_world(
         rng_drift = np.random.default_rng([seed, n_users, end_date.toordinal(), 1])
         drift_sessions(rng_drift, sessions, timeline.span_days, drift)
         profiles = drift_user_sources(rng_drift, profiles, signup_days, timeline.span_days, drift)
+    planted = None
+    if campaign is not None:  # a stream of its own, like drift's
+        planted = plant_campaign(
+            np.random.default_rng([seed, n_users, end_date.toordinal(), 2]),
+            sessions,
+            latent,
+            signup_days,
+            cap_days,
+            timeline,
+            design,
+            params,
+            latent_treated,
+            user_ids,
+            campaign,
+        )
+        sessions, cap_days = planted.sessions, planted.order_cap_days
     advance("sessions")
 
     user_is_male = profiles["gender"].to_numpy() == "M"
@@ -455,6 +492,8 @@ def simulate_world(
             rng_output, sessions, events, catalogue, user_ids, profiles, places, params
         ),
     }
+    if planted is not None:
+        tables["campaign_contacts"] = planted.contacts
     truth = PlantedTruth(
         users=_truth_users(
             sessions, events, latent, params, signup_days, cap_days, latent_treated
@@ -466,6 +505,7 @@ def simulate_world(
             "observed": observed_experiment_lift(sessions, events, design),
         },
         model=_model_description(seed, n_users, end_date, params, drift),
+        campaign=planted,
     )
     return World(tables=tables, truth=truth, experiment_id=design.experiment_id)
 

@@ -28,6 +28,7 @@ EXPECTED_ROWS = {
     "inventory_items": 5,
     "distribution_centers": 2,
     "events": 8,
+    "campaign_contacts": 3,
     "experiment_assignments": 3,
 }
 
@@ -108,6 +109,7 @@ DATASET_B_EDITS = {
     "inventory_items": (6, "cost", "41.5"),
     "distribution_centers": (3, "latitude", "41.9"),
     "events": (10, "uri", "/cancel?reason=price"),
+    "campaign_contacts": (4, "cost", "12.5"),
     "experiment_assignments": (4, "variant", "control"),
 }
 

@@ -214,6 +214,9 @@ def worker_data(
     ecom_settings: Settings, database_url: str, redis_url: str, tmp_path_factory
 ) -> Iterator[WorkerData]:
     base = tmp_path_factory.mktemp("prefect_worker")
+    # An existing empty folder: the nightly run generates into it (`ecom load` generates only
+    # into the default folder or an empty one; a folder that does not exist is an error).
+    (base / "thelook").mkdir()
     own_database = create_database(database_url, f"ecom_prefect_{uuid.uuid4().hex[:10]}")
     parts = RedisParts(redis_url)
     own_redis = redis_url.rsplit("/", 1)[0] + f"/{WORKER_REDIS_DB}"
@@ -272,6 +275,7 @@ def test_deploy_all_registers_every_deployment_as_declared(deployed):
         "daily-scoring",
         "daily-experiments",
         "daily-monitoring",
+        "weekly-uplift",
     }
     for name, spec in declared.items():
         deployment = deployed[name]
@@ -473,6 +477,15 @@ def test_every_deployment_runs_to_completion_on_a_process_worker(
                 worker_data.database_url, "select count(*) from analytics.model_performance"
             )
             assert performance > 0
+
+            # The nightly world has no campaign (`ecom generate` plants one only when asked):
+            # the uplift flow trains nothing and writes the labelled churn-risk list.
+            _, uplift_logs = run("weekly-uplift")
+            assert any("no campaign data" in message for message in uplift_logs), uplift_logs
+            bases = fetch_all(
+                worker_data.database_url, "select distinct list_basis from analytics.uplift_targets"
+            )
+            assert [tuple(row) for row in bases] == [("churn_risk_fallback",)]
     finally:
         _stop(worker)
     assert sorted(ran) == sorted(declared)

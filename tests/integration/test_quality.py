@@ -26,6 +26,7 @@ from ecom.quality.suites import CHURN_FEATURE_COLUMNS, raw_suites
 from ecom.quality.verdicts import latest_verdict
 from ecom.services import Endpoints
 from ecom.synth import generate_dataset
+from ecom.synth.campaign import CampaignPlan
 from ecom.thelook import ALL_TABLES, RAW_SCHEMA
 
 pytestmark = pytest.mark.integration
@@ -78,6 +79,10 @@ CLEAN_ROWS: dict[str, list[tuple]] = {
         (6, 3, 1, "s3", _ts("2024-03-04", "10:00:00"), "9.9.9.9", "Columbus", "Ohio", "43004", "Firefox", "Organic", "/purchase", "purchase"),
         (7, 3, 2, "s3", _ts("2024-03-04", "10:05:00"), "9.9.9.9", "Columbus", "Ohio", "43004", "Firefox", "Organic", "/cancel", "cancel"),
         (8, None, 1, "s4", _ts("2024-03-05"), "8.8.8.8", "Austin", "Texas", "73301", "Other", "YouTube", "/", "home"),
+    ],
+    "campaign_contacts": [
+        ("winback_20240226", 1, _ts("2024-02-26"), "control", "email", 0.0),
+        ("winback_20240226", 2, _ts("2024-02-26"), "treatment", "email", 10.0),
     ],
     "experiment_assignments": [
         ("checkout_v2", 1, "control", _ts("2024-02-20")),
@@ -385,7 +390,7 @@ def test_generated_and_loaded_dataset_passes_the_raw_gate(
 ):
     """The generator, the loader and the gate agree on the contract (today as the end date),
     and the reused GX datasource follows the database it is given (rows counted there)."""
-    summary = generate_dataset(300, 11, tmp_path / "data", progress=False)
+    summary = generate_dataset(300, 11, tmp_path / "data", progress=False, campaign=CampaignPlan())
     with _own_database(database_url) as url:
         load_raw_tables(url, tmp_path / "data", progress=False)
         report = run_quality_gate(

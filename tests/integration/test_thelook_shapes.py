@@ -31,6 +31,7 @@ from ecom.quality.gate import run_quality_gate
 from ecom.services import Endpoints
 from ecom.stages import StageInputMissing, require_feature_inputs
 from ecom.synth import generate_dataset
+from ecom.synth.campaign import CampaignPlan
 from ecom.thelook import ALL_TABLES, THELOOK_TABLES
 from ecom.transform import churn_vars, run_dbt
 from tests.integration.dbt_databases import private_database
@@ -234,7 +235,7 @@ def _load_and_build(settings: Settings, data_dir: Path) -> Iterator[tuple[Endpoi
 @pytest.fixture(scope="module")
 def canonical_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data_dir = tmp_path_factory.mktemp("thelook_canonical")
-    generate_dataset(SHAPE_USERS, 5, data_dir, END_DATE, progress=False)
+    generate_dataset(SHAPE_USERS, 5, data_dir, END_DATE, progress=False, campaign=CampaignPlan())
     return data_dir
 
 
@@ -366,6 +367,7 @@ def test_partial_folder_loads_what_is_there_and_stops_before_the_features(
             "raw.distribution_centers",
             "raw.events",
             "raw.experiment_assignments",
+            "raw.campaign_contacts",
             "analytics.mart_churn_features",
             "analytics.mart_churn_labels",
             "analytics.mart_churn_scoring",

@@ -23,6 +23,7 @@ from ecom.db import fetch_all
 from ecom.ingest.files import LoadError
 from ecom.ingest.load import load_raw_tables
 from ecom.synth import generate_dataset
+from ecom.synth.campaign import CampaignPlan
 from ecom.thelook import ALL_TABLES, RawTable
 from tests.integration.dbt_databases import TINY_FIXTURE, private_database
 from tests.reliability.test_interrupted_load import raw_checksums
@@ -149,7 +150,7 @@ def cases() -> Iterator[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def clean_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("fuzz_base")
-    generate_dataset(300, 11, out, dt.date(2025, 11, 24), progress=False)
+    generate_dataset(300, 11, out, dt.date(2025, 11, 24), progress=False, campaign=CampaignPlan())
     return out
 
 

@@ -34,6 +34,7 @@ STAGES = [
     "ecom.quality",
     "ecom.features",
     "ecom.churn",
+    "ecom.targeting",
     "ecom.serving",
     "ecom.monitoring",
     "ecom.experiments",

@@ -39,7 +39,7 @@ def test_find_csvs_and_has_thelook_csvs(tmp_path):
     assert set(find_csvs(tmp_path)) == {"orders", "experiment_assignments"}
     assert set(find_csvs(FIXTURE)) == {
         "users", "orders", "order_items", "products", "inventory_items",
-        "distribution_centers", "events", "experiment_assignments",
+        "distribution_centers", "events", "experiment_assignments", "campaign_contacts",
     }  # fmt: skip
 
 

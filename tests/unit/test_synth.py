@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from ecom.synth import generate_dataset
+from ecom.synth.campaign import CampaignPlan
 from ecom.synth.truth import load_truth
 from ecom.thelook import ALL_TABLES, EVENT_TYPES, ORDER_STATUSES
 
@@ -24,7 +25,9 @@ TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6} UTC$")
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("synth")
-    generate_dataset(3000, seed=7, out_dir=out, end_date=END_DATE, progress=False)
+    generate_dataset(
+        3000, seed=7, out_dir=out, end_date=END_DATE, progress=False, campaign=CampaignPlan()
+    )
     return out
 
 
@@ -256,7 +259,9 @@ def test_same_seed_same_files_other_seed_other_files(tmp_path: Path) -> None:
     runs = {}
     for label, seed in (("a", 11), ("b", 11), ("c", 12)):
         out = tmp_path / label
-        generate_dataset(400, seed=seed, out_dir=out, end_date=END_DATE, progress=False)
+        generate_dataset(
+            400, seed=seed, out_dir=out, end_date=END_DATE, progress=False, campaign=CampaignPlan()
+        )
         runs[label] = out
     for table in ALL_TABLES:
         assert (runs["a"] / table.csv_name).read_bytes() == (

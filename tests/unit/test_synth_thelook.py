@@ -106,7 +106,10 @@ def test_no_truth_and_no_experiment(data_dir: Path) -> None:
     assert not (data_dir / TRUTH_DIR).exists()
     written = {path.name for path in data_dir.glob("*.csv")}
     assert written == {table.csv_name for table in THELOOK_TABLES}
-    assert {table.csv_name for table in ALL_TABLES} - written == {"experiment_assignments.csv"}
+    assert {table.csv_name for table in ALL_TABLES} - written == {
+        "experiment_assignments.csv",
+        "campaign_contacts.csv",
+    }
 
 
 def test_the_export_format_is_available_too(tmp_path: Path) -> None:

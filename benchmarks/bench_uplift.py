@@ -1,0 +1,120 @@
+"""Benchmark the uplift stage at TheLook scale against the issue's targets.
+
+    python benchmarks/bench_uplift.py [--users 100000] [--seed 42] [--no-write]
+
+Generates `--users` users with the planted retention campaign into a temporary folder, loads
+them into a database of its own (`ecom_bench_uplift`, recreated each run), builds the campaign
+and feature marts, applies the Feast repo and runs `train_uplift` with the truth (own MLflow
+store, nothing registered), timing each step. Reports the test Qini against the oracle's (target:
+at least 70%), the uplift policy's incremental conversions over the churn-risk policy's at a 20%
+budget on the planted truth with its bootstrap interval (target: at least 1.5x, interval above
+1), the policy table, and the training time (target: under 60 s). Results go to stdout and
+benchmarks/results/uplift.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.results_file import publish  # noqa: E402
+from ecom.config import PostgresParts, Settings  # noqa: E402
+from ecom.db import create_database  # noqa: E402
+from ecom.features.store import apply_feature_repo  # noqa: E402
+from ecom.ingest.load import load_raw_tables  # noqa: E402
+from ecom.services import Endpoints, ensure_services  # noqa: E402
+from ecom.synth import generate_dataset  # noqa: E402
+from ecom.synth.campaign import CampaignPlan  # noqa: E402
+from ecom.targeting.training import train_uplift  # noqa: E402
+from ecom.transform import build_warehouse  # noqa: E402
+
+BENCH_DATABASE = "ecom_bench_uplift"
+MODELS = (
+    "+mart_campaign_outcomes,resource_type:model "
+    "+mart_churn_features,resource_type:model +mart_churn_scoring,resource_type:model"
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+
+    settings = Settings()
+    endpoints = ensure_services(settings)
+    url = create_database(endpoints.database_url, BENCH_DATABASE, replace=True)
+    timings: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        bench = settings.with_overrides(
+            database_url=url, mlflow_tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}"
+        )
+        bench_endpoints = Endpoints(url, endpoints.redis_url, embedded=endpoints.embedded)
+        data_dir = tmp_path / "data"
+        end = dt.date(2026, 1, 5)
+
+        def timed(name: str, step):
+            started = time.perf_counter()
+            value = step()
+            timings[name] = time.perf_counter() - started
+            return value
+
+        timed(
+            "generate",
+            lambda: generate_dataset(
+                args.users, args.seed, data_dir, end, progress=False, campaign=CampaignPlan()
+            ),
+        )
+        timed("load", lambda: load_raw_tables(url, data_dir, progress=False))
+        summary = timed("dbt build", lambda: build_warehouse(bench, bench_endpoints, select=MODELS))
+        if not summary.success:
+            raise SystemExit(f"dbt failed: {summary.failed_nodes}")
+        timed("feast apply", lambda: apply_feature_repo(bench, bench_endpoints))
+        result = timed(
+            "train_uplift",
+            lambda: train_uplift(bench, bench_endpoints, truth_dir=data_dir, register=False),
+        )
+    m = result.metrics
+    ratio = m["test_qini"] / m["test_qini_oracle"]
+    lines = [
+        f"# Uplift stage at {args.users:,} users (seed {args.seed})",
+        "",
+        f"Command: `python benchmarks/bench_uplift.py --users {args.users} --seed {args.seed}` "
+        f"on database `{PostgresParts(url).dbname}`.",
+        "",
+        f"- campaign rows: {result.rows} (train / validation / test split by user)",
+        f"- chosen learner: {result.chosen} (validation Qini {result.validation_qini})",
+        f"- test Qini {m['test_qini']:.4f} [{m['test_qini_low']:.4f}, {m['test_qini_high']:.4f}]"
+        f", oracle {m['test_qini_oracle']:.4f}: ratio {ratio:.2f} (target >= 0.70)",
+        f"- on the planted truth, Qini {m['test_qini_truth']:.4f} vs oracle "
+        f"{m['test_qini_truth_oracle']:.4f}: ratio {m['test_qini_truth'] / m['test_qini_truth_oracle']:.2f}",
+        f"- uplift / churn-risk incremental conversions at 20%, truth: "
+        f"{m['uplift_to_risk_at_20_truth']:.2f} [{m['uplift_to_risk_at_20_truth_low']:.2f}, "
+        f"{m['uplift_to_risk_at_20_truth_high']:.2f}] (target >= 1.5, interval above 1)",
+        f"- same by IPW: {m['uplift_to_risk_at_20_ipw']:.2f} [{m['uplift_to_risk_at_20_ipw_low']:.2f}, "
+        f"{m['uplift_to_risk_at_20_ipw_high']:.2f}]",
+        f"- risk ranking from: {result.params['risk_source']}",
+        "",
+        "| step | seconds |",
+        "|---|---:|",
+        *(f"| {name} | {seconds:.1f} |" for name, seconds in timings.items()),
+        "",
+        "Policies on the held-out campaign users:",
+        "",
+        result.policies.round(2).to_markdown(index=False),
+        "",
+    ]
+    publish("\n".join(lines), "uplift.md", write=not args.no_write)
+
+
+if __name__ == "__main__":
+    main()
