@@ -228,8 +228,6 @@ def worker_data(
         redis_url=own_redis,
         mlflow_tracking_uri=f"sqlite:///{base / 'mlflow.db'}",
     )
-    # An empty folder: the nightly run generates into it (a missing one is a LoadError).
-    (base / "thelook").mkdir()
     try:
         yield WorkerData(
             env=connection_env(own_database, own_redis, settings),
