@@ -88,6 +88,7 @@ def main() -> None:
 
     base = Path(tempfile.mkdtemp(prefix="ecom-bench-demo-"))
     home, prefect_home, data = base / "home", base / "prefect", base / "data"
+    data.mkdir()  # empty, as a first demo's data folder: the pipeline generates into it
     env = {
         key: value
         for key, value in os.environ.items()
