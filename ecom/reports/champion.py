@@ -37,6 +37,7 @@ class ChampionShap:
 def champion_shap(settings: Settings) -> ChampionShap:
     """The champion's SHAP artifacts, or a `missing` reason (no champion, artifacts absent)."""
     from ecom.churn.registry import CHAMPION_ALIAS, MODEL_NAME, MissingRunArtifact, ModelRegistry
+    from ecom.churn.scoring import champion_test_lift
 
     # A progress bar per small artifact is noise in a command that prints a report path.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -48,9 +49,7 @@ def champion_shap(settings: Settings) -> ChampionShap:
     if result.run_id is None:
         result.missing = f"champion v{version} names no training run"
         return result
-    metrics = registry.run(version).data.metrics
-    result.test_lift_top_decile = metrics.get("test_lift_top_decile")
-    result.test_base_rate = metrics.get("test_base_rate")
+    result.test_lift_top_decile, result.test_base_rate = champion_test_lift(settings, version)
     with tempfile.TemporaryDirectory() as tmp:
         try:
             image = registry.artifact(version, SHAP_IMAGE, Path(tmp))
