@@ -82,6 +82,11 @@ class Settings(BaseSettings):
         default=None, validation_alias="ECOM_DRIFT_SHARE_THRESHOLD"
     )
     drift_share_floor: float = Field(default=0.4, validation_alias="ECOM_DRIFT_SHARE_FLOOR")
+    # A column counts as drifted only when its two-sample test (KS, chi-square) is significant
+    # at this level as well as its distance over 0.1 (ecom/monitoring/column_drift.py).
+    drift_column_significance: float = Field(
+        default=0.01, gt=0.0, lt=1.0, validation_alias="ECOM_DRIFT_COLUMN_SIGNIFICANCE"
+    )
     drift_history_quantile: float = Field(
         default=0.95, validation_alias="ECOM_DRIFT_HISTORY_QUANTILE"
     )

@@ -22,7 +22,9 @@ Evidently's default method changes with size: p-values up to 1,000 rows, distanc
 p-value answers "is there any difference" and flags a trivial one on big data and misses a large
 one on small data; a distance measures how big the difference is. So every column is judged by
 a distance with one threshold (normed Wasserstein for numbers, Jensen-Shannon for categories,
-`COLUMN_THRESHOLD`), and the verdict means the same on a 300-user test world and on 100k users.
+`COLUMN_THRESHOLD`), and counts as drifted only when a two-sample test also says the difference
+is not sampling noise (`column_drift`: on a few hundred users a side, two draws of one process
+sit at distances up to 0.28), so the verdict means the same on a 3,000-user world and on 100k.
 Both sides are sampled to at most `MAX_ROWS_PER_SIDE` rows, which keeps the run to seconds.
 
 How many drifted features make an alarm is not one fixed share: `ecom.monitoring.drift_history`
@@ -35,7 +37,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -45,6 +47,17 @@ import pandas as pd
 from ecom.churn import models as churn_models
 from ecom.churn.scoring import read_scoring_features
 from ecom.config import Settings
+from ecom.monitoring.column_drift import (
+    CATEGORICAL_METHOD,
+    COLUMN_THRESHOLD,
+    NUMERICAL_METHOD,
+    SIGNIFICANCE,
+    ColumnScore,
+    column_scores,
+    comparable,
+    is_drifted,
+    p_value,
+)
 from ecom.monitoring.drift_history import DriftCalibration
 from ecom.services import Endpoints
 
@@ -52,9 +65,6 @@ log = logging.getLogger(__name__)
 
 PREDICTION_COLUMN = "churn_probability"
 MAX_ROWS_PER_SIDE = 20_000
-NUMERICAL_METHOD = "wasserstein"
-CATEGORICAL_METHOD = "jensenshannon"
-COLUMN_THRESHOLD = 0.1
 REPORT_HTML = "drift_report.html"
 SUMMARY_JSON = "drift_summary.json"
 
@@ -74,7 +84,9 @@ class ColumnDrift:
     method: str
     score: float
     threshold: float
-    drifted: bool
+    drifted: bool  # the distance over its threshold and the two-sample test significant
+    p_value: float | None = None
+    significance: float = SIGNIFICANCE
 
 
 @dataclass
@@ -170,14 +182,15 @@ def prepare_sides(
 
 
 def fast_column_verdicts(
-    reference: pd.DataFrame, current: pd.DataFrame, feature_columns: list[str]
-) -> dict[str, tuple[float, bool]]:
-    """Each feature's (score, drifted) as the report would judge it, without building a
-    report: Evidently's stat tests on the same prepared sides (for the history's many pairs)."""
-    from ecom.monitoring.drift_history import column_drift_scores
-
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    feature_columns: list[str],
+    significance: float = SIGNIFICANCE,
+) -> dict[str, ColumnScore]:
+    """Each feature's score, p-value and verdict as the live check judges it, without building
+    a report: Evidently's stat tests on the same prepared sides (for the history's many pairs)."""
     prepared, numerical, categorical = prepare_sides(reference, current, feature_columns)
-    return column_drift_scores(*prepared, numerical, categorical, COLUMN_THRESHOLD)
+    return column_scores(*prepared, numerical, categorical, COLUMN_THRESHOLD, significance)
 
 
 def compare_distributions(
@@ -243,6 +256,23 @@ def column_verdicts(report: dict, categorical: set[str]) -> dict[str, ColumnDrif
     return verdicts
 
 
+def confirm_with_tests(
+    verdicts: dict[str, ColumnDrift], prepared: list[pd.DataFrame], significance: float
+) -> dict[str, ColumnDrift]:
+    """Each distance verdict with its column's two-sample p-value on the same sampled rows; a
+    column stays drifted only when the test is significant too."""
+    confirmed = {}
+    for column, verdict in verdicts.items():
+        p = p_value(verdict.kind, *(comparable(frame[column]) for frame in prepared))
+        confirmed[column] = replace(
+            verdict,
+            p_value=p,
+            significance=significance,
+            drifted=is_drifted(verdict.drifted, p, significance),
+        )
+    return confirmed
+
+
 def detect_drift(
     reference: pd.DataFrame,
     current: pd.DataFrame,
@@ -251,12 +281,15 @@ def detect_drift(
     share_threshold: float,
     model_version: str = "",
     prediction_column: str | None = PREDICTION_COLUMN,
+    significance: float = SIGNIFICANCE,
 ) -> DriftSummary:
-    """Compare two feature frames (and the prediction column when given). Pure: nothing is
-    written until `write_drift_report`."""
+    """Compare two feature frames (and the prediction column when given): Evidently's distance
+    verdicts, each confirmed by its two-sample test (`column_drift`). Pure: nothing is written
+    until `write_drift_report`."""
     snapshot, verdicts, prepared = compare_distributions(
         reference, current, feature_columns, prediction_column=prediction_column
     )
+    verdicts = confirm_with_tests(verdicts, prepared, significance)
     return DriftSummary(
         model_version=model_version,
         reference_rows=len(prepared[0]),
@@ -286,12 +319,20 @@ def _prepend_verdict(path: Path, summary: DriftSummary) -> None:
     import html
 
     calibration = summary.calibration
+    significance = summary.features[0].significance if summary.features else SIGNIFICANCE
+    noise = ", ".join(
+        c.column for c in summary.features if c.score >= c.threshold and not c.drifted
+    )
     shares = ", ".join(f"{c} {s:.2f}" for c, s in calibration.history_shares) if calibration else ""
     block = (
         '<div style="font-family:sans-serif;padding:12px;border-bottom:1px solid #ccc">'
         f"<h2>{html.escape(summary.summary_line())}</h2>"
         + (
-            f"<p>How the threshold was set: {html.escape(calibration.describe())}. Historical "
+            f"<p>A column counts as drifted when its distance reaches its threshold (Evidently's "
+            f"verdicts below) and its two-sample test (Kolmogorov-Smirnov, chi-square) gives "
+            f"p &lt; {significance:g}: a distance within sampling noise is not "
+            f"drift (over the distance threshold but within noise: {html.escape(noise) or 'none'})."
+            f" How the threshold was set: {html.escape(calibration.describe())}. Historical "
             f"shares (cutoff: share drifted against its window at the same lag): "
             f"{html.escape(shares) or 'none'}. New users (tenure under "
             f"{calibration.established_tenure_days} days) compared apart: "
@@ -334,7 +375,9 @@ def calibrate(
         history = drift_history.read_history(database_url, analogs[0][1], analogs[-1][0])
         shares = drift_history.history_shares(
             history, analogs, feature_columns,
-            lambda ref, cur: fast_column_verdicts(ref, cur, feature_columns),
+            lambda ref, cur: fast_column_verdicts(
+                ref, cur, feature_columns, settings.drift_column_significance
+            ),
         )  # fmt: skip
     value, high = drift_history.calibrated_threshold(
         [share for _, share in shares],
@@ -382,6 +425,7 @@ def check_snapshot(
     summary = detect_drift(
         kept[0], kept[1], feature_columns, share_threshold=calibration.threshold,
         model_version=model_version, prediction_column=PREDICTION_COLUMN if predict else None,
+        significance=settings.drift_column_significance,
     )  # fmt: skip
     summary.calibration = calibration
     summary.reference_window = (window[0].isoformat(), window[1].isoformat())

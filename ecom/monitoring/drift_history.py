@@ -16,8 +16,8 @@ raise its own bar; measured on an 8-week planted drift, the two analogs after a 
 drifted shares plus a `margin`, never under a `floor` (a quiet history alone must not make the
 alarm hair-trigger).
 
-Each analog is judged column by column with Evidently's own stat tests (normed Wasserstein,
-Jensen-Shannon) at the live check's column threshold, called directly: an Evidently report
+Each analog is judged column by column by the live check's rule (`column_drift`: Evidently's
+distance at its threshold, confirmed by a two-sample test), called directly: an Evidently report
 costs about 8 s per comparison here, the stat tests milliseconds, with the same scores
 (`tests/integration/test_drift_generated.py` holds them equal to the report's).
 
@@ -99,40 +99,6 @@ def established(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[~(tenure < ESTABLISHED_TENURE_DAYS)]
 
 
-def column_drift_scores(
-    reference: pd.DataFrame,
-    current: pd.DataFrame,
-    numerical: list[str],
-    categorical: list[str],
-    threshold: float,
-) -> dict[str, tuple[float, bool]]:
-    """Each column's (score, drifted) by Evidently's stat tests, called directly on the frames
-    `drift.prepare_sides` made (the preparation the live report gets)."""
-    from evidently.legacy.calculations.stattests import (
-        jensenshannon_stat_test,
-        wasserstein_stat_test,
-    )
-    from evidently.legacy.core import ColumnType
-
-    scores = {}
-    for columns, test, kind in (
-        (numerical, wasserstein_stat_test, ColumnType.Numerical),
-        (categorical, jensenshannon_stat_test, ColumnType.Categorical),
-    ):
-        for column in columns:
-            # Evidently drops missing and infinite values before a column's test.
-            sides = [
-                frame[column].replace([-np.inf, np.inf], np.nan).dropna()
-                for frame in (reference, current)
-            ]
-            if min(len(side) for side in sides) == 0:
-                scores[column] = (0.0, False)  # nothing to compare on one side
-                continue
-            result = test(sides[0], sides[1], kind, threshold)
-            scores[column] = (float(result.drift_score), bool(result.drifted))
-    return scores
-
-
 def history_cutoffs(database_url: str) -> list[date]:
     """The weekly history cutoffs the features mart holds, oldest first."""
     rows = fetch_all(database_url, f"select distinct cutoff_date from {FEATURES_TABLE} order by 1")
@@ -170,8 +136,8 @@ def history_shares(
     feature_columns: list[str],
     compare,
 ) -> list[tuple[str, float]]:
-    """The drifted share of every analog: `compare(reference, current)` gives per-column
-    (score, drifted) for two frames of established users."""
+    """The drifted share of every analog: `compare(reference, current)` gives each column's
+    `column_drift.ColumnScore` for two frames of established users."""
     cutoff_days = pd.to_datetime(history["cutoff_date"]).dt.date
     shares = []
     for cutoff, window_first, window_last in analogs:
@@ -182,6 +148,6 @@ def history_shares(
         if reference.empty or current.empty:
             continue
         verdicts = compare(reference, current)
-        drifted = sum(1 for column in feature_columns if verdicts[column][1])
+        drifted = sum(1 for column in feature_columns if verdicts[column].drifted)
         shares.append((cutoff.isoformat(), drifted / len(feature_columns)))
     return shares

@@ -9,6 +9,7 @@ gate with its warnings, crown a champion, score, and monitor without a drift ala
 from __future__ import annotations
 
 import csv
+import datetime as dt
 
 import pytest
 
@@ -18,6 +19,8 @@ from ecom.synth.generate import generate_dataset
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 THELOOK_USERS = 3000
+# A fixed last day: the run (split, history, drift) is the same whatever the calendar says.
+END_DATE = dt.date(2026, 12, 7)
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +36,7 @@ def thelook_run(ecom_settings, prefect_server, tmp_path_factory):
     from flows.pipeline import churn_pipeline
 
     data_dir = tmp_path_factory.mktemp("thelook_process")
-    generate_dataset(THELOOK_USERS, 5, data_dir, progress=False, profile="thelook")
+    generate_dataset(THELOOK_USERS, 5, data_dir, END_DATE, progress=False, profile="thelook")
     return data_dir, churn_pipeline(data_dir=str(data_dir))
 
 
@@ -78,13 +81,12 @@ def test_a_champion_is_crowned_and_every_active_user_is_scored(thelook_run, data
     assert active == scored > 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (issue 19): on TheLook-process data 15 of 20 features drift between the "
-    "snapshot and the champion's test rows (share 0.75) against a calibrated threshold of 0.50; "
-    "the data's edge differs from its history in a way the calibration does not yet capture",
-)
 def test_monitoring_raises_no_drift_alarm_on_undrifted_data(thelook_run):
     _, summary = thelook_run
     drift = summary.details["drift"]
     assert not drift.alarm, drift.summary_line()
+    # Measured (seed 5, 3,000 users, last days 2026-12-06..08): 1-2 of 20 features drifted with
+    # the two-sample confirmation; by distance alone 7-15, and 0.10-0.60 between historical
+    # cutoffs with nothing changed, which is what made the alarm fire at random.
+    assert drift.calibration.method == "history"
+    assert all(column.p_value is not None for column in drift.features)
