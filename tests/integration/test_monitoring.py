@@ -62,6 +62,12 @@ def test_drift_report_reads_the_champions_latest_cutoffs(settings, endpoints, tm
     assert written["drift_share"] == pytest.approx(summary.drift_share)
     assert {f["column"] for f in written["features"]} >= {"recency_days", "traffic_source"}
     assert all(f["method"] in {"wasserstein", "jensenshannon"} for f in written["features"])
+    # Each verdict is the distance confirmed by a two-sample test, and says so.
+    for column in written["features"]:
+        assert 0.0 <= column["p_value"] <= 1.0
+        confirmed = column["score"] >= column["threshold"] and column["p_value"] < 0.01
+        assert column["drifted"] == confirmed, column
+    assert "sampling noise" in (tmp_path / drift.REPORT_HTML).read_text()
     assert written["prediction"]["column"] == "churn_probability"
     # The threshold is calibrated on the marts' history, and the summary says how.
     calibration = written["calibration"]
