@@ -18,9 +18,12 @@ import psycopg2.extensions
 from psycopg2 import sql
 from psycopg2.extras import execute_values
 
+from ecom.analytics.events import EVENT_TYPES
 from ecom.analytics.funnels import FunnelQuery
 from ecom.analytics.retention import RetentionQuery
 from ecom.db import connect
+
+EVENT_CODES = {event_type: code for code, event_type in enumerate(EVENT_TYPES, 1)}
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,73 @@ def write_events(cursor, relation: tuple[str, str], events: list[Event]) -> None
     ]  # fmt: skip
     if rows:
         execute_values(cursor, sql.SQL("insert into {} values %s").format(target), rows)
+    write_sessions(cursor, relation, events)
+
+
+SESSION_COLUMNS = (
+    "session_key bigint, session_id text, user_id bigint, first_at timestamptz, "
+    "last_at timestamptz, pattern_key bigint, pattern_id integer, span_seconds double precision, "
+    "event_codes smallint[], event_times timestamptz[], traffic_source text, "
+    "traffic_sources text[], browser text, browsers text[], city text, cities text[], "
+    "state text, states text[], country text, countries text[]"
+)
+
+
+def _shared_or_per_event(values: list[str | None]) -> tuple[str | None, list[str | None] | None]:
+    return (values[0], None) if len(set(values)) == 1 else (None, values)
+
+
+def write_sessions(cursor, relation: tuple[str, str], events: list[Event]) -> None:
+    """Replace `<relation>_sessions` and `<relation>_patterns` as the dbt models would hold
+    these events (written here loop by loop, from the models' descriptions)."""
+    sessions_table = sql.Identifier(relation[0], f"{relation[1]}_sessions")
+    patterns_table = sql.Identifier(relation[0], f"{relation[1]}_patterns")
+    by_session: dict[str, list[Event]] = defaultdict(list)
+    for event in events:
+        by_session[event.session_id].append(event)
+    rows = []
+    for key, (session, group) in enumerate(sorted(by_session.items()), 1):
+        sequence = ordered(group)
+        codes = [EVENT_CODES[e.event_type] for e in sequence]
+        pattern = int("".join(map(str, codes))) if len(codes) <= 18 else None
+        span = (sequence[-1].created_at - sequence[0].created_at).total_seconds()
+        users = [e.user_id for e in sequence if e.user_id is not None]
+        shared = [
+            value
+            for column in ("traffic_source", "browser", None, None, "country")
+            for value in _shared_or_per_event(
+                [getattr(e, column) if column else None for e in sequence]
+            )
+        ]
+        rows.append(
+            [key, session, min(users) if users else None, sequence[0].created_at,
+             sequence[-1].created_at, pattern, None, span if pattern is not None else math.inf,
+             codes, [e.created_at for e in sequence], *shared]
+        )  # fmt: skip
+    # Patterns numbered 1..N in key order, as the model's dense_rank.
+    keys = sorted({row[5] for row in rows if row[5] is not None})
+    pattern_ids = {pattern: number for number, pattern in enumerate(keys, 1)}
+    patterns = {}
+    for row in rows:
+        if row[5] is not None:
+            row[6] = pattern_ids[row[5]]
+            patterns[row[6]] = (row[5], row[8])
+    cursor.execute(sql.SQL("drop table if exists {}").format(sessions_table))
+    cursor.execute(sql.SQL("create table {} ({})").format(sessions_table, sql.SQL(SESSION_COLUMNS)))
+    cursor.execute(sql.SQL("drop table if exists {}").format(patterns_table))
+    cursor.execute(
+        sql.SQL(
+            "create table {} (pattern_id integer, pattern_key bigint, event_codes smallint[], "
+            "sessions bigint)"
+        ).format(patterns_table)
+    )
+    if rows:
+        execute_values(cursor, sql.SQL("insert into {} values %s").format(sessions_table), rows)
+        execute_values(
+            cursor,
+            sql.SQL("insert into {} values %s").format(patterns_table),
+            [(number, key, codes, 0) for number, (key, codes) in patterns.items()],
+        )
 
 
 @contextlib.contextmanager
