@@ -44,41 +44,22 @@ def ordered(events: list[Event]) -> list[Event]:
     return sorted(events, key=lambda e: (e.created_at, e.sequence_number, e.event_id))
 
 
-def positions(events: list[Event]) -> tuple[dict[int, int], dict[int, int]]:
-    """event_id -> position in its session, and in its user's history."""
-    by_session: dict[str, list[Event]] = defaultdict(list)
-    by_user: dict[int, list[Event]] = defaultdict(list)
-    for event in events:
-        by_session[event.session_id].append(event)
-        if event.user_id is not None:
-            by_user[event.user_id].append(event)
-    session_position = {
-        e.event_id: i for group in by_session.values() for i, e in enumerate(ordered(group), 1)
-    }
-    user_position = {
-        e.event_id: i for group in by_user.values() for i, e in enumerate(ordered(group), 1)
-    }
-    return session_position, user_position
-
-
 TABLE_COLUMNS = (
     "event_id bigint, session_id text, user_id bigint, sequence_number integer, "
     "created_at timestamptz, event_type text, uri text, traffic_source text, browser text, "
-    "city text, state text, country text, session_position integer, user_position integer"
+    "city text, state text, country text"
 )
 
 
 def write_events(cursor, relation: tuple[str, str], events: list[Event]) -> None:
-    """Replace `relation` with these events and their positions."""
+    """Replace `relation` with these events, and the session tables beside it."""
     target = sql.Identifier(*relation)
     cursor.execute(sql.SQL("drop table if exists {}").format(target))
     cursor.execute(sql.SQL("create table {} ({})").format(target, sql.SQL(TABLE_COLUMNS)))
-    session_position, user_position = positions(events)
     rows = [
         (
             e.event_id, e.session_id, e.user_id, e.sequence_number, e.created_at, e.event_type,
             e.uri, e.traffic_source, e.browser, None, None, e.country,
-            session_position[e.event_id], user_position.get(e.event_id),
         )
         for e in events
     ]  # fmt: skip
@@ -90,14 +71,9 @@ def write_events(cursor, relation: tuple[str, str], events: list[Event]) -> None
 SESSION_COLUMNS = (
     "session_key bigint, session_id text, user_id bigint, first_at timestamptz, "
     "last_at timestamptz, pattern_key bigint, pattern_id integer, span_seconds double precision, "
-    "event_codes smallint[], event_times timestamptz[], traffic_source text, "
-    "traffic_sources text[], browser text, browsers text[], city text, cities text[], "
-    "state text, states text[], country text, countries text[]"
+    "event_codes smallint[], event_times timestamptz[], traffic_source text, browser text, "
+    "city text, state text, country text, event_breakdowns text[]"
 )
-
-
-def _shared_or_per_event(values: list[str | None]) -> tuple[str | None, list[str | None] | None]:
-    return (values[0], None) if len(set(values)) == 1 else (None, values)
 
 
 def write_sessions(cursor, relation: tuple[str, str], events: list[Event]) -> None:
@@ -115,13 +91,9 @@ def write_sessions(cursor, relation: tuple[str, str], events: list[Event]) -> No
         pattern = int("".join(map(str, codes))) if len(codes) <= 18 else None
         span = (sequence[-1].created_at - sequence[0].created_at).total_seconds()
         users = [e.user_id for e in sequence if e.user_id is not None]
-        shared = [
-            value
-            for column in ("traffic_source", "browser", None, None, "country")
-            for value in _shared_or_per_event(
-                [getattr(e, column) if column else None for e in sequence]
-            )
-        ]
+        breakdowns = [[e.traffic_source, e.browser, None, None, e.country] for e in sequence]
+        shares = all(values == breakdowns[0] for values in breakdowns)
+        shared = [*breakdowns[0], None] if shares else [None] * 5 + [breakdowns]
         rows.append(
             [key, session, min(users) if users else None, sequence[0].created_at,
              sequence[-1].created_at, pattern, None, span if pattern is not None else math.inf,

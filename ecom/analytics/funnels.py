@@ -34,6 +34,7 @@ from psycopg2 import sql
 from ecom.analytics.events import (
     BREAKDOWNS,
     DEFAULT_RELATION,
+    EVENT_ORDER,
     EVENT_TYPES,
     UNIT_COLUMNS,
     UNITS,
@@ -131,7 +132,7 @@ def _filtered_events(
     query: FunnelQuery, relation: tuple[str, str], params: dict[str, object]
 ) -> sql.Composed:
     """The entity's step and exclusion events, with one boolean per step."""
-    entity, position = UNIT_COLUMNS[query.unit]
+    entity, partition = UNIT_COLUMNS[query.unit]
     matches = [step.condition(f"s{index}", params) for index, step in enumerate(query.steps, 1)]
     exclusions = [step.condition(f"x{index}", params) for index, step in enumerate(query.exclude)]
     excluded = sql.SQL(" or ").join(exclusions) if exclusions else sql.SQL("false")
@@ -141,24 +142,39 @@ def _filtered_events(
         else sql.SQL("cast(null as text)")
     )
     params["lower"], params["upper"] = query.start, query.end
+    # Positions number all of the entity's events (a strict step must be the very next one,
+    # whatever a question filters out), so they are counted before the filter.
     return sql.SQL(
-        """select {entity} as entity_id, {position} as position, created_at,
-        {breakdown} as breakdown_value, {columns}, {excluded} as is_excluded
-    from {relation}
-    where {entity} is not null and ({any_match})
+        """select entity_id, position, created_at, breakdown_value, {flags}, is_excluded
+    from (select {entity} as entity_id,
+            cast(row_number() over (partition by {partition} order by {order}) as integer)
+                as position,
+            created_at, {breakdown} as breakdown_value, {columns}, {excluded} as is_excluded
+        from {relation}
+        where {entity} is not null) as numbered
+    where ({any_match})
       and (cast(%(lower)s as timestamptz) is null or created_at >= %(lower)s)
       and (cast(%(upper)s as timestamptz) is null or created_at < %(upper)s)"""
     ).format(
         entity=sql.Identifier(entity),
-        position=sql.Identifier(position),
+        partition=sql.SQL(partition),
+        order=sql.SQL(EVENT_ORDER),
         breakdown=breakdown,
         columns=sql.SQL(", ").join(
             sql.SQL("{} as {}").format(match, sql.Identifier(f"m{index}"))
             for index, match in enumerate(matches, 1)
         ),
+        flags=sql.SQL(", ").join(
+            sql.Identifier(f"m{index}") for index in range(1, len(matches) + 1)
+        ),
         excluded=excluded,
         relation=relation_identifier(relation),
-        any_match=sql.SQL(" or ").join([*matches, excluded]),
+        any_match=sql.SQL(" or ").join(
+            [
+                *(sql.Identifier(f"m{index}") for index in range(1, len(matches) + 1)),
+                sql.SQL("is_excluded"),
+            ]
+        ),
     )
 
 
@@ -485,21 +501,17 @@ def _breakdown_at(query: FunnelQuery, position: sql.Composable) -> sql.Composabl
         return sql.SQL("(cast(%(event_types)s as text[]))[sessions.event_codes[{}]]").format(
             position
         )
-    return sql.SQL("coalesce(sessions.{plural}[{position}], sessions.{column})").format(
-        plural=_ident(PER_EVENT_BREAKDOWNS[query.breakdown]),
+    return sql.SQL(
+        "coalesce(sessions.event_breakdowns[{position}][{index}], sessions.{column})"
+    ).format(
         position=position,
+        index=sql.Literal(SESSION_BREAKDOWNS.index(query.breakdown) + 1),
         column=_ident(query.breakdown),
     )
 
 
-# The sessions model's per-event column of each breakdown (NULL where the session shares one).
-PER_EVENT_BREAKDOWNS = {
-    "traffic_source": "traffic_sources",
-    "browser": "browsers",
-    "city": "cities",
-    "state": "states",
-    "country": "countries",
-}
+# The breakdowns the sessions model keeps per session, in the order of its event_breakdowns rows.
+SESSION_BREAKDOWNS = ("traffic_source", "browser", "city", "state", "country")
 
 
 def _session_entity_ctes(query: FunnelQuery, relation: tuple[str, str]) -> EntityPlan:
@@ -641,12 +653,9 @@ def _session_entity_ctes(query: FunnelQuery, relation: tuple[str, str]) -> Entit
     # parallel hash aggregate), with the breakdown value and level read per group afterwards.
     # Sessions whose events disagree on the breakdown (none in TheLook's data) are summed as
     # entities instead.
-    if query.breakdown in PER_EVENT_BREAKDOWNS:
-        plural = _ident(PER_EVENT_BREAKDOWNS[query.breakdown])
-        shared = sql.SQL("sessions.{} is null").format(plural)
-        mixed = [
-            whole_entities("mixed_entities", sql.SQL("sessions.{} is not null").format(plural))
-        ]
+    if query.breakdown in SESSION_BREAKDOWNS:
+        shared = sql.SQL("sessions.event_breakdowns is null")
+        mixed = [whole_entities("mixed_entities", sql.SQL("sessions.event_breakdowns is not null"))]
         group_columns = [query.breakdown]
         breakdown_after = sql.SQL("sessions.{}").format(_ident(query.breakdown))
     else:

@@ -12,22 +12,23 @@
     cut are evaluated event by event.
 
     Event codes are the 1-based positions in the list below, the same list as
-    ecom.analytics.events.EVENT_TYPES. A breakdown column is stored once when the whole session
-    shares its value (`traffic_source`), or per event when it does not (`traffic_sources`, NULL
-    otherwise): the value at position p is coalesce(traffic_sources[p], traffic_source).
+    ecom.analytics.events.EVENT_TYPES. The breakdown columns are stored once per session when
+    all its events agree on all of them (always, in TheLook's data: they are session
+    attributes), else `event_breakdowns` holds them per event, one row of the list below per
+    event: the value at position p is coalesce(event_breakdowns[p][k], <column k>).
+
+    Cost: one sort of the events by session and order, and six aggregates per event (two
+    comparisons of the breakdown list decide whether a session shares it).
 #}
 
 {{ config(post_hook=[
     "create index on {{ this }} (span_seconds)",
     "create index on {{ this }} (session_key)",
-    "create index on {{ this }} (session_key) where traffic_sources is not null
-        or browsers is not null or cities is not null or states is not null
-        or countries is not null",
+    "create index on {{ this }} (session_key) where event_breakdowns is not null",
 ]) }}
 
 {%- set event_types = ['home', 'department', 'product', 'cart', 'purchase', 'cancel'] -%}
-{%- set breakdowns = [('traffic_source', 'traffic_sources'), ('browser', 'browsers'),
-                      ('city', 'cities'), ('state', 'states'), ('country', 'countries')] -%}
+{%- set breakdowns = ['traffic_source', 'browser', 'city', 'state', 'country'] -%}
 {%- set session_order = 'order by created_at, sequence_number, event_id' -%}
 
 with
@@ -51,11 +52,9 @@ coded as (
             array[{% for event_type in event_types %}'{{ event_type }}'{{ ", " if not loop.last }}{% endfor %}],
             events.event_type
         ) as smallint) as event_code,
-        events.traffic_source collate "C" as traffic_source,
-        events.browser collate "C" as browser,
-        events.city collate "C" as city,
-        events.state collate "C" as state,
-        users.country collate "C" as country
+        array[
+            events.traffic_source, events.browser, events.city, events.state, users.country
+        ] collate "C" as breakdowns
     from events
     left join users on users.user_id = events.user_id
     where events.session_id is not null
@@ -65,22 +64,11 @@ grouped as (
     select
         session_id,
         min(user_id) as user_id,
-        min(created_at) as first_at,
-        max(created_at) as last_at,
         array_agg(event_code {{ session_order }}) as event_codes,
         array_agg(created_at {{ session_order }}) as event_times,
-        {%- for scalar, per_event in breakdowns %}
-        case
-            when min({{ scalar }}) is not distinct from max({{ scalar }})
-                and count({{ scalar }}) in (0, count(*))
-            then min({{ scalar }})
-        end as {{ scalar }},
-        case
-            when not (min({{ scalar }}) is not distinct from max({{ scalar }})
-                and count({{ scalar }}) in (0, count(*)))
-            then array_agg({{ scalar }} {{ session_order }})
-        end as {{ per_event }}{{ "," if not loop.last }}
-        {%- endfor %}
+        min(breakdowns) as lowest_breakdowns,
+        max(breakdowns) as highest_breakdowns,
+        array_agg(breakdowns {{ session_order }}) as event_breakdowns
     from coded
     group by session_id
 ),
@@ -88,6 +76,7 @@ grouped as (
 keyed as (
     select
         grouped.*,
+        lowest_breakdowns = highest_breakdowns as shares_breakdowns,
         case
             when cardinality(event_codes) <= 18 and array_position(event_codes, null) is null
             then cast(array_to_string(event_codes, '') as {{ dbt.type_bigint() }})
@@ -100,8 +89,8 @@ final as (
         cast(row_number() over () as {{ dbt.type_bigint() }}) as session_key,
         cast(session_id as text) as session_id,
         user_id,
-        first_at,
-        last_at,
+        event_times[1] as first_at,
+        event_times[cardinality(event_times)] as last_at,
         -- Up to 18 known codes as the digits of one bigint; NULL (always evaluated event by
         -- event) otherwise. pattern_id numbers the keys 1..N, so a question's answers for the
         -- sequences sit in arrays a session reads by subscript.
@@ -110,15 +99,18 @@ final as (
             as {{ dbt.type_int() }}) as pattern_id,
         -- How long a window must be to never cut the session (infinite when it has no pattern).
         case
-            when pattern_key is not null then date_part('epoch', last_at - first_at)
+            when pattern_key is not null
+            then date_part('epoch', event_times[cardinality(event_times)] - event_times[1])
             else cast('Infinity' as double precision)
         end as span_seconds,
         event_codes,
         event_times,
-        {%- for scalar, per_event in breakdowns %}
-        cast({{ scalar }} as text) as {{ scalar }},
-        cast({{ per_event }} as text[]) as {{ per_event }}{{ "," if not loop.last }}
+        {%- for column in breakdowns %}
+        cast(case when shares_breakdowns then lowest_breakdowns[{{ loop.index }}] end as text)
+            as {{ column }},
         {%- endfor %}
+        cast(case when not shares_breakdowns then event_breakdowns end as text[])
+            as event_breakdowns
     from keyed
 )
 
