@@ -69,8 +69,8 @@ def write_events(cursor, relation: tuple[str, str], events: list[Event]) -> None
 
 
 SESSION_COLUMNS = (
-    "session_key bigint, session_id text, user_id bigint, first_at timestamptz, "
-    "last_at timestamptz, pattern_key bigint, pattern_id integer, span_seconds double precision, "
+    "session_id text, user_id bigint, first_at timestamptz, "
+    "last_at timestamptz, pattern_key bigint, span_seconds double precision, "
     "event_codes smallint[], event_times timestamptz[], traffic_source text, browser text, "
     "city text, state text, country text, event_breakdowns text[]"
 )
@@ -84,8 +84,8 @@ def write_sessions(cursor, relation: tuple[str, str], events: list[Event]) -> No
     by_session: dict[str, list[Event]] = defaultdict(list)
     for event in events:
         by_session[event.session_id].append(event)
-    rows = []
-    for key, (session, group) in enumerate(sorted(by_session.items()), 1):
+    rows, patterns = [], {}
+    for session, group in sorted(by_session.items()):
         sequence = ordered(group)
         codes = [EVENT_CODES[e.event_type] for e in sequence]
         pattern = int("".join(map(str, codes))) if len(codes) <= 18 else None
@@ -95,18 +95,12 @@ def write_sessions(cursor, relation: tuple[str, str], events: list[Event]) -> No
         shares = all(values == breakdowns[0] for values in breakdowns)
         shared = [*breakdowns[0], None] if shares else [None] * 5 + [breakdowns]
         rows.append(
-            [key, session, min(users) if users else None, sequence[0].created_at,
-             sequence[-1].created_at, pattern, None, span if pattern is not None else math.inf,
-             codes, [e.created_at for e in sequence], *shared]
+            (session, min(users) if users else None, sequence[0].created_at,
+             sequence[-1].created_at, pattern, span if pattern is not None else math.inf,
+             codes, [e.created_at for e in sequence], *shared)
         )  # fmt: skip
-    # Patterns numbered 1..N in key order, as the model's dense_rank.
-    keys = sorted({row[5] for row in rows if row[5] is not None})
-    pattern_ids = {pattern: number for number, pattern in enumerate(keys, 1)}
-    patterns = {}
-    for row in rows:
-        if row[5] is not None:
-            row[6] = pattern_ids[row[5]]
-            patterns[row[6]] = (row[5], row[8])
+        if pattern is not None:
+            patterns[pattern] = codes
     cursor.execute(sql.SQL("drop table if exists {}").format(sessions_table))
     cursor.execute(sql.SQL("create table {} ({})").format(sessions_table, sql.SQL(SESSION_COLUMNS)))
     cursor.execute(sql.SQL("drop table if exists {}").format(patterns_table))
@@ -121,7 +115,10 @@ def write_sessions(cursor, relation: tuple[str, str], events: list[Event]) -> No
         execute_values(
             cursor,
             sql.SQL("insert into {} values %s").format(patterns_table),
-            [(number, key, codes, 0) for number, (key, codes) in patterns.items()],
+            [
+                (number, key, patterns[key], 0)
+                for number, key in enumerate(sorted(patterns), 1)  # numbered in key order
+            ],
         )
 
 

@@ -573,7 +573,7 @@ def _session_entity_ctes(query: FunnelQuery, relation: tuple[str, str]) -> Entit
     if query.end is not None:
         in_range.append(sql.SQL("coded.created_at < %(upper)s"))
     cut_events = sql.SQL(
-        "select sessions.session_key as entity_id, cast(coded.position as integer) as position, "
+        "select sessions.session_id as entity_id, cast(coded.position as integer) as position, "
         "coded.created_at, cast(null as text) as breakdown_value, {flags} "
         "from {sessions} as sessions cross join lateral "
         "unnest(sessions.event_codes, sessions.event_times) with ordinality "
@@ -612,15 +612,22 @@ def _session_entity_ctes(query: FunnelQuery, relation: tuple[str, str]) -> Entit
         winners=_winners_of(query, pattern_events),
     )
 
-    def answer(name: str) -> sql.Composed:
-        return sql.SQL("(select {} from pattern_answers)[sessions.pattern_id]").format(
-            _ident(f"{name}s")
+    def answer(name: str, pattern_id: str = "patterns.pattern_id") -> sql.Composed:
+        return sql.SQL("(select {} from pattern_answers)[{}]").format(
+            _ident(f"{name}s"), sql.SQL(pattern_id)
         )
+
+    # A session finds its sequence's number through the small pattern table (a hash join
+    # inside each parallel worker).
+    with_pattern = sql.SQL(
+        "{sessions} as sessions join {patterns} as patterns "
+        "on patterns.pattern_key = sessions.pattern_key"
+    ).format(sessions=sessions_table, patterns=patterns_table)
 
     def whole_entities(name: str, condition: sql.Composable) -> sql.Composed:
         return sql.SQL(
             "{name} as (select sessions.session_id as entity_id, {level} as level, {times}, "
-            "{breakdown} as breakdown_value from {sessions} as sessions "
+            "{breakdown} as breakdown_value from {with_pattern} "
             "where {whole} and {level} > 0 and {condition})"
         ).format(
             name=_ident(name),
@@ -630,7 +637,7 @@ def _session_entity_ctes(query: FunnelQuery, relation: tuple[str, str]) -> Entit
                 for m in range(1, steps + 1)
             ),
             breakdown=_breakdown_at(query, answer("start")),
-            sessions=sessions_table,
+            with_pattern=with_pattern,
             whole=sql.SQL(" and ").join(whole),
             condition=condition,
         )
@@ -639,7 +646,7 @@ def _session_entity_ctes(query: FunnelQuery, relation: tuple[str, str]) -> Entit
         "cut_entities as (select sessions.session_id as entity_id, winners.level, {times}, "
         "{breakdown} as breakdown_value "
         "from {winners} as winners join {sessions} as sessions "
-        "on sessions.session_key = winners.entity_id)"
+        "on sessions.session_id = winners.entity_id)"
     ).format(
         times=sql.SQL(", ").join(
             sql.SQL("winners.{}").format(_ident(f"t{m}")) for m in range(1, steps + 1)
@@ -661,18 +668,21 @@ def _session_entity_ctes(query: FunnelQuery, relation: tuple[str, str]) -> Entit
     else:
         shared, mixed, group_columns = sql.SQL("true"), [], []
         breakdown_after = (
-            sql.SQL("(cast(%(event_types)s as text[]))[{}]").format(answer("start_code"))
+            sql.SQL("(cast(%(event_types)s as text[]))[{}]").format(
+                answer("start_code", "sessions.pattern_id")
+            )
             if query.breakdown == "event_type"
             else sql.SQL("cast(null as text)")
         )
     grouped_whole = sql.SQL(
         "select {breakdown} as breakdown_value, {level} as level, sessions.n, {seconds} "
-        "from (select sessions.pattern_id, {columns}count(*) as n, {durations} "
-        "from {sessions} as sessions where {whole} and {level} > 0 and {shared} "
-        "group by sessions.pattern_id{grouping}) as sessions"
+        "from (select patterns.pattern_id, {columns}count(*) as n, {durations} "
+        "from {with_pattern} where {whole} and {inner_level} > 0 and {shared} "
+        "group by patterns.pattern_id{grouping}) as sessions"
     ).format(
         breakdown=breakdown_after,
-        level=answer("level"),
+        level=answer("level", "sessions.pattern_id"),
+        inner_level=answer("level"),
         seconds=sql.SQL(", ").join(
             sql.SQL("sessions.{}").format(_ident(f"seconds_{m}")) for m in range(2, steps + 1)
         ),
@@ -692,7 +702,7 @@ def _session_entity_ctes(query: FunnelQuery, relation: tuple[str, str]) -> Entit
             )
             for m in range(2, steps + 1)
         ),
-        sessions=sessions_table,
+        with_pattern=with_pattern,
         whole=sql.SQL(" and ").join(whole),
         shared=shared,
         grouping=sql.SQL("").join(

@@ -18,13 +18,14 @@
     event: the value at position p is coalesce(event_breakdowns[p][k], <column k>).
 
     Cost: one sort of the events by session and order, and six aggregates per event (two
-    comparisons of the breakdown list decide whether a session shares it).
+    comparisons of the breakdown list decide whether a session shares it). No window function
+    over the sessions: numbering them, or their patterns, would sort and spool every row again.
 #}
 
 {{ config(post_hook=[
     "create index on {{ this }} (span_seconds)",
-    "create index on {{ this }} (session_key)",
-    "create index on {{ this }} (session_key) where event_breakdowns is not null",
+    "create index on {{ this }} (session_id)",
+    "create index on {{ this }} (session_id) where event_breakdowns is not null",
 ]) }}
 
 {%- set event_types = ['home', 'department', 'product', 'cart', 'purchase', 'cancel'] -%}
@@ -86,17 +87,13 @@ keyed as (
 
 final as (
     select
-        cast(row_number() over () as {{ dbt.type_bigint() }}) as session_key,
         cast(session_id as text) as session_id,
         user_id,
         event_times[1] as first_at,
         event_times[cardinality(event_times)] as last_at,
         -- Up to 18 known codes as the digits of one bigint; NULL (always evaluated event by
-        -- event) otherwise. pattern_id numbers the keys 1..N, so a question's answers for the
-        -- sequences sit in arrays a session reads by subscript.
+        -- event) otherwise. int_events_sequenced_patterns numbers the keys.
         pattern_key,
-        cast(case when pattern_key is not null then dense_rank() over (order by pattern_key) end
-            as {{ dbt.type_int() }}) as pattern_id,
         -- How long a window must be to never cut the session (infinite when it has no pattern).
         case
             when pattern_key is not null
