@@ -589,7 +589,7 @@ def _session_entity_ctes(query: FunnelQuery, relation: tuple[str, str]) -> Entit
     )
     steps = len(query.steps)
     start_column = "position" if query.attribution == "first" else "last_reached_position"
-    # One array per answer, indexed by pattern_id (NULL where the sequence is not in the
+    # One array per answer, indexed by pattern_id (level 0 where the sequence is not in the
     # funnel). Each is read by an uncorrelated subquery, which PostgreSQL evaluates once before
     # the parallel workers start and hands to them: the scan of the sessions stays parallel,
     # where a join to the engine's window functions would keep it in one process.
@@ -603,7 +603,9 @@ def _session_entity_ctes(query: FunnelQuery, relation: tuple[str, str]) -> Entit
         "left join {winners} as winners on winners.entity_id = patterns.pattern_id)"
     ).format(
         arrays=sql.SQL(", ").join(
-            sql.SQL("array_agg({} order by patterns.pattern_id) as {}").format(
+            # 0, not NULL, where there is no answer: subscripts into an array without NULLs
+            # are direct, and subscript 0 still reads NULL from a session's arrays.
+            sql.SQL("array_agg(coalesce({}, 0) order by patterns.pattern_id) as {}").format(
                 column, _ident(f"{name}s")
             )
             for name, column in answer_columns
