@@ -22,11 +22,7 @@
     over the sessions: numbering them, or their patterns, would sort and spool every row again.
 #}
 
-{{ config(post_hook=[
-    "create index on {{ this }} (span_seconds)",
-    "create index on {{ this }} (session_id)",
-    "create index on {{ this }} (session_id) where event_breakdowns is not null",
-]) }}
+{{ config(post_hook=["{{ session_sequence_indexes(this) }}"]) }}
 
 {%- set event_types = ['home', 'department', 'product', 'cart', 'purchase', 'cancel'] -%}
 {%- set breakdowns = ['traffic_source', 'browser', 'city', 'state', 'country'] -%}
@@ -44,18 +40,19 @@ users as (
 
 coded as (
     select
-        events.session_id collate "C" as session_id,
+        {{ bytewise('events.session_id') }} as session_id,
         events.event_id,
         events.user_id,
         events.sequence_number,
         events.created_at,
-        cast(array_position(
-            array[{% for event_type in event_types %}'{{ event_type }}'{{ ", " if not loop.last }}{% endfor %}],
-            events.event_type
-        ) as smallint) as event_code,
-        array[
-            events.traffic_source, events.browser, events.city, events.state, users.country
-        ] collate "C" as breakdowns
+        cast(case events.event_type
+            {%- for event_type in event_types %}
+            when '{{ event_type }}' then {{ loop.index }}
+            {%- endfor %}
+        end as smallint) as event_code,
+        {{ bytewise(list_of([
+            'events.traffic_source', 'events.browser', 'events.city', 'events.state',
+            'users.country'])) }} as breakdowns
     from events
     left join users on users.user_id = events.user_id
     where events.session_id is not null
@@ -65,8 +62,12 @@ grouped as (
     select
         session_id,
         min(user_id) as user_id,
+        count(*) as events,
+        count(event_code) as known_events,
         array_agg(event_code {{ session_order }}) as event_codes,
         array_agg(created_at {{ session_order }}) as event_times,
+        {{ dbt.listagg("cast(event_code as " ~ dbt.type_string() ~ ")", "''", session_order) }}
+            as code_digits,
         min(breakdowns) as lowest_breakdowns,
         max(breakdowns) as highest_breakdowns,
         array_agg(breakdowns {{ session_order }}) as event_breakdowns
@@ -77,37 +78,36 @@ grouped as (
 keyed as (
     select
         grouped.*,
-        lowest_breakdowns = highest_breakdowns as shares_breakdowns,
+        lowest_breakdowns is not distinct from highest_breakdowns as shares_breakdowns,
         case
-            when cardinality(event_codes) <= 18 and array_position(event_codes, null) is null
-            then cast(array_to_string(event_codes, '') as {{ dbt.type_bigint() }})
+            when events <= 18 and known_events = events
+            then cast(code_digits as {{ dbt.type_bigint() }})
         end as pattern_key
     from grouped
 ),
 
 final as (
     select
-        cast(session_id as text) as session_id,
+        cast(session_id as {{ dbt.type_string() }}) as session_id,
         user_id,
         event_times[1] as first_at,
-        event_times[cardinality(event_times)] as last_at,
+        event_times[{{ list_length('event_times') }}] as last_at,
         -- Up to 18 known codes as the digits of one bigint; NULL (always evaluated event by
         -- event) otherwise. int_events_sequenced_patterns numbers the keys.
         pattern_key,
         -- How long a window must be to never cut the session (infinite when it has no pattern).
         case
             when pattern_key is not null
-            then date_part('epoch', event_times[cardinality(event_times)] - event_times[1])
-            else cast('Infinity' as double precision)
+            then date_part('epoch', event_times[{{ list_length('event_times') }}] - event_times[1])
+            else cast('Infinity' as {{ dbt.type_float() }})
         end as span_seconds,
         event_codes,
         event_times,
         {%- for column in breakdowns %}
-        cast(case when shares_breakdowns then lowest_breakdowns[{{ loop.index }}] end as text)
-            as {{ column }},
+        cast(case when shares_breakdowns then lowest_breakdowns[{{ loop.index }}] end
+            as {{ dbt.type_string() }}) as {{ column }},
         {%- endfor %}
-        cast(case when not shares_breakdowns then event_breakdowns end as text[])
-            as event_breakdowns
+        case when not shares_breakdowns then event_breakdowns end as event_breakdowns
     from keyed
 )
 
