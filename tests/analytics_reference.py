@@ -18,9 +18,12 @@ import psycopg2.extensions
 from psycopg2 import sql
 from psycopg2.extras import execute_values
 
+from ecom.analytics.events import EVENT_TYPES
 from ecom.analytics.funnels import FunnelQuery
 from ecom.analytics.retention import RetentionQuery
 from ecom.db import connect
+
+EVENT_CODES = {event_type: code for code, event_type in enumerate(EVENT_TYPES, 1)}
 
 
 @dataclass(frozen=True)
@@ -41,46 +44,82 @@ def ordered(events: list[Event]) -> list[Event]:
     return sorted(events, key=lambda e: (e.created_at, e.sequence_number, e.event_id))
 
 
-def positions(events: list[Event]) -> tuple[dict[int, int], dict[int, int]]:
-    """event_id -> position in its session, and in its user's history."""
-    by_session: dict[str, list[Event]] = defaultdict(list)
-    by_user: dict[int, list[Event]] = defaultdict(list)
-    for event in events:
-        by_session[event.session_id].append(event)
-        if event.user_id is not None:
-            by_user[event.user_id].append(event)
-    session_position = {
-        e.event_id: i for group in by_session.values() for i, e in enumerate(ordered(group), 1)
-    }
-    user_position = {
-        e.event_id: i for group in by_user.values() for i, e in enumerate(ordered(group), 1)
-    }
-    return session_position, user_position
-
-
 TABLE_COLUMNS = (
     "event_id bigint, session_id text, user_id bigint, sequence_number integer, "
     "created_at timestamptz, event_type text, uri text, traffic_source text, browser text, "
-    "city text, state text, country text, session_position integer, user_position integer"
+    "city text, state text, country text"
 )
 
 
 def write_events(cursor, relation: tuple[str, str], events: list[Event]) -> None:
-    """Replace `relation` with these events and their positions."""
+    """Replace `relation` with these events, and the session tables beside it."""
     target = sql.Identifier(*relation)
     cursor.execute(sql.SQL("drop table if exists {}").format(target))
     cursor.execute(sql.SQL("create table {} ({})").format(target, sql.SQL(TABLE_COLUMNS)))
-    session_position, user_position = positions(events)
     rows = [
         (
             e.event_id, e.session_id, e.user_id, e.sequence_number, e.created_at, e.event_type,
             e.uri, e.traffic_source, e.browser, None, None, e.country,
-            session_position[e.event_id], user_position.get(e.event_id),
         )
         for e in events
     ]  # fmt: skip
     if rows:
         execute_values(cursor, sql.SQL("insert into {} values %s").format(target), rows)
+    write_sessions(cursor, relation, events)
+
+
+SESSION_COLUMNS = (
+    "session_id text, user_id bigint, first_at timestamptz, "
+    "last_at timestamptz, pattern_key bigint, span_seconds double precision, "
+    "event_codes smallint[], event_times timestamptz[], traffic_source text, browser text, "
+    "city text, state text, country text, event_breakdowns text[]"
+)
+
+
+def write_sessions(cursor, relation: tuple[str, str], events: list[Event]) -> None:
+    """Replace `<relation>_sessions` and `<relation>_patterns` as the dbt models would hold
+    these events (written here loop by loop, from the models' descriptions)."""
+    sessions_table = sql.Identifier(relation[0], f"{relation[1]}_sessions")
+    patterns_table = sql.Identifier(relation[0], f"{relation[1]}_patterns")
+    by_session: dict[str, list[Event]] = defaultdict(list)
+    for event in events:
+        by_session[event.session_id].append(event)
+    rows, patterns = [], {}
+    for session, group in sorted(by_session.items()):
+        sequence = ordered(group)
+        codes = [EVENT_CODES[e.event_type] for e in sequence]
+        pattern = int("".join(map(str, codes))) if len(codes) <= 18 else None
+        span = (sequence[-1].created_at - sequence[0].created_at).total_seconds()
+        users = [e.user_id for e in sequence if e.user_id is not None]
+        breakdowns = [[e.traffic_source, e.browser, None, None, e.country] for e in sequence]
+        shares = all(values == breakdowns[0] for values in breakdowns)
+        shared = [*breakdowns[0], None] if shares else [None] * 5 + [breakdowns]
+        rows.append(
+            (session, min(users) if users else None, sequence[0].created_at,
+             sequence[-1].created_at, pattern, span if pattern is not None else math.inf,
+             codes, [e.created_at for e in sequence], *shared)
+        )  # fmt: skip
+        if pattern is not None:
+            patterns[pattern] = codes
+    cursor.execute(sql.SQL("drop table if exists {}").format(sessions_table))
+    cursor.execute(sql.SQL("create table {} ({})").format(sessions_table, sql.SQL(SESSION_COLUMNS)))
+    cursor.execute(sql.SQL("drop table if exists {}").format(patterns_table))
+    cursor.execute(
+        sql.SQL(
+            "create table {} (pattern_id integer, pattern_key bigint, event_codes smallint[], "
+            "sessions bigint)"
+        ).format(patterns_table)
+    )
+    if rows:
+        execute_values(cursor, sql.SQL("insert into {} values %s").format(sessions_table), rows)
+        execute_values(
+            cursor,
+            sql.SQL("insert into {} values %s").format(patterns_table),
+            [
+                (number, key, patterns[key], 0)
+                for number, key in enumerate(sorted(patterns), 1)  # numbered in key order
+            ],
+        )
 
 
 @contextlib.contextmanager

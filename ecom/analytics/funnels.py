@@ -34,6 +34,8 @@ from psycopg2 import sql
 from ecom.analytics.events import (
     BREAKDOWNS,
     DEFAULT_RELATION,
+    EVENT_ORDER,
+    EVENT_TYPES,
     UNIT_COLUMNS,
     UNITS,
     AnalyticsInputError,
@@ -130,7 +132,7 @@ def _filtered_events(
     query: FunnelQuery, relation: tuple[str, str], params: dict[str, object]
 ) -> sql.Composed:
     """The entity's step and exclusion events, with one boolean per step."""
-    entity, position = UNIT_COLUMNS[query.unit]
+    entity, partition = UNIT_COLUMNS[query.unit]
     matches = [step.condition(f"s{index}", params) for index, step in enumerate(query.steps, 1)]
     exclusions = [step.condition(f"x{index}", params) for index, step in enumerate(query.exclude)]
     excluded = sql.SQL(" or ").join(exclusions) if exclusions else sql.SQL("false")
@@ -140,24 +142,39 @@ def _filtered_events(
         else sql.SQL("cast(null as text)")
     )
     params["lower"], params["upper"] = query.start, query.end
+    # Positions number all of the entity's events (a strict step must be the very next one,
+    # whatever a question filters out), so they are counted before the filter.
     return sql.SQL(
-        """select {entity} as entity_id, {position} as position, created_at,
-        {breakdown} as breakdown_value, {columns}, {excluded} as is_excluded
-    from {relation}
-    where {entity} is not null and ({any_match})
+        """select entity_id, position, created_at, breakdown_value, {flags}, is_excluded
+    from (select {entity} as entity_id,
+            cast(row_number() over (partition by {partition} order by {order}) as integer)
+                as position,
+            created_at, {breakdown} as breakdown_value, {columns}, {excluded} as is_excluded
+        from {relation}
+        where {entity} is not null) as numbered
+    where ({any_match})
       and (cast(%(lower)s as timestamptz) is null or created_at >= %(lower)s)
       and (cast(%(upper)s as timestamptz) is null or created_at < %(upper)s)"""
     ).format(
         entity=sql.Identifier(entity),
-        position=sql.Identifier(position),
+        partition=sql.SQL(partition),
+        order=sql.SQL(EVENT_ORDER),
         breakdown=breakdown,
         columns=sql.SQL(", ").join(
             sql.SQL("{} as {}").format(match, sql.Identifier(f"m{index}"))
             for index, match in enumerate(matches, 1)
         ),
+        flags=sql.SQL(", ").join(
+            sql.Identifier(f"m{index}") for index in range(1, len(matches) + 1)
+        ),
         excluded=excluded,
         relation=relation_identifier(relation),
-        any_match=sql.SQL(" or ").join([*matches, excluded]),
+        any_match=sql.SQL(" or ").join(
+            [
+                *(sql.Identifier(f"m{index}") for index in range(1, len(matches) + 1)),
+                sql.SQL("is_excluded"),
+            ]
+        ),
     )
 
 
@@ -307,7 +324,10 @@ def _any_attempts(steps: int) -> tuple[list[sql.Composable], sql.Composable]:
     ordered = sql.SQL(
         "any_reached as (select entity_id, position, breakdown_value, next_excluded, "
         "array(select reached from unnest(array[{times}]) as reached where reached is not null "
-        "order by reached) as reached_times, greatest({positions}) as last_position "
+        "order by reached) as reached_times, "
+        "array(select reached from unnest(array[{positions}]) as reached "
+        "where reached is not null order by reached) as reached_positions, "
+        "greatest({positions}) as last_position "
         "from any_firsts where {is_any_step})"
     ).format(
         times=reached_times,
@@ -315,13 +335,17 @@ def _any_attempts(steps: int) -> tuple[list[sql.Composable], sql.Composable]:
         is_any_step=sql.SQL(" or ").join(_ident(f"m{j}") for j in range(1, steps + 1)),
     )
     chain = sql.SQL(
-        "select entity_id, position, breakdown_value, next_excluded, {times}, "
+        "select entity_id, position, breakdown_value, next_excluded, {times}, {positions}, "
         "cardinality(reached_times) as found, last_position from any_reached"
     ).format(
         times=sql.SQL(", ").join(
             sql.SQL("reached_times[{}] as {}").format(sql.Literal(m), _ident(f"t{m}"))
             for m in range(1, steps + 1)
-        )
+        ),
+        positions=sql.SQL(", ").join(
+            sql.SQL("reached_positions[{}] as {}").format(sql.Literal(m), _ident(f"p{m}"))
+            for m in range(1, steps + 1)
+        ),
     )
     return [firsts, ordered], chain
 
@@ -361,9 +385,10 @@ def _attempts(query: FunnelQuery) -> list[sql.Composable]:
         "from chained)"
     ).format(level=level, last=last_position)
     times = sql.SQL(", ").join(
-        sql.SQL("case when reached_level >= {m} then {t} end as {t}").format(
-            m=sql.Literal(m), t=_ident(f"t{m}")
+        sql.SQL("case when reached_level >= {m} then {v} end as {v}").format(
+            m=sql.Literal(m), v=_ident(f"{kind}{m}")
         )
+        for kind in ("t", "p")
         for m in range(1, steps + 1)
     )
     attempts = sql.SQL(
@@ -374,22 +399,69 @@ def _attempts(query: FunnelQuery) -> list[sql.Composable]:
     return [*passes, chained, leveled, attempts]
 
 
+# The winner is the attempt with the highest level, then the latest start: one key per attempt
+# ordered that way, and one whole-partition maximum finds it.
+WINNERS = sql.SQL(
+    "ranked as (select attempts.*, cast(level as bigint) * 2147483648 + position as rank_key, "
+    "max(cast(level as bigint) * 2147483648 + position) over (partition by entity_id) "
+    "as best_key from attempts where level > 0), "
+    "winners as (select * from ranked where rank_key = best_key)"
+)
+
+
+def uses_session_arrays(query: FunnelQuery) -> bool:
+    """Session funnels of plain event types read int_events_sequenced_sessions (one row per
+    session, each distinct sequence evaluated once); user funnels and URI prefixes read the
+    event table, where a question sees every event's uri and the user's order across sessions."""
+    return query.unit == "session" and all(
+        step.uri_prefix is None for step in (*query.steps, *query.exclude)
+    )
+
+
+def companion(relation: tuple[str, str], suffix: str) -> tuple[str, str]:
+    """The session table (`_sessions`) or sequence table (`_patterns`) dbt builds beside an
+    event table: intermediate.int_events_sequenced_sessions for the default one."""
+    return relation[0], f"{relation[1]}{suffix}"
+
+
 def funnel_entities_sql(
     query: FunnelQuery, relation: tuple[str, str] = DEFAULT_RELATION
 ) -> tuple[sql.Composed, dict[str, object]]:
     """The statement's CTEs up to `entities`: one row per entity in the funnel with its level
     (furthest step), breakdown value and step times, from the latest attempt reaching it."""
+    plan = entity_ctes(query, relation)
+    ctes, sources, params = plan.ctes, plan.sources, plan.params
+    if sources != ["entities"]:
+        union = sql.SQL(" union all ").join(
+            sql.SQL("select * from {}").format(_ident(source)) for source in sources
+        )
+        ctes = [*ctes, sql.SQL("entities as ({})").format(union)]
+    return sql.SQL("with {}").format(sql.SQL(",\n").join(ctes)), params
+
+
+@dataclass
+class EntityPlan:
+    """A funnel's CTEs; `sources` name those holding its entities (their union is the funnel's
+    entities: entity_id, level, t1..tn, breakdown_value). A summary aggregates
+    `summary_sources` and adds `summary_parts`, already grouped statements with the columns
+    breakdown_value, level, n, seconds_2..seconds_n, for what those sources leave out."""
+
+    ctes: list[sql.Composable]
+    sources: list[str]
+    params: dict[str, object]
+    summary_sources: list[str] | None = None
+    summary_parts: list[sql.Composable] = field(default_factory=list)
+
+
+def entity_ctes(query: FunnelQuery, relation: tuple[str, str] = DEFAULT_RELATION) -> EntityPlan:
+    """The CTEs of a funnel and the names of those holding its entities (their union is the
+    funnel's entities: entity_id, level, t1..tn, breakdown_value). Kept apart so a summary can
+    aggregate each in its own plan, in parallel where the plan allows."""
+    if uses_session_arrays(query):
+        return _session_entity_ctes(query, relation)
     params: dict[str, object] = {"window": query.window}
     events = sql.SQL("events as ({})").format(_filtered_events(query, relation, params))
     steps = len(query.steps)
-    # The winner is the attempt with the highest level, then the latest start: one key per
-    # attempt ordered that way, and one whole-partition maximum finds it.
-    winners = sql.SQL(
-        "ranked as (select attempts.*, cast(level as bigint) * 2147483648 + position as rank_key, "
-        "max(cast(level as bigint) * 2147483648 + position) over (partition by entity_id) "
-        "as best_key from attempts where level > 0), "
-        "winners as (select * from ranked where rank_key = best_key)"
-    )
     if query.attribution == "last" and query.breakdown:
         entities = sql.SQL(
             "entities as (select winners.entity_id, winners.level, {times}, "
@@ -406,33 +478,306 @@ def funnel_entities_sql(
             sql.SQL("winners.{}").format(_ident(f"t{m}")) for m in range(1, steps + 1)
         )
     )
-    ctes = [events, *_attempts(query), winners, entities]
-    return sql.SQL("with {}").format(sql.SQL(",\n").join(ctes)), params
+    return EntityPlan([events, *_attempts(query), WINNERS, entities], ["entities"], params)
+
+
+def _code_condition(step: Step, key: str, params: dict[str, object]) -> sql.Composed:
+    params[key] = EVENT_TYPES.index(step.event_type) + 1
+    return sql.SQL("(event_code = {})").format(sql.Placeholder(key))
+
+
+def _winners_of(query: FunnelQuery, events: sql.Composable) -> sql.Composed:
+    """The engine over one event stream, as a subquery: its winning attempt per entity (level,
+    start `position`, `last_reached_position`, step positions p1.. and times t1..)."""
+    ctes = [sql.SQL("events as ({})").format(events), *_attempts(query), WINNERS]
+    return sql.SQL("(with {} select * from winners)").format(sql.SQL(",\n").join(ctes))
+
+
+def _breakdown_at(query: FunnelQuery, position: sql.Composable) -> sql.Composable:
+    """The breakdown value of the session's event at `position` (see the sessions model)."""
+    if query.breakdown is None:
+        return sql.SQL("cast(null as text)")
+    if query.breakdown == "event_type":
+        return sql.SQL("(cast(%(event_types)s as text[]))[sessions.event_codes[{}]]").format(
+            position
+        )
+    return sql.SQL(
+        "coalesce(sessions.event_breakdowns[{position}][{index}], sessions.{column})"
+    ).format(
+        position=position,
+        index=sql.Literal(SESSION_BREAKDOWNS.index(query.breakdown) + 1),
+        column=_ident(query.breakdown),
+    )
+
+
+# The breakdowns the sessions model keeps per session, in the order of its event_breakdowns rows.
+SESSION_BREAKDOWNS = ("traffic_source", "browser", "city", "state", "country")
+
+
+def _session_entity_ctes(query: FunnelQuery, relation: tuple[str, str]) -> EntityPlan:
+    """Session funnels from one row per session.
+
+    A session whose span fits the window and whose events all lie in the date range has an
+    outcome (level, winning attempt, positions of its steps) that depends on its sequence of
+    event codes alone, so each distinct sequence (`pattern_key`) goes through the engine once,
+    with every event at one instant, and the answer joins back to its sessions, which supply
+    the real times and breakdown values. The few sessions the window or range can cut (and
+    those with no pattern key) go through the same engine event by event."""
+    params: dict[str, object] = {
+        "window": query.window,
+        "event_types": list(EVENT_TYPES),
+        "lower": query.start,
+        "upper": query.end,
+    }
+    matches = [
+        _code_condition(step, f"s{index}", params) for index, step in enumerate(query.steps, 1)
+    ]
+    exclusions = [
+        _code_condition(step, f"x{index}", params) for index, step in enumerate(query.exclude)
+    ]
+    excluded = sql.SQL(" or ").join(exclusions) if exclusions else sql.SQL("false")
+    flags = sql.SQL(", ").join(
+        [
+            *(
+                sql.SQL("{} as {}").format(match, _ident(f"m{index}"))
+                for index, match in enumerate(matches, 1)
+            ),
+            sql.SQL("{} as is_excluded").format(excluded),
+        ]
+    )
+    any_match = sql.SQL(" or ").join([*matches, excluded])
+    # Whole sessions the window and range cannot cut; the others, when they overlap the range.
+    whole = [sql.SQL("sessions.span_seconds <= date_part('epoch', %(window)s)")]
+    cut = [sql.SQL("sessions.span_seconds > date_part('epoch', %(window)s)")]
+    overlaps: list[sql.Composable] = []
+    if query.start is not None:
+        whole.append(sql.SQL("sessions.first_at >= %(lower)s"))
+        cut.append(sql.SQL("sessions.first_at < %(lower)s"))
+        overlaps.append(sql.SQL("sessions.last_at >= %(lower)s"))
+    if query.end is not None:
+        whole.append(sql.SQL("sessions.last_at < %(upper)s"))
+        cut.append(sql.SQL("sessions.last_at >= %(upper)s"))
+        overlaps.append(sql.SQL("sessions.first_at < %(upper)s"))
+    sessions_table = relation_identifier(companion(relation, "_sessions"))
+    patterns_table = relation_identifier(companion(relation, "_patterns"))
+    pattern_events = sql.SQL(
+        "select patterns.pattern_id as entity_id, cast(coded.position as integer) as position, "
+        "cast('2000-01-01' as timestamptz) as created_at, cast(null as text) as breakdown_value, "
+        "{flags} from {patterns} as patterns "
+        "cross join lateral unnest(patterns.event_codes) with ordinality as coded (event_code, position) "
+        "where {any_match}"
+    ).format(flags=flags, patterns=patterns_table, any_match=any_match)
+    in_range = [sql.SQL("true")]
+    if query.start is not None:
+        in_range.append(sql.SQL("coded.created_at >= %(lower)s"))
+    if query.end is not None:
+        in_range.append(sql.SQL("coded.created_at < %(upper)s"))
+    cut_events = sql.SQL(
+        "select sessions.session_id as entity_id, cast(coded.position as integer) as position, "
+        "coded.created_at, cast(null as text) as breakdown_value, {flags} "
+        "from {sessions} as sessions cross join lateral "
+        "unnest(sessions.event_codes, sessions.event_times) with ordinality "
+        "as coded (event_code, created_at, position) "
+        "where ({cut}) and {overlaps} and ({any_match}) and {in_range}"
+    ).format(
+        flags=flags,
+        sessions=sessions_table,
+        cut=sql.SQL(" or ").join(cut),
+        overlaps=sql.SQL(" and ").join([sql.SQL("true"), *overlaps]),
+        any_match=any_match,
+        in_range=sql.SQL(" and ").join(in_range),
+    )
+    steps = len(query.steps)
+    start_column = "position" if query.attribution == "first" else "last_reached_position"
+    # One array per answer, indexed by pattern_id (level 0 where the sequence is not in the
+    # funnel). Each is read by an uncorrelated subquery, which PostgreSQL evaluates once before
+    # the parallel workers start and hands to them: the scan of the sessions stays parallel,
+    # where a join to the engine's window functions would keep it in one process.
+    answer_columns = [
+        ("level", sql.SQL("winners.level")),
+        ("start", sql.SQL("winners.{}").format(_ident(start_column))),
+        ("start_code", sql.SQL("patterns.event_codes[winners.{}]").format(_ident(start_column))),
+    ] + [(f"p{m}", sql.SQL("winners.{}").format(_ident(f"p{m}"))) for m in range(1, steps + 1)]
+    answers = sql.SQL(
+        "pattern_answers as materialized (select {arrays} from {patterns} as patterns "
+        "left join {winners} as winners on winners.entity_id = patterns.pattern_id)"
+    ).format(
+        arrays=sql.SQL(", ").join(
+            # 0, not NULL, where there is no answer: subscripts into an array without NULLs
+            # are direct, and subscript 0 still reads NULL from a session's arrays.
+            sql.SQL("array_agg(coalesce({}, 0) order by patterns.pattern_id) as {}").format(
+                column, _ident(f"{name}s")
+            )
+            for name, column in answer_columns
+        ),
+        patterns=patterns_table,
+        winners=_winners_of(query, pattern_events),
+    )
+
+    def answer(name: str, pattern_id: str = "patterns.pattern_id") -> sql.Composed:
+        return sql.SQL("(select {} from pattern_answers)[{}]").format(
+            _ident(f"{name}s"), sql.SQL(pattern_id)
+        )
+
+    # A session finds its sequence's number through the small pattern table (a hash join
+    # inside each parallel worker).
+    with_pattern = sql.SQL(
+        "{sessions} as sessions join {patterns} as patterns "
+        "on patterns.pattern_key = sessions.pattern_key"
+    ).format(sessions=sessions_table, patterns=patterns_table)
+
+    def whole_entities(name: str, condition: sql.Composable) -> sql.Composed:
+        return sql.SQL(
+            "{name} as (select sessions.session_id as entity_id, {level} as level, {times}, "
+            "{breakdown} as breakdown_value from {with_pattern} "
+            "where {whole} and {level} > 0 and {condition})"
+        ).format(
+            name=_ident(name),
+            level=answer("level"),
+            times=sql.SQL(", ").join(
+                sql.SQL("sessions.event_times[{}] as {}").format(answer(f"p{m}"), _ident(f"t{m}"))
+                for m in range(1, steps + 1)
+            ),
+            breakdown=_breakdown_at(query, answer("start")),
+            with_pattern=with_pattern,
+            whole=sql.SQL(" and ").join(whole),
+            condition=condition,
+        )
+
+    cut_entities = sql.SQL(
+        "cut_entities as (select sessions.session_id as entity_id, winners.level, {times}, "
+        "{breakdown} as breakdown_value "
+        "from {winners} as winners join {sessions} as sessions "
+        "on sessions.session_id = winners.entity_id)"
+    ).format(
+        times=sql.SQL(", ").join(
+            sql.SQL("winners.{}").format(_ident(f"t{m}")) for m in range(1, steps + 1)
+        ),
+        breakdown=_breakdown_at(query, sql.SQL("winners.{}").format(_ident(start_column))),
+        sessions=sessions_table,
+        winners=_winners_of(query, cut_events),
+    )
+    # The summary's share of the whole sessions, grouped before anything else is computed: by
+    # pattern and the breakdown's shared value, which PostgreSQL estimates well (so it plans a
+    # parallel hash aggregate), with the breakdown value and level read per group afterwards.
+    # Sessions whose events disagree on the breakdown (none in TheLook's data) are summed as
+    # entities instead.
+    if query.breakdown in SESSION_BREAKDOWNS:
+        shared = sql.SQL("sessions.event_breakdowns is null")
+        mixed = [whole_entities("mixed_entities", sql.SQL("sessions.event_breakdowns is not null"))]
+        group_columns = [query.breakdown]
+        breakdown_after = sql.SQL("sessions.{}").format(_ident(query.breakdown))
+    else:
+        shared, mixed, group_columns = sql.SQL("true"), [], []
+        breakdown_after = (
+            sql.SQL("(cast(%(event_types)s as text[]))[{}]").format(
+                answer("start_code", "sessions.pattern_id")
+            )
+            if query.breakdown == "event_type"
+            else sql.SQL("cast(null as text)")
+        )
+    grouped_whole = sql.SQL(
+        "select {breakdown} as breakdown_value, {level} as level, sessions.n, {seconds} "
+        "from (select patterns.pattern_id, {columns}count(*) as n, {durations} "
+        "from {with_pattern} where {whole} and {inner_level} > 0 and {shared} "
+        "group by patterns.pattern_id{grouping}) as sessions"
+    ).format(
+        breakdown=breakdown_after,
+        level=answer("level", "sessions.pattern_id"),
+        inner_level=answer("level"),
+        seconds=sql.SQL(", ").join(
+            sql.SQL("sessions.{}").format(_ident(f"seconds_{m}")) for m in range(2, steps + 1)
+        ),
+        columns=sql.SQL("").join(
+            sql.SQL("sessions.{}, ").format(_ident(column)) for column in group_columns
+        ),
+        durations=sql.SQL(", ").join(
+            sql.SQL(
+                "array_agg(date_part('epoch', sessions.event_times[{later}] "
+                "- sessions.event_times[{earlier}])) filter (where {level} >= {m}) as {name}"
+            ).format(
+                later=answer(f"p{m}"),
+                earlier=answer(f"p{m - 1}"),
+                level=answer("level"),
+                m=sql.Literal(m),
+                name=_ident(f"seconds_{m}"),
+            )
+            for m in range(2, steps + 1)
+        ),
+        with_pattern=with_pattern,
+        whole=sql.SQL(" and ").join(whole),
+        shared=shared,
+        grouping=sql.SQL("").join(
+            sql.SQL(", sessions.{}").format(_ident(column)) for column in group_columns
+        ),
+    )
+    return EntityPlan(
+        [answers, whole_entities("whole_entities", sql.SQL("true")), cut_entities, *mixed],
+        ["whole_entities", "cut_entities"],
+        params,
+        summary_sources=["cut_entities"] + (["mixed_entities"] if mixed else []),
+        summary_parts=[grouped_whole],
+    )
 
 
 def funnel_summary_sql(
     query: FunnelQuery, relation: tuple[str, str] = DEFAULT_RELATION
 ) -> tuple[sql.Composed, dict[str, object]]:
-    """Per breakdown value: entities at each step, then median and p90 seconds per step pair."""
-    ctes, params = funnel_entities_sql(query, relation)
+    """Per breakdown value: entities at each step, then median and p90 seconds per step pair.
+
+    Why arrays: percentile_cont is an ordered-set aggregate, which PostgreSQL never splits
+    across parallel workers, so over the entities directly it keeps the whole funnel in one
+    process. Collecting each step pair's durations with array_agg (which workers build in
+    parts and the leader joins) keeps the scan parallel; the leader then sorts each pair's
+    durations once for both quantiles, with the same percentile_cont."""
+    plan = entity_ctes(query, relation)
     steps = len(query.steps)
-    counts = [
-        sql.SQL("count(*) filter (where level >= {})").format(sql.Literal(m))
-        for m in range(1, steps + 1)
-    ]
-    # One sort per step pair gives both quantiles (an array of fractions); NULL when no entity
-    # reached the later step.
-    durations = [
+    sources = plan.sources if plan.summary_sources is None else plan.summary_sources
+    durations = sql.SQL(", ").join(
         sql.SQL(
-            "percentile_cont(array[0.5, 0.9]) within group (order by extract(epoch from {} - {}))"
-        ).format(_ident(f"t{m}"), _ident(f"t{m - 1}"))
+            "array_agg(date_part('epoch', {later} - {earlier})) filter (where level >= {m}) "
+            "as {name}"
+        ).format(
+            later=_ident(f"t{m}"),
+            earlier=_ident(f"t{m - 1}"),
+            m=sql.Literal(m),
+            name=_ident(f"seconds_{m}"),
+        )
         for m in range(2, steps + 1)
-    ]
+    )
+    parts = [
+        sql.SQL(
+            "select breakdown_value, level, count(*) as n, {durations} from {source} "
+            "group by breakdown_value, level"
+        ).format(durations=durations, source=_ident(source))
+        for source in sources
+    ] + list(plan.summary_parts)
+    totals = sql.SQL(", ").join(
+        sql.SQL("coalesce(sum(n) filter (where level >= {m}), 0) as {name}").format(
+            m=sql.Literal(m), name=_ident(f"entities_{m}")
+        )
+        for m in range(1, steps + 1)
+    )
+    quantiles = sql.SQL(", ").join(
+        sql.SQL(
+            "(select percentile_cont(array[0.5, 0.9]) within group (order by seconds) "
+            "from summary_parts as parts cross join lateral unnest(parts.{name}) as seconds "
+            "where parts.breakdown_value is not distinct from totals.breakdown_value)"
+        ).format(name=_ident(f"seconds_{m}"))
+        for m in range(2, steps + 1)
+    )
     statement = sql.SQL(
-        "{ctes}\nselect breakdown_value, {columns} from entities group by breakdown_value "
-        "order by count(*) desc, breakdown_value nulls last"
-    ).format(ctes=ctes, columns=sql.SQL(", ").join(counts + durations))
-    return statement, params
+        "{ctes},\nsummary_parts as materialized ({parts}),\n"
+        "totals as (select breakdown_value, {totals} from summary_parts group by breakdown_value)\n"
+        "select totals.*, {quantiles} from totals "
+        "order by entities_1 desc, breakdown_value nulls last"
+    ).format(
+        ctes=sql.SQL("with {}").format(sql.SQL(",\n").join(plan.ctes)),
+        parts=sql.SQL(" union all ").join(parts),
+        totals=totals,
+        quantiles=quantiles,
+    )
+    return statement, plan.params
 
 
 def _optional_float(value: object) -> float | None:

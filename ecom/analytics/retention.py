@@ -149,7 +149,7 @@ def retention_sql(
     )
     statement = sql.SQL(
         """with starts as (
-    select user_id, user_position, {breakdown} as breakdown_value,
+    select user_id, created_at, sequence_number, event_id, {breakdown} as breakdown_value,
         cast(date_trunc(%(period)s, created_at at time zone 'UTC') as date) as cohort
     from {relation}
     where user_id is not null and {start_match}
@@ -157,7 +157,7 @@ def retention_sql(
 members as (
     select distinct on ({member_key}) user_id, cohort, breakdown_value
     from starts
-    order by {member_key}, user_position
+    order by {member_key}, created_at, sequence_number, event_id
 ),
 cohort_members as (
     select * from members

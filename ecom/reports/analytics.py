@@ -19,7 +19,13 @@ from psycopg2 import sql
 from psycopg2.extensions import AsIs
 
 from ecom.analytics.events import DEFAULT_RELATION, parse_steps
-from ecom.analytics.funnels import ORDERS, FunnelQuery, funnel_entities_sql
+from ecom.analytics.funnels import (
+    ORDERS,
+    FunnelQuery,
+    companion,
+    funnel_entities_sql,
+    uses_session_arrays,
+)
 from ecom.db import fetch_all, table_exists
 from ecom.reports import charts
 from ecom.reports.dashboards import Card, Chart, Layout
@@ -116,9 +122,18 @@ def funnel_extras(
 ) -> tuple[str, list[str]]:
     """The time-to-convert histogram and the drop-off list as HTML for the funnel dashboard,
     and what could not be drawn yet. `chart` is the page's own (it registers the figure)."""
-    if not table_exists(database_url, *DEFAULT_RELATION):
-        note = f"{'.'.join(DEFAULT_RELATION)} is missing: run `ecom transform`"
-        return f'<div class="panel missing"><h3>Time to convert</h3><p>{note}.</p></div>', [note]
+    needed = [DEFAULT_RELATION]
+    if uses_session_arrays(query):
+        needed += [
+            companion(DEFAULT_RELATION, "_sessions"),
+            companion(DEFAULT_RELATION, "_patterns"),
+        ]
+    for relation in needed:
+        if not table_exists(database_url, *relation):
+            note = f"{'.'.join(relation)} is missing: run `ecom transform`"
+            return f'<div class="panel missing"><h3>Time to convert</h3><p>{note}.</p></div>', [
+                note
+            ]
     profile = conversion_profile(database_url, query)
     if not profile.counts[0]:
         return "", ["time to convert: no entity reached the first step"]

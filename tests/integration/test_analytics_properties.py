@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ecom.analytics.events import Step
-from ecom.analytics.funnels import ORDERS, FunnelQuery, funnel_on
+from ecom.analytics.funnels import ORDERS, FunnelQuery, funnel_on, uses_session_arrays
 from ecom.analytics.retention import COHORTS, MODES, PERIODS, RetentionQuery, retention_on
 from tests import analytics_reference as reference
 
@@ -176,3 +176,46 @@ def test_retention_equals_reference_for_every_option(
         result = retention_on(cursor, query, as_of=as_of, relation=RELATION)
         got = {(r.cohort, r.breakdown): (r.size, r.counts, r.in_progress) for r in result.rows}
         assert got == reference.retention(query, events, as_of), query
+
+
+plain_steps = st.lists(st.sampled_from(FUNNEL_TYPES), min_size=2, max_size=5).map(
+    lambda types: tuple(Step(event_type) for event_type in types)
+)
+
+
+@SETTINGS
+@given(
+    events=event_streams(dt.timedelta(minutes=1)),
+    steps=plain_steps,
+    window_minutes=st.sampled_from((1, 2, 4, 60)),
+    exclusion=st.sampled_from(("cancel", "home")),
+    bounds=st.sampled_from(((None, None), (2, None), (None, 9), (1, 10))),
+    breakdown=st.sampled_from(("traffic_source", "browser", "country", "event_type")),
+)
+def test_session_funnel_from_session_arrays_equals_reference(
+    cursor, events, steps, window_minutes, exclusion, bounds, breakdown
+) -> None:
+    """Session funnels of plain event types read the sessions table (each distinct sequence
+    evaluated once, sessions the window or range can cut event by event): the same answers."""
+    reference.write_events(cursor, RELATION, events)
+    lower, upper = (None if b is None else BASE + dt.timedelta(minutes=b) for b in bounds)
+    excludes = [()] + (
+        [(Step(exclusion),)] if all(s.event_type != exclusion for s in steps) else []
+    )
+    for order, attribution, exclude in itertools.product(ORDERS, ("first", "last"), excludes):
+        if order == "any" and len(set(steps)) < len(steps):
+            continue
+        query = FunnelQuery(
+            steps=steps,
+            window=dt.timedelta(minutes=window_minutes),
+            order=order,
+            exclude=exclude,
+            breakdown=breakdown,
+            attribution=attribution,
+            start=lower,
+            end=upper,
+        )
+        assert uses_session_arrays(query)
+        got = _as_reference(funnel_on(cursor, query, RELATION))
+        expected = reference.funnel(query, events)
+        assert _close(got, expected), (query, got, expected)

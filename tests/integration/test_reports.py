@@ -33,7 +33,7 @@ pytestmark = pytest.mark.integration
 D = dt.date
 REPORT_MARTS = (
     "+mart_funnel +mart_retention +mart_rfm +stg_thelook__experiment_assignments"
-    " +mart_experiment_results +int_events_sequenced"
+    " +mart_experiment_results +int_events_sequenced +int_events_sequenced_patterns"
 )
 SCORE_CARDS = {"risk_distribution", "risk_by_traffic_source", "retention_targets"}
 ADMIN = AdminAccount("analyst@example.com", "not-a-real-secret-1")

@@ -1,14 +1,15 @@
 {#
-    Every event with its place in its session and in its user's history: the table the ad-hoc
-    funnels and retention of ecom.analytics read (`ecom funnel`, `ecom retention`).
+    Every event with its user's country: the table the ad-hoc retention and the funnels that
+    need each event's uri or a user's whole history read (ecom.analytics). Session funnels of
+    plain event types read int_events_sequenced_sessions instead.
 
-    Positions number an entity's events by created_at, then sequence_number, then event_id, so
-    events at the same instant still have one order, and "the next event" (strict funnels) is
-    position + 1 whatever events a question filters out. Computing them here, once per build,
-    spares every question two window sorts of the whole table. No index: a question reads every
-    matching event, and on the 100k-user world PostgreSQL planned a sequential scan and one sort
-    even when indexes on (session_id, session_position) and (user_id, user_position) existed.
+    A view: it costs nothing to build, and the questions that read it filter the events first
+    and number the entity's events themselves (`ecom.analytics.events.EVENT_ORDER`). It used to
+    be a table with both positions precomputed, which cost two sorts of every event at each
+    build (about 29 s of `dbt build` at 100k users) for the rarer questions.
 #}
+
+{{ config(materialized='view') }}
 
 with
 
@@ -20,7 +21,7 @@ users as (
     select * from {{ ref('stg_thelook__users') }}
 ),
 
-with_country as (
+final as (
     select
         events.event_id,
         events.session_id,
@@ -36,37 +37,6 @@ with_country as (
         users.country
     from events
     left join users on users.user_id = events.user_id
-),
-
-sequenced as (
-    select
-        with_country.*,
-        row_number() over (
-            partition by session_id order by created_at, sequence_number, event_id
-        ) as session_position,
-        case when user_id is not null then row_number() over (
-            partition by user_id order by created_at, sequence_number, event_id
-        ) end as user_position
-    from with_country
-),
-
-final as (
-    select
-        event_id,
-        session_id,
-        user_id,
-        sequence_number,
-        created_at,
-        event_type,
-        uri,
-        traffic_source,
-        browser,
-        city,
-        state,
-        country,
-        cast(session_position as {{ dbt.type_int() }}) as session_position,
-        cast(user_position as {{ dbt.type_int() }}) as user_position
-    from sequenced
 )
 
 select * from final
