@@ -1,9 +1,9 @@
 """The churn marts' structural rules fire in dbt, where they live (the quality gate dropped its
 copies of them: a rule lives in dbt or in Great Expectations, never both).
 
-Rows that break each rule are planted in the tiny warehouse's marts, `dbt test` runs on the
-three marts, and every rule must fail by name; the planted rows are removed afterwards, so the
-other modules reading the same build see it unchanged.
+Rows that break each rule are planted in copies of the tiny warehouse's marts, `dbt test` runs
+on the three marts, and every rule must fail by name; the built marts are put back afterwards,
+so the other modules reading the same build see it unchanged.
 """
 
 from __future__ import annotations
@@ -17,7 +17,21 @@ pytestmark = pytest.mark.integration
 
 MARTS = "mart_churn_features mart_churn_labels mart_churn_scoring"
 
+# The marts carry unique indexes (PostgreSQL refuses a duplicate key outright), so each is set
+# aside and replaced by a plain copy for the length of the test, then put back as built.
+SET_ASIDE = "".join(
+    f"alter table analytics.{mart} rename to {mart}__built;"
+    f"create table analytics.{mart} as select * from analytics.{mart}__built;"
+    for mart in MARTS.split()
+)
+PUT_BACK = "".join(
+    f"drop table if exists analytics.{mart};alter table analytics.{mart}__built rename to {mart};"
+    for mart in MARTS.split()
+)
+
 PLANT = """
+insert into analytics.mart_churn_features
+select * from analytics.mart_churn_features limit 1;
 create temp table planted_feature on commit drop as
     select * from analytics.mart_churn_features limit 1;
 update planted_feature set age = 130, tenure_days = -1, frequency_orders = null,
@@ -34,12 +48,6 @@ create temp table planted_score on commit drop as
 update planted_score set age = 131, cutoff_date = cutoff_date + 7,
     feature_timestamp = feature_timestamp + interval '7 days';
 insert into analytics.mart_churn_scoring select * from planted_score;
-"""
-
-REMOVE = """
-delete from analytics.mart_churn_features where age = 130;
-delete from analytics.mart_churn_labels where user_id = -7;
-delete from analytics.mart_churn_scoring where age = 131;
 """
 
 # (fragment of the failing dbt test's name, the rule) for every rule the gate no longer checks.
@@ -61,8 +69,10 @@ RULES = (
 def test_every_structural_churn_mart_rule_fails_in_dbt(tiny_warehouse) -> None:
     settings, endpoints, _ = tiny_warehouse
     with transaction(endpoints.database_url) as cursor:
-        cursor.execute(PLANT)
+        cursor.execute(SET_ASIDE)
     try:
+        with transaction(endpoints.database_url) as cursor:
+            cursor.execute(PLANT)
         with pytest.raises(DbtRunError) as failure:
             run_dbt(
                 ["test", "--select", MARTS, "--exclude-resource-type", "unit_test"],
@@ -71,7 +81,7 @@ def test_every_structural_churn_mart_rule_fails_in_dbt(tiny_warehouse) -> None:
             )
     finally:
         with transaction(endpoints.database_url) as cursor:
-            cursor.execute(REMOVE)
+            cursor.execute(PUT_BACK)
     failed = [node.name for node in failure.value.summary.failed_nodes]
     missed = [rule for fragment, rule in RULES if not any(fragment in name for name in failed)]
     assert not missed, f"rules that did not fire: {missed}; failed tests: {failed}"
