@@ -14,11 +14,14 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+
+if TYPE_CHECKING:
+    from ecom.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -190,3 +193,12 @@ def publish_version(
         client.delete_model_version(name, version)
         raise
     return version
+
+
+def champion_test_lift(settings: Settings, version: str) -> tuple[float | None, float | None]:
+    """(top-decile lift, base rate) on the champion's test split, as its MLflow run logged them.
+
+    Here rather than in `ecom.churn.scoring`, so `ecom report` reads them without importing
+    the model libraries scoring needs (xgboost, imbalanced-learn, scikit-learn)."""
+    metrics = ModelRegistry.at(settings.tracking_uri).run(version).data.metrics
+    return metrics.get("test_lift_top_decile"), metrics.get("test_base_rate")

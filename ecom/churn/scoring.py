@@ -38,7 +38,12 @@ from ecom.churn.predict import (
     population_band,
     population_percentile,
 )
-from ecom.churn.registry import MODEL_NAME, ModelRegistry, configure_tracking
+from ecom.churn.registry import (  # champion_test_lift: read here and by the report
+    MODEL_NAME,
+    ModelRegistry,
+    champion_test_lift,
+    configure_tracking,
+)
 from ecom.config import Settings
 from ecom.db import fetch_all, read_query_frame, table_exists, transaction
 from ecom.relations import SCORING_MART
@@ -272,12 +277,6 @@ def read_score_population(database_url: str, scoring_date: date, model_version: 
         (scoring_date, str(model_version)),
     )
     return np.array([row[0] for row in rows], dtype=float)
-
-
-def champion_test_lift(settings: Settings, version: str) -> tuple[float | None, float | None]:
-    """(top-decile lift, base rate) on the champion's test split, as its MLflow run logged them."""
-    metrics = ModelRegistry.at(settings.tracking_uri).run(version).data.metrics
-    return metrics.get("test_lift_top_decile"), metrics.get("test_base_rate")
 
 
 def champion_predictor(settings: Settings, version: str | None = None) -> ChurnPredictor:

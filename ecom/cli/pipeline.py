@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -31,11 +33,14 @@ def pipeline(
     # Its telemetry heartbeat has nowhere to go offline and races the run for the SQLite
     # database ("database is locked" tracebacks in the middle of the demo's output).
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    server = _start_temporary_prefect_server()
     from ecom.quality.report import QualityGateFailed
     from ecom.stages import StageInputMissing, render_pipeline_summary
     from flows.pipeline import churn_pipeline
 
     settings, _ = runtime()
+    if server is not None:
+        server.join()
     try:
         summary = churn_pipeline(data_dir=str(settings.data_folder(data)), users=users, seed=seed)
     except StageInputMissing as stopped:
@@ -48,3 +53,27 @@ def pipeline(
     if "train" in summary.details:
         console.print(training_table(summary.details["train"]))
     render_pipeline_summary(summary, console)
+
+
+def _start_temporary_prefect_server() -> threading.Thread | None:
+    """Start Prefect's temporary server now, in a thread, when the run will need one (no
+    PREFECT_API_URL): it takes 25-35 s to answer, and it can boot while the stages import and
+    the embedded databases start instead of after them. The flow's client finds it running.
+
+    The thread only launches the server process and polls it (the import happens here, in the
+    caller's thread); an error there is raised again by the flow's own start."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
+
+    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
+        return None
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()
+
+    def start() -> None:
+        with contextlib.suppress(Exception):
+            server.start()
+
+    thread = threading.Thread(target=start, name="prefect-temporary-server", daemon=True)
+    thread.start()
+    return thread

@@ -299,6 +299,40 @@ def _offending_rows(result: Mapping[str, Any]) -> int | None:
     return observed if isinstance(observed, int) else None
 
 
+def needs_examples(outcome: Mapping[str, Any]) -> bool:
+    """A blocking failure of a column expectation: its message quotes offending values, which
+    the gate's first pass (counts only) does not fetch."""
+    config = outcome.get("expectation_config") or {}
+    return (
+        not outcome.get("success")
+        and config.get("severity", "critical") != "warning"
+        and "unexpected_count" in (outcome.get("result") or {})
+    )
+
+
+def _expectation_key(outcome: Mapping[str, Any]) -> tuple[str, str]:
+    config = outcome.get("expectation_config") or {}
+    kwargs = {
+        key: value for key, value in (config.get("kwargs") or {}).items() if key != "batch_id"
+    }
+    return str(config.get("type")), repr(sorted(kwargs.items()))
+
+
+def merge_examples(validation: Mapping[str, Any], examples: Mapping[str, Any]) -> dict[str, Any]:
+    """`validation` with each result that `examples` (a second validation of some of its
+    expectations, in SUMMARY format) also holds replaced by that fuller result; the verdict
+    (`success`) and the expectation's own configuration stay the first validation's."""
+    fuller = {
+        _expectation_key(outcome): outcome.get("result") or {}
+        for outcome in examples.get("results", [])
+    }
+    results = []
+    for outcome in validation.get("results", []):
+        key = _expectation_key(outcome)
+        results.append({**outcome, "result": fuller[key]} if key in fuller else dict(outcome))
+    return {**validation, "results": results}
+
+
 def outcome_from_validation(table: str, validation: Mapping[str, Any]) -> SuiteOutcome:
     statistics = validation.get("statistics") or {}
     evaluated = int(statistics.get("evaluated_expectations", 0))

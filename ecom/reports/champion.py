@@ -36,8 +36,13 @@ class ChampionShap:
 
 def champion_shap(settings: Settings) -> ChampionShap:
     """The champion's SHAP artifacts, or a `missing` reason (no champion, artifacts absent)."""
-    from ecom.churn.registry import CHAMPION_ALIAS, MODEL_NAME, MissingRunArtifact, ModelRegistry
-    from ecom.churn.scoring import champion_test_lift
+    from ecom.churn.registry import (
+        CHAMPION_ALIAS,
+        MODEL_NAME,
+        MissingRunArtifact,
+        ModelRegistry,
+        champion_test_lift,
+    )
 
     # A progress bar per small artifact is noise in a command that prints a report path.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")

@@ -14,6 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 import plotly.graph_objects as go
+from matplotlib.figure import Figure
 
 from ecom.reports.dashboards import Card
 
@@ -161,78 +162,102 @@ def write_png(frame: pd.DataFrame, card: Card, path: Path) -> Path:
     chart = card.chart
     figure, axes = plt.subplots(figsize=(8, 4.5), dpi=110)
     if chart.kind == "funnel":
-        values = frame[chart.y_columns[0]].astype(float).to_numpy()
-        labels = frame[chart.x].astype(str).tolist()
-        axes.barh(labels[::-1], values[::-1], color=PALETTE[0])
-        for position, value in enumerate(values[::-1]):
-            share = value / values[0] if values[0] else 0
-            axes.text(value, position, f" {value:,.0f} ({share:.0%})", va="center")
-        axes.set_xlabel(column_label(chart.y_columns[0]))
+        _draw_funnel(axes, frame, card)
     elif chart.kind in ("bar", "line"):
         series = _series(frame, card)
-        if chart.kind == "bar":
-            categories = list(dict.fromkeys(frame[chart.x].astype(str)))
-            width = 0.8 / max(len(series), 1)
-            for index, (label, rows, column) in enumerate(series):
-                positions = [
-                    categories.index(value) + index * width for value in rows[chart.x].astype(str)
-                ]
-                error = None
-                if chart.interval:
-                    low, high = (rows[c].astype(float).to_numpy() for c in chart.interval)
-                    middle = rows[column].astype(float).to_numpy()
-                    error = [middle - low, high - middle]
-                axes.bar(
-                    positions,
-                    rows[column],
-                    width=width,
-                    label=label,
-                    color=PALETTE[index % len(PALETTE)],
-                    yerr=error,
-                    capsize=4 if error is not None else 0,
-                )
-            axes.set_xticks(
-                [i + 0.4 - width / 2 for i in range(len(categories))],
-                categories,
-                rotation=30,
-                ha="right",
-            )
-        else:
-            for index, (label, rows, column) in enumerate(series):
-                axes.plot(
-                    rows[chart.x],
-                    rows[column],
-                    marker="o",
-                    markersize=3,
-                    label=label,
-                    color=PALETTE[index % len(PALETTE)],
-                )
+        (_draw_bars if chart.kind == "bar" else _draw_lines)(axes, frame, card, series)
         axes.set_xlabel(column_label(chart.x))
         axes.set_ylabel(axis_title(chart.y_columns))
         if len(series) > 1:
             axes.legend(fontsize=8)
     elif chart.kind == "heatmap":
-        matrix = heatmap_matrix(frame, card)
-        image = axes.imshow(matrix.to_numpy(dtype=float), aspect="auto", cmap="Blues", vmin=0)
-        axes.set_xticks(range(len(matrix.columns)), [str(c) for c in matrix.columns])
-        axes.set_yticks(range(len(matrix.index)), [str(i) for i in matrix.index], fontsize=7)
-        axes.set_xlabel(column_label(chart.x))
-        axes.set_ylabel(column_label(chart.y))
-        figure.colorbar(image, ax=axes, label=column_label(chart.z))
+        _draw_heatmap(figure, axes, frame, card)
     else:
-        shown = frame.head(15)
-        cells = {column: _formatted(shown[column]) for column in shown.columns}
-        axes.axis("off")
-        table = axes.table(
-            cellText=[
-                [cells[column][row] for column in shown.columns] for row in range(len(shown))
-            ],
-            colLabels=[column_label(column) for column in shown.columns],
-            loc="center",
-        )
-        table.auto_set_font_size(False)
-        table.set_fontsize(7)
+        _draw_table(axes, frame)
     axes.set_title(card.name)
+    return _save(figure, path)
+
+
+def _draw_funnel(axes: plt.Axes, frame: pd.DataFrame, card: Card) -> None:
+    """Horizontal bars, first step on top, each labelled with its count and share of the first."""
+    column = card.chart.y_columns[0]
+    values = frame[column].astype(float).to_numpy()
+    labels = frame[card.chart.x].astype(str).tolist()
+    axes.barh(labels[::-1], values[::-1], color=PALETTE[0])
+    for position, value in enumerate(values[::-1]):
+        share = value / values[0] if values[0] else 0
+        axes.text(value, position, f" {value:,.0f} ({share:.0%})", va="center")
+    axes.set_xlabel(column_label(column))
+
+
+def _draw_bars(
+    axes: plt.Axes, frame: pd.DataFrame, card: Card, series: list[tuple[str, pd.DataFrame, str]]
+) -> None:
+    """Grouped bars, one group per x category, with the card's interval as error bars."""
+    chart = card.chart
+    categories = list(dict.fromkeys(frame[chart.x].astype(str)))
+    width = 0.8 / max(len(series), 1)
+    for index, (label, rows, column) in enumerate(series):
+        positions = [categories.index(value) + index * width for value in rows[chart.x].astype(str)]
+        error = None
+        if chart.interval:
+            low, high = (rows[c].astype(float).to_numpy() for c in chart.interval)
+            middle = rows[column].astype(float).to_numpy()
+            error = [middle - low, high - middle]
+        axes.bar(
+            positions,
+            rows[column],
+            width=width,
+            label=label,
+            color=PALETTE[index % len(PALETTE)],
+            yerr=error,
+            capsize=4 if error is not None else 0,
+        )
+    axes.set_xticks(
+        [i + 0.4 - width / 2 for i in range(len(categories))], categories, rotation=30, ha="right"
+    )
+
+
+def _draw_lines(
+    axes: plt.Axes, frame: pd.DataFrame, card: Card, series: list[tuple[str, pd.DataFrame, str]]
+) -> None:
+    for index, (label, rows, column) in enumerate(series):
+        axes.plot(
+            rows[card.chart.x],
+            rows[column],
+            marker="o",
+            markersize=3,
+            label=label,
+            color=PALETTE[index % len(PALETTE)],
+        )
+
+
+def _draw_heatmap(figure: Figure, axes: plt.Axes, frame: pd.DataFrame, card: Card) -> None:
+    chart = card.chart
+    matrix = heatmap_matrix(frame, card)
+    image = axes.imshow(matrix.to_numpy(dtype=float), aspect="auto", cmap="Blues", vmin=0)
+    axes.set_xticks(range(len(matrix.columns)), [str(c) for c in matrix.columns])
+    axes.set_yticks(range(len(matrix.index)), [str(i) for i in matrix.index], fontsize=7)
+    axes.set_xlabel(column_label(chart.x))
+    axes.set_ylabel(column_label(chart.y))
+    figure.colorbar(image, ax=axes, label=column_label(chart.z))
+
+
+def _draw_table(axes: plt.Axes, frame: pd.DataFrame) -> None:
+    """The first 15 rows as a table: a PNG is a glance, the page holds the rest."""
+    shown = frame.head(15)
+    cells = {column: _formatted(shown[column]) for column in shown.columns}
+    axes.axis("off")
+    table = axes.table(
+        cellText=[[cells[column][row] for column in shown.columns] for row in range(len(shown))],
+        colLabels=[column_label(column) for column in shown.columns],
+        loc="center",
+    )
+    table.auto_set_font_size(False)
+    table.set_fontsize(7)
+
+
+def _save(figure: Figure, path: Path) -> Path:
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path)
@@ -255,8 +280,4 @@ def write_interval_png(frame: pd.DataFrame, title: str, path: Path) -> Path:
     axes.axvline(0, color="#888", linestyle="--")
     axes.set_yticks(list(positions), frame["metric"].tolist())
     axes.set_title(title)
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
-    plt.close(figure)
-    return path
+    return _save(figure, path)

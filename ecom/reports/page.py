@@ -98,9 +98,11 @@ class _Page:
             self.summary_images.append(png)
         return f'<div class="chart" data-chart="{key}">{_figure_div(figure, div_id)}</div>'
 
-    def card(self, database_url: str, card: Card) -> str:
+    def card(self, database_url: str, card: Card, frame: pd.DataFrame | None = None) -> str:
+        """The card drawn from `frame` when given (rows the page already holds), else from its
+        SQL; a panel saying what is missing when its table is not there yet."""
         try:
-            frame = run_card(database_url, card)
+            frame = run_card(database_url, card) if frame is None else frame
         except psycopg2.errors.UndefinedTable as error:
             hint = _missing_hint(error)
             self.missing.append(f"{card.name}: {hint}")
@@ -113,9 +115,16 @@ class _Page:
 
 
 def _dashboard_section(
-    page: _Page, database_url: str, dashboard: Dashboard, extra: str = ""
+    page: _Page,
+    database_url: str,
+    dashboard: Dashboard,
+    extra: str = "",
+    answered: dict[str, pd.DataFrame] | None = None,
 ) -> str:
-    cards = "".join(page.card(database_url, card) for card in dashboard.cards)
+    answered = answered or {}
+    cards = "".join(
+        page.card(database_url, card, answered.get(card.key)) for card in dashboard.cards
+    )
     return (
         f'<section id="{dashboard.slug}"><h2>{html.escape(dashboard.name)}</h2>'
         f'<p class="lede">{html.escape(dashboard.description)}</p>'
@@ -302,15 +311,19 @@ def write_report(
     database_url = endpoints.database_url
     sections = []
     for dashboard in load_dashboards():
-        extra = ""
+        extra, answered = "", {}
         if dashboard.slug == "experiments":
             # Read where the analysis writes it, wherever this page goes (`--out`).
             findings = experiment_findings(database_url, settings.reports_dir)
             extra = _experiment_panel(page, findings)
         if dashboard.slug == "funnel":
-            extra, missing = analytics.funnel_extras(database_url, page.chart, image_dir)
+            # The funnel over every event, counted once: the time-to-convert panel and the
+            # ad-hoc funnel card both read it.
+            extra, missing, answered = analytics.funnel_panel(
+                database_url, page.chart, image_dir, dashboard.cards
+            )
             page.missing.extend(missing)
-        sections.append(_dashboard_section(page, database_url, dashboard, extra))
+        sections.append(_dashboard_section(page, database_url, dashboard, extra, answered))
     sections.append(_shap_section(page, champion_shap(settings)))
     target = out_dir / "index.html"
     target.write_text(render_page(sections, datetime.now(UTC), _data_as_of(database_url)))

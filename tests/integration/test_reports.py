@@ -19,6 +19,7 @@ from plotly.offline import get_plotlyjs
 
 from ecom.config import Settings
 from ecom.db import fetch_all, read_query_frame
+from ecom.reports import analytics
 from ecom.reports.browser import check_page
 from ecom.reports.dashboards import load_dashboards, run_card
 from ecom.reports.metabase import AdminAccount, MetabaseClient, MetabaseError, provision
@@ -99,6 +100,28 @@ def test_funnel_cards_match_hand_count(report_warehouse) -> None:
         (D(2024, 1, 8), 2),
         (D(2024, 1, 15), 1),
     ]
+
+
+def test_the_ad_hoc_funnel_card_is_drawn_from_the_report_funnel_unchanged(report_warehouse) -> None:
+    """The page counts the funnel over every event once and draws the ad-hoc funnel card from
+    that count: the rows must be the card's own SQL's, value for value and type for type."""
+    _, endpoints = report_warehouse
+    card = _cards()["ad_hoc_funnel"]
+    profile = analytics.report_profile(endpoints.database_url)
+    answered = analytics.answered_cards(profile, [card])[card.key]
+    from_sql = run_card(endpoints.database_url, card)
+    assert answered.to_dict("list") == from_sql.to_dict("list")
+    assert from_sql["sessions"].tolist()[0] > 0
+    # Another window is another question: the card then runs its own SQL.
+    wider = card.model_copy(
+        update={
+            "parameters": [
+                p.model_copy(update={"default": "48"}) if p.name == "window_hours" else p
+                for p in card.parameters
+            ]
+        }
+    )
+    assert analytics.answered_cards(profile, [wider]) == {}
 
 
 def test_retention_and_experiment_cards_match_hand_count(report_warehouse) -> None:

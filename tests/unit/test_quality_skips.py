@@ -11,11 +11,11 @@ NOW = datetime(2025, 6, 1, tzinfo=UTC)
 
 
 def _suites() -> dict[str, object]:
-    return {suite.name: suite for suite in all_suites(NOW, 30, include_marts=True)}
+    return {suite.name: suite for suite in all_suites(NOW, include_marts=True)}
 
 
 def test_every_mart_names_the_raw_tables_it_is_built_from():
-    suites = {suite.table: suite for suite in mart_suites(30)}
+    suites = {suite.table: suite for suite in mart_suites()}
     assert set(MART_NEEDS) <= set(suites)
     raw_names = {suite.name for suite in raw_suites(NOW)}
     for table, suite in suites.items():

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+import yaml
 
 from ecom import thelook
 from ecom.features import contract
 from ecom.quality.suites import (
     CHURN_BASE_RATE_BOUNDS,
     CHURN_FEATURE_COLUMNS,
+    CHURN_LABEL_COLUMNS,
     FUTURE_LEAD_DAYS,
     ExpectationSpec,
     all_suites,
@@ -20,6 +23,7 @@ from ecom.quality.suites import (
 )
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _columns_named(spec: ExpectationSpec) -> set[str]:
@@ -94,11 +98,12 @@ def test_allowed_values_come_from_the_raw_contract():
 
 def _future_specs(suites, severity):
     return {
-        (suite.table, spec.column or spec.kwargs["column"]): spec
+        (suite.table, spec.kwargs["column"]): spec
         for suite in suites
         for spec in suite.expectations
         if spec.severity == severity
-        and (spec.type == "unexpected_rows_expectation" or "max_value" in spec.kwargs)
+        and spec.type == "expect_column_values_to_be_between"
+        and "max_value" in spec.kwargs
         and "after" in (spec.description or "")
     }
 
@@ -114,10 +119,10 @@ def test_every_timestamp_warns_after_the_clock_and_blocks_past_the_lead():
     warnings = _future_specs(suites, "warning")
     blocking = _future_specs(suites, "critical")
     assert set(warnings) == set(blocking) == timestamps
-    assert (
-        f">= '{NOW.isoformat()}'"
-        in warnings[("events", "created_at")].kwargs["unexpected_rows_query"]
-    )
+    # Rows at the clock itself count as after it (strict bound), as in the marts' `>= clock_at`.
+    assert {
+        (spec.kwargs["max_value"], spec.kwargs["strict_max"]) for spec in warnings.values()
+    } == {(NOW.isoformat(), True)}
     assert {spec.kwargs["max_value"] for spec in blocking.values()} == {
         (NOW + timedelta(days=FUTURE_LEAD_DAYS)).isoformat()
     }
@@ -129,7 +134,7 @@ def test_the_data_clock_moves_the_warning_and_the_wall_clock_bounds_the_lead():
     data_clock = NOW - timedelta(days=400)  # an old export (or a replay as of then), today
     suites = raw_suites(NOW, data_clock=data_clock)
     warning = _future_specs(suites, "warning")[("orders", "delivered_at")]
-    assert f">= '{data_clock.isoformat()}'" in warning.kwargs["unexpected_rows_query"]
+    assert warning.kwargs["max_value"] == data_clock.isoformat()
     assert "the data clock" in warning.description
     bound = _future_specs(suites, "critical")[("users", "created_at")].kwargs["max_value"]
     assert bound == (NOW + timedelta(days=FUTURE_LEAD_DAYS)).isoformat()
@@ -151,84 +156,110 @@ def test_row_count_floors_follow_the_reference_counts():
     assert floor(raw_suites(NOW), "events") == 1  # orders absent: only non-empty
 
 
-def test_mart_suites_check_the_churn_contract():
-    suites = {suite.table: suite for suite in mart_suites(label_horizon_days=30)}
+# What only the gate checks on the churn marts; everything structural is a dbt test.
+GATE_ONLY_MART_RULES = {
+    "expect_table_columns_to_match_set",  # the contract's names, which Feast and the model read
+    "expect_table_row_count_to_be_between",
+    "expect_column_mean_to_be_between",  # the labels' base rate
+}
+
+
+def test_mart_suites_check_what_dbt_cannot():
+    suites = {suite.table: suite for suite in mart_suites()}
     assert set(suites) == {
         "mart_churn_features", "mart_churn_labels", "mart_churn_scoring",
         "mart_funnel", "mart_retention", "mart_rfm",
     }  # fmt: skip
     assert all(suite.schema == "analytics" and suite.required for suite in suites.values())
+    for suite in suites.values():
+        assert {spec.type for spec in suite.expectations} <= GATE_ONLY_MART_RULES, suite.name
     features = suites["mart_churn_features"].expectations
-    assert (
-        ExpectationSpec(
-            "expect_compound_columns_to_be_unique", {"column_list": ["user_id", "cutoff_date"]}
-        )
-        in features
-    )
     present = next(spec for spec in features if spec.type == "expect_table_columns_to_match_set")
     assert present.kwargs["column_set"] == list(CHURN_FEATURE_COLUMNS)
-    rates = {
-        spec.kwargs["column"]
-        for spec in features
-        if spec.type == "expect_column_values_to_be_between" and spec.kwargs.get("max_value") == 1
-    }
-    assert rates == {"view_to_cart_rate", "cart_to_purchase_rate"}
     base_rate = next(
         spec
         for spec in suites["mart_churn_labels"].expectations
         if spec.type == "expect_column_mean_to_be_between"
     )
     assert (base_rate.kwargs["min_value"], base_rate.kwargs["max_value"]) == CHURN_BASE_RATE_BOUNDS
-    horizon = [
-        spec for spec in suites["mart_churn_labels"].expectations if "interval" in str(spec.kwargs)
-    ]
-    assert "interval '30 days'" in horizon[0].kwargs["unexpected_rows_query"]
+
+
+def _dbt_tests(mart: str) -> tuple[dict[str, list], list]:
+    """(column -> its data tests, the model's own data tests) from the mart's YAML."""
+    document = yaml.safe_load((ROOT / "dbt" / "models" / "marts" / f"{mart}.yml").read_text())
+    (model,) = document["models"]
+    columns = {column["name"]: column.get("data_tests", []) for column in model["columns"]}
+    return columns, model.get("data_tests", [])
+
+
+def _named(tests: list, name: str) -> list:
+    """The arguments of each test called `name` ({} for a bare `- not_null`)."""
+    found = []
+    for test in tests:
+        if test == name:
+            found.append({})
+        elif isinstance(test, dict) and name in test:
+            found.append((test[name] or {}).get("arguments", {}))
+    return found
 
 
 @pytest.mark.parametrize("mart", contract.FEATURE_MARTS)
-def test_feature_mart_suites_check_the_feature_contract(mart):
-    """Columns, NULLs and ranges of both feature marts are the contract's, feature by feature."""
-    (suite,) = [suite for suite in mart_suites(label_horizon_days=30) if suite.table == mart]
-    specs = suite.expectations
-    (present,) = [spec for spec in specs if spec.type == "expect_table_columns_to_match_set"]
-    assert present.kwargs["column_set"] == list(contract.MART_COLUMNS)
-    not_null = {
-        spec.kwargs["column"]
-        for spec in specs
-        if spec.type == "expect_column_values_to_not_be_null"
-    }
+def test_dbt_tests_hold_the_feature_contract(mart):
+    """NULLs and ranges of both feature marts are the contract's, feature by feature, as dbt
+    tests beside each model (the gate no longer repeats them)."""
+    columns, model_tests = _dbt_tests(mart)
+    not_null = {name for name, tests in columns.items() if _named(tests, "not_null")}
     assert not_null == {column.name for column in contract.KEY_COLUMNS} | {
         feature.name for feature in contract.FEATURES if not feature.nullable
     }
-    assert {"frequency_orders", "monetary_value", "tenure_days"} <= not_null
-    assert not_null.isdisjoint({"recency_days", "view_to_cart_rate", "age", "country"})
     ranges = {
-        spec.kwargs["column"]: (spec.kwargs.get("min_value"), spec.kwargs.get("max_value"))
-        for spec in specs
-        if spec.type == "expect_column_values_to_be_between"
+        name: (arguments.get("min_value"), arguments.get("max_value"))
+        for name, tests in columns.items()
+        for arguments in _named(tests, "accepted_range")
     }
     assert ranges == {
         feature.name: feature.domain.bounds
         for feature in contract.FEATURES
         if feature.domain is not contract.ANY
     }
-    assert ranges["cart_adds"] == ranges["tenure_days"] == (0, None)
-    assert ranges["view_to_cart_rate"] == (0, 1)
     assert ranges["age"] == (0, 120)
+    expressions = [
+        arguments["expression"] for arguments in _named(model_tests, "expression_is_true")
+    ]
+    assert any(
+        expression.startswith("feature_timestamp = cast(cutoff_date") for expression in expressions
+    )
+
+
+def test_dbt_tests_hold_the_keys_and_the_label_rules():
+    _, feature_tests = _dbt_tests("mart_churn_features")
+    assert _named(feature_tests, "unique_combination_of_columns") == [
+        {"combination_of_columns": ["user_id", "cutoff_date"]}
+    ]
+    scoring, _ = _dbt_tests("mart_churn_scoring")
+    assert _named(scoring["user_id"], "unique") and _named(scoring["cutoff_date"], "single_value")
+    labels, label_tests = _dbt_tests("mart_churn_labels")
+    assert {name for name, tests in labels.items() if _named(tests, "not_null")} == set(
+        CHURN_LABEL_COLUMNS
+    )
+    assert _named(labels["churned"], "accepted_values") == [{"values": [0, 1], "quote": False}]
+    assert _named(label_tests, "relationships_composite")[0]["to"] == "ref('mart_churn_features')"
+    (horizon,) = _named(label_tests, "expression_is_true")
+    assert "churn_label_horizon_days" in horizon["expression"]
 
 
 def test_include_marts_switches_the_mart_suites():
-    raw_only = all_suites(NOW, 30, include_marts=False)
-    everything = all_suites(NOW, 30, include_marts=True)
+    raw_only = all_suites(NOW, include_marts=False)
+    everything = all_suites(NOW, include_marts=True)
     assert {suite.schema for suite in raw_only} == {"raw"}
-    assert len(everything) == len(raw_only) + len(mart_suites(30))
+    assert len(everything) == len(raw_only) + len(mart_suites())
 
 
 def test_every_spec_builds_a_valid_gx_expectation():
     """GX validates kwargs when it builds an expectation: a typo in a spec fails here."""
     from ecom.quality.gate import _to_gx_expectation
 
-    for suite in all_suites(NOW, 30, include_marts=True, row_counts={"raw.orders": 10}):
+    for suite in all_suites(NOW, include_marts=True, row_counts={"raw.orders": 10}):
         for spec in suite.expectations:
             expectation = _to_gx_expectation(spec)
             assert expectation.expectation_type == spec.type, (suite.name, spec)
