@@ -39,7 +39,9 @@ from rich.table import Table
 
 from ecom.config import PostgresParts, Settings, libpq_env
 from ecom.db import connect, create_database, drop_database, fetch_all
-from ecom.ingest.load import LoadReport, find_csvs, has_thelook_csvs, load_raw_tables
+from ecom.ingest.files import find_csvs, has_thelook_csvs
+from ecom.ingest.load import load_raw_tables
+from ecom.ingest.report import LoadReport
 from ecom.services import ensure_services
 from ecom.thelook import ALL_TABLES, RawTable
 

@@ -24,7 +24,8 @@ from rich.table import Table
 
 from ecom.config import Settings
 from ecom.db import create_database, drop_database
-from ecom.ingest.load import has_thelook_csvs, load_raw_tables
+from ecom.ingest.files import has_thelook_csvs
+from ecom.ingest.load import load_raw_tables
 from ecom.services import Endpoints, ensure_services
 from ecom.synth import generate_dataset
 from ecom.transform import DbtRunSummary, build_warehouse

@@ -28,7 +28,7 @@ def will_generate(settings: Settings, data_dir: Path, *, generate: bool = False)
     run), or into an existing empty folder (one made to receive data). A mistyped path is none
     of these: it does not exist, and the load stops naming it instead of filling it.
     """
-    from ecom.ingest.load import has_thelook_csvs
+    from ecom.ingest.files import has_thelook_csvs
 
     data_dir = Path(data_dir)
     if generate:
@@ -77,7 +77,8 @@ def load_stage(
     A folder that does not exist (and is not to be generated) is a `LoadError` naming it,
     raised before the database is touched: `raw` stays as it was.
     """
-    from ecom.ingest.load import LoadError, load_raw_tables
+    from ecom.ingest.files import LoadError
+    from ecom.ingest.load import load_raw_tables
 
     data_dir = Path(data_dir)
     notice = generation_notice(

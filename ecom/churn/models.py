@@ -17,7 +17,6 @@ import pandas as pd
 from imblearn.over_sampling import SMOTE
 from imblearn.pipeline import Pipeline as ImbPipeline
 from sklearn.base import BaseEstimator, TransformerMixin, clone
-from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.frozen import FrozenEstimator
 from sklearn.impute import SimpleImputer
@@ -26,6 +25,8 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from xgboost import XGBClassifier
+
+from ecom.churn.calibration import PlattCalibratedClassifier
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ class FittedCandidate:
     """A trained candidate: the calibrated model and what went into it."""
 
     name: str
-    model: CalibratedClassifierCV
+    model: PlattCalibratedClassifier
     params: dict = field(default_factory=dict)
 
 
@@ -146,11 +147,10 @@ def preprocessor(numeric: list[str], categorical: list[str], *, scale: bool) -> 
 
 def _calibrate(
     model, x_validation: pd.DataFrame, y_validation: np.ndarray
-) -> CalibratedClassifierCV:
+) -> PlattCalibratedClassifier:
     """Platt scaling on the validation cutoffs: it corrects the probability shift that
     SMOTE and class weights introduce while keeping the ranking (and so the AUC) intact."""
-    calibrated = CalibratedClassifierCV(FrozenEstimator(model), method="sigmoid")
-    return calibrated.fit(x_validation, y_validation)
+    return PlattCalibratedClassifier(model).fit(x_validation, y_validation)
 
 
 def fit_baseline(
@@ -254,10 +254,13 @@ def churn_probability(model, matrix: pd.DataFrame) -> np.ndarray:
     return model.predict_proba(matrix)[:, classes.index(1)]
 
 
-def inner_pipeline(candidate_model: CalibratedClassifierCV):
-    """The fitted (uncalibrated) pipeline inside a calibrated candidate, for SHAP."""
-    frozen = candidate_model.calibrated_classifiers_[0].estimator
-    return frozen.estimator if isinstance(frozen, FrozenEstimator) else frozen
+def inner_pipeline(candidate_model):
+    """The fitted (uncalibrated) pipeline inside a calibrated candidate, for SHAP and the fast
+    path: a `PlattCalibratedClassifier`'s `estimator`, or, in a model logged before
+    `ecom.churn.calibration`, the `FrozenEstimator` inside scikit-learn's
+    `CalibratedClassifierCV` (both public parameters)."""
+    inner = candidate_model.estimator
+    return inner.estimator if isinstance(inner, FrozenEstimator) else inner
 
 
 def model_input_columns(model) -> tuple[list[str], list[str]]:

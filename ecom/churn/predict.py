@@ -2,12 +2,13 @@
 
 Batch scoring (100k rows from `mart_churn_scoring`) and the online service (one row from
 Redis) both call `ChurnPredictor.predict`, so they cannot disagree. The predictor is built once
-from the logged champion and replays its fitted steps on plain arrays: the imputer's medians
-and missing indicators, the one-hot encoder's category -> column map, the booster through
-one `DMatrix` on one thread, and the Platt calibration in closed form. The scikit-learn
-pipeline costs about 18 ms for one row (DataFrame plumbing and thread start-up); this path
-costs well under a millisecond, and batch uses it too, so batch and online are equal by
-construction. `tests/integration/test_serving_predict.py` checks it against the pipeline.
+from the logged champion and replays its fitted steps on plain arrays (`ecom.churn.array_form`:
+the imputer's medians and missing indicators, the one-hot encoder's category -> column map, and
+Platt's sigmoid, all read from public attributes), then the booster through one `DMatrix` on one
+thread. The scikit-learn pipeline costs about 18 ms for one row (DataFrame plumbing and thread
+start-up); this path costs well under a millisecond, and batch uses it too, so batch and online
+are equal by construction. `tests/integration/test_serving_predict.py` checks it against the
+pipeline.
 
 For a few rows, or whenever contributions are asked for, the booster's trees run from lookup
 tables (`ecom.churn.compiled_trees`: XGBoost's own float32 arithmetic, so the same probabilities
@@ -18,14 +19,14 @@ go through XGBoost, which is faster there; both engines give the same floats.
 Given sample rows at load (`check_rows`; `ecom.churn.scoring.champion_predictor` passes the
 logged model's input example), the predictor proves each engine against the logged model
 before serving with it (`ecom.churn.fast_path_check`) and refuses, loudly, whichever fails:
-the tables fall back to XGBoost, the array encoding to the scikit-learn pipeline itself.
-`engine` names what serves.
+the tables fall back to XGBoost, the array encoding to the scikit-learn pipeline itself. A
+model whose calibration is not ours to read (one logged before `ecom.churn.calibration`)
+serves through the pipeline from the start. `engine` names what serves.
 """
 
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -35,6 +36,7 @@ import pandas as pd
 import xgboost as xgb
 
 from ecom.churn import models as churn_models
+from ecom.churn.array_form import UnsupportedModel, array_form
 from ecom.churn.compiled_trees import CompiledTrees, compile_booster
 from ecom.churn.fast_path_check import (
     COMPILED,
@@ -56,8 +58,6 @@ HIGH_RISK_ABOVE = 0.7
 COUPON_FROM = 0.5
 CALL_ABOVE = 0.8
 TOP_CONTRIBUTIONS = 3
-# The categorical imputer's fill value in `models.preprocessor`: a missing text is this.
-MISSING_TEXT = "unknown"
 # Up to this many rows without contributions, the compiled trees beat XGBoost's per-call cost.
 COMPILED_ROWS = 256
 
@@ -128,35 +128,6 @@ class Economics:
     contact_cost: float = 10.0
 
 
-class UnsupportedModel(TypeError):
-    """The model is not a calibrated XGBoost pipeline from `ecom.churn.models`."""
-
-
-def _is_missing(value: object) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
-
-
-def _numeric_column(values: Sequence | np.ndarray | pd.Series) -> np.ndarray:
-    """As float, NULL/NA/garbage -> NaN: what `models.feature_matrix` does (pd.to_numeric)."""
-    try:
-        return np.asarray(values, dtype="float64")
-    except (TypeError, ValueError):
-        return pd.to_numeric(pd.Series(values), errors="coerce").astype("float64").to_numpy()
-
-
-def _numeric_matrix(features: Mapping[str, Sequence] | pd.DataFrame, columns) -> np.ndarray:
-    """The numeric columns as one float matrix (rows x columns): one conversion when every
-    value is already a number (the usual row), else column by column (a None, an NA or text
-    among them, or values that do not stack into rows)."""
-    try:
-        numeric = np.array([features[c] for c in columns], dtype="float64").T
-        if numeric.ndim == 2:
-            return numeric
-    except (TypeError, ValueError):
-        pass
-    return np.column_stack([_numeric_column(features[c]) for c in columns])
-
-
 class ChurnPredictor:
     """A fitted champion, replayed on arrays. Build once per model version."""
 
@@ -173,35 +144,27 @@ class ChurnPredictor:
         self.model_name = model_name
         self.model_version = str(model_version)
         self.economics = economics
-        pipeline = churn_models.inner_pipeline(model)
-        steps = dict(pipeline.named_steps)
-        booster_model = steps.get("model")
+        booster_model = churn_models.inner_pipeline(model).named_steps.get("model")
         if not isinstance(booster_model, xgb.XGBClassifier):
             raise UnsupportedModel(
                 f"{model_name} v{model_version} is not an XGBoost pipeline "
                 f"(final step {type(booster_model).__name__})"
             )
-        self.numeric, self.categorical = churn_models.model_input_columns(model)
-        self._numeric_steps(steps["preprocess"])
-        self._categorical_steps(steps["preprocess"])
-        sources = self._source_features()
-        self._feature_names = list(dict.fromkeys(sources))
-        # contributions (rows x encoded) @ this (encoded x features) = per-feature sums
-        self._feature_sum = np.zeros((len(sources), len(self._feature_names)))
-        for column, source in enumerate(sources):
-            self._feature_sum[column, self._feature_names.index(source)] = 1.0
+        self.form = array_form(model)
+        self.numeric, self.categorical = self.form.numeric, self.form.categorical
         booster = booster_model.get_booster().copy()
         booster.set_param({"nthread": 1})  # one row on two busy cores: 2 threads cost 16-24 ms
         self._booster = booster
         best = getattr(booster_model, "best_iteration", None)
         self._iterations = (0, int(best) + 1) if best is not None else (0, 0)
-        self._platt = self._platt_parameters(model)
         self._compiled: CompiledTrees | None = compile_booster(
-            booster, self._iterations, self._feature_sum
+            booster, self._iterations, self.form.feature_groups
         )
         self._engine = COMPILED if self._compiled is not None else XGBOOST
         self.check: FastPathCheck | None = None
-        if check_rows is not None:
+        if self.form.platt is None:
+            self._refuse_arrays()
+        elif check_rows is not None:
             self.verify(check_rows)
 
     @property
@@ -222,7 +185,7 @@ class ChurnPredictor:
     @property
     def feature_groups(self) -> np.ndarray:
         """Encoded columns x input features (0/1): contributions @ this = per-feature sums."""
-        return self._feature_sum
+        return self.form.feature_groups
 
     @property
     def compiled(self) -> CompiledTrees | None:
@@ -231,104 +194,45 @@ class ChurnPredictor:
     def verify(self, example: pd.DataFrame | None) -> FastPathCheck:
         """Check every engine against the logged model on `example`'s rows (plus all-missing
         ones) and serve with the fastest that passed; a failure is logged as a warning."""
+        if self.form.platt is None:
+            return self._refuse_arrays()
         rows = check_rows(example, self.numeric, self.categorical)
         self.check = check_fast_path(self, rows)
         self._engine = self.check.engine
         if not self.check.passed:
-            log.warning(
-                "%s v%s: the fast path does not reproduce the logged model on %d rows (%s); "
-                "serving with the %s engine instead",
-                self.model_name,
-                self.model_version,
-                self.check.rows,
-                "; ".join(self.check.failures),
-                self.engine,
-            )
+            self._warn(self.check)
         return self.check
 
-    # ------------------------------------------------------------------ building
+    def _refuse_arrays(self) -> FastPathCheck:
+        """Serve with the pipeline itself: the model's calibration is not ours to replay."""
+        self.check = FastPathCheck(
+            PIPELINE,
+            0,
+            (
+                f"calibration: {type(self.model).__name__} keeps its sigmoid private "
+                "(a model logged before ecom.churn.calibration; retrain to serve fast)",
+            ),
+        )
+        self._engine = PIPELINE
+        self._warn(self.check)
+        return self.check
 
-    def _numeric_steps(self, transform) -> None:
-        numeric_pipeline = transform.named_transformers_["numeric"]
-        imputer = numeric_pipeline.named_steps["impute"]
-        medians = np.asarray(imputer.statistics_, dtype="float64")
-        # The imputer drops columns that were all-NULL in training (NaN median).
-        self._numeric_kept = np.flatnonzero(~np.isnan(medians))
-        self._medians = medians[self._numeric_kept]
-        indicator = getattr(imputer, "indicator_", None)
-        self._indicators = (
-            np.asarray(indicator.features_, dtype=int) if indicator is not None else np.array([])
-        ).astype(int)
-        scaler = numeric_pipeline.named_steps.get("scale")
-        self._scale = (scaler.mean_, scaler.scale_) if scaler is not None else None
-        self._numeric_width = len(self._numeric_kept) + len(self._indicators)
-
-    def _categorical_steps(self, transform) -> None:
-        """Map each (column, category) to its one-hot output column by asking the fitted
-        encoder itself, so infrequent-category grouping is exactly the encoder's own."""
-        self._category_columns: list[dict[object, int]] = []
-        if not self.categorical:
-            self._categorical_width = 0
-            return
-        encoder = transform.named_transformers_["categorical"].named_steps["one_hot"]
-        filler = "\x00never-seen\x00"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the filler is unknown on purpose
-            for index, categories in enumerate(encoder.categories_):
-                probe = np.full((len(categories), len(self.categorical)), filler, dtype=object)
-                probe[:, index] = categories
-                rows, columns = np.nonzero(np.asarray(encoder.transform(probe)))
-                self._category_columns.append(
-                    {categories[r]: int(c) for r, c in zip(rows, columns, strict=True)}
-                )
-            self._categorical_width = encoder.transform(
-                np.full((1, len(self.categorical)), filler, dtype=object)
-            ).shape[1]
-
-    def _source_features(self) -> list[str]:
-        """The input feature behind each encoded column, so contributions are reported per
-        feature (a one-hot block or a missing indicator adds to the feature it encodes)."""
-        sources = [self.numeric[i] for i in self._numeric_kept]
-        sources += [self.numeric[i] for i in self._indicators]
-        by_column: dict[int, str] = {}
-        for name, mapping in zip(self.categorical, self._category_columns, strict=True):
-            for column in mapping.values():
-                by_column[column] = name
-        sources += [by_column.get(c, "other") for c in range(self._categorical_width)]
-        return sources
-
-    @staticmethod
-    def _platt_parameters(model) -> tuple[float, float]:
-        calibrated = model.calibrated_classifiers_
-        if len(calibrated) != 1 or getattr(model, "method", None) != "sigmoid":
-            raise UnsupportedModel("expected one sigmoid (Platt) calibrator")
-        calibrator = calibrated[0].calibrators[0]
-        return float(calibrator.a_), float(calibrator.b_)
+    def _warn(self, check: FastPathCheck) -> None:
+        log.warning(
+            "%s v%s: the fast path does not reproduce the logged model on %d rows (%s); "
+            "serving with the %s engine instead",
+            self.model_name,
+            self.model_version,
+            check.rows,
+            "; ".join(check.failures),
+            self.engine,
+        )
 
     # ------------------------------------------------------------------ predicting
 
     def encode(self, features: Mapping[str, Sequence] | pd.DataFrame) -> np.ndarray:
         """The booster's input rows: casting, imputation and encoding as the pipeline does."""
-        missing = [c for c in (*self.numeric, *self.categorical) if c not in features]
-        if missing:
-            raise ValueError(f"feature column(s) missing for the model: {', '.join(missing)}")
-        numeric = _numeric_matrix(features, self.numeric)
-        rows = numeric.shape[0]
-        kept = numeric[:, self._numeric_kept]
-        nulls = np.isnan(kept)
-        imputed = np.where(nulls, self._medians, kept)
-        if self._scale is not None:
-            imputed = (imputed - self._scale[0]) / self._scale[1]
-        indicators = np.isnan(numeric[:, self._indicators]).astype("float64")
-        one_hot = np.zeros((rows, self._categorical_width))
-        for name, mapping in zip(self.categorical, self._category_columns, strict=True):
-            values = features[name]
-            values = values.tolist() if hasattr(values, "tolist") else list(values)
-            for row, value in enumerate(values):
-                column = mapping.get(MISSING_TEXT if _is_missing(value) else value)
-                if column is not None:
-                    one_hot[row, column] = 1.0
-        return np.hstack([imputed, indicators, one_hot])
+        return self.form.encode(features)
 
     @staticmethod
     def matrix(encoded: np.ndarray) -> xgb.DMatrix:
@@ -337,17 +241,11 @@ class ChurnPredictor:
         interface dominate a single row) and gives the same floats."""
         return xgb.DMatrix(encoded, nthread=1)
 
-    def _calibrate(self, raw: np.ndarray) -> np.ndarray:
-        """Calibrated P(churn): the booster's probability through Platt's sigmoid."""
-        a, b = self._platt
-        calibrated = 1.0 / (1.0 + np.exp(a * np.asarray(raw, dtype="float64") + b))
-        return np.where((calibrated > 1.0) & (calibrated <= 1.0 + 1e-5), 1.0, calibrated)
-
     def _top(self, per_feature: np.ndarray, count: int = TOP_CONTRIBUTIONS) -> list:
         top = []
         for row in per_feature:
             order = np.argsort(-row, kind="stable")[:count]
-            top.append([(self._feature_names[i], float(row[i])) for i in order if row[i] > 0])
+            top.append([(self.form.feature_names[i], float(row[i])) for i in order if row[i] > 0])
         return top
 
     def engine_scores(
@@ -359,16 +257,16 @@ class ChurnPredictor:
             patterns = self._compiled.patterns(encoded)
             raw = self._compiled.probabilities(patterns)
             contributions = self._compiled.contributions_of(patterns) if explain else None
-            return self._calibrate(raw), contributions
+            return self.form.calibrate(raw), contributions
         matrix = self.matrix(encoded)
         raw = self._booster.predict(matrix, iteration_range=self._iterations)
-        return self._calibrate(raw), self._contributions(matrix) if explain else None
+        return self.form.calibrate(raw), self._contributions(matrix) if explain else None
 
     def _contributions(self, matrix: xgb.DMatrix) -> np.ndarray:
         contributions = self._booster.predict(
             matrix, pred_contribs=True, iteration_range=self._iterations
         )[:, :-1]  # the last column is the bias
-        return contributions @ self._feature_sum
+        return contributions @ self.form.feature_groups
 
     def scores(
         self, encoded: np.ndarray, *, explain: bool

@@ -98,14 +98,31 @@ POPULATION_COLUMNS_DDL = [
     f"alter table {TARGETS_TABLE} add column if not exists recency_days double precision",
 ]
 SCORE_COLUMNS = [
-    "scoring_date", "user_id", "churn_probability", "risk_band", "model_name", "model_version",
-    "features_as_of", "scored_at", "risk_percentile", "population_band",
-]  # fmt: skip
+    "scoring_date",
+    "user_id",
+    "churn_probability",
+    "risk_band",
+    "model_name",
+    "model_version",
+    "features_as_of",
+    "scored_at",
+    "risk_percentile",
+    "population_band",
+]
 TARGET_COLUMNS = [
-    "scoring_date", "target_rank", "user_id", "churn_probability", "expected_value", "risk_band",
-    "model_name", "model_version", "scored_at", "risk_percentile", "population_band",
+    "scoring_date",
+    "target_rank",
+    "user_id",
+    "churn_probability",
+    "expected_value",
+    "risk_band",
+    "model_name",
+    "model_version",
+    "scored_at",
+    "risk_percentile",
+    "population_band",
     "recency_days",
-]  # fmt: skip
+]
 
 _models: dict[tuple, ChurnPredictor] = {}
 _models_lock = threading.Lock()
@@ -410,6 +427,10 @@ def score_users(
     )
     log.info(
         "scored %d users with %s v%s in %.1f s; %d retention targets",
-        summary.users_scored, MODEL_NAME, version, summary.seconds, summary.targets,
-    )  # fmt: skip
+        summary.users_scored,
+        MODEL_NAME,
+        version,
+        summary.seconds,
+        summary.targets,
+    )
     return summary

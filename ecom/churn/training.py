@@ -20,7 +20,6 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.tracking import MlflowClient
 
 from ecom.churn import models as churn_models
 from ecom.churn import tracking
@@ -33,7 +32,7 @@ from ecom.churn.oracle import (
     log_oracle_auc,
     oracle_ratios,
 )
-from ecom.churn.registry import MODEL_NAME, champion_version, configure_tracking
+from ecom.churn.registry import MODEL_NAME, ModelRegistry, configure_tracking
 from ecom.churn.split import SplitData, apply_cutoff_split, plan_cutoff_split
 from ecom.config import Settings
 from ecom.features.store import (
@@ -233,7 +232,7 @@ def train_on_frame(
     _check_inputs(candidates, truth_dir, loaded_fingerprint)
     data = prepare_splits(settings, frame, feature_columns)
     experiment_id = configure_tracking(settings.tracking_uri, settings.artifact_root.as_uri())
-    client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+    registry = ModelRegistry.at(settings.tracking_uri)
     results: dict[str, CandidateResult] = {}
     fitted: dict[str, churn_models.FittedCandidate] = {}
     test_scores: dict[str, np.ndarray] = {}
@@ -246,7 +245,7 @@ def train_on_frame(
         log_diagnostics(data, selected, fitted[selected], test_metrics["threshold"], test_scores)
         tracking.log_reference(data, list(feature_columns), test_scores[selected])
         model_uri = tracking.log_chosen_model(fitted[selected], data.x["test"].head(5))
-        incumbent = champion_version(client)
+        incumbent = registry.champion_version()
         decision = judge_challenger(
             settings,
             incumbent,
@@ -267,7 +266,7 @@ def train_on_frame(
                 settings.label_horizon_days,
             )
         # Last, once every check above has passed: a failure before this line registers nothing.
-        version = tracking.publish(client, model_uri, decision, test_metrics["roc_auc"])
+        version = tracking.publish(registry.client, model_uri, decision, test_metrics["roc_auc"])
 
     return TrainingResult(
         run_id=parent.info.run_id,

@@ -137,7 +137,7 @@ def load(
 
     A folder that does not exist is an error; data is generated first only with --generate, or
     into the default folder (or an existing empty one) holding no CSVs."""
-    from ecom.ingest.load import LoadError
+    from ecom.ingest.files import LoadError
     from ecom.stages import load_stage
 
     settings, endpoints = runtime()

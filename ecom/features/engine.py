@@ -1,21 +1,20 @@
 """Feast's local compute engine, with materialization handing Arrow batches straight to the
 online store, for `feature_store.yaml` to name as its `batch_engine`.
 
-Feast's materialization turns every value of an Arrow batch into a Python object and a
-protobuf message (`_convert_arrow_to_proto`: a `pd.isnull` per value, an entity-key message
-and a `datetime` per row per view) before the online store serializes them again: half of
+Feast's materialization turns every value of an Arrow batch into a Python object and a protobuf
+message (`_convert_arrow_to_proto`: a `pd.isnull` per value, an entity-key message and a
+`datetime` per row per view) before the online store serializes them again: half of
 materialization's time (benchmarks/results/features.md). Feast has no public hook for the plan
-builder; `feast_internals.BuilderComputeEngine` is the one place that reaches for it. When the online store offers
-`write_arrow_batch` (the project's Redis store does, with `skip_dedup` and no key TTL) the
-batch goes to it as Arrow, and the store writes the same bytes from the columns; otherwise,
-and for offline writes, this is Feast's own node. After writing, the store removes the view's
-rows that are older than the newest row written, so a materialized snapshot replaces the last
-one whole: users who left it are not served stale rows, and `feast materialize` leaves the
-same store as `ecom features materialize`. Before writing, a store holding newer rows than the
-batch refuses it (`OlderSnapshot`): an older snapshot never overwrites a newer one, whichever
-command runs. Everything else (reading the source, the
-latest-row query, filters, jobs) is Feast's local engine unchanged, and the `feast` CLI loads
-this class from the YAML too.
+builder; `feast_internals.BuilderComputeEngine` is the one place that reaches for it. When the
+online store offers `write_arrow_batch` (the project's Redis store does, with `skip_dedup` and
+no key TTL) the batch goes to it as Arrow, and the store writes the same bytes from the columns;
+otherwise, and for offline writes, this is Feast's own node. After writing, the store removes
+the view's rows that are older than the newest row written, so a materialized snapshot replaces
+the last one whole: users who left it are not served stale rows, and `feast materialize` leaves
+the same store as `ecom features materialize`. Before writing, a store holding newer rows than
+the batch refuses it (`OlderSnapshot`): an older snapshot never overwrites a newer one,
+whichever command runs. Everything else (reading the source, the latest-row query, filters,
+jobs) is Feast's local engine unchanged, and the `feast` CLI loads this class from the YAML too.
 """
 
 from __future__ import annotations

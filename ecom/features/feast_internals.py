@@ -3,8 +3,9 @@
 Written against Feast 0.67.0 (`FEAST_SERIES`; `pyproject.toml` pins `feast>=0.67,<0.68`). The
 project's fast paths (Arrow materialization in `online_store`/`engine`, the prepared one-HMGET
 read in `ecom.serving.online`) need what Feast does not publish: how it names a Redis key and a
-hash field, how it encodes a timestamp and a double, its provider's store and client, and the
-hook where its local engine builds a materialization plan. Nothing else in the package imports
+hash field, how it encodes a timestamp and a double, its provider's store and client, the
+hook where its local engine builds a materialization plan, and its PostgreSQL retrieval job's
+query and connection (`offline_store` runs that query with planner settings). Nothing else in the package imports
 a private Feast name or writes protobuf bytes by hand, so a Feast upgrade that changes any of
 it fails in one place: `tests/integration/test_features.py::
 test_feast_internals_adapter_matches_feasts_public_api`, which writes and reads through this
@@ -34,6 +35,7 @@ from feast.infra.compute_engines.local.job import LocalMaterializationJob
 from feast.infra.key_encoding_utils import serialize_entity_key
 from feast.infra.online_stores.helpers import _mmh3, _redis_key, _redis_key_prefix
 from feast.infra.online_stores.redis import _versioned_fv_name
+from feast.infra.utils.postgres.connection_utils import _get_conn
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey
 from feast.protos.feast.types.Value_pb2 import Value
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -67,6 +69,19 @@ def batch_engine_of(store) -> Any:
 def redis_client(online_store, store_config) -> Any:
     """The Redis store's own (lazily made, then shared) redis-py client."""
     return online_store._get_client(store_config)
+
+
+# ------------------------------------------------------------------ the PostgreSQL offline store
+
+
+def retrieval_query(job) -> Any:
+    """A PostgreSQL retrieval job's query, as the context-manager factory the job holds."""
+    return job._query_generator
+
+
+def postgres_connection(offline_store_config) -> Any:
+    """A psycopg connection (context manager) to the offline store, made as Feast makes it."""
+    return _get_conn(offline_store_config)
 
 
 # ------------------------------------------------------------------ Redis names

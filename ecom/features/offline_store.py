@@ -3,12 +3,15 @@
 Feast's historical-retrieval SQL filters every feature view by `MIN/MAX(entity_timestamp)`
 sub-selects and joins CTEs on computed keys, so PostgreSQL cannot estimate row counts: it
 plans a few rows per CTE and nests loops over them, at a cost that grows with the square of
-the labels (benchmarks/results/features.md); at TheLook scale it never finishes. The query has only equality joins, so hash joins are always right:
-this store runs Feast's own query unchanged, with `enable_nestloop = off` (configurable as
+the labels (benchmarks/results/features.md); at TheLook scale it never finishes. The query
+has only equality joins, so hash joins are always right: this store runs Feast's own query
+unchanged, with `enable_nestloop = off` (configurable as
 `session_settings` in feature_store.yaml) set for that transaction only. It is a regular Feast
 offline-store plugin (`type: ecom.features.offline_store.PlannedPostgreSQLOfflineStore`), so the
 `feast` CLI uses it as well. Its config takes the connection from the project's database
-(`ecom.features.connection`) for any field `feature_store.yaml` leaves out.
+(`ecom.features.connection`) for any field `feature_store.yaml` leaves out. The job's query and
+connection are Feast's private parts, reached through `ecom.features.feast_internals`;
+`_to_arrow_internal` is the method Feast's `RetrievalJob` asks every offline store to implement.
 """
 
 from __future__ import annotations
@@ -23,12 +26,12 @@ from feast.infra.offline_stores.contrib.postgres_offline_store.postgres import (
     PostgreSQLRetrievalJob,
 )
 from feast.infra.offline_stores.offline_store import RetrievalJob
-from feast.infra.utils.postgres.connection_utils import _get_conn
 from feast.type_map import pg_type_code_to_arrow
 from psycopg import sql
 from pydantic import Field, model_validator
 
 from ecom.features.connection import fill_postgres_fields
+from ecom.features.feast_internals import postgres_connection, retrieval_query
 
 STORE_TYPE = "ecom.features.offline_store.PlannedPostgreSQLOfflineStore"
 
@@ -50,8 +53,8 @@ class PlannedRetrievalJob(PostgreSQLRetrievalJob):
     def _to_arrow_internal(self, timeout: int | None = None) -> pa.Table:
         settings: dict[str, str] = getattr(self.config.offline_store, "session_settings", {})
         with (
-            self._query_generator() as query,
-            _get_conn(self.config.offline_store) as conn,
+            retrieval_query(self)() as query,
+            postgres_connection(self.config.offline_store) as conn,
             conn.transaction(),
             conn.cursor() as cur,
         ):
@@ -93,7 +96,7 @@ class PlannedPostgreSQLOfflineStore(PostgreSQLOfflineStore):
         job = PostgreSQLOfflineStore.get_historical_features(*args, **kwargs)
         assert isinstance(job, PostgreSQLRetrievalJob)
         return PlannedRetrievalJob(
-            query=job._query_generator,
+            query=retrieval_query(job),
             config=job.config,
             full_feature_names=job.full_feature_names,
             on_demand_feature_views=job.on_demand_feature_views,

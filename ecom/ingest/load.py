@@ -52,8 +52,6 @@ from ecom.ingest.files import (
     WHOLE_FILE,
     FileRange,
     LoadError,
-    find_csvs,
-    has_thelook_csvs,
     is_compressed,
     split_csv,
 )
@@ -71,17 +69,6 @@ from ecom.ingest.validation import (
     staging_name,
 )
 from ecom.thelook import RAW_SCHEMA, RawTable
-
-__all__ = [
-    "STAGING_SCHEMA",
-    "LoadError",
-    "LoadReport",
-    "TableLoad",
-    "find_csvs",
-    "has_thelook_csvs",
-    "load_raw_tables",
-    "plan_load",
-]
 
 log = logging.getLogger(__name__)
 

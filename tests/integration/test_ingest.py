@@ -13,8 +13,9 @@ import psycopg2
 import pytest
 
 from ecom.db import connect, fetch_all
-from ecom.ingest.load import STAGING_SCHEMA, LoadError, load_raw_tables
-from ecom.ingest.validation import plan_load
+from ecom.ingest.files import LoadError
+from ecom.ingest.load import load_raw_tables
+from ecom.ingest.validation import STAGING_SCHEMA, plan_load
 from ecom.thelook import ALL_TABLES
 
 pytestmark = pytest.mark.integration

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -40,9 +42,15 @@ def test_the_array_path_equals_the_pipeline(variant):
     columns = ["recency_days", "frequency_orders", "always_null", "gender", "country"]
     numeric, categorical = churn_models.split_columns(train, columns)
     fitted = churn_models.fit_xgboost(
-        variant, train[columns], y_train, validation[columns], y_validation, numeric,
-        categorical, churn_models.XGBoostParams(n_estimators=80, n_jobs=1),
-    )  # fmt: skip
+        variant,
+        train[columns],
+        y_train,
+        validation[columns],
+        y_validation,
+        numeric,
+        categorical,
+        churn_models.XGBoostParams(n_estimators=80, n_jobs=1),
+    )
     predictor = ChurnPredictor(
         fitted.model, model_name="m", model_version="3", check_rows=validation.head(20)
     )
@@ -77,9 +85,15 @@ def _fitted(seed: int = 4, rows: int = 1200):
     columns = ["recency_days", "frequency_orders", "gender", "country"]
     numeric, categorical = churn_models.split_columns(train, columns)
     fitted = churn_models.fit_xgboost(
-        churn_models.XGB_PLAIN, train[columns], y, train[columns], y, numeric, categorical,
+        churn_models.XGB_PLAIN,
+        train[columns],
+        y,
+        train[columns],
+        y,
+        numeric,
+        categorical,
         churn_models.XGBoostParams(n_estimators=60, n_jobs=1),
-    )  # fmt: skip
+    )
     return fitted.model, train, columns
 
 
@@ -129,8 +143,9 @@ def test_the_load_time_check_proves_the_fast_path_and_refuses_a_broken_one(monke
 
     model, train, columns = _fitted(seed=5)
     example, rows = train.head(5), train.head(60)
-    reference = churn_models.churn_probability(model, churn_models.feature_matrix(
-        rows, *churn_models.model_input_columns(model)))  # fmt: skip
+    reference = churn_models.churn_probability(
+        model, churn_models.feature_matrix(rows, *churn_models.model_input_columns(model))
+    )
     expected_top = _expected_top(model, rows, columns)
 
     sound = ChurnPredictor(model, model_name="m", model_version="1", check_rows=example)
@@ -150,13 +165,13 @@ def test_the_load_time_check_proves_the_fast_path_and_refuses_a_broken_one(monke
     np.testing.assert_allclose(fallback.predict(rows).churn_probability, reference, atol=1e-12)
     monkeypatch.undo()
 
-    original = ChurnPredictor._numeric_steps
+    original = predict_module.array_form
 
-    def broken_medians(self, transform) -> None:  # the array encoding imputes wrongly
-        original(self, transform)
-        self._medians = self._medians + 1.0
+    def broken_medians(model):  # the array encoding imputes wrongly
+        form = original(model)
+        return dataclasses.replace(form, medians=form.medians + 1.0)
 
-    monkeypatch.setattr(ChurnPredictor, "_numeric_steps", broken_medians)
+    monkeypatch.setattr(predict_module, "array_form", broken_medians)
     caplog.clear()
     with caplog.at_level("WARNING", logger="ecom.churn.predict"):
         refused = ChurnPredictor(model, model_name="m", model_version="3", check_rows=example)
@@ -171,3 +186,27 @@ def test_the_load_time_check_proves_the_fast_path_and_refuses_a_broken_one(monke
 def test_recommended_actions_follow_the_original_api():
     actions = recommended_action(np.array([0.0, 0.49, 0.5, 0.8, 0.81, 1.0]))
     assert list(actions) == ["no_action", "no_action", "coupon", "coupon", "call", "call"]
+
+
+def test_a_model_calibrated_by_scikit_learn_serves_through_its_own_pipeline(caplog):
+    """A champion logged before `ecom.churn.calibration` (scikit-learn's CalibratedClassifierCV,
+    whose sigmoid is private) still serves, through the pipeline itself, and says so."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.frozen import FrozenEstimator
+
+    model, train, columns = _fitted(seed=6)
+    legacy = CalibratedClassifierCV(
+        FrozenEstimator(churn_models.inner_pipeline(model)), method="sigmoid"
+    ).fit(train[columns], _frame(1200, 6)[1])
+    with caplog.at_level("WARNING", logger="ecom.churn.predict"):
+        predictor = ChurnPredictor(
+            legacy, model_name="m", model_version="0", check_rows=train.head(5)
+        )
+    assert predictor.engine == "scikit-learn pipeline"
+    assert "CalibratedClassifierCV keeps its sigmoid private" in caplog.text
+    rows = train.head(50)
+    np.testing.assert_array_equal(
+        predictor.predict(rows).churn_probability,
+        churn_models.churn_probability(legacy, rows[columns]),
+    )
+    assert sum(len(top) == 3 for top in predictor.predict(rows).top_contributions) >= 10

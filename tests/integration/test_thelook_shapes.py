@@ -25,7 +25,8 @@ import pytest
 
 from ecom.config import Settings
 from ecom.db import fetch_all
-from ecom.ingest.load import LoadError, load_raw_tables
+from ecom.ingest.files import LoadError
+from ecom.ingest.load import load_raw_tables
 from ecom.ingest.report import LoadReport
 from ecom.quality.gate import run_quality_gate
 from ecom.services import Endpoints
