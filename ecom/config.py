@@ -79,8 +79,9 @@ class Settings(BaseSettings):
     # two-sample test confirms it (ecom/monitoring/column_drift.py). Against the champion's
     # test rows, worlds without planted drift move 0-5 of 20 features (default world: 8k users,
     # seeds 6-7: 0 and 3; 100k users, seed 42, days after Black Friday: 5; TheLook's process,
-    # 3k users, seeds 5 and 7: 1-2), eight planted weeks move 6 at 8k users and 8 at 16k
-    # (seed 5); histories sit at 0.00-0.08. The floor, 0.3 (an alarm at 7 of 20), sits between.
+    # 3k users, seeds 5 and 7: 1-2), eight planted weeks move 6 at 8k users, 8 at 16k and 20k
+    # (seed 5), 11 at 100k (seed 42); histories sit at 0.00-0.18. The floor, 0.3 (an alarm at 7
+    # of 20), sits between. `python benchmarks/drift_power.py --help` reproduces each figure.
     # ECOM_DRIFT_SHARE_THRESHOLD sets a fixed threshold instead (no calibration).
     drift_share_threshold: float | None = Field(
         default=None, validation_alias="ECOM_DRIFT_SHARE_THRESHOLD"
