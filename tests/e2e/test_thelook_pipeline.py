@@ -84,6 +84,8 @@ def test_a_champion_is_crowned_and_every_active_user_is_scored(thelook_run, data
 def test_monitoring_raises_no_drift_alarm_on_undrifted_data(thelook_run):
     _, summary = thelook_run
     drift = summary.details["drift"]
+    # Against this run's own champion, not one another module registered (tests/e2e/conftest.py).
+    assert drift.model_version == summary.details["train"].champion_version
     assert not drift.alarm, drift.summary_line()
     # Measured (seed 5, 3,000 users, last days 2026-12-06..08): 1-2 of 20 features drifted with
     # the two-sample confirmation; by distance alone 7-15, and 0.10-0.60 between historical
