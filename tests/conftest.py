@@ -17,9 +17,10 @@ import pytest
 import redis
 
 from ecom import config
-from ecom.config import PostgresParts, RedisParts, Settings, connection_env, temporary_environ
+from ecom.config import PostgresParts, Settings, temporary_environ
 from ecom.db import create_database, drop_database
 from ecom.services import ensure_services, stop_services
+from tests.isolation import exported_settings, worker_redis_url
 
 
 @pytest.fixture(scope="session")
@@ -40,52 +41,31 @@ def ecom_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings
         )
         server_url, redis_server_url = endpoints.database_url, endpoints.redis_url
     database_url = create_database(server_url, f"ecom_test_{uuid.uuid4().hex[:10]}")
-    # One Redis database per pytest-xdist worker (gw0: 15, gw1: 14, ...), so parallel workers
-    # against one configured Redis never flush each other's.
-    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
-    test_db = int(os.environ.get("ECOM_TEST_REDIS_DB", "15")) - worker
-    redis_parts = RedisParts(redis_server_url)
-    redis_url = f"redis://{redis_parts.host}:{redis_parts.port}/{test_db}"
-    if redis_parts.password:
-        redis_url = (
-            f"redis://:{redis_parts.password}@{redis_parts.host}:{redis_parts.port}/{test_db}"
-        )
+    redis_url = worker_redis_url(redis_server_url)
     redis.Redis.from_url(redis_url).flushdb()
-
-    settings = Settings(_env_file=None).with_overrides(
-        home=home,
-        database_url=database_url,
-        redis_url=redis_url,
-        mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}",
-    )
-    env = connection_env(database_url, redis_url, settings)
-    # Flows write the drift report and the model card here, never into the checkout.
-    env |= {
-        "ECOM_REPORTS_DIR": str(home / "reports"),
-        "ECOM_MODEL_CARD": str(home / "card.md"),
-        "ECOM_DOCS_DIR": str(home / "docs"),
-        # Prefect's ephemeral server keeps its SQLite database under PREFECT_HOME: one per
-        # session, so parallel workers (and the user's own ~/.prefect) never share it.
-        "PREFECT_HOME": str(home / "prefect"),
-    }
+    # Prefect's ephemeral server keeps its SQLite database under PREFECT_HOME: one per session,
+    # so parallel workers (and the user's own ~/.prefect) never share it.
     try:
-        with temporary_environ(env):
-            config.get_settings.cache_clear()
+        with (
+            temporary_environ({"PREFECT_HOME": str(home / "prefect")}),
+            exported_settings(Settings(_env_file=None), home, database_url, redis_url) as settings,
+        ):
             yield settings
     finally:
-        config.get_settings.cache_clear()
         redis.Redis.from_url(redis_url).flushdb()
         drop_database(server_url, PostgresParts(database_url).dbname)
         stop_services(embedded_settings, purge=True)
 
 
-@pytest.fixture(scope="session")
+# Module scope, so a folder that overrides `ecom_settings` for its modules (tests/e2e) gets
+# these from its own settings too.
+@pytest.fixture(scope="module")
 def database_url(ecom_settings: Settings) -> str:
     assert ecom_settings.database_url is not None
     return ecom_settings.database_url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def redis_url(ecom_settings: Settings) -> str:
     assert ecom_settings.redis_url is not None
     return ecom_settings.redis_url

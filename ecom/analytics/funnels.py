@@ -26,6 +26,7 @@ grows from the partition's end, so every pass is linear in the events and reuses
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import psycopg2.extensions
@@ -691,18 +692,10 @@ def _session_entity_ctes(query: FunnelQuery, relation: tuple[str, str]) -> Entit
         columns=sql.SQL("").join(
             sql.SQL("sessions.{}, ").format(_ident(column)) for column in group_columns
         ),
-        durations=sql.SQL(", ").join(
-            sql.SQL(
-                "array_agg(date_part('epoch', sessions.event_times[{later}] "
-                "- sessions.event_times[{earlier}])) filter (where {level} >= {m}) as {name}"
-            ).format(
-                later=answer(f"p{m}"),
-                earlier=answer(f"p{m - 1}"),
-                level=answer("level"),
-                m=sql.Literal(m),
-                name=_ident(f"seconds_{m}"),
-            )
-            for m in range(2, steps + 1)
+        durations=_duration_arrays(
+            steps,
+            lambda m: sql.SQL("sessions.event_times[{}]").format(answer(f"p{m}")),
+            answer("level"),
         ),
         with_pattern=with_pattern,
         whole=sql.SQL(" and ").join(whole),
@@ -720,6 +713,26 @@ def _session_entity_ctes(query: FunnelQuery, relation: tuple[str, str]) -> Entit
     )
 
 
+def _duration_arrays(
+    steps: int, step_time: Callable[[int], sql.Composable], level: sql.Composable
+) -> sql.Composed:
+    """`seconds_2` .. `seconds_<steps>`: per step pair, the array of seconds from step m-1 to
+    step m over the entities that reached m (see funnel_summary_sql for why arrays)."""
+    return sql.SQL(", ").join(
+        sql.SQL(
+            "array_agg(date_part('epoch', {later} - {earlier})) filter (where {level} >= {m}) "
+            "as {name}"
+        ).format(
+            later=step_time(m),
+            earlier=step_time(m - 1),
+            level=level,
+            m=sql.Literal(m),
+            name=_ident(f"seconds_{m}"),
+        )
+        for m in range(2, steps + 1)
+    )
+
+
 def funnel_summary_sql(
     query: FunnelQuery, relation: tuple[str, str] = DEFAULT_RELATION
 ) -> tuple[sql.Composed, dict[str, object]]:
@@ -733,18 +746,7 @@ def funnel_summary_sql(
     plan = entity_ctes(query, relation)
     steps = len(query.steps)
     sources = plan.sources if plan.summary_sources is None else plan.summary_sources
-    durations = sql.SQL(", ").join(
-        sql.SQL(
-            "array_agg(date_part('epoch', {later} - {earlier})) filter (where level >= {m}) "
-            "as {name}"
-        ).format(
-            later=_ident(f"t{m}"),
-            earlier=_ident(f"t{m - 1}"),
-            m=sql.Literal(m),
-            name=_ident(f"seconds_{m}"),
-        )
-        for m in range(2, steps + 1)
-    )
+    durations = _duration_arrays(steps, lambda m: _ident(f"t{m}"), sql.SQL("level"))
     parts = [
         sql.SQL(
             "select breakdown_value, level, count(*) as n, {durations} from {source} "
