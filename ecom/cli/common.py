@@ -4,33 +4,24 @@ from __future__ import annotations
 
 import os
 import sys
-import warnings
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from ecom.config import Settings
+from ecom.library_warnings import ignore_library_warnings
 from ecom.runtime import start_runtime
 from ecom.services import Endpoints
 
 console = Console()
-
-# Warnings from libraries that no user of this project can act on, filtered by the module
-# that raises them, so the project's own warnings (and any new library's) still show.
-LIBRARY_WARNINGS = (
-    r"evidently\.",  # numpy.core use in evidently.legacy.tests.utils
-    r".*[/\\]evidently[/\\]",  # invalid escape sequences, warned as its source compiles
-    r"litestar\.",  # LitestarDeprecationWarning, raised inside litestar itself
-)
 
 
 def quiet_libraries() -> None:
     """What a demo's output should not carry: other packages' deprecation warnings and
     MLflow's tqdm "Downloading artifacts" bars (one per artifact read back from a run)."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    for module in LIBRARY_WARNINGS:
-        warnings.filterwarnings("ignore", category=DeprecationWarning, module=module)
+    ignore_library_warnings()
 
 
 def plain_output_when_piped() -> None:

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ecom.library_warnings import library_warnings_ignored
+
 NUMERICAL_METHOD = "wasserstein"
 CATEGORICAL_METHOD = "jensenshannon"
 COLUMN_THRESHOLD = 0.1
@@ -86,11 +88,12 @@ def column_scores(
 ) -> dict[str, ColumnScore]:
     """Each column's distance (Evidently's stat tests, called directly on the frames
     `drift.prepare_sides` made), p-value and verdict."""
-    from evidently.legacy.calculations.stattests import (
-        jensenshannon_stat_test,
-        wasserstein_stat_test,
-    )
-    from evidently.legacy.core import ColumnType
+    with library_warnings_ignored():
+        from evidently.legacy.calculations.stattests import (
+            jensenshannon_stat_test,
+            wasserstein_stat_test,
+        )
+        from evidently.legacy.core import ColumnType
 
     scores = {}
     for columns, test, kind, name in (

@@ -47,6 +47,7 @@ import pandas as pd
 from ecom.churn import models as churn_models
 from ecom.churn.scoring import read_scoring_features
 from ecom.config import Settings
+from ecom.library_warnings import library_warnings_ignored
 from ecom.monitoring.column_drift import (
     CATEGORICAL_METHOD,
     COLUMN_THRESHOLD,
@@ -203,8 +204,9 @@ def compare_distributions(
     seed: int = 0,
 ):
     """Run Evidently's drift preset with tests; returns (snapshot, per-column verdicts)."""
-    from evidently import DataDefinition, Dataset, Report
-    from evidently.presets import DataDriftPreset
+    with library_warnings_ignored():
+        from evidently import DataDefinition, Dataset, Report
+        from evidently.presets import DataDriftPreset
 
     columns = list(feature_columns)
     if prediction_column:

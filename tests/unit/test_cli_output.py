@@ -49,3 +49,25 @@ def test_library_deprecations_are_quiet_and_the_projects_own_still_show():
     assert done.stdout == "false\n"
     assert "ours is deprecated" in done.stderr
     assert "numpy.core" not in done.stderr and "escape sequence" not in done.stderr
+
+
+def test_evidently_imports_quietly_after_feast_reset_the_filters():
+    """`ecom pipeline` imports Feast (features stage) before Evidently (monitor stage), and
+    importing `feast.feature_view` runs `simplefilter("once", DeprecationWarning)`, in front of
+    the filters set at start-up: the drift code imports Evidently under the filters again."""
+    done = _piped(
+        """
+        import warnings
+        import pandas as pd
+        from ecom.cli.common import quiet_libraries
+        quiet_libraries()
+        warnings.simplefilter("once", DeprecationWarning)  # what importing Feast does
+        from ecom.monitoring.column_drift import column_scores
+        frame = pd.DataFrame({"x": [float(i) for i in range(50)], "c": ["a", "b"] * 25})
+        scores = column_scores(frame, frame, ["x"], ["c"])
+        print(sorted(scores))
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "['c', 'x']\n"
+    assert "DeprecationWarning" not in done.stderr, done.stderr
