@@ -45,7 +45,7 @@ docs: install  ## regenerate the committed examples in docs/ from the current ch
 	$(BIN)/ecom report --out reports --images docs/img --screenshot docs/img/report.png
 
 test: install  ## unit, integration (real PostgreSQL + Redis) and end-to-end tests
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25 $(PYTEST_ARGS)
 
 lint: install  ## ruff lint and format check, declared dependencies (deptry), import layers
 	$(BIN)/ruff check .
