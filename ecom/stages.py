@@ -11,11 +11,15 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecom.config import Settings
 from ecom.relations import FEATURES_MART
 from ecom.services import Endpoints
+
+if TYPE_CHECKING:
+    from ecom.churn.scoring import ScoringSummary
+    from ecom.targeting.targets import TargetsSummary
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +113,32 @@ def quality_stage(settings: Settings, endpoints: Endpoints, *, include_marts: bo
     return report
 
 
+@dataclass
+class ScoredList:
+    """What `ecom score` produces: the churn scores, then the one retention list built on them."""
+
+    scores: ScoringSummary
+    targets: TargetsSummary
+
+
+def score_stage(
+    settings: Settings,
+    endpoints: Endpoints,
+    *,
+    scoring_date=None,
+    budget: float | None = None,
+    max_contacts: int | None = None,
+) -> ScoredList:
+    """Score every active user, then write `analytics.retention_targets` from those scores (by
+    uplift when a campaign's uplift champion exists, else the labelled churn-risk fallback)."""
+    from ecom.churn.scoring import score_users
+    from ecom.targeting.targets import build_retention_targets
+
+    scores = score_users(settings, endpoints, scoring_date=scoring_date)
+    targets = build_retention_targets(settings, endpoints, budget=budget, max_contacts=max_contacts)
+    return ScoredList(scores, targets)
+
+
 class StageInputMissing(RuntimeError):
     """The next stage has nothing to work on; the one message says what it needs and why."""
 
@@ -171,7 +201,7 @@ def render_pipeline_summary(summary: PipelineSummary, console) -> None:
     table.add_column("result")
     for stage, text in summary.lines:
         table.add_row(stage, text)
-    for stage in ("train", "score", "monitor"):
+    for stage in ("train", "uplift", "score", "targets", "monitor"):
         detail = summary.details.get(stage)
         if detail is not None and hasattr(detail, "as_rich_table"):
             console.print(detail.as_rich_table())

@@ -17,7 +17,7 @@ from ecom.features.store import apply_feature_repo
 from ecom.services import Endpoints
 from ecom.synth import generate_dataset
 from ecom.synth.campaign import CampaignPlan
-from ecom.targeting.targets import UPLIFT_BASIS, build_uplift_targets
+from ecom.targeting.targets import UPLIFT_BASIS, build_retention_targets
 from ecom.targeting.training import UPLIFT_MODEL_NAME, UpliftTrainingResult, train_uplift
 from ecom.transform import build_warehouse
 from tests.integration.dbt_databases import load_directory, private_database
@@ -90,17 +90,26 @@ def test_the_run_is_in_mlflow_and_a_no_better_model_keeps_the_champion(campaign,
 
 def test_targets_are_ranked_by_incremental_value(campaign, trained) -> None:
     settings, endpoints, _ = campaign
-    summary = build_uplift_targets(settings, endpoints, max_contacts=200)
+    summary = build_retention_targets(settings, endpoints, max_contacts=200)
     assert summary.list_basis == UPLIFT_BASIS and 0 < summary.targets <= 200
+    assert "uplift" in summary.summary_line() and "FALLBACK" not in summary.summary_line()
     rows = fetch_all(
         endpoints.database_url,
-        "select list_basis, estimated_effect, expected_incremental_value from "
-        "analytics.uplift_targets order by target_rank",
+        "select list_basis, estimated_effect, effect_low, effect_high, "
+        "expected_incremental_value, uplift_model_version from "
+        "analytics.retention_targets order by target_rank",
     )
-    assert {basis for basis, _, _ in rows} == {UPLIFT_BASIS}
-    assert all(effect > 0 and value > 0 for _, effect, value in rows)
-    values = [value for _, _, value in rows]
+    assert {row[0] for row in rows} == {UPLIFT_BASIS}
+    assert {row[5] for row in rows} == {trained.model_version}
+    assert all(effect > 0 and value > 0 for _, effect, _, _, value, _ in rows)
+    assert all(low <= high for _, _, low, high, _, _ in rows)
+    values = [row[4] for row in rows]
     assert values == sorted(values, reverse=True)
+    # Uncapped, it stops at the first contact that loses money; by budget, at ten contacts.
+    uncapped = build_retention_targets(settings, endpoints, max_contacts=10**9)
+    assert uncapped.stopped_by == "the first contact that loses money", uncapped.stopped_by
+    by_budget = build_retention_targets(settings, endpoints, budget=10 * settings.contact_cost)
+    assert by_budget.targets == min(10, uncapped.targets)
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,7 @@ def _users() -> pd.DataFrame:
             "effect_low": effect - 0.05,
             "effect_high": effect + 0.05,
             "churn_probability": [0.2, 0.99, 0.5, 0.9, 0.4, 0.95, 0.1],
+            "recency_days": [3.0, 80.0, 20.0, 50.0, 9.0, 60.0, 1.0],
         }
     )
 
@@ -57,3 +58,32 @@ def test_without_campaign_data_the_list_is_the_labelled_risk_fallback() -> None:
     assert (targets["list_basis"] == FALLBACK_BASIS).all()
     assert targets["reason"].str.startswith("FALLBACK").all()
     assert targets["estimated_effect"].isna().all()
+
+
+def _tied(values: list[float], recency: list[float]) -> pd.DataFrame:
+    """Users whose churn probability gives exactly `values` under ECONOMICS (p x 45 - 10)."""
+    return pd.DataFrame(
+        {
+            "user_id": [5, 3, 9, 1, 7][: len(values)],
+            "churn_probability": [(value + 10.0) / 45.0 for value in values],
+            "recency_days": recency,
+        }
+    )
+
+
+def test_ties_go_to_the_more_recent_buyer_then_the_lower_user_id() -> None:
+    """A tree ensemble gives whole blocks of users one probability: ties are broken by meaning
+    (a recent buyer is still reachable), then by user id, never by table order."""
+    users = _tied([1.0, 20.0, 20.0, -2.0, 7.5], [10.0, 40.0, 40.0, 3.0, 8.0])
+    targets, _ = rank_by_churn_risk(users, ECONOMICS, max_contacts=3)
+    assert targets["user_id"].tolist() == [3, 9, 7]
+    everyone, stopped_by = rank_by_churn_risk(users, ECONOMICS)
+    assert 1 not in set(everyone["user_id"]) and len(everyone) == 4  # a losing contact never
+    assert "loses money" in stopped_by
+    unknown = _tied([30.0, 30.0, 30.0, 30.0], [50.0, np.nan, 5.0, 5.0])
+    ranked, _ = rank_by_churn_risk(unknown, ECONOMICS)
+    assert ranked["user_id"].tolist() == [1, 9, 5, 3]  # recency, then user_id; unknown last
+    with pytest.raises(ValueError, match="recency_days"):
+        rank_by_churn_risk(unknown.drop(columns="recency_days"), ECONOMICS)
+    with pytest.raises(ValueError, match="--max-contacts"):
+        rank_by_churn_risk(unknown, ECONOMICS, max_contacts=-1)
