@@ -12,8 +12,11 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from ecom.config import Settings
-from ecom.db import fetch_all
+from ecom.db import fetch_all, transaction
+from ecom.features.contract import Kind, features_of_kind
 from ecom.features.store import apply_feature_repo
+from ecom.quality.campaign import SUITE_NAME, campaign_checks
+from ecom.quality.gate import run_quality_gate
 from ecom.services import Endpoints
 from ecom.synth import generate_dataset
 from ecom.synth.campaign import CampaignPlan
@@ -110,6 +113,55 @@ def test_targets_are_ranked_by_incremental_value(campaign, trained) -> None:
     assert uncapped.stopped_by == "the first contact that loses money", uncapped.stopped_by
     by_budget = build_retention_targets(settings, endpoints, budget=10 * settings.contact_cost)
     assert by_budget.targets == min(10, uncapped.targets)
+
+
+def test_the_gate_finds_the_generated_campaign_randomized(campaign) -> None:
+    """Every campaign's split matches its planned share, every user has features as of the
+    contact, and none is imbalanced beyond chance; the gate reports the check by name."""
+    settings, endpoints, _ = campaign
+    outcome, failures = campaign_checks(endpoints.database_url)
+    campaigns = fetch_all(
+        endpoints.database_url,
+        "select count(distinct campaign_id) from analytics.mart_campaign_outcomes",
+    )[0][0]
+    assert campaigns >= 2
+    numeric = len(features_of_kind(Kind.NUMERIC))
+    # Per campaign: its sample ratio, its feature coverage and each numeric feature's balance.
+    assert outcome.evaluated == campaigns * (2 + numeric), outcome
+    assert (outcome.failed, outcome.warned, failures) == (0, 0, []), failures
+    report = run_quality_gate(settings, endpoints, include_marts=True)
+    named = {suite.table: suite for suite in report.suites}
+    assert named[SUITE_NAME].evaluated == outcome.evaluated and named[SUITE_NAME].passed
+    checked = [*report.failures, *report.warnings]
+    assert not [f for f in checked if f.expectation_type.startswith("campaign_")], checked
+
+
+def test_a_campaign_that_lost_held_out_users_fails_the_gate_on_sample_ratio(campaign) -> None:
+    """A broken assignment planted in the raw contacts: a third of one campaign's held-out
+    users lost (as a one-sided export filter would). The marts build; the gate blocks on SRM,
+    naming the campaign, and only that campaign."""
+    settings, endpoints, _ = campaign
+    url = endpoints.database_url
+    first = fetch_all(url, "select min(campaign_id) from raw.campaign_contacts")[0][0]
+    lost = "campaign_id = %s and variant = 'control' and user_id %% 3 = 0"
+    rebuild = "stg_thelook__campaign_contacts mart_campaign_outcomes"
+    with transaction(url) as cursor:
+        cursor.execute(
+            f"create table raw.lost_controls as select * from raw.campaign_contacts where {lost}",
+            (first,),
+        )
+        cursor.execute(f"delete from raw.campaign_contacts where {lost}", (first,))
+    try:
+        assert build_warehouse(settings, endpoints, select=rebuild).success
+        report = run_quality_gate(settings, endpoints, include_marts=True)
+        srm = [f for f in report.failures if f.expectation_type == "campaign_sample_ratio"]
+        assert len(srm) == 1 and f"campaign {first}:" in srm[0].message, srm
+        assert not report.passed and SUITE_NAME in report.failed_tables
+    finally:
+        with transaction(url) as cursor:
+            cursor.execute("insert into raw.campaign_contacts select * from raw.lost_controls")
+            cursor.execute("drop table raw.lost_controls")
+        assert build_warehouse(settings, endpoints, select=rebuild).success
 
 
 @pytest.fixture(scope="module")
