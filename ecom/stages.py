@@ -51,6 +51,7 @@ def generation_notice(
     seed: int,
     generate: bool = False,
     settings: Settings | None = None,
+    campaign: bool = False,
 ) -> str | None:
     """What `load_stage` says before it generates data, or None when it loads what is there.
     Generating replaces `raw` with a new dataset, so callers show it where the user looks (the
@@ -60,8 +61,10 @@ def generation_notice(
     if not will_generate(settings or get_settings(), Path(data_dir), generate=generate):
         return None
     where = "" if generate else f"{data_dir} holds no TheLook CSVs: "
+    planted = " with a planted retention campaign" if campaign else ""
     return (
-        f"{where}generating {users:,} users (seed {seed}) into {data_dir} first, instead of loading"
+        f"{where}generating {users:,} users (seed {seed}){planted} into {data_dir} first, "
+        "instead of loading"
     )
 
 
@@ -73,26 +76,31 @@ def load_stage(
     users: int,
     seed: int,
     generate: bool = False,
+    campaign: bool = False,
     announce: Callable[[str], object] = log.warning,
 ):
     """Load `data_dir` into `raw`; generate a TheLook dataset there first when `will_generate`
     says so, as the original platform did, and say so through `announce`.
 
     A folder that does not exist (and is not to be generated) is a `LoadError` naming it,
-    raised before the database is touched: `raw` stays as it was.
+    raised before the database is touched: `raw` stays as it was. With `campaign`, generated
+    data carries the planted retention campaign (`ecom generate --campaign`), which the uplift
+    stage learns from; loaded data is loaded as it is.
     """
     from ecom.ingest.files import LoadError
     from ecom.ingest.load import load_raw_tables
 
     data_dir = Path(data_dir)
     notice = generation_notice(
-        data_dir, users=users, seed=seed, generate=generate, settings=settings
+        data_dir, users=users, seed=seed, generate=generate, settings=settings, campaign=campaign
     )
     if notice:
         from ecom.synth import generate_dataset
+        from ecom.synth.campaign import CampaignPlan
 
         announce(notice)
-        generate_dataset(users, seed, data_dir, None, progress=True)
+        plan = CampaignPlan() if campaign else None
+        generate_dataset(users, seed, data_dir, None, progress=True, campaign=plan)
     elif not data_dir.exists():
         raise LoadError(
             data_dir,

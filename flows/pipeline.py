@@ -38,8 +38,10 @@ def churn_pipeline(
     users: int = 100_000,
     seed: int = 42,
     lock_timeout_seconds: float = 6 * 3600,
+    campaign: bool = False,
 ) -> PipelineSummary:
-    """`data_dir` defaults to Settings.data_dir (ECOM_DATA_DIR, else data/thelook)."""
+    """`data_dir` defaults to Settings.data_dir (ECOM_DATA_DIR, else data/thelook); `campaign`
+    plants a retention campaign in data the pipeline generates (`make demo` does)."""
     logger = get_run_logger()
     _, endpoints = start_services()
     with session_lock(
@@ -48,18 +50,18 @@ def churn_pipeline(
         timeout_seconds=lock_timeout_seconds,
         waiting=logger.warning,
     ):
-        return _run_stages(data_dir, users, seed)
+        return _run_stages(data_dir, users, seed, campaign)
 
 
 PIPELINE_LOCK = "ecom churn-pipeline"
 
 
-def _run_stages(data_dir: str | None, users: int, seed: int) -> PipelineSummary:
+def _run_stages(data_dir: str | None, users: int, seed: int, campaign: bool) -> PipelineSummary:
     logger = get_run_logger()
     summary = PipelineSummary()
     folder = get_settings().data_folder(data_dir)
 
-    load_report = ingest_flow(data_dir=str(folder), users=users, seed=seed)
+    load_report = ingest_flow(data_dir=str(folder), users=users, seed=seed, campaign=campaign)
     summary.add("load", load_report.summary_line(), load_report)
 
     dbt_summary = transform_flow()

@@ -181,3 +181,19 @@ def test_without_an_effect_no_policy_beats_random(no_effect) -> None:
         beaten = rows[rows["incremental_conversions_ipw_low"] > max(random, 0.0)]
         assert beaten.empty, (budget, beaten)
     assert result.metrics["test_qini_low"] <= 0 <= result.metrics["test_qini_high"]
+
+
+def test_the_pipeline_plants_a_campaign_only_when_asked(ecom_settings, tmp_path) -> None:
+    """`ecom pipeline --campaign` (what `make demo` passes) generates its world with a
+    campaign, and says so before it does; without the flag the world has none."""
+    from ecom.stages import generation_notice, load_stage
+
+    with private_database(ecom_settings, "uplift_demo") as (settings, endpoints):
+        for campaign in (True, False):
+            folder = tmp_path / f"campaign_{campaign}"
+            notice = generation_notice(folder, users=1500, seed=3, generate=True, campaign=campaign)
+            assert ("planted retention campaign" in notice) is campaign, notice
+            load_stage(
+                settings, endpoints, folder, users=1500, seed=3, generate=True, campaign=campaign
+            )
+            assert (folder / "campaign_contacts.csv").exists() is campaign
