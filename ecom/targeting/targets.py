@@ -136,6 +136,58 @@ class TargetsSummary:
 # --------------------------------------------------------------------------- pure logic
 
 
+@dataclass(frozen=True)
+class ContactDecisions:
+    """Per user (arrays in input order): the basis, effect and interval (NaN in the fallback),
+    the incremental value and whether the contact pays. Plain arrays: the service builds one
+    per request and a frame would cost more than the decision."""
+
+    list_basis: str
+    estimated_effect: np.ndarray
+    effect_low: np.ndarray
+    effect_high: np.ndarray
+    expected_incremental_value: np.ndarray
+    contact_recommended: np.ndarray
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "estimated_effect": self.estimated_effect,
+                "effect_low": self.effect_low,
+                "effect_high": self.effect_high,
+                "expected_incremental_value": self.expected_incremental_value,
+            }
+        )
+
+
+def contact_decisions(
+    features: pd.DataFrame | None,
+    churn_probability: np.ndarray,
+    economics: Economics,
+    model=None,
+    *,
+    intervals: bool = True,
+) -> ContactDecisions:
+    """Per user, the decision both the list and `/predict` give, from one function: with an
+    uplift `model`, its effect of a contact on `features` (and the bag's 80% interval) and the
+    incremental value effect x LTV - cost; without one, the churn-risk fallback
+    p x LTV x win-back - cost, labelled. `contact_recommended` is whether that marginal contact
+    pays (value > 0, and for uplift a positive effect); the list then ranks and cuts by budget.
+    `intervals=False` skips the bag (nine learners instead of one): the service answers with
+    the point effect only."""
+    churn = np.asarray(churn_probability, dtype=float)
+    if model is None:
+        value = churn * economics.customer_ltv * economics.win_back_rate - economics.contact_cost
+        nothing = np.full(len(churn), np.nan)
+        return ContactDecisions(FALLBACK_BASIS, nothing, nothing, nothing, value, value > 0)
+    effect = model.effect(features)
+    low = high = np.full(len(effect), np.nan)
+    if intervals:
+        low, high = model.effect_interval(features)
+    value = effect * economics.customer_ltv - economics.contact_cost
+    return ContactDecisions(UPLIFT_BASIS, effect, low, high, value, (effect > 0) & (value > 0))
+
+
 def _best_first(
     valued: pd.DataFrame, economics: Economics, budget: float | None, max_contacts: int | None
 ) -> tuple[pd.DataFrame, str]:
@@ -173,13 +225,10 @@ def rank_by_incremental_value(
     budget: float | None = None,
     max_contacts: int | None = None,
 ) -> tuple[pd.DataFrame, str]:
-    """Rank users (user_id, recency_days, estimated_effect, effect_low, effect_high,
-    churn_probability) by effect x LTV - cost; drop non-positive effects; stop at a loss, the
-    budget or the cap."""
+    """Rank users (user_id, recency_days, churn_probability and `contact_decisions`' uplift
+    columns) by effect x LTV - cost; drop non-positive effects; stop at a loss, the budget or
+    the cap."""
     helped = users[users["estimated_effect"] > 0].copy()
-    helped["expected_incremental_value"] = (
-        helped["estimated_effect"] * economics.customer_ltv - economics.contact_cost
-    )
     targets, stopped_by = _best_first(helped, economics, budget, max_contacts)
     targets["reason"] = [
         f"a contact adds {effect:.0%} to the chance of ordering in the horizon (80% interval "
@@ -200,18 +249,10 @@ def rank_by_churn_risk(
     budget: float | None = None,
     max_contacts: int | None = None,
 ) -> tuple[pd.DataFrame, str]:
-    """The fallback without an uplift model: p(churn) x LTV x win-back - cost, labelled as such
-    on every row with `why` there is no uplift model."""
-    valued = users.assign(
-        expected_incremental_value=users["churn_probability"]
-        * economics.customer_ltv
-        * economics.win_back_rate
-        - economics.contact_cost,
-        estimated_effect=np.nan,
-        effect_low=np.nan,
-        effect_high=np.nan,
-    )
-    targets, stopped_by = _best_first(valued, economics, budget, max_contacts)
+    """The fallback without an uplift model: p(churn) x LTV x win-back - cost (users with
+    `contact_decisions`' fallback columns), labelled on every row with `why` there is no uplift
+    model."""
+    targets, stopped_by = _best_first(users, economics, budget, max_contacts)
     targets["reason"] = [
         f"{FALLBACK_LABEL} ({why}): churn probability {p:.2f} x "
         f"${economics.customer_ltv:,.0f} x {economics.win_back_rate:.0%} win-back assumed for everyone"
@@ -333,15 +374,14 @@ def build_retention_targets(
                 f"no retention list for {scoring_date}: {why}, and analytics.churn_scores has "
                 "no scores for that date (run `ecom train` and `ecom score`)"
             )
+    decisions = contact_decisions(features, users["churn_probability"].to_numpy(), economics, model)
+    users = pd.concat([users, decisions.frame()], axis=1)
+    if model is None:
         targets, stopped_by = rank_by_churn_risk(
             users, economics, why=why, budget=budget, max_contacts=max_contacts
         )
         excluded = 0
     else:
-        low, high = model.effect_interval(features)
-        users = users.assign(
-            estimated_effect=model.effect(features), effect_low=low, effect_high=high
-        )
         targets, stopped_by = rank_by_incremental_value(
             users, economics, budget=budget, max_contacts=max_contacts
         )

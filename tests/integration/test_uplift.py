@@ -29,10 +29,11 @@ pytestmark = pytest.mark.integration
 
 END_DATE = dt.date(2025, 6, 2)
 USERS = 16_000  # about 2,500 campaign users, 600 of them held out for the test
-# The campaign mart with its tests, and the feature marts Feast and targeting read.
+# The campaign mart with its tests, the feature marts Feast and targeting read, and the labels
+# the churn champion of the serving test trains on.
 MODELS = (
-    "+mart_campaign_outcomes "
-    "+mart_churn_features,resource_type:model +mart_churn_scoring,resource_type:model"
+    "+mart_campaign_outcomes +mart_churn_features,resource_type:model "
+    "+mart_churn_scoring,resource_type:model +mart_churn_labels,resource_type:model"
 )
 
 
@@ -162,6 +163,73 @@ def test_a_campaign_that_lost_held_out_users_fails_the_gate_on_sample_ratio(camp
             cursor.execute("insert into raw.campaign_contacts select * from raw.lost_controls")
             cursor.execute("drop table raw.lost_controls")
         assert build_warehouse(settings, endpoints, select=rebuild).success
+
+
+@pytest.fixture(scope="module")
+def served(campaign, trained, tmp_path_factory):
+    """The campaign world served: a churn champion, `ecom score` (scores and the uplift list,
+    uncapped), the snapshot materialized to a Redis of this module's own (another module's
+    newer snapshot in a shared Redis would refuse it), and the service's request logic."""
+    from ecom.churn import models as churn_models
+    from ecom.churn import training
+    from ecom.features import store as features
+    from ecom.services import ensure_services, stop_services
+    from ecom.serving.predictions import ChurnServing
+    from ecom.stages import score_stage
+
+    settings, endpoints, _ = campaign
+    frame = features.training_frame(settings, endpoints)
+    columns = features.feature_service_columns(settings, endpoints)
+    churn = training.train_on_frame(settings, frame, columns, candidates=(churn_models.XGB_PLAIN,))
+    assert churn.promoted, churn.decision.reason
+    redis_home = Settings(_env_file=None).with_overrides(
+        home=tmp_path_factory.mktemp("uplift_redis"),
+        database_url=endpoints.database_url,
+        redis_url=None,
+    )
+    try:
+        redis_url = ensure_services(redis_home).redis_url
+        settings = settings.with_overrides(redis_url=redis_url)
+        endpoints = Endpoints(endpoints.database_url, redis_url, embedded=False)
+        scored = score_stage(settings, endpoints, max_contacts=10**9)
+        features.materialize_features(settings, endpoints)
+        serving = ChurnServing(settings, endpoints, watch=False)
+        yield settings, endpoints, scored, serving
+        serving.close()
+    finally:
+        stop_services(redis_home, purge=True)
+
+
+def test_predict_gives_the_retention_lists_effect_and_decision(served, trained) -> None:
+    """Online equals batch: for users on the list and off it, `/predict`'s logic returns the
+    list's effect and incremental value (to 1e-6) and recommends exactly the listed users."""
+    _, endpoints, scored, serving = served
+    assert scored.targets.list_basis == UPLIFT_BASIS
+    listed = fetch_all(
+        endpoints.database_url,
+        "select user_id, estimated_effect, expected_incremental_value "
+        "from analytics.retention_targets where scoring_date = %s order by target_rank",
+        (scored.targets.scoring_date,),
+    )
+    assert len(listed) > 10, scored.targets.summary_line()
+    off_list = fetch_all(
+        endpoints.database_url,
+        "select user_id from analytics.mart_churn_scoring where user_id not in "
+        "(select user_id from analytics.retention_targets) order by user_id limit 3",
+    )
+    batch = {user: (effect, value) for user, effect, value in [*listed[:3], *listed[-2:]]}
+    users = [*batch, *(user for (user,) in off_list)]
+    answers = {a.user_id: a for a in serving.predict_users(users).predictions}
+    assert set(answers) == set(users)
+    for user, (effect, value) in batch.items():
+        answer = answers[user]
+        assert abs(answer.estimated_effect - effect) <= 1e-6, (user, answer.estimated_effect)
+        assert abs(answer.expected_incremental_value - value) <= 1e-6, user
+        assert answer.contact_recommended and answer.list_basis == UPLIFT_BASIS
+        assert answer.uplift_model_version == trained.model_version
+    for (user,) in off_list:
+        assert not answers[user].contact_recommended, answers[user]
+        assert answers[user].estimated_effect is not None
 
 
 @pytest.fixture(scope="module")
