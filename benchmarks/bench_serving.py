@@ -147,9 +147,16 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def prepare(server: Endpoints, base: Settings, home: Path, users: int, redis_db: int):
+def prepare(
+    server: Endpoints,
+    base: Settings,
+    home: Path,
+    users: int,
+    redis_db: int,
+    database: str = BENCH_DATABASE,
+):
     """Marts, a champion, batch scores and the materialized snapshot, in private stores."""
-    database_url = create_database(server.database_url, BENCH_DATABASE, replace=True)
+    database_url = create_database(server.database_url, database, replace=True)
     with transaction(database_url) as cursor:
         cursor.execute(FEATURES_SQL, {"users": users, "cutoffs": 26, "as_of": AS_OF})
     parts = RedisParts(server.redis_url)
@@ -450,6 +457,7 @@ def main() -> None:
     parser.add_argument("--redis-db", type=int, default=13, help="Redis database to use (flushed)")
     parser.add_argument("--repeat", type=int, default=1000, help="calls per in-process timing")
     parser.add_argument("--no-write", action="store_true", help="do not write results/serving.md")
+    parser.add_argument("--database", default=BENCH_DATABASE, help="database to (re)create")
     parser.add_argument(
         "--wrk-windows", type=int, default=5, help="wrk windows per level (0: none)"
     )
@@ -462,7 +470,9 @@ def main() -> None:
     base = Settings()
     with tempfile.TemporaryDirectory(prefix="bench-serving-") as home:
         server = ensure_services(base)
-        settings, endpoints, version = prepare(server, base, Path(home), args.users, args.redis_db)
+        settings, endpoints, version = prepare(
+            server, base, Path(home), args.users, args.redis_db, args.database
+        )
         in_process = bench_in_process(settings, endpoints, version, args.repeat)
         wrk = (args.wrk_windows, args.wrk_seconds)
         runs, windows = bench_http(settings, endpoints, version, args.requests, Path(home), wrk)

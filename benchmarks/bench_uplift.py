@@ -47,11 +47,18 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--database", default=BENCH_DATABASE, help="database to (re)create")
+    parser.add_argument(
+        "--register",
+        action="store_true",
+        help="log and gate in the run's own MLflow store, as the pipeline does",
+    )
+    parser.add_argument("--profile", type=Path, help="write train_uplift's cProfile stats here")
     args = parser.parse_args()
 
     settings = Settings()
     endpoints = ensure_services(settings)
-    url = create_database(endpoints.database_url, BENCH_DATABASE, replace=True)
+    url = create_database(endpoints.database_url, args.database, replace=True)
     timings: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
@@ -79,16 +86,25 @@ def main() -> None:
         if not summary.success:
             raise SystemExit(f"dbt failed: {summary.failed_nodes}")
         timed("feast apply", lambda: apply_feature_repo(bench, bench_endpoints))
-        result = timed(
-            "train_uplift",
-            lambda: train_uplift(bench, bench_endpoints, truth_dir=data_dir, register=False),
-        )
+
+        def train():
+            return train_uplift(bench, bench_endpoints, truth_dir=data_dir, register=args.register)
+
+        if args.profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            result = timed("train_uplift", lambda: profiler.runcall(train))
+            profiler.dump_stats(args.profile)
+        else:
+            result = timed("train_uplift", train)
     m = result.metrics
     ratio = m["test_qini"] / m["test_qini_oracle"]
     lines = [
         f"# Uplift stage at {args.users:,} users (seed {args.seed})",
         "",
-        f"Command: `python benchmarks/bench_uplift.py --users {args.users} --seed {args.seed}` "
+        f"Command: `python benchmarks/bench_uplift.py --users {args.users} --seed {args.seed}"
+        f"{' --register' if args.register else ''}` "
         f"on database `{PostgresParts(url).dbname}`.",
         "",
         f"- campaign rows: {result.rows} (train / validation / test split by user)",
@@ -107,6 +123,12 @@ def main() -> None:
         "| step | seconds |",
         "|---|---:|",
         *(f"| {name} | {seconds:.1f} |" for name, seconds in timings.items()),
+        "",
+        "Inside train_uplift:",
+        "",
+        "| step | seconds |",
+        "|---|---:|",
+        *(f"| {name} | {seconds:.1f} |" for name, seconds in result.step_seconds.items()),
         "",
         "Policies on the held-out campaign users:",
         "",

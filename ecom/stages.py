@@ -11,11 +11,15 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecom.config import Settings
 from ecom.relations import FEATURES_MART
 from ecom.services import Endpoints
+
+if TYPE_CHECKING:
+    from ecom.churn.scoring import ScoringSummary
+    from ecom.targeting.targets import TargetsSummary
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +51,7 @@ def generation_notice(
     seed: int,
     generate: bool = False,
     settings: Settings | None = None,
+    campaign: bool = False,
 ) -> str | None:
     """What `load_stage` says before it generates data, or None when it loads what is there.
     Generating replaces `raw` with a new dataset, so callers show it where the user looks (the
@@ -56,8 +61,10 @@ def generation_notice(
     if not will_generate(settings or get_settings(), Path(data_dir), generate=generate):
         return None
     where = "" if generate else f"{data_dir} holds no TheLook CSVs: "
+    planted = " with a planted retention campaign" if campaign else ""
     return (
-        f"{where}generating {users:,} users (seed {seed}) into {data_dir} first, instead of loading"
+        f"{where}generating {users:,} users (seed {seed}){planted} into {data_dir} first, "
+        "instead of loading"
     )
 
 
@@ -69,26 +76,31 @@ def load_stage(
     users: int,
     seed: int,
     generate: bool = False,
+    campaign: bool = False,
     announce: Callable[[str], object] = log.warning,
 ):
     """Load `data_dir` into `raw`; generate a TheLook dataset there first when `will_generate`
     says so, as the original platform did, and say so through `announce`.
 
     A folder that does not exist (and is not to be generated) is a `LoadError` naming it,
-    raised before the database is touched: `raw` stays as it was.
+    raised before the database is touched: `raw` stays as it was. With `campaign`, generated
+    data carries the planted retention campaign (`ecom generate --campaign`), which the uplift
+    stage learns from; loaded data is loaded as it is.
     """
     from ecom.ingest.files import LoadError
     from ecom.ingest.load import load_raw_tables
 
     data_dir = Path(data_dir)
     notice = generation_notice(
-        data_dir, users=users, seed=seed, generate=generate, settings=settings
+        data_dir, users=users, seed=seed, generate=generate, settings=settings, campaign=campaign
     )
     if notice:
         from ecom.synth import generate_dataset
+        from ecom.synth.campaign import CampaignPlan
 
         announce(notice)
-        generate_dataset(users, seed, data_dir, None, progress=True)
+        plan = CampaignPlan() if campaign else None
+        generate_dataset(users, seed, data_dir, None, progress=True, campaign=plan)
     elif not data_dir.exists():
         raise LoadError(
             data_dir,
@@ -107,6 +119,32 @@ def quality_stage(settings: Settings, endpoints: Endpoints, *, include_marts: bo
     if not report.passed:
         raise QualityGateFailed(report)
     return report
+
+
+@dataclass
+class ScoredList:
+    """What `ecom score` produces: the churn scores, then the one retention list built on them."""
+
+    scores: ScoringSummary
+    targets: TargetsSummary
+
+
+def score_stage(
+    settings: Settings,
+    endpoints: Endpoints,
+    *,
+    scoring_date=None,
+    budget: float | None = None,
+    max_contacts: int | None = None,
+) -> ScoredList:
+    """Score every active user, then write `analytics.retention_targets` from those scores (by
+    uplift when a campaign's uplift champion exists, else the labelled churn-risk fallback)."""
+    from ecom.churn.scoring import score_users
+    from ecom.targeting.targets import build_retention_targets
+
+    scores = score_users(settings, endpoints, scoring_date=scoring_date)
+    targets = build_retention_targets(settings, endpoints, budget=budget, max_contacts=max_contacts)
+    return ScoredList(scores, targets)
 
 
 class StageInputMissing(RuntimeError):
@@ -171,7 +209,7 @@ def render_pipeline_summary(summary: PipelineSummary, console) -> None:
     table.add_column("result")
     for stage, text in summary.lines:
         table.add_row(stage, text)
-    for stage in ("train", "score", "monitor"):
+    for stage in ("train", "uplift", "score", "targets", "monitor"):
         detail = summary.details.get(stage)
         if detail is not None and hasattr(detail, "as_rich_table"):
             console.print(detail.as_rich_table())

@@ -158,7 +158,7 @@ CAMPAIGN_CONTACTS = RawTable(
     "campaign_contacts",
     _columns(
         "campaign_id text, user_id bigint, contacted_at timestamptz, variant text, "
-        "channel text, cost double precision"
+        "channel text, cost double precision, planned_treatment_share double precision"
     ),
     ("campaign_id", "user_id"),
     required=False,

@@ -10,17 +10,27 @@ from flows.common import database_task, start_services
 
 
 @database_task(name="load-raw-tables")
-def load_raw_tables_task(settings, endpoints, data_dir: str, users: int, seed: int):
+def load_raw_tables_task(
+    settings, endpoints, data_dir: str, users: int, seed: int, campaign: bool = False
+):
     logger = get_run_logger()
     report = load_stage(
-        settings, endpoints, data_dir, users=users, seed=seed, announce=logger.warning
+        settings,
+        endpoints,
+        data_dir,
+        users=users,
+        seed=seed,
+        campaign=campaign,
+        announce=logger.warning,
     )
     logger.info("loaded %s", report.summary_line())
     return report
 
 
 @flow(name="ingest")
-def ingest_flow(data_dir: str | None = None, users: int = 100_000, seed: int = 42) -> State:
+def ingest_flow(
+    data_dir: str | None = None, users: int = 100_000, seed: int = 42, campaign: bool = False
+) -> State:
     """Load every TheLook table atomically; a failed load leaves `raw` as it was.
 
     `data_dir` defaults to Settings.data_dir (ECOM_DATA_DIR, else data/thelook), the folder
@@ -30,8 +40,8 @@ def ingest_flow(data_dir: str | None = None, users: int = 100_000, seed: int = 4
     """
     settings, endpoints = start_services()
     folder = settings.data_folder(data_dir)
-    notice = generation_notice(folder, users=users, seed=seed)
-    report = load_raw_tables_task(settings, endpoints, str(folder), users, seed)
+    notice = generation_notice(folder, users=users, seed=seed, campaign=campaign)
+    report = load_raw_tables_task(settings, endpoints, str(folder), users, seed, campaign)
     loaded = f"loaded {report.summary_line()}"
     return Completed(message=f"{notice}; {loaded}" if notice else loaded, data=report)
 

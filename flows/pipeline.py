@@ -1,5 +1,5 @@
-"""The whole pipeline: load -> transform -> quality gate -> features -> train -> score -> monitor
--> experiment analysis.
+"""The whole pipeline: load -> transform -> quality gate -> features -> train -> uplift (when
+campaign data is loaded) -> score and the retention list -> monitor -> experiment analysis.
 
 Each stage is its own flow, so the Prefect UI shows one nested run per stage with its logs,
 and any stage can also be deployed or run alone. A failed quality gate raises, so features
@@ -18,6 +18,8 @@ from prefect import flow, get_run_logger
 from ecom.config import get_settings
 from ecom.db import session_lock
 from ecom.stages import PipelineSummary, require_feature_inputs
+from ecom.targeting.data import campaign_users
+from ecom.targeting.memo import write_fallback_memo
 from flows.common import start_services
 from flows.experiments import experiments_flow
 from flows.features import features_flow
@@ -27,6 +29,7 @@ from flows.quality import quality_flow
 from flows.score import score_flow
 from flows.train import train_flow
 from flows.transform import transform_flow
+from flows.uplift import uplift_flow
 
 
 @flow(name="churn-pipeline")
@@ -35,8 +38,10 @@ def churn_pipeline(
     users: int = 100_000,
     seed: int = 42,
     lock_timeout_seconds: float = 6 * 3600,
+    campaign: bool = False,
 ) -> PipelineSummary:
-    """`data_dir` defaults to Settings.data_dir (ECOM_DATA_DIR, else data/thelook)."""
+    """`data_dir` defaults to Settings.data_dir (ECOM_DATA_DIR, else data/thelook); `campaign`
+    plants a retention campaign in data the pipeline generates (`make demo` does)."""
     logger = get_run_logger()
     _, endpoints = start_services()
     with session_lock(
@@ -45,18 +50,18 @@ def churn_pipeline(
         timeout_seconds=lock_timeout_seconds,
         waiting=logger.warning,
     ):
-        return _run_stages(data_dir, users, seed)
+        return _run_stages(data_dir, users, seed, campaign)
 
 
 PIPELINE_LOCK = "ecom churn-pipeline"
 
 
-def _run_stages(data_dir: str | None, users: int, seed: int) -> PipelineSummary:
+def _run_stages(data_dir: str | None, users: int, seed: int, campaign: bool) -> PipelineSummary:
     logger = get_run_logger()
     summary = PipelineSummary()
     folder = get_settings().data_folder(data_dir)
 
-    load_report = ingest_flow(data_dir=str(folder), users=users, seed=seed)
+    load_report = ingest_flow(data_dir=str(folder), users=users, seed=seed, campaign=campaign)
     summary.add("load", load_report.summary_line(), load_report)
 
     dbt_summary = transform_flow()
@@ -74,8 +79,21 @@ def _run_stages(data_dir: str | None, users: int, seed: int) -> PipelineSummary:
     training = train_flow(truth_dir=str(truth_dir) if truth_dir else None)
     summary.add("train", training.summary_line(), training)
 
-    scoring = score_flow()
-    summary.add("score", scoring.summary_line(), scoring)
+    # The uplift model must exist before the list is written, so it trains before scoring; it
+    # uses the churn champion trained just above as the churn risk it compares against.
+    if campaign_users(endpoints.database_url) > 0:
+        uplift = uplift_flow(truth_dir=str(truth_dir) if truth_dir else None, write_list=False)
+        summary.add("uplift", uplift.summary_line(), uplift)
+    else:
+        memo = write_fallback_memo(get_settings().docs_dir)
+        summary.add(
+            "uplift",
+            f"skipped: no campaign data, the retention list is the churn-risk fallback ({memo})",
+        )
+
+    scored = score_flow()
+    summary.add("score", scored.scores.summary_line(), scored.scores)
+    summary.add("targets", scored.targets.summary_line(), scored.targets)
 
     # The pipeline reports drift; the daily monitor deployment is the one that fails on it.
     drift, performance = monitor_flow(fail_on_drift=False)

@@ -1,19 +1,24 @@
-"""Score flow: the champion scores every active user; the best win-back targets are listed."""
+"""Score flow: the champion scores every active user; the one retention list is rebuilt on them."""
 
 from __future__ import annotations
 
 from prefect import flow
 
 from ecom.churn.scoring import score_users
+from ecom.stages import ScoredList
+from ecom.targeting.targets import build_retention_targets
 from flows.common import stage_task, start_services
 
 score_task = stage_task("score-users", score_users)
+retention_targets_task = stage_task("build-retention-targets", build_retention_targets)
 
 
 @flow(name="score")
-def score_flow():
+def score_flow(budget: float | None = None, max_contacts: int | None = None) -> ScoredList:
     settings, endpoints = start_services()
-    return score_task(settings, endpoints)
+    scores = score_task(settings, endpoints)
+    targets = retention_targets_task(settings, endpoints, budget=budget, max_contacts=max_contacts)
+    return ScoredList(scores, targets)
 
 
 if __name__ == "__main__":

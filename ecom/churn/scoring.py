@@ -1,9 +1,9 @@
-"""Batch scoring: every active user's churn probability from the champion, and whom to contact.
+"""Batch scoring: every active user's churn probability from the champion.
 
 Reads `analytics.mart_churn_scoring` (features as of the day after the data ends), scores it
 with `models:/churn_prediction_advanced@champion` through `ecom.churn.predict` (the function the
-online service calls too), and writes `analytics.churn_scores` and `analytics.retention_targets`
-for the snapshot's own date in one transaction: the scoring date is the data's as-of date,
+online service calls too), and writes `analytics.churn_scores` for the snapshot's own date in
+one transaction: the scoring date is the data's as-of date,
 never the wall clock, so re-running replaces that date's rows and older dates stay as they
 were. Reading and writing use COPY and scoring is one vectorised call, so 100k users take
 seconds.
@@ -13,7 +13,8 @@ on that date by that model) and its population band (top 5%, 5-20%, 20-50%, bott
 a churn base rate near 0.9 the absolute bands put almost everyone in "high" or "critical",
 while the percentile still says who is riskiest. The service computes the same percentile with
 the same function from the scores stored here (`read_score_population`), so `/predict` equals
-this table. The summary reports the champion's realised top-decile lift over the base rate on
+this table. Whom to contact is not decided here: `ecom.targeting.targets` builds the one
+retention list from these scores (and the uplift model, when there is one). The summary reports the champion's realised top-decile lift over the base rate on
 its test split: the scoring date's own labels do not exist yet.
 """
 
@@ -57,7 +58,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SCORES_TABLE = "analytics.churn_scores"
-TARGETS_TABLE = "analytics.retention_targets"
 
 SCORES_DDL = f"""
 create table if not exists {SCORES_TABLE} (
@@ -73,29 +73,10 @@ create table if not exists {SCORES_TABLE} (
     population_band text,
     primary key (scoring_date, user_id)
 )"""
-TARGETS_DDL = f"""
-create table if not exists {TARGETS_TABLE} (
-    scoring_date date not null,
-    target_rank integer not null,
-    user_id bigint not null,
-    churn_probability double precision not null,
-    expected_value double precision not null,
-    risk_band text not null,
-    model_name text not null,
-    model_version text not null,
-    scored_at timestamptz not null,
-    risk_percentile double precision,
-    population_band text,
-    recency_days double precision,
-    primary key (scoring_date, target_rank)
-)"""
 # Tables created before the population columns existed gain them (NULL on older dates).
 POPULATION_COLUMNS_DDL = [
     f"alter table {SCORES_TABLE} add column if not exists risk_percentile double precision",
     f"alter table {SCORES_TABLE} add column if not exists population_band text",
-    f"alter table {TARGETS_TABLE} add column if not exists risk_percentile double precision",
-    f"alter table {TARGETS_TABLE} add column if not exists population_band text",
-    f"alter table {TARGETS_TABLE} add column if not exists recency_days double precision",
 ]
 SCORE_COLUMNS = [
     "scoring_date",
@@ -109,21 +90,6 @@ SCORE_COLUMNS = [
     "risk_percentile",
     "population_band",
 ]
-TARGET_COLUMNS = [
-    "scoring_date",
-    "target_rank",
-    "user_id",
-    "churn_probability",
-    "expected_value",
-    "risk_band",
-    "model_name",
-    "model_version",
-    "scored_at",
-    "risk_percentile",
-    "population_band",
-    "recency_days",
-]
-
 _models: dict[tuple, ChurnPredictor] = {}
 _models_lock = threading.Lock()
 
@@ -188,8 +154,6 @@ class ScoringSummary:
     model_name: str
     model_version: str
     risk_bands: dict[str, int]
-    targets: int
-    top_targets: list[tuple[int, float, float]] = field(default_factory=list)
     seconds: float = 0.0
     population_bands: dict[str, int] = field(default_factory=dict)
     # The champion's realised top-decile lift and base rate on its test split (MLflow run).
@@ -207,11 +171,9 @@ class ScoringSummary:
     def summary_line(self) -> str:
         bands = ", ".join(f"{band} {count:,}" for band, count in self.risk_bands.items())
         ranked = ", ".join(f"{band} {count:,}" for band, count in self.population_bands.items())
-        top = f", best expected value {self.top_targets[0][2]:.2f}" if self.top_targets else ""
         return (
             f"scored {self.users_scored:,} users on {self.scoring_date} with {self.model_name} "
-            f"v{self.model_version} ({bands}; by percentile: {ranked}); {self.lift_line()}; "
-            f"{self.targets} retention targets{top}"
+            f"v{self.model_version} ({bands}; by percentile: {ranked}); {self.lift_line()}"
         )
 
     def as_rich_table(self):
@@ -221,42 +183,13 @@ class ScoringSummary:
         table = Table(
             title=f"scored {self.users_scored:,} users on {self.scoring_date} with "
             f"{self.model_name} v{self.model_version} in {self.seconds:.1f} s",
-            caption=f"risk bands: {bands}; {self.lift_line()}; {self.targets} retention targets",
+            caption=f"risk bands: {bands}; {self.lift_line()}",
         )
-        for column in ("rank", "user_id", "churn probability", "expected value"):
-            table.add_column(column, justify="right")
-        for rank, (user_id, probability, value) in enumerate(self.top_targets, start=1):
-            table.add_row(str(rank), str(user_id), f"{probability:.3f}", f"{value:.2f}")
+        table.add_column("population band")
+        table.add_column("users", justify="right")
+        for band, count in self.population_bands.items():
+            table.add_row(band, f"{count:,}")
         return table
-
-
-# --------------------------------------------------------------------------- pure logic
-
-
-def select_retention_targets(scores: pd.DataFrame, count: int) -> pd.DataFrame:
-    """The `count` users with the highest positive expected value.
-
-    A contact with negative expected value loses money whatever its rank, so it is never a
-    target even when fewer than `count` users are worth contacting. Scores tie often (a tree
-    ensemble gives whole blocks of users one probability), so ties are broken by meaning, not
-    by table order: the more recent buyer first (lower `recency_days`: still a customer a
-    contact can reach; unknown recency last), then the lower user_id, so a re-run picks the
-    same users."""
-    if count < 0:
-        raise ValueError(f"retention target count must be >= 0, got {count}")
-    missing = [c for c in ("user_id", "expected_value", "recency_days") if c not in scores]
-    if missing:
-        raise ValueError(f"retention targets need column(s) {', '.join(missing)}")
-    worth_it = scores[scores["expected_value"] > 0]
-    ranked = worth_it.sort_values(
-        ["expected_value", "recency_days", "user_id"],
-        ascending=[False, True, True],
-        na_position="last",
-        kind="mergesort",
-    )
-    targets = ranked.head(count).reset_index(drop=True)
-    targets.insert(0, "target_rank", np.arange(1, len(targets) + 1))
-    return targets
 
 
 # --------------------------------------------------------------------------- I/O
@@ -294,6 +227,31 @@ def read_score_population(database_url: str, scoring_date: date, model_version: 
         (scoring_date, str(model_version)),
     )
     return np.array([row[0] for row in rows], dtype=float)
+
+
+def read_scores(database_url: str, scoring_date: date) -> pd.DataFrame:
+    """One date's stored scores (user_id, churn_probability, risk_percentile, population_band,
+    churn_model_version, scored_at): what the retention list cites. Empty when not scored."""
+    columns = [
+        "user_id",
+        "churn_probability",
+        "risk_percentile",
+        "population_band",
+        "churn_model_version",
+        "scored_at",
+    ]
+    schema, table = SCORES_TABLE.split(".")
+    rows = []
+    if table_exists(database_url, schema, table):
+        rows = fetch_all(
+            database_url,
+            "select user_id, churn_probability, risk_percentile, population_band, "
+            f"model_version, scored_at from {SCORES_TABLE} where scoring_date = %s",
+            (scoring_date,),
+        )
+    return pd.DataFrame(rows, columns=columns).astype(
+        {"user_id": "int64", "churn_probability": float, "risk_percentile": float}
+    )
 
 
 def champion_predictor(settings: Settings, version: str | None = None) -> ChurnPredictor:
@@ -340,10 +298,8 @@ def _copy_rows(cursor, table: str, frame: pd.DataFrame) -> None:
     )
 
 
-def write_scores(
-    database_url: str, scoring_date: date, scores: pd.DataFrame, targets: pd.DataFrame
-) -> None:
-    """Replace one scoring date's scores and targets atomically; other dates are untouched.
+def write_scores(database_url: str, scoring_date: date, scores: pd.DataFrame) -> None:
+    """Replace one scoring date's scores atomically; other dates are untouched.
 
     An advisory lock on the date makes two concurrent runs for the same date queue up
     instead of colliding on the primary key; it is taken before the DDL, because two
@@ -355,19 +311,16 @@ def write_scores(
         )
         cursor.execute("create schema if not exists analytics")
         cursor.execute(SCORES_DDL)
-        cursor.execute(TARGETS_DDL)
         for statement in POPULATION_COLUMNS_DDL:
             cursor.execute(statement)
         cursor.execute(f"delete from {SCORES_TABLE} where scoring_date = %s", (scoring_date,))
-        cursor.execute(f"delete from {TARGETS_TABLE} where scoring_date = %s", (scoring_date,))
         _copy_rows(cursor, SCORES_TABLE, scores)
-        _copy_rows(cursor, TARGETS_TABLE, targets)
 
 
 def score_users(
     settings: Settings, endpoints: Endpoints, *, scoring_date: date | None = None
 ) -> ScoringSummary:
-    """Score every user in the scoring mart with the champion and store scores and targets.
+    """Score every user in the scoring mart with the champion and store the scores.
 
     The rows are stamped with the snapshot's own as-of date; a `scoring_date` that is not it
     is refused rather than filing today's features under another date."""
@@ -399,12 +352,7 @@ def score_users(
         risk_percentile=percentiles,
         population_band=population_band(percentiles),
     )[SCORE_COLUMNS]
-    valued = scores.assign(
-        expected_value=predictions["expected_value"],
-        recency_days=pd.to_numeric(features["recency_days"], errors="coerce").to_numpy(),
-    )
-    targets = select_retention_targets(valued, settings.retention_target_count)[TARGET_COLUMNS]
-    write_scores(endpoints.database_url, as_of, scores, targets)
+    write_scores(endpoints.database_url, as_of, scores)
     counts = scores["risk_band"].value_counts()
     ranked = scores["population_band"].value_counts()
     lift, base_rate = champion_test_lift(settings, version)
@@ -418,19 +366,13 @@ def score_users(
         population_bands={name: int(ranked.get(name, 0)) for name, _ in reversed(POPULATION_BANDS)},
         test_lift_top_decile=lift,
         test_base_rate=base_rate,
-        targets=len(targets),
-        top_targets=[
-            (int(row.user_id), float(row.churn_probability), float(row.expected_value))
-            for row in targets.head(10).itertuples()
-        ],
         seconds=time.perf_counter() - started,
     )
     log.info(
-        "scored %d users with %s v%s in %.1f s; %d retention targets",
+        "scored %d users with %s v%s in %.1f s",
         summary.users_scored,
         MODEL_NAME,
         version,
         summary.seconds,
-        summary.targets,
     )
     return summary

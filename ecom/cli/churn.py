@@ -68,15 +68,33 @@ def score(
             help="Scoring date; only the snapshot's own as-of date is accepted (the default).",
         ),
     ] = None,
+    budget: Annotated[
+        float | None,
+        typer.Option(min=0, help="Spend at most this many dollars on retention contacts."),
+    ] = None,
+    max_contacts: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="Contact at most this many users (default ECOM_RETENTION_TARGETS)."
+        ),
+    ] = None,
 ) -> None:
-    """Score every active user with the champion; write churn_scores and retention_targets."""
-    from ecom.churn.scoring import NoChampionModel, ScoringDateMismatch, score_users
+    """Score every active user with the champion; write churn_scores and the one retention list
+    (analytics.retention_targets: by uplift, or the labelled churn-risk fallback)."""
+    from ecom.churn.scoring import NoChampionModel, ScoringDateMismatch
+    from ecom.stages import score_stage
 
     settings, endpoints = runtime()
     try:
-        summary = score_users(
-            settings, endpoints, scoring_date=scoring_date.date() if scoring_date else None
+        scored = score_stage(
+            settings,
+            endpoints,
+            scoring_date=scoring_date.date() if scoring_date else None,
+            budget=budget,
+            max_contacts=max_contacts,
         )
     except (ScoringDateMismatch, NoChampionModel) as error:
         raise fail(str(error)) from error
-    console.print(summary.as_rich_table())
+    console.print(scored.scores.as_rich_table())
+    console.print(scored.targets.as_rich_table())
+    console.print(scored.targets.summary_line())

@@ -25,8 +25,17 @@ def pipeline(
     ] = None,
     users: UsersToGenerate = 100_000,
     seed: SeedToGenerate = 42,
+    campaign: Annotated[
+        bool,
+        typer.Option(
+            "--campaign",
+            help="When the pipeline generates the data, plant a randomized retention campaign "
+            "(as `ecom generate --campaign`) so the uplift stage runs; `make demo` sets it.",
+        ),
+    ] = False,
 ) -> None:
-    """Run the whole Prefect pipeline: load, transform, quality gate, features, train, score, monitor."""
+    """Run the whole Prefect pipeline: load, transform, quality gate, features, train, uplift
+    (with campaign data), score and the retention list, monitor."""
     # Without PREFECT_API_URL the flow starts Prefect's ephemeral server, which on a fresh
     # PREFECT_HOME or a busy machine takes longer than Prefect's default 20 s to answer.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
@@ -42,7 +51,9 @@ def pipeline(
     if server is not None:
         server.join()
     try:
-        summary = churn_pipeline(data_dir=str(settings.data_folder(data)), users=users, seed=seed)
+        summary = churn_pipeline(
+            data_dir=str(settings.data_folder(data)), users=users, seed=seed, campaign=campaign
+        )
     except StageInputMissing as stopped:
         raise fail(str(stopped)) from stopped
     except QualityGateFailed as refused:

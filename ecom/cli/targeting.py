@@ -48,6 +48,7 @@ def train(
     console.print(f"trained in {result.seconds:.1f} s on {result.rows}")
     economics = Economics(settings.customer_ltv, settings.win_back_rate, settings.contact_cost)
     console.print(f"wrote {write_memo(result, economics, settings.docs_dir)}")
+    console.print("`ecom uplift targets` (or `ecom score`) rewrites the retention list with it")
 
 
 @app.command()
@@ -59,16 +60,17 @@ def targets(
         int | None, typer.Option(min=0, help="Contact at most this many users.")
     ] = None,
 ) -> None:
-    """Write analytics.uplift_targets: users by estimated incremental value (or the labelled
-    churn-risk fallback without campaign data)."""
+    """Rewrite analytics.retention_targets (as `ecom score` does): users by estimated
+    incremental value, or the labelled churn-risk fallback without campaign data."""
     from ecom.churn.scoring import NoChampionModel
-    from ecom.targeting.targets import build_uplift_targets
+    from ecom.targeting.targets import build_retention_targets
 
     settings, endpoints = runtime()
     try:
-        summary = build_uplift_targets(
+        summary = build_retention_targets(
             settings, endpoints, budget=budget, max_contacts=max_contacts
         )
     except (NoChampionModel, FileNotFoundError) as error:
         raise fail(str(error)) from error
+    console.print(summary.as_rich_table())
     console.print(summary.summary_line())

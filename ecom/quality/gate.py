@@ -11,6 +11,10 @@ A partial load is not a failure: a raw table the load had no file for (`ecom.ing
 is skipped, and so is every mart built from it (`TableSuite.needs`) and every expectation that
 reads it (a foreign key into it); the report lists each skip with its reason. This is also how
 `raw.experiment_assignments`, which real exports never have, is never asked for a row.
+
+A loaded retention campaign is also checked for what its uplift estimates rest on
+(`ecom.quality.campaign`): a sample-ratio mismatch against its planned share blocks, covariate
+imbalance between its arms warns.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from urllib.parse import unquote, urlparse
 from ecom.config import PostgresParts, Settings
 from ecom.db import fetch_all
 from ecom.ingest.presence import absent_tables
+from ecom.quality.campaign import campaign_checks
 from ecom.quality.report import (
     ExpectationFailure,
     QualityGateFailed,
@@ -113,6 +118,10 @@ def run_quality_gate(
     for suite in missing:
         outcomes.append(SuiteOutcome(suite.name, evaluated=1, failed=1, missing=True))
         failures.append(missing_table_failure(suite.name, suite.missing_hint))
+    campaign = campaign_checks(endpoints.database_url) if include_marts else None
+    if campaign is not None:  # a loaded campaign must still look randomized (SRM, balance)
+        outcomes.append(campaign[0])
+        failures.extend(campaign[1])
 
     order = {suite.name: index for index, suite in enumerate(suites)}
     outcomes.sort(key=lambda outcome: order.get(outcome.table, len(order)))

@@ -54,3 +54,40 @@ class ModelHolder:
             )
             self._predictor = predictor
             return predictor, True
+
+
+class UpliftHolder:
+    """The uplift champion `/predict` decides contacts with, or None: then the decision is the
+    labelled churn-risk fallback, exactly as the retention list's. Held only while campaign
+    data is loaded (an uplift model of another world must not decide for this one), followed
+    like the churn champion by `refresh()`, and loaded only when its version changes."""
+
+    def __init__(self, settings: Settings, database_url: str) -> None:
+        self._settings = settings
+        self._database_url = database_url
+        self._lock = threading.Lock()
+        self.model = None
+        self.version: str | None = None
+        self.refresh()
+
+    def refresh(self) -> bool:
+        """Follow the alias (and the campaign data); whether the model changed."""
+        from ecom.targeting.data import campaign_users
+        from ecom.targeting.training import UPLIFT_MODEL_NAME
+
+        with self._lock:
+            version = None
+            if campaign_users(self._database_url) > 0:
+                version = ModelRegistry.at(
+                    self._settings.tracking_uri, UPLIFT_MODEL_NAME
+                ).champion_version()
+            if version == self.version:
+                return False
+            model = None
+            if version is not None:
+                import mlflow
+
+                model = mlflow.sklearn.load_model(f"models:/{UPLIFT_MODEL_NAME}/{version}")
+            log.info("uplift champion: v%s -> v%s", self.version, version)
+            self.model, self.version = model, (str(version) if version is not None else None)
+            return True

@@ -23,16 +23,18 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date
 
 import numpy as np
+import pandas as pd
 
 from ecom.churn.predict import Predictions, population_band, population_percentile
 from ecom.churn.scoring import read_score_population
 from ecom.config import Settings
 from ecom.features.store import get_feature_store
 from ecom.services import Endpoints
-from ecom.serving.model_holder import ModelHolder
+from ecom.serving.model_holder import ModelHolder, UpliftHolder
 from ecom.serving.online import OnlineFeatureReader, OnlineRows, OnlineStoreUnavailable
 from ecom.serving.schemas import BatchPrediction, ChurnPrediction, Contribution, ReloadResult
 from ecom.serving.snapshot import Snapshot, StoreState, read_snapshot, store_state
+from ecom.targeting.targets import ContactDecisions, contact_decisions
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +55,12 @@ class ServingError(Exception):
         return {"error": self.error, "detail": self.detail}
 
 
-def _answers(predictions: Predictions, population: np.ndarray) -> list[ChurnPrediction]:
+def _answers(
+    predictions: Predictions,
+    population: np.ndarray,
+    decisions: ContactDecisions,
+    uplift_version: str | None,
+) -> list[ChurnPrediction]:
     """The response models, built without re-validation: every value is cast to its field's
     type here (validating 14 fields per user again cost more than the prediction's encoding).
     Percentile and population band are null when `population` is empty (not scored yet)."""
@@ -63,6 +70,9 @@ def _answers(predictions: Predictions, population: np.ndarray) -> list[ChurnPred
     if len(population):
         ranked = population_percentile(predictions.churn_probability, population)
         percentiles, bands = [float(p) for p in ranked], [str(b) for b in population_band(ranked)]
+    effect = [None if np.isnan(e) else float(e) for e in decisions.estimated_effect]
+    values = decisions.expected_incremental_value.tolist()
+    contact = decisions.contact_recommended.tolist()
     return [
         ChurnPrediction.model_construct(
             user_id=int(predictions.user_id[i]),
@@ -80,6 +90,11 @@ def _answers(predictions: Predictions, population: np.ndarray) -> list[ChurnPred
                 Contribution.model_construct(feature=name, contribution=value)
                 for name, value in contributions[i]
             ],
+            list_basis=decisions.list_basis,
+            estimated_effect=effect[i],
+            expected_incremental_value=float(values[i]),
+            contact_recommended=bool(contact[i]),
+            uplift_model_version=uplift_version,
         )
         for i in range(len(predictions))
     ]
@@ -92,6 +107,7 @@ class ChurnServing:
         self.settings = settings
         self.endpoints = endpoints
         self.models = ModelHolder(settings)
+        self.uplift = UpliftHolder(settings, endpoints.database_url)
         self.reader = OnlineFeatureReader(get_feature_store(settings, endpoints))
         self._snapshot: Snapshot | None = None
         self._state: tuple[float, StoreState] | None = None
@@ -144,6 +160,10 @@ class ChurnServing:
                 self.models.refresh()
             except Exception as error:  # the registry may be briefly locked or unreachable
                 log.warning("cannot check the champion alias: %s", error)
+            try:
+                self.uplift.refresh()
+            except Exception as error:
+                log.warning("cannot check the uplift champion: %s", error)
             self.refresh_population()
 
     def close(self) -> None:
@@ -230,7 +250,17 @@ class ChurnServing:
             population = self.population_for(
                 predictions.features_as_of[0], predictions.model_version
             )
-            answers = _answers(predictions, population)
+            # Whom to contact, by the function the retention list uses (point effect only:
+            # the interval's bag would cost eight more learners per request).
+            model, uplift_version = self.uplift.model, self.uplift.version
+            decisions = contact_decisions(
+                pd.DataFrame(features) if model is not None else None,
+                predictions.churn_probability,
+                self.models.predictor.economics,
+                model,
+                intervals=False,
+            )
+            answers = _answers(predictions, population, decisions, uplift_version)
         return BatchPrediction.model_construct(
             predictions=answers, unknown_user_ids=[rows.user_ids[i] for i in unknown]
         )
@@ -258,6 +288,7 @@ class ChurnServing:
                 f"cannot load the champion the registry names now, still serving v"
                 f"{self.models.predictor.model_version}: {type(error).__name__}: {error}",
             ) from error
+        self.uplift.refresh()
         self.refresh_population(force=True)
         return ReloadResult(
             model_name=predictor.model_name, model_version=predictor.model_version, changed=changed

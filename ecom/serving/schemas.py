@@ -67,6 +67,25 @@ class ChurnPrediction(BaseModel):
     top_features: list[Contribution] = Field(
         description="Up to three features pushing the score up most, largest first."
     )
+    list_basis: str = Field(
+        description="How the contact decision was made: 'uplift' (the uplift champion's effect "
+        "of a contact, learned from a randomized campaign) or 'churn_risk_fallback' (no "
+        "campaign data: risk x value, not causal). The same as analytics.retention_targets."
+    )
+    estimated_effect: float | None = Field(
+        description="Uplift: the estimated change a contact makes to P(order in the horizon); "
+        "null in the fallback. Equals analytics.retention_targets.estimated_effect."
+    )
+    expected_incremental_value: float = Field(
+        description="Uplift: effect x customer LTV - contact cost; fallback: expected_value."
+    )
+    contact_recommended: bool = Field(
+        description="Whether this marginal contact pays (expected_incremental_value > 0, and a "
+        "positive effect): the retention list's rule before its budget cuts it."
+    )
+    uplift_model_version: str | None = Field(
+        description="The retention_uplift version behind estimated_effect; null in the fallback."
+    )
 
 
 class BatchPrediction(BaseModel):

@@ -59,11 +59,14 @@ class CampaignPlan:
 
     effect_scale: float = 1.0
     # Campaign dates: Mondays this many weeks before the last Monday of the data. All fall among
-    # the churn marts' 26 weekly cutoffs, and every horizon ends before the A/B test's window
-    # (which starts 70 days before the end), so the two planted experiments never overlap. Five
-    # weeks apart, no horizon overlaps the next: a user may be in several campaigns, but each
-    # campaign's natural outcomes are untouched by an earlier one's contacts.
-    weeks_before_end: tuple[int, ...] = (25, 20, 15)
+    # the churn marts' 26 weekly cutoffs (the newest is the data's end, a Monday, one week after
+    # that last Monday, so 24 weeks back is the oldest cutoff; 25 fell a week before it and its
+    # users had no features as of the contact: the quality gate's coverage check found it), and
+    # every horizon ends before the A/B test's window (which starts 70 days before the end), so
+    # the two planted experiments never overlap. Five weeks apart, no horizon overlaps the next:
+    # a user may be in several campaigns, but each campaign's natural outcomes are untouched by
+    # an earlier one's contacts.
+    weeks_before_end: tuple[int, ...] = (24, 19, 14)
     horizon_days: int = 30  # the churn label horizon: "returns" = places an order in it
     eligibility_window_days: int = 60  # the churn feature window: active = any session in it
     # Alternating shares, so an estimate that ignores the propensity is visibly biased.
@@ -392,6 +395,9 @@ def plant_campaign(
             "variant": truth["variant"],
             "channel": plan.channel,
             "cost": np.where(truth["variant"] == "treatment", plan.contact_cost, 0.0),
+            # The design's share, as a contact log records its allocation: what the gate's
+            # sample-ratio check holds the observed split against.
+            "planned_treatment_share": truth["propensity"],
         }
     )
     return PlantedCampaign(

@@ -84,8 +84,8 @@ def render_memo(result, economics: Economics) -> str:
         f"{best['incremental_conversions_ipw_high']:.0f}) per {best['contacts']:.0f} contacts, "
         f"profit about {_money(best['profit_ipw'])} per {result.rows['test']:,} eligible users.",
         "",
-        f"The list itself is `analytics.uplift_targets` (`ecom uplift targets --budget ... "
-        f"--max-contacts ...`). Model: {result.chosen}, version {result.model_version or 'unregistered'} "
+        f"The list itself is `analytics.retention_targets` (written by `ecom score` and the "
+        f"pipeline; `ecom uplift targets --budget ... --max-contacts ...` rewrites it). Model: {result.chosen}, version {result.model_version or 'unregistered'} "
         f"({result.gate_reason or 'not gated'}).",
         "",
         "## Why not the churn-risk list",
@@ -153,6 +153,37 @@ def render_memo(result, economics: Economics) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def render_fallback_memo() -> str:
+    """The memo when no campaign was loaded: it says the list is a churn-risk fallback, so no
+    older memo from another world is left to speak for this one."""
+    return "\n".join(
+        [
+            "# Retention campaign memo",
+            "",
+            "**No randomized campaign was loaded** (`analytics.mart_campaign_outcomes` is empty, "
+            "as in every real TheLook export), so nothing measures whom a contact moves.",
+            "",
+            "`analytics.retention_targets` is therefore the **churn-risk fallback** "
+            "(`list_basis = churn_risk_fallback` on every row): churn probability x customer "
+            "value x an assumed win-back rate - contact cost. It ranks the surest churners "
+            "first, who are often users no contact brings back, and it is not evidence that "
+            "a contact changes anything.",
+            "",
+            "To rank by incremental value, run a randomized retention campaign (a random "
+            "held-out control), load its `campaign_contacts.csv`, and run `ecom uplift train`.",
+            "",
+        ]
+    )
+
+
+def write_fallback_memo(docs_dir: Path) -> Path:
+    """Write the fallback memo under `docs_dir`; return its path."""
+    path = Path(docs_dir) / MEMO_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_fallback_memo())
+    return path
 
 
 def write_memo(result, economics: Economics, docs_dir: Path) -> Path:

@@ -52,6 +52,9 @@ class UpliftTrainingResult:
     promoted: bool = False
     gate_reason: str = ""
     params: dict[str, object] = field(default_factory=dict)
+    # Where the time went (the features' join, each fit, the evaluation, MLflow): the benchmark
+    # prints it, so a slow stage says which step to cut.
+    step_seconds: dict[str, float] = field(default_factory=dict)
 
     def summary_line(self) -> str:
         qini = self.metrics["test_qini"]
@@ -172,13 +175,23 @@ def train_uplift(
     endpoints: Endpoints,
     truth_dir: Path | None = None,
     *,
-    bag_size: int = 8,
+    # Four bootstrap refits for the effect intervals: at 100k users the bag was most of the
+    # stage's time (eight refits 33-37 s of 54 s warm, four 10 s of 15 s; benchmarks/bench_uplift.py).
+    bag_size: int = 4,
     n_boot: int = 200,
     seed: int = 0,
     register: bool = True,
 ) -> UpliftTrainingResult:
     """Fit, choose, evaluate and (with `register`) log and gate the uplift model."""
     started = time.perf_counter()
+    steps: dict[str, float] = {}
+    lap = [started]
+
+    def step(name: str) -> None:
+        now = time.perf_counter()
+        steps[name] = steps.get(name, 0.0) + now - lap[0]
+        lap[0] = now
+
     frame = campaign_frame(settings, endpoints)
     if truth_dir is not None:
         frame = attach_truth(frame, Path(truth_dir), endpoints.database_url)
@@ -186,6 +199,7 @@ def train_uplift(
     categorical = list(features_of_kind(Kind.CATEGORICAL))
     parts = split_by_user(frame, seed)
     encoding = FeatureEncoding.fit(parts["train"], numeric, categorical)
+    step("campaign frame (Feast point-in-time join)")
 
     validation_qini = {}
     for name in CANDIDATES:
@@ -194,9 +208,11 @@ def train_uplift(
         validation_qini[name] = metrics.qini_coefficient(
             candidate.effect(validation), _ipw(validation)
         )
+        step(f"fit candidate {name}")
     chosen = max(validation_qini, key=validation_qini.get)
     learning = pd.concat([parts["train"], parts["validation"]], ignore_index=True)
     model = fit_uplift_model(chosen, learning, encoding, bag_size=bag_size, seed=seed)
+    step(f"refit {chosen} with a bag of {bag_size}")
 
     test = parts["test"].copy()
     effect = model.effect(test)
@@ -217,6 +233,7 @@ def train_uplift(
     ).as_dict("uplift_to_risk_at_20_ipw")
     for name, value in validation_qini.items():
         result_metrics[f"validation_qini_{name}"] = value
+    step("evaluation (metrics, policies, intervals)")
     result = UpliftTrainingResult(
         chosen=chosen,
         validation_qini=validation_qini,
@@ -240,6 +257,8 @@ def train_uplift(
         from ecom.targeting.registry import log_and_gate
 
         log_and_gate(settings, result)
+        step("MLflow log and gate")
+    result.step_seconds = steps
     result.seconds = time.perf_counter() - started
     log.info("%s in %.1f s", result.summary_line(), result.seconds)
     return result

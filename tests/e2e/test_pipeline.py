@@ -251,7 +251,7 @@ def test_rescoring_after_a_losing_version_still_uses_the_champion(
 
     _, summary = pipeline_run
     assert not losing_version.promoted, losing_version.decision.reason
-    rescored = score_flow()
+    rescored = score_flow().scores
     champion = assert_scores_are_the_champions(ecom_settings, rescored.scoring_date)
     assert champion.latest_version == losing_version.model_version != champion.version
     assert rescored.model_version == champion.version == summary.details["train"].champion_version

@@ -481,7 +481,8 @@ def test_every_deployment_runs_to_completion_on_a_process_worker(
             _, uplift_logs = run("weekly-uplift")
             assert any("no campaign data" in message for message in uplift_logs), uplift_logs
             bases = fetch_all(
-                worker_data.database_url, "select distinct list_basis from analytics.uplift_targets"
+                worker_data.database_url,
+                "select distinct list_basis from analytics.retention_targets",
             )
             assert [tuple(row) for row in bases] == [("churn_risk_fallback",)]
     finally:

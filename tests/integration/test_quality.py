@@ -81,8 +81,8 @@ CLEAN_ROWS: dict[str, list[tuple]] = {
         (8, None, 1, "s4", _ts("2024-03-05"), "8.8.8.8", "Austin", "Texas", "73301", "Other", "YouTube", "/", "home"),
     ],
     "campaign_contacts": [
-        ("winback_20240226", 1, _ts("2024-02-26"), "control", "email", 0.0),
-        ("winback_20240226", 2, _ts("2024-02-26"), "treatment", "email", 10.0),
+        ("winback_20240226", 1, _ts("2024-02-26"), "control", "email", 0.0, 0.5),
+        ("winback_20240226", 2, _ts("2024-02-26"), "treatment", "email", 10.0, 0.5),
     ],
     "experiment_assignments": [
         ("checkout_v2", 1, "control", _ts("2024-02-20")),

@@ -21,6 +21,7 @@ from ecom.churn.registry import MODEL_NAME
 from ecom.db import fetch_all, transaction
 from ecom.features import store as features
 from ecom.services import Endpoints
+from ecom.targeting.targets import FALLBACK_BASIS, build_retention_targets
 from tests.integration.champion import assert_scores_are_the_champions, labels_shuffled_before_test
 from tests.integration.churn_marts import load_churn_marts
 
@@ -85,12 +86,28 @@ def test_scoring_twice_on_a_date_leaves_one_set(settings, endpoints):
     assert sum(second.risk_bands.values()) == users
     assert second.summary_line().startswith(f"scored {users:,} users on {day}")
 
-    targets = fetch_all(
+
+def test_without_campaign_data_the_list_is_the_labelled_risk_fallback(settings, endpoints):
+    """The one retention list, built on the stored scores: no campaign was loaded here, so it
+    is the churn-risk list, and every row, the summary and the reason say so."""
+    day = date(2024, 7, 1)
+    scoring.score_users(settings, endpoints, scoring_date=day)
+    scores = _scores(endpoints.database_url, day)
+    summary = build_retention_targets(settings, endpoints)
+    assert summary.list_basis == FALLBACK_BASIS
+    assert "FALLBACK" in summary.summary_line() and "no campaign data" in summary.summary_line()
+    rows = fetch_all(
         endpoints.database_url,
-        "select target_rank, user_id, churn_probability, expected_value "
+        "select target_rank, user_id, churn_probability, expected_incremental_value, "
+        "list_basis, reason, churn_model_version, scored_at "
         "from analytics.retention_targets where scoring_date = %s order by target_rank",
         (day,),
     )
+    assert {row[4] for row in rows} == {FALLBACK_BASIS}
+    assert all(row[5].startswith("FALLBACK") for row in rows)
+    assert {row[6] for row in rows} == {"1"}  # the champion's scores, not v2's
+    assert {row[7] for row in rows} == set(scores["scored_at"])  # the stored scores it cites
+    targets = [row[:4] for row in rows]
     assert 0 < len(targets) <= 25
     assert [t[0] for t in targets] == list(range(1, len(targets) + 1))
     values = [t[3] for t in targets]
@@ -178,9 +195,10 @@ def test_tied_targets_are_ordered_by_recency_then_user_id(settings, endpoints):
     day = date(2024, 7, 1)
     everyone = settings.with_overrides(retention_target_count=10_000)
     scoring.score_users(everyone, endpoints, scoring_date=day)
+    build_retention_targets(everyone, endpoints)
     rows = fetch_all(
         endpoints.database_url,
-        "select target_rank, user_id, expected_value, recency_days, risk_percentile "
+        "select target_rank, user_id, expected_incremental_value, recency_days, risk_percentile "
         "from analytics.retention_targets where scoring_date = %s order by target_rank",
         (day,),
     )

@@ -232,6 +232,11 @@ def test_predict_answers_every_field(stack):
     )
     assert answer["recommended_action"] == expected_action
     assert answer["expected_value"] == pytest.approx(probability * 150 * 0.30 - 10)
+    # No campaign here: the contact decision is the retention list's labelled fallback.
+    assert answer["list_basis"] == "churn_risk_fallback"
+    assert answer["estimated_effect"] is None and answer["uplift_model_version"] is None
+    assert answer["expected_incremental_value"] == pytest.approx(answer["expected_value"])
+    assert answer["contact_recommended"] == (answer["expected_value"] > 0)
     assert answer["model_name"] == MODEL_NAME
     assert answer["model_version"] == stack.version
     assert 1 <= len(answer["top_features"]) <= 3, answer

@@ -12,12 +12,15 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from ecom.config import Settings
-from ecom.db import fetch_all
+from ecom.db import fetch_all, transaction
+from ecom.features.contract import Kind, features_of_kind
 from ecom.features.store import apply_feature_repo
+from ecom.quality.campaign import SUITE_NAME, campaign_checks
+from ecom.quality.gate import run_quality_gate
 from ecom.services import Endpoints
 from ecom.synth import generate_dataset
 from ecom.synth.campaign import CampaignPlan
-from ecom.targeting.targets import UPLIFT_BASIS, build_uplift_targets
+from ecom.targeting.targets import UPLIFT_BASIS, build_retention_targets
 from ecom.targeting.training import UPLIFT_MODEL_NAME, UpliftTrainingResult, train_uplift
 from ecom.transform import build_warehouse
 from tests.integration.dbt_databases import load_directory, private_database
@@ -26,10 +29,11 @@ pytestmark = pytest.mark.integration
 
 END_DATE = dt.date(2025, 6, 2)
 USERS = 16_000  # about 2,500 campaign users, 600 of them held out for the test
-# The campaign mart with its tests, and the feature marts Feast and targeting read.
+# The campaign mart with its tests, the feature marts Feast and targeting read, and the labels
+# the churn champion of the serving test trains on.
 MODELS = (
-    "+mart_campaign_outcomes "
-    "+mart_churn_features,resource_type:model +mart_churn_scoring,resource_type:model"
+    "+mart_campaign_outcomes +mart_churn_features,resource_type:model "
+    "+mart_churn_scoring,resource_type:model +mart_churn_labels,resource_type:model"
 )
 
 
@@ -90,17 +94,142 @@ def test_the_run_is_in_mlflow_and_a_no_better_model_keeps_the_champion(campaign,
 
 def test_targets_are_ranked_by_incremental_value(campaign, trained) -> None:
     settings, endpoints, _ = campaign
-    summary = build_uplift_targets(settings, endpoints, max_contacts=200)
+    summary = build_retention_targets(settings, endpoints, max_contacts=200)
     assert summary.list_basis == UPLIFT_BASIS and 0 < summary.targets <= 200
+    assert "uplift" in summary.summary_line() and "FALLBACK" not in summary.summary_line()
     rows = fetch_all(
         endpoints.database_url,
-        "select list_basis, estimated_effect, expected_incremental_value from "
-        "analytics.uplift_targets order by target_rank",
+        "select list_basis, estimated_effect, effect_low, effect_high, "
+        "expected_incremental_value, uplift_model_version from "
+        "analytics.retention_targets order by target_rank",
     )
-    assert {basis for basis, _, _ in rows} == {UPLIFT_BASIS}
-    assert all(effect > 0 and value > 0 for _, effect, value in rows)
-    values = [value for _, _, value in rows]
+    assert {row[0] for row in rows} == {UPLIFT_BASIS}
+    assert {row[5] for row in rows} == {trained.model_version}
+    assert all(effect > 0 and value > 0 for _, effect, _, _, value, _ in rows)
+    assert all(low <= high for _, _, low, high, _, _ in rows)
+    values = [row[4] for row in rows]
     assert values == sorted(values, reverse=True)
+    # Uncapped, it stops at the first contact that loses money; by budget, at ten contacts.
+    uncapped = build_retention_targets(settings, endpoints, max_contacts=10**9)
+    assert uncapped.stopped_by == "the first contact that loses money", uncapped.stopped_by
+    by_budget = build_retention_targets(settings, endpoints, budget=10 * settings.contact_cost)
+    assert by_budget.targets == min(10, uncapped.targets)
+
+
+def test_the_gate_finds_the_generated_campaign_randomized(campaign) -> None:
+    """Every campaign's split matches its planned share, every user has features as of the
+    contact, and none is imbalanced beyond chance; the gate reports the check by name."""
+    settings, endpoints, _ = campaign
+    outcome, failures = campaign_checks(endpoints.database_url)
+    campaigns = fetch_all(
+        endpoints.database_url,
+        "select count(distinct campaign_id) from analytics.mart_campaign_outcomes",
+    )[0][0]
+    assert campaigns >= 2
+    numeric = len(features_of_kind(Kind.NUMERIC))
+    # Per campaign: its sample ratio, its feature coverage and each numeric feature's balance.
+    assert outcome.evaluated == campaigns * (2 + numeric), outcome
+    assert (outcome.failed, outcome.warned, failures) == (0, 0, []), failures
+    report = run_quality_gate(settings, endpoints, include_marts=True)
+    named = {suite.table: suite for suite in report.suites}
+    assert named[SUITE_NAME].evaluated == outcome.evaluated and named[SUITE_NAME].passed
+    checked = [*report.failures, *report.warnings]
+    assert not [f for f in checked if f.expectation_type.startswith("campaign_")], checked
+
+
+def test_a_campaign_that_lost_held_out_users_fails_the_gate_on_sample_ratio(campaign) -> None:
+    """A broken assignment planted in the raw contacts: a third of one campaign's held-out
+    users lost (as a one-sided export filter would). The marts build; the gate blocks on SRM,
+    naming the campaign, and only that campaign."""
+    settings, endpoints, _ = campaign
+    url = endpoints.database_url
+    first = fetch_all(url, "select min(campaign_id) from raw.campaign_contacts")[0][0]
+    lost = "campaign_id = %s and variant = 'control' and user_id %% 3 = 0"
+    rebuild = "stg_thelook__campaign_contacts mart_campaign_outcomes"
+    with transaction(url) as cursor:
+        cursor.execute(
+            f"create table raw.lost_controls as select * from raw.campaign_contacts where {lost}",
+            (first,),
+        )
+        cursor.execute(f"delete from raw.campaign_contacts where {lost}", (first,))
+    try:
+        assert build_warehouse(settings, endpoints, select=rebuild).success
+        report = run_quality_gate(settings, endpoints, include_marts=True)
+        srm = [f for f in report.failures if f.expectation_type == "campaign_sample_ratio"]
+        assert len(srm) == 1 and f"campaign {first}:" in srm[0].message, srm
+        assert not report.passed and SUITE_NAME in report.failed_tables
+    finally:
+        with transaction(url) as cursor:
+            cursor.execute("insert into raw.campaign_contacts select * from raw.lost_controls")
+            cursor.execute("drop table raw.lost_controls")
+        assert build_warehouse(settings, endpoints, select=rebuild).success
+
+
+@pytest.fixture(scope="module")
+def served(campaign, trained, tmp_path_factory):
+    """The campaign world served: a churn champion, `ecom score` (scores and the uplift list,
+    uncapped), the snapshot materialized to a Redis of this module's own (another module's
+    newer snapshot in a shared Redis would refuse it), and the service's request logic."""
+    from ecom.churn import models as churn_models
+    from ecom.churn import training
+    from ecom.features import store as features
+    from ecom.services import ensure_services, stop_services
+    from ecom.serving.predictions import ChurnServing
+    from ecom.stages import score_stage
+
+    settings, endpoints, _ = campaign
+    frame = features.training_frame(settings, endpoints)
+    columns = features.feature_service_columns(settings, endpoints)
+    churn = training.train_on_frame(settings, frame, columns, candidates=(churn_models.XGB_PLAIN,))
+    assert churn.promoted, churn.decision.reason
+    redis_home = Settings(_env_file=None).with_overrides(
+        home=tmp_path_factory.mktemp("uplift_redis"),
+        database_url=endpoints.database_url,
+        redis_url=None,
+    )
+    try:
+        redis_url = ensure_services(redis_home).redis_url
+        settings = settings.with_overrides(redis_url=redis_url)
+        endpoints = Endpoints(endpoints.database_url, redis_url, embedded=False)
+        scored = score_stage(settings, endpoints, max_contacts=10**9)
+        features.materialize_features(settings, endpoints)
+        serving = ChurnServing(settings, endpoints, watch=False)
+        yield settings, endpoints, scored, serving
+        serving.close()
+    finally:
+        stop_services(redis_home, purge=True)
+
+
+def test_predict_gives_the_retention_lists_effect_and_decision(served, trained) -> None:
+    """Online equals batch: for users on the list and off it, `/predict`'s logic returns the
+    list's effect and incremental value (to 1e-6) and recommends exactly the listed users."""
+    _, endpoints, scored, serving = served
+    assert scored.targets.list_basis == UPLIFT_BASIS
+    listed = fetch_all(
+        endpoints.database_url,
+        "select user_id, estimated_effect, expected_incremental_value "
+        "from analytics.retention_targets where scoring_date = %s order by target_rank",
+        (scored.targets.scoring_date,),
+    )
+    assert len(listed) > 10, scored.targets.summary_line()
+    off_list = fetch_all(
+        endpoints.database_url,
+        "select user_id from analytics.mart_churn_scoring where user_id not in "
+        "(select user_id from analytics.retention_targets) order by user_id limit 3",
+    )
+    batch = {user: (effect, value) for user, effect, value in [*listed[:3], *listed[-2:]]}
+    users = [*batch, *(user for (user,) in off_list)]
+    answers = {a.user_id: a for a in serving.predict_users(users).predictions}
+    assert set(answers) == set(users)
+    for user, (effect, value) in batch.items():
+        answer = answers[user]
+        assert abs(answer.estimated_effect - effect) <= 1e-6, (user, answer.estimated_effect)
+        assert abs(answer.expected_incremental_value - value) <= 1e-6, user
+        assert answer.contact_recommended and answer.list_basis == UPLIFT_BASIS
+        assert answer.uplift_model_version == trained.model_version
+    for (user,) in off_list:
+        assert not answers[user].contact_recommended, answers[user]
+        assert answers[user].estimated_effect is not None
 
 
 @pytest.fixture(scope="module")
@@ -120,3 +249,19 @@ def test_without_an_effect_no_policy_beats_random(no_effect) -> None:
         beaten = rows[rows["incremental_conversions_ipw_low"] > max(random, 0.0)]
         assert beaten.empty, (budget, beaten)
     assert result.metrics["test_qini_low"] <= 0 <= result.metrics["test_qini_high"]
+
+
+def test_the_pipeline_plants_a_campaign_only_when_asked(ecom_settings, tmp_path) -> None:
+    """`ecom pipeline --campaign` (what `make demo` passes) generates its world with a
+    campaign, and says so before it does; without the flag the world has none."""
+    from ecom.stages import generation_notice, load_stage
+
+    with private_database(ecom_settings, "uplift_demo") as (settings, endpoints):
+        for campaign in (True, False):
+            folder = tmp_path / f"campaign_{campaign}"
+            notice = generation_notice(folder, users=1500, seed=3, generate=True, campaign=campaign)
+            assert ("planted retention campaign" in notice) is campaign, notice
+            load_stage(
+                settings, endpoints, folder, users=1500, seed=3, generate=True, campaign=campaign
+            )
+            assert (folder / "campaign_contacts.csv").exists() is campaign

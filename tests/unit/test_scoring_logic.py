@@ -1,9 +1,7 @@
 import numpy as np
-import pandas as pd
 import pytest
 
 from ecom.churn.predict import expected_value, population_band, population_percentile, risk_band
-from ecom.churn.scoring import select_retention_targets
 
 
 def test_risk_band_bounds_are_inclusive_below():
@@ -40,38 +38,3 @@ def test_a_block_of_tied_scores_shares_one_band():
     assert set(bands[80:]) == {"top 5-20%"}
     assert "top 5%" not in set(bands)
     assert list(bands[:50]).count("bottom 50%") == 50
-
-
-def test_targets_are_the_top_positive_expected_values():
-    scores = pd.DataFrame(
-        {
-            "user_id": [5, 3, 9, 1, 7],
-            "expected_value": [1.0, 20.0, 20.0, -2.0, 7.5],
-            "recency_days": [10.0, 40.0, 40.0, 3.0, 8.0],
-        }
-    )
-    targets = select_retention_targets(scores, 3)
-    assert list(targets["user_id"]) == [3, 9, 7]  # ties on both: lower user_id first
-    assert list(targets["target_rank"]) == [1, 2, 3]
-    everyone = select_retention_targets(scores, 10)
-    assert -2.0 not in set(everyone["expected_value"])  # a losing contact is never a target
-    assert len(everyone) == 4
-
-
-def test_negative_target_count_is_rejected():
-    with pytest.raises(ValueError, match=">= 0"):
-        select_retention_targets(pd.DataFrame({"user_id": [], "expected_value": []}), -1)
-
-
-def test_tied_expected_values_go_to_the_more_recent_buyer_first():
-    scores = pd.DataFrame(
-        {
-            "user_id": [1, 2, 3, 4],
-            "expected_value": [30.0, 30.0, 30.0, 30.0],
-            "recency_days": [50.0, np.nan, 5.0, 5.0],
-        }
-    )
-    targets = select_retention_targets(scores, 4)
-    assert list(targets["user_id"]) == [3, 4, 1, 2]  # recency, then user_id; unknown last
-    with pytest.raises(ValueError, match="recency_days"):
-        select_retention_targets(scores.drop(columns="recency_days"), 2)

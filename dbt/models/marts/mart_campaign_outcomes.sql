@@ -46,6 +46,7 @@ horizons as (
         contacts.variant,
         contacts.channel,
         contacts.contact_cost,
+        contacts.planned_treatment_share,
         {{ dbt.dateadd('day', horizon_days, 'contacts.contacted_at') }} as horizon_end_at,
         case
             when {{ dbt.dateadd('day', horizon_days, 'contacts.contacted_at') }} <= clock.data_max_at
@@ -92,6 +93,7 @@ final as (
         horizons.variant,
         cast(case when horizons.variant = 'treatment' then 1 else 0 end as {{ dbt.type_int() }}) as is_treated,
         cast(campaign_shares.treatment_share as {{ dbt.type_float() }}) as treatment_share,
+        horizons.planned_treatment_share,
         horizons.channel,
         horizons.contact_cost,
         horizons.horizon_end_at,

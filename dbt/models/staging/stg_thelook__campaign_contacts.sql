@@ -22,7 +22,8 @@ source as (
         cast(null as {{ type_timestamptz() }}) as contacted_at,
         cast(null as {{ dbt.type_string() }}) as variant,
         cast(null as {{ dbt.type_string() }}) as channel,
-        cast(null as {{ dbt.type_float() }}) as cost
+        cast(null as {{ dbt.type_float() }}) as cost,
+        cast(null as {{ dbt.type_float() }}) as planned_treatment_share
     where 1 = 0
 ),
 {% endif %}
@@ -38,7 +39,8 @@ final as (
         contacted_at,
         lower({{ clean_text('variant') }}) as variant,
         lower({{ clean_text('channel') }}) as channel,
-        cast(cost as {{ dbt.type_float() }}) as contact_cost
+        cast(cost as {{ dbt.type_float() }}) as contact_cost,
+        cast(planned_treatment_share as {{ dbt.type_float() }}) as planned_treatment_share
     from deduplicated
 )
 
