@@ -364,32 +364,24 @@ def write_scores(
         _copy_rows(cursor, TARGETS_TABLE, targets)
 
 
-def score_users(
-    settings: Settings, endpoints: Endpoints, *, scoring_date: date | None = None
-) -> ScoringSummary:
-    """Score every user in the scoring mart with the champion and store scores and targets.
-
-    The rows are stamped with the snapshot's own as-of date; a `scoring_date` that is not it
-    is refused rather than filing today's features under another date."""
-    started = time.perf_counter()
-    features = read_scoring_features(endpoints.database_url)
-    if len(features) == 0:
-        raise ValueError(f"{SCORING_MART} is empty: no user is active as of the data's end")
-    as_of = snapshot_date(features)
+def check_scoring_date(scoring_date: date | None, as_of: date) -> None:
+    """Refuse a `--date` that is not the snapshot's own as-of date rather than filing today's
+    features under another date."""
     if scoring_date is not None and scoring_date != as_of:
         raise ScoringDateMismatch(
             f"--date {scoring_date} is not the scoring snapshot's date: {SCORING_MART} holds "
             f"features as of {as_of}; score that date (omit --date) or rebuild the marts "
             "(`ecom transform`) on data that ends the day before"
         )
-    predictor = champion_predictor(settings)
-    version = predictor.model_version
-    try:
-        predictions = predictor.predict(features, features_as_of=as_of, explain=False).frame()
-    except ValueError as error:
-        raise ValueError(
-            f"{SCORING_MART} cannot be scored by champion v{version}: {error}"
-        ) from error
+
+
+def scores_and_targets(
+    settings: Settings, predictions: pd.DataFrame, recency_days: np.ndarray, as_of: date
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows of `analytics.churn_scores` and `analytics.retention_targets` from the
+    champion's predictions (`Predictions.frame()`, any row order) and each user's recency:
+    the percentile and band in the whole scored population, and whom to contact. Both engines
+    (this module, ecom/spark/scoring.py) finish their predictions here."""
     scored_at = datetime.now(UTC)
     probabilities = predictions["churn_probability"].to_numpy()
     percentiles = population_percentile(probabilities, np.sort(probabilities))
@@ -400,11 +392,21 @@ def score_users(
         population_band=population_band(percentiles),
     )[SCORE_COLUMNS]
     valued = scores.assign(
-        expected_value=predictions["expected_value"],
-        recency_days=pd.to_numeric(features["recency_days"], errors="coerce").to_numpy(),
+        expected_value=predictions["expected_value"].to_numpy(), recency_days=recency_days
     )
     targets = select_retention_targets(valued, settings.retention_target_count)[TARGET_COLUMNS]
-    write_scores(endpoints.database_url, as_of, scores, targets)
+    return scores, targets
+
+
+def scoring_summary(
+    settings: Settings,
+    scores: pd.DataFrame,
+    targets: pd.DataFrame,
+    version: str,
+    as_of: date,
+    started: float,
+) -> ScoringSummary:
+    """What a scoring run did, for the CLI, the flows and the log."""
     counts = scores["risk_band"].value_counts()
     ranked = scores["population_band"].value_counts()
     lift, base_rate = champion_test_lift(settings, version)
@@ -434,3 +436,30 @@ def score_users(
         summary.targets,
     )
     return summary
+
+
+def score_users(
+    settings: Settings, endpoints: Endpoints, *, scoring_date: date | None = None
+) -> ScoringSummary:
+    """Score every user in the scoring mart with the champion and store scores and targets.
+
+    The rows are stamped with the snapshot's own as-of date; a `scoring_date` that is not it
+    is refused rather than filing today's features under another date."""
+    started = time.perf_counter()
+    features = read_scoring_features(endpoints.database_url)
+    if len(features) == 0:
+        raise ValueError(f"{SCORING_MART} is empty: no user is active as of the data's end")
+    as_of = snapshot_date(features)
+    check_scoring_date(scoring_date, as_of)
+    predictor = champion_predictor(settings)
+    version = predictor.model_version
+    try:
+        predictions = predictor.predict(features, features_as_of=as_of, explain=False).frame()
+    except ValueError as error:
+        raise ValueError(
+            f"{SCORING_MART} cannot be scored by champion v{version}: {error}"
+        ) from error
+    recency_days = pd.to_numeric(features["recency_days"], errors="coerce").to_numpy()
+    scores, targets = scores_and_targets(settings, predictions, recency_days, as_of)
+    write_scores(endpoints.database_url, as_of, scores, targets)
+    return scoring_summary(settings, scores, targets, version, as_of, started)
