@@ -78,7 +78,6 @@ def load_stage(
     raised before the database is touched: `raw` stays as it was.
     """
     from ecom.ingest.files import LoadError
-    from ecom.ingest.load import load_raw_tables
 
     data_dir = Path(data_dir)
     notice = generation_notice(
@@ -95,7 +94,48 @@ def load_stage(
             "no such folder; nothing was generated (data is generated only into the default "
             f"data folder {settings.data_dir} or with --generate)",
         )
+    return load_raw(settings, endpoints, data_dir)
+
+
+def load_raw(settings: Settings, endpoints: Endpoints, data_dir: Path):
+    """The raw load on the configured engine (ECOM_ENGINE): PostgreSQL's `raw` schema, or
+    Spark's `raw` database as Parquet tables; one contract, one set of checks, one report."""
+    if settings.engine == "spark":
+        from ecom.spark.raw import load_raw_tables_on_spark
+        from ecom.spark.session import spark_session
+
+        return load_raw_tables_on_spark(spark_session(settings), Path(data_dir))
+    from ecom.ingest.load import load_raw_tables
+
     return load_raw_tables(endpoints.database_url, data_dir, progress=True)
+
+
+def transform_stage(settings: Settings, endpoints: Endpoints, *, select: str | None = None):
+    """`dbt build` on the configured engine (ECOM_ENGINE): dbt-postgres, or dbt-spark in this
+    process's Spark session."""
+    if settings.engine == "spark":
+        from ecom.spark.session import spark_session
+        from ecom.spark.transform import build_warehouse_on_spark
+
+        return build_warehouse_on_spark(settings, spark_session(settings), select=select)
+    from ecom.transform import build_warehouse
+
+    return build_warehouse(settings, endpoints, select=select)
+
+
+def score_stage(settings: Settings, endpoints: Endpoints, *, scoring_date=None):
+    """Batch scoring on the configured engine (ECOM_ENGINE); the scores and targets land in
+    PostgreSQL either way, for the service and the reports."""
+    if settings.engine == "spark":
+        from ecom.spark.scoring import score_users_on_spark
+        from ecom.spark.session import spark_session
+
+        return score_users_on_spark(
+            settings, endpoints, spark_session(settings), scoring_date=scoring_date
+        )
+    from ecom.churn.scoring import score_users
+
+    return score_users(settings, endpoints, scoring_date=scoring_date)
 
 
 def quality_stage(settings: Settings, endpoints: Endpoints, *, include_marts: bool = True):

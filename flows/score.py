@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from prefect import flow
 
-from ecom.churn.scoring import score_users
+from ecom.stages import score_stage
 from flows.common import stage_task, start_services
 
-score_task = stage_task("score-users", score_users)
+score_task = stage_task("score-users", score_stage)  # honours ECOM_ENGINE
 
 
 @flow(name="score")

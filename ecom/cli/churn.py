@@ -70,11 +70,12 @@ def score(
     ] = None,
 ) -> None:
     """Score every active user with the champion; write churn_scores and retention_targets."""
-    from ecom.churn.scoring import NoChampionModel, ScoringDateMismatch, score_users
+    from ecom.churn.scoring import NoChampionModel, ScoringDateMismatch
+    from ecom.stages import score_stage
 
     settings, endpoints = runtime()
     try:
-        summary = score_users(
+        summary = score_stage(
             settings, endpoints, scoring_date=scoring_date.date() if scoring_date else None
         )
     except (ScoringDateMismatch, NoChampionModel) as error:
