@@ -69,6 +69,7 @@ def run_postgres(settings: Settings, endpoints: Endpoints, data_dir: Path) -> di
 
 
 def train_champion(settings: Settings, endpoints: Endpoints) -> str:
+    features.apply_feature_repo(settings, endpoints)
     frame = features.training_frame(settings, endpoints)
     columns = features.feature_service_columns(settings, endpoints)
     result = training.train_on_frame(settings, frame, columns, candidates=(churn_models.XGB_PLAIN,))

@@ -103,7 +103,9 @@ def score_users_on_spark(
     as_of = snapshot_date_on_spark(spark)
     check_scoring_date(scoring_date, as_of)
     predictor = champion_predictor(settings)
-    features = spark.table(SCORING_MART_TABLE)
+    # dbt writes the mart in as few files as its last stage had tasks (one, for a small world):
+    # spread the rows so that every executor core scores a share.
+    features = spark.table(SCORING_MART_TABLE).repartition(spark.sparkContext.defaultParallelism)
     predictions = predict_partitions(features, predictor, as_of).toPandas()
     if predictions.empty:
         raise ValueError(f"{SCORING_MART_TABLE} is empty: no user is active as of the data's end")
