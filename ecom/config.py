@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import parse_qs, unquote, urlparse
 
 from pydantic import Field
@@ -45,6 +46,14 @@ class Settings(BaseSettings):
         default_factory=lambda: project_root() / "data" / "thelook",
         validation_alias="ECOM_DATA_DIR",
     )
+
+    # The engine the data stages run on: PostgreSQL (default) or Apache Spark (ecom/spark/),
+    # where raw tables, dbt's models and batch scoring run; scores still reach PostgreSQL.
+    engine: Literal["postgres", "spark"] = Field(default="postgres", validation_alias="ECOM_ENGINE")
+    # Spark's master (`local[2]`, or `spark://host:7077` for a standalone cluster) and the folder
+    # for its warehouse, Hive metastore (Derby) and scratch files; unset: $ECOM_HOME/spark.
+    spark_master: str = Field(default="local[2]", validation_alias="ECOM_SPARK_MASTER")
+    spark_dir: Path | None = Field(default=None, validation_alias="ECOM_SPARK_DIR")
 
     # Churn windows: features look back 60 days, the label looks 30 days ahead.
     feature_window_days: int = Field(default=60, validation_alias="ECOM_FEATURE_WINDOW_DAYS")
@@ -141,6 +150,10 @@ class Settings(BaseSettings):
         if self.mlflow_tracking_uri:
             return self.mlflow_tracking_uri
         return f"sqlite:///{self.resolved_home / 'mlflow.db'}"
+
+    @property
+    def resolved_spark_dir(self) -> Path:
+        return (self.spark_dir or self.resolved_home / "spark").expanduser().resolve()
 
     @property
     def artifact_root(self) -> Path:

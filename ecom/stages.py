@@ -88,7 +88,6 @@ def load_stage(
     stage learns from; loaded data is loaded as it is.
     """
     from ecom.ingest.files import LoadError
-    from ecom.ingest.load import load_raw_tables
 
     data_dir = Path(data_dir)
     notice = generation_notice(
@@ -107,7 +106,50 @@ def load_stage(
             "no such folder; nothing was generated (data is generated only into the default "
             f"data folder {settings.data_dir} or with --generate)",
         )
+    return load_raw(settings, endpoints, data_dir)
+
+
+def load_raw(settings: Settings, endpoints: Endpoints, data_dir: Path):
+    """The raw load on the configured engine (ECOM_ENGINE): PostgreSQL's `raw` schema, or
+    Spark's `raw` database as Parquet tables; one contract, one set of checks, one report."""
+    if settings.engine == "spark":
+        from ecom.spark.raw import load_raw_tables_on_spark
+        from ecom.spark.session import spark_session
+
+        return load_raw_tables_on_spark(spark_session(settings), Path(data_dir))
+    from ecom.ingest.load import load_raw_tables
+
     return load_raw_tables(endpoints.database_url, data_dir, progress=True)
+
+
+def transform_stage(settings: Settings, endpoints: Endpoints, *, select: str | None = None):
+    """`dbt build` on the configured engine (ECOM_ENGINE): dbt-postgres, or dbt-spark in this
+    process's Spark session."""
+    if settings.engine == "spark":
+        from ecom.spark.session import spark_session
+        from ecom.spark.transform import build_warehouse_on_spark
+
+        return build_warehouse_on_spark(settings, spark_session(settings), select=select)
+    from ecom.transform import build_warehouse
+
+    return build_warehouse(settings, endpoints, select=select)
+
+
+def churn_scores_stage(
+    settings: Settings, endpoints: Endpoints, *, scoring_date=None
+) -> ScoringSummary:
+    """Batch scoring on the configured engine (ECOM_ENGINE); the scores land in PostgreSQL
+    either way, for the service, the reports and the retention list."""
+    if settings.engine == "spark":
+        from ecom.spark.scoring import score_users_on_spark
+        from ecom.spark.session import spark_session
+
+        return score_users_on_spark(
+            settings, endpoints, spark_session(settings), scoring_date=scoring_date
+        )
+    from ecom.churn.scoring import score_users
+
+    return score_users(settings, endpoints, scoring_date=scoring_date)
 
 
 def quality_stage(settings: Settings, endpoints: Endpoints, *, include_marts: bool = True):
@@ -139,10 +181,9 @@ def score_stage(
 ) -> ScoredList:
     """Score every active user, then write `analytics.retention_targets` from those scores (by
     uplift when a campaign's uplift champion exists, else the labelled churn-risk fallback)."""
-    from ecom.churn.scoring import score_users
     from ecom.targeting.targets import build_retention_targets
 
-    scores = score_users(settings, endpoints, scoring_date=scoring_date)
+    scores = churn_scores_stage(settings, endpoints, scoring_date=scoring_date)
     targets = build_retention_targets(settings, endpoints, budget=budget, max_contacts=max_contacts)
     return ScoredList(scores, targets)
 

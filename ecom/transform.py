@@ -187,9 +187,13 @@ def _node_results(result: Any) -> list[NodeResult]:
 
 
 def dbt_arguments(
-    command: list[str], settings: Settings, vars: Mapping[str, Any] | None = None
+    command: list[str],
+    settings: Settings,
+    vars: Mapping[str, Any] | None = None,
+    target: str | None = None,
 ) -> list[str]:
-    """The full argument list for dbtRunner: the command plus project, profile and paths."""
+    """The full argument list for dbtRunner: the command plus project, profile and paths, and
+    the profile's target when not its default (`spark`: ecom/spark/transform.py)."""
     target_path, log_path = dbt_paths(settings)
     args = [
         *command,
@@ -208,6 +212,8 @@ def dbt_arguments(
         args += ["--log-level", "warn"]
     if vars:
         args += ["--vars", json.dumps(dict(vars), sort_keys=True)]
+    if target:
+        args += ["--target", target]
     return args
 
 
@@ -215,20 +221,28 @@ def run_dbt(
     command: list[str],
     *,
     settings: Settings,
-    endpoints: Endpoints,
+    endpoints: Endpoints | None,
     vars: Mapping[str, Any] | None = None,
+    target: str | None = None,
 ) -> DbtRunSummary:
-    """Run one dbt command (e.g. ["build", "--select", "marts"]) against the endpoints' database.
+    """Run one dbt command (e.g. ["build", "--select", "marts"]) against the endpoints' database,
+    or, with `target` and no endpoints, the profile's other target (Spark's session).
 
     Returns the per-node summary; raises DbtRunError naming every failed model or test, or
     dbt's own exception text when dbt could not even start (bad profile, unreachable server).
     """
     from dbt.cli.main import dbtRunner  # imported late: dbt's import costs about a second
 
-    args = dbt_arguments(command, settings, vars)
-    log.info("dbt %s (database %s)", " ".join(command), redact_url(endpoints.database_url))
+    args = dbt_arguments(command, settings, vars, target)
+    where = redact_url(endpoints.database_url) if endpoints else f"target {target}"
+    log.info("dbt %s (%s)", " ".join(command), where)
+    environment = (
+        dbt_environment(settings, endpoints)
+        if endpoints
+        else {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    )
     started = time.perf_counter()
-    with temporary_environ(dbt_environment(settings, endpoints)):
+    with temporary_environ(environment):
         outcome = dbtRunner().invoke(args)
     seconds = time.perf_counter() - started
     summary = DbtRunSummary(
@@ -259,24 +273,31 @@ def churn_vars(settings: Settings) -> dict[str, int | str]:
 
 def build_warehouse(
     settings: Settings,
-    endpoints: Endpoints,
+    endpoints: Endpoints | None,
     *,
     select: str | None = None,
     vars: Mapping[str, Any] | None = None,
+    target: str | None = None,
+    command: str = "build",
 ) -> DbtRunSummary:
     """`dbt build` (models, unit tests and data tests, in DAG order) of the whole project or of
-    `select`. Runs `dbt deps` first only when the project declares packages. With a selection,
-    only tests whose every parent is selected (or upstream of it) run, so a test that also
-    reads an unselected, unbuilt model does not fail the run."""
+    `select`; `command="run"` builds the models only. Runs `dbt deps` first only when the
+    project declares packages. With a selection, only tests whose every parent is selected (or
+    upstream of it) run, so a test that also reads an unselected, unbuilt model does not fail
+    the run."""
     if (DBT_PROJECT_DIR / "packages.yml").exists() or (
         DBT_PROJECT_DIR / "dependencies.yml"
     ).exists():
-        run_dbt(["deps"], settings=settings, endpoints=endpoints)
-    command = ["build"]
+        run_dbt(["deps"], settings=settings, endpoints=endpoints, target=target)
+    arguments = [command]
     if select:
-        command += ["--select", select, "--indirect-selection", "buildable"]
+        arguments += ["--select", select]
+        if command == "build":
+            arguments += ["--indirect-selection", "buildable"]
     merged_vars = {**churn_vars(settings), **(vars or {})}
-    return run_dbt(command, settings=settings, endpoints=endpoints, vars=merged_vars)
+    return run_dbt(
+        arguments, settings=settings, endpoints=endpoints, vars=merged_vars, target=target
+    )
 
 
 def generate_docs(settings: Settings, endpoints: Endpoints) -> Path:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from prefect import flow
 
-from ecom.churn.scoring import score_users
-from ecom.stages import ScoredList
+from ecom.stages import ScoredList, churn_scores_stage
 from ecom.targeting.targets import build_retention_targets
 from flows.common import stage_task, start_services
 
-score_task = stage_task("score-users", score_users)
+score_task = stage_task("score-users", churn_scores_stage)  # honours ECOM_ENGINE
 retention_targets_task = stage_task("build-retention-targets", build_retention_targets)
 
 

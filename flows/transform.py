@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from prefect import flow
 
-from ecom.transform import build_warehouse
+from ecom.stages import transform_stage
 from flows.common import stage_task, start_services
 
-dbt_build_task = stage_task("dbt-build", build_warehouse)
+dbt_build_task = stage_task("dbt-build", transform_stage)  # honours ECOM_ENGINE
 
 
 @flow(name="transform")

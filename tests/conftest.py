@@ -9,6 +9,7 @@ temporary `ECOM_HOME`, exactly as a user's first `ecom` command would.
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,12 @@ from ecom.config import PostgresParts, Settings, temporary_environ
 from ecom.db import create_database, drop_database
 from ecom.services import ensure_services, stop_services
 from tests.isolation import exported_settings, worker_redis_url
+
+# With pyspark installed, Great Expectations imports `pyspark.sql.connect`, whose import calls
+# sys.exit when `__main__` has no `__file__`: true inside pytest-xdist workers (execnet runs
+# them from a string), where every GX test would then die. A path gives the check its answer.
+if not hasattr(sys.modules["__main__"], "__file__"):
+    sys.modules["__main__"].__file__ = __file__
 
 
 @pytest.fixture(scope="session")

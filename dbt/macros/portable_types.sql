@@ -8,3 +8,7 @@
 {% macro duckdb__type_float() -%}
     double
 {%- endmacro %}
+
+{% macro spark__type_float() -%}
+    double
+{%- endmacro %}

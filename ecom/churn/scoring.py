@@ -317,42 +317,37 @@ def write_scores(database_url: str, scoring_date: date, scores: pd.DataFrame) ->
         _copy_rows(cursor, SCORES_TABLE, scores)
 
 
-def score_users(
-    settings: Settings, endpoints: Endpoints, *, scoring_date: date | None = None
-) -> ScoringSummary:
-    """Score every user in the scoring mart with the champion and store the scores.
-
-    The rows are stamped with the snapshot's own as-of date; a `scoring_date` that is not it
-    is refused rather than filing today's features under another date."""
-    started = time.perf_counter()
-    features = read_scoring_features(endpoints.database_url)
-    if len(features) == 0:
-        raise ValueError(f"{SCORING_MART} is empty: no user is active as of the data's end")
-    as_of = snapshot_date(features)
+def check_scoring_date(scoring_date: date | None, as_of: date) -> None:
+    """Refuse a `--date` that is not the snapshot's own as-of date rather than filing today's
+    features under another date."""
     if scoring_date is not None and scoring_date != as_of:
         raise ScoringDateMismatch(
             f"--date {scoring_date} is not the scoring snapshot's date: {SCORING_MART} holds "
             f"features as of {as_of}; score that date (omit --date) or rebuild the marts "
             "(`ecom transform`) on data that ends the day before"
         )
-    predictor = champion_predictor(settings)
-    version = predictor.model_version
-    try:
-        predictions = predictor.predict(features, features_as_of=as_of, explain=False).frame()
-    except ValueError as error:
-        raise ValueError(
-            f"{SCORING_MART} cannot be scored by champion v{version}: {error}"
-        ) from error
+
+
+def population_scores(predictions: pd.DataFrame, as_of: date) -> pd.DataFrame:
+    """The rows of `analytics.churn_scores` from the champion's predictions
+    (`Predictions.frame()`, any row order): the percentile and band in the whole scored
+    population. Both engines (this module, ecom/spark/scoring.py) finish their predictions
+    here."""
     scored_at = datetime.now(UTC)
     probabilities = predictions["churn_probability"].to_numpy()
     percentiles = population_percentile(probabilities, np.sort(probabilities))
-    scores = predictions.assign(
+    return predictions.assign(
         scoring_date=as_of,
         scored_at=scored_at.isoformat(),
         risk_percentile=percentiles,
         population_band=population_band(percentiles),
     )[SCORE_COLUMNS]
-    write_scores(endpoints.database_url, as_of, scores)
+
+
+def scoring_summary(
+    settings: Settings, scores: pd.DataFrame, version: str, as_of: date, started: float
+) -> ScoringSummary:
+    """What a scoring run did, for the CLI, the flows and the log."""
     counts = scores["risk_band"].value_counts()
     ranked = scores["population_band"].value_counts()
     lift, base_rate = champion_test_lift(settings, version)
@@ -376,3 +371,29 @@ def score_users(
         summary.seconds,
     )
     return summary
+
+
+def score_users(
+    settings: Settings, endpoints: Endpoints, *, scoring_date: date | None = None
+) -> ScoringSummary:
+    """Score every user in the scoring mart with the champion and store the scores.
+
+    The rows are stamped with the snapshot's own as-of date; a `scoring_date` that is not it
+    is refused rather than filing today's features under another date."""
+    started = time.perf_counter()
+    features = read_scoring_features(endpoints.database_url)
+    if len(features) == 0:
+        raise ValueError(f"{SCORING_MART} is empty: no user is active as of the data's end")
+    as_of = snapshot_date(features)
+    check_scoring_date(scoring_date, as_of)
+    predictor = champion_predictor(settings)
+    version = predictor.model_version
+    try:
+        predictions = predictor.predict(features, features_as_of=as_of, explain=False).frame()
+    except ValueError as error:
+        raise ValueError(
+            f"{SCORING_MART} cannot be scored by champion v{version}: {error}"
+        ) from error
+    scores = population_scores(predictions, as_of)
+    write_scores(endpoints.database_url, as_of, scores)
+    return scoring_summary(settings, scores, version, as_of, started)

@@ -26,14 +26,16 @@ def transform(
         ),
     ] = None,
 ) -> None:
-    """Build the dbt project (staging views, intermediate models, marts) and run its tests."""
-    from ecom.transform import build_warehouse, generate_docs
+    """Build the dbt project (staging views, intermediate models, marts) and run its tests
+    (on Spark with ECOM_ENGINE=spark)."""
+    from ecom.stages import transform_stage
+    from ecom.transform import generate_docs
 
     settings, endpoints = runtime()
     if as_of is not None:
         settings = settings.with_overrides(data_as_of=as_of.date())
     try:
-        summary = build_warehouse(settings, endpoints, select=select)
+        summary = transform_stage(settings, endpoints, select=select)
     except RuntimeError as error:
         raise fail(str(error)) from error
     console.print(summary.as_rich_table())

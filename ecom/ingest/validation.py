@@ -211,6 +211,49 @@ def add_primary_key(cursor: psycopg2.extensions.cursor, table: RawTable) -> None
     )
 
 
+def empty_key_error(plan: TablePlan) -> LoadError:
+    """The error for a table whose rows lack a primary key value, naming the first such line
+    (any engine's loader calls it once its own query found such a row)."""
+    assert plan.path is not None
+    table = plan.table
+    found = first_record_with_empty_key(plan.path, list(plan.header), table)
+    line, column = (found[0].line, found[1]) if found else (None, table.primary_key[0])
+    return LoadError(
+        plan.path, "empty primary key: every row needs a value here", line=line, column=column
+    )
+
+
+def conflicting_duplicate_error(plan: TablePlan, conflict: tuple[object, ...]) -> LoadError:
+    """The error for a key that two different rows carry, naming both lines and the columns
+    that differ (any engine's loader calls it with the first conflicting key it found)."""
+    assert plan.path is not None
+    table = plan.table
+    header = list(plan.header)
+    key_text = ", ".join(
+        f"{name}={value}" for name, value in zip(table.primary_key, conflict, strict=True)
+    )
+    records = records_with_key(plan.path, header, table, tuple(conflict))
+    first = records[0] if records else None
+    second = next(
+        (r for r in records[1:] if first and differing_columns(first, r, header, table)), None
+    )
+    if first is None or second is None:
+        return LoadError(
+            plan.path,
+            f"duplicate id {key_text} with different content",
+            column=table.primary_key[0],
+        )
+    differing = differing_columns(first, second, header, table)
+    return LoadError(
+        plan.path,
+        f"duplicate id {key_text} with different content on lines {first.line} and "
+        f"{second.line} (differs in {', '.join(differing)})",
+        line=second.line,
+        column=table.primary_key[0],
+        lines=(first.line, second.line),
+    )
+
+
 def _raise_for_empty_key(cursor: psycopg2.extensions.cursor, plan: TablePlan) -> None:
     table = plan.table
     condition = sql.SQL(" or ").join(
@@ -219,14 +262,8 @@ def _raise_for_empty_key(cursor: psycopg2.extensions.cursor, plan: TablePlan) ->
     cursor.execute(
         sql.SQL("select 1 from {} where {} limit 1").format(staging_name(table), condition)
     )
-    if cursor.fetchone() is None:
-        return
-    assert plan.path is not None
-    found = first_record_with_empty_key(plan.path, list(plan.header), table)
-    line, column = (found[0].line, found[1]) if found else (None, table.primary_key[0])
-    raise LoadError(
-        plan.path, "empty primary key: every row needs a value here", line=line, column=column
-    )
+    if cursor.fetchone() is not None:
+        raise empty_key_error(plan)
 
 
 def _raise_for_conflicting_duplicates(cursor: psycopg2.extensions.cursor, plan: TablePlan) -> None:
@@ -239,33 +276,8 @@ def _raise_for_conflicting_duplicates(cursor: psycopg2.extensions.cursor, plan: 
         ).format(keys=keys, name=staging_name(table))
     )
     conflict = cursor.fetchone()
-    if conflict is None:
-        return
-    assert plan.path is not None
-    header = list(plan.header)
-    key_text = ", ".join(
-        f"{name}={value}" for name, value in zip(table.primary_key, conflict, strict=True)
-    )
-    records = records_with_key(plan.path, header, table, tuple(conflict))
-    first = records[0] if records else None
-    second = next(
-        (r for r in records[1:] if first and differing_columns(first, r, header, table)), None
-    )
-    if first is None or second is None:
-        raise LoadError(
-            plan.path,
-            f"duplicate id {key_text} with different content",
-            column=table.primary_key[0],
-        )
-    differing = differing_columns(first, second, header, table)
-    raise LoadError(
-        plan.path,
-        f"duplicate id {key_text} with different content on lines {first.line} and "
-        f"{second.line} (differs in {', '.join(differing)})",
-        line=second.line,
-        column=table.primary_key[0],
-        lines=(first.line, second.line),
-    )
+    if conflict is not None:
+        raise conflicting_duplicate_error(plan, tuple(conflict))
 
 
 def _drop_exact_duplicates(cursor: psycopg2.extensions.cursor, table: RawTable) -> int:

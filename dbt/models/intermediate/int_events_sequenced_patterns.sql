@@ -4,6 +4,9 @@
     sequence's answer from arrays indexed by that number.
 #}
 
+{#- Not on Spark, with int_events_sequenced_sessions (see there). -#}
+{{ config(enabled=target.type != 'spark') }}
+
 with
 
 sessions as (

@@ -22,7 +22,10 @@
     over the sessions: numbering them, or their patterns, would sort and spool every row again.
 #}
 
-{{ config(post_hook=["{{ session_sequence_indexes(this) }}"]) }}
+{#- Not on Spark: ordered array aggregates, 1-based array subscripts and epoch arithmetic on
+    intervals have no portable form there; only ecom.analytics' session funnels (PostgreSQL)
+    read this model and int_events_sequenced_patterns, and no mart does (docs/scale-out.md). -#}
+{{ config(enabled=target.type != 'spark', post_hook=["{{ session_sequence_indexes(this) }}"]) }}
 
 {%- set event_types = ['home', 'department', 'product', 'cart', 'purchase', 'cancel'] -%}
 {%- set breakdowns = ['traffic_source', 'browser', 'city', 'state', 'country'] -%}

@@ -33,7 +33,10 @@ clock as (
 campaign_shares as (
     select
         campaign_id,
-        avg(case when variant = 'treatment' then 1.0 else 0.0 end) as treatment_share
+        -- A float average: the literals 1.0/0.0 are decimal(2,1) on Spark, whose average keeps
+        -- five digits (0.40741), where PostgreSQL's numeric keeps twenty.
+        avg(cast(case when variant = 'treatment' then 1 else 0 end as {{ dbt.type_float() }}))
+            as treatment_share
     from contacts
     group by campaign_id
 ),

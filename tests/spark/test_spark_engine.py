@@ -1,0 +1,170 @@
+"""Spark as the second engine, on a standalone master with two workers (tests/spark/conftest.py).
+
+Equality, not similarity: the same generated world is loaded and built on PostgreSQL and on
+the cluster; every mart equals PostgreSQL's row for row (numbers to 1e-9, after the same
+ordering), and the champion's batch scores computed on the executors equal the PostgreSQL
+path's. The raw load keeps the loader's rows and refuses bad input with file, line and column.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+import time
+
+import pandas as pd
+import pytest
+
+from ecom.churn import models as churn_models
+from ecom.churn import scoring, training
+from ecom.db import fetch_all
+from ecom.features import store as features
+from ecom.ingest.files import LoadError
+from ecom.spark.raw import load_raw_tables_on_spark
+from ecom.spark.scoring import score_users_on_spark
+from ecom.spark.transform import build_warehouse_on_spark
+from ecom.thelook import ALL_TABLES
+from tests.integration.test_dbt_portability import marts, table_rows
+
+pytestmark = pytest.mark.spark
+
+
+@pytest.fixture(scope="module")
+def spark_load(spark, world):
+    return load_raw_tables_on_spark(spark, world)
+
+
+@pytest.fixture(scope="module")
+def spark_warehouse(spark, spark_settings, spark_load):
+    return build_warehouse_on_spark(spark_settings, spark, command="run")
+
+
+def _executors(spark) -> int:
+    return spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size() - 1  # minus the driver
+
+
+def test_the_session_runs_on_the_standalone_cluster(spark, spark_cluster):
+    assert spark.sparkContext.master == spark_cluster.master_url
+    assert spark_cluster.alive_workers() == 2
+    # Executors register with the driver a few seconds after the session starts.
+    deadline = time.monotonic() + 120
+    while _executors(spark) < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _executors(spark) == 2
+    # Tasks run in the executors' python workers, never in this (the driver's) process.
+    task_pids = set(
+        spark.sparkContext.parallelize(range(8), 8).mapPartitions(lambda _: [os.getpid()]).collect()
+    )
+    assert task_pids and os.getpid() not in task_pids
+
+
+def test_the_raw_load_keeps_the_loaders_rows(spark, spark_load, postgres_world):
+    _, endpoints = postgres_world
+    counts = " union all ".join(
+        f"select '{table.name}', count(*) from raw.{table.name}" for table in ALL_TABLES
+    )
+    expected = dict(fetch_all(endpoints.database_url, counts))
+    assert all(expected[name] > 0 for name in ("users", "orders", "events", "campaign_contacts"))
+    assert dict(spark.sql(counts).collect()) == expected
+    assert spark_load.rows_by_table() == expected
+    for table in ALL_TABLES:
+        assert spark.table(f"raw.{table.name}").columns == table.column_names
+
+
+def test_a_bad_value_stops_the_spark_load_naming_file_line_and_column(spark, world, tmp_path):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    with (world / "users.csv").open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    rows[3][rows[0].index("age")] = "forty"  # the third record: line 4 of the file
+    with (folder / "users.csv").open("w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    with pytest.raises(LoadError) as raised:
+        load_raw_tables_on_spark(spark, folder)
+    assert (raised.value.file, raised.value.line, raised.value.column) == (
+        folder / "users.csv",
+        4,
+        "age",
+    )
+    assert "'forty'" in str(raised.value)
+
+
+def _in_utc(row: tuple) -> tuple:
+    """pyspark returns instants as naive local times; make them aware in UTC."""
+    return tuple(
+        value.astimezone(dt.UTC) if isinstance(value, dt.datetime) else value for value in row
+    )
+
+
+def test_every_mart_on_the_cluster_equals_postgres(spark, spark_warehouse, postgres_world):
+    _, endpoints = postgres_world
+    names = marts(endpoints.database_url)
+    assert len(names) >= 9
+    assert {f"mart_{name}" for name in ("churn_features", "churn_scoring", "funnel")} <= set(names)
+    for name in names:
+        columns = [
+            column
+            for (column,) in fetch_all(
+                endpoints.database_url,
+                "select column_name from information_schema.columns "
+                "where table_schema = 'analytics' and table_name = %s order by ordinal_position",
+                (name,),
+            )
+        ]
+        select = f"select {', '.join(columns)} from analytics.{name}"
+        expected = table_rows(fetch_all(endpoints.database_url, select))
+        actual = table_rows([_in_utc(tuple(row)) for row in spark.sql(select).collect()])
+        assert expected, f"analytics.{name} is empty on PostgreSQL: the world tests nothing"
+        assert len(actual) == len(expected), f"{name}: {len(actual)} rows on Spark"
+        assert actual == expected, f"analytics.{name} differs between Spark and PostgreSQL"
+
+
+@pytest.fixture(scope="module")
+def champion(postgres_world):
+    settings, endpoints = postgres_world
+    features.apply_feature_repo(settings, endpoints)
+    frame = features.training_frame(settings, endpoints)
+    columns = features.feature_service_columns(settings, endpoints)
+    result = training.train_on_frame(settings, frame, columns, candidates=(churn_models.XGB_PLAIN,))
+    assert result.promoted, result.decision.reason
+    return result.model_version
+
+
+def _stored_scores(database_url: str) -> pd.DataFrame:
+    rows = fetch_all(
+        database_url,
+        "select user_id, churn_probability, risk_band, risk_percentile, population_band, "
+        "model_version from analytics.churn_scores order by user_id",
+    )
+    return pd.DataFrame(
+        rows, columns=["user_id", "p", "band", "percentile", "population", "version"]
+    )
+
+
+def test_batch_scores_on_the_cluster_equal_postgres(
+    spark, spark_settings, spark_warehouse, postgres_world, champion
+):
+    settings, endpoints = postgres_world
+    on_postgres = scoring.score_users(settings, endpoints)
+    expected = _stored_scores(endpoints.database_url)
+    on_spark = score_users_on_spark(spark_settings, endpoints, spark)
+    written = _stored_scores(endpoints.database_url)
+    spark_table = (
+        spark.sql(
+            "select user_id, churn_probability as p, risk_band as band, risk_percentile as "
+            "percentile, population_band as population, model_version as version "
+            "from analytics.churn_scores order by user_id"
+        )
+        .toPandas()
+        .astype({"user_id": "int64"})
+    )
+    assert on_spark.scoring_date == on_postgres.scoring_date
+    assert on_spark.users_scored == on_postgres.users_scored == len(expected) >= 25
+    assert on_spark.model_version == on_postgres.model_version == champion
+    for actual in (written, spark_table):
+        assert actual["user_id"].tolist() == expected["user_id"].tolist()
+        assert (actual["p"] - expected["p"]).abs().max() <= 1e-9
+        assert (actual["percentile"] - expected["percentile"]).abs().max() <= 1e-9
+        for column in ("band", "population", "version"):
+            assert actual[column].tolist() == expected[column].tolist(), column
