@@ -47,7 +47,7 @@ ENGINES = ("postgres", "spark local[2]", "spark cluster (2 workers)")
 
 
 def _database_name(users: int) -> str:
-    return f"bench_spark_{users}"
+    return f"spark_bench_{users}"
 
 
 def data_folder(settings: Settings, users: int, seed: int, end_date: dt.date) -> Path:

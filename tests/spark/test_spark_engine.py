@@ -90,6 +90,27 @@ def test_a_bad_value_stops_the_spark_load_naming_file_line_and_column(spark, wor
     assert "'forty'" in str(raised.value)
 
 
+def test_one_id_on_two_different_rows_stops_the_spark_load_naming_both_lines(
+    spark, world, tmp_path
+):
+    folder = tmp_path / "conflict"
+    folder.mkdir()
+    with (world / "users.csv").open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    header = rows[0]
+    exact_copy = list(rows[1])
+    conflicting = list(rows[2])
+    conflicting[header.index("id")] = rows[1][header.index("id")]
+    rows += [exact_copy, conflicting]  # lines len(rows) - 1 and len(rows)
+    with (folder / "users.csv").open("w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    with pytest.raises(LoadError) as raised:
+        load_raw_tables_on_spark(spark, folder)
+    assert raised.value.column == "id"
+    assert raised.value.lines == (2, len(rows))
+    assert "with different content" in str(raised.value)
+
+
 def _in_utc(row: tuple) -> tuple:
     """pyspark returns instants as naive local times; make them aware in UTC."""
     return tuple(
