@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -161,7 +162,7 @@ class ContactDecisions:
 
 
 def contact_decisions(
-    features: pd.DataFrame | None,
+    features: pd.DataFrame | Mapping[str, Sequence] | None,
     churn_probability: np.ndarray,
     economics: Economics,
     model=None,
