@@ -48,6 +48,8 @@ def test_fast_effect_equals_econml_effect(campaign: pd.DataFrame, learner: str) 
     model = fit_uplift_model(learner, campaign, encoding)
     fast = FastEffect(model, campaign.head(50))
     assert fast.engine == BOOSTERS, fast.failures
+    boosters = [fast.form.final, fast.form.propensity, fast.form.cate_controls]
+    assert all(b.compiled is not None for b in boosters if b is not None)  # depth <= 3: tables
     fresh = _campaign(200, seed=9)
     fresh.loc[0, "traffic_source"] = "a source never seen in training"
     want = model.effect(fresh)
@@ -66,11 +68,14 @@ def test_a_tampered_form_is_refused(
     model = fit_uplift_model(learner, campaign, encoding)
     fast = FastEffect(model, campaign.head(50))
     assert fast.engine == BOOSTERS
-    # Swap which CATE model (or which booster) stands where: the form no longer is the learner.
+    # Shift the final model's tables, or swap which CATE model stands where: the form no
+    # longer is the learner.
     form = fast.form
     if form.final is not None:
+        tables = form.final.compiled
+        shifted = dataclasses.replace(tables, base_margin=tables.base_margin + np.float32(1e-3))
         fast.form = dataclasses.replace(
-            form, final=dataclasses.replace(form.final, iterations=(0, 10))
+            form, final=dataclasses.replace(form.final, compiled=shifted)
         )
     else:
         fast.form = dataclasses.replace(
