@@ -36,10 +36,53 @@ from ecom.targeting.training import train_uplift  # noqa: E402
 from ecom.transform import build_warehouse  # noqa: E402
 
 BENCH_DATABASE = "ecom_bench_uplift"
+DECISION_USERS = 200  # scoring rows the per-decision cost is timed over, one at a time
 MODELS = (
     "+mart_campaign_outcomes,resource_type:model "
     "+mart_churn_features,resource_type:model +mart_churn_scoring,resource_type:model"
 )
+
+
+def decision_costs(model, database_url: str, repeat: int) -> list[tuple[str, float, float]]:
+    """In-process cost of one `/predict` contact decision (one user, the columns as the online
+    read gives them), through econml on a one-row frame (as the service did) and through the
+    proved booster fast path (as it does now): (case, p50 ms, p99 ms)."""
+    import numpy as np
+    import pandas as pd
+
+    from ecom.churn.predict import Economics
+    from ecom.churn.scoring import read_scoring_features
+    from ecom.targeting.fast_effect import BOOSTERS, FastEffect
+    from ecom.targeting.targets import contact_decisions
+
+    features = read_scoring_features(database_url).sample(DECISION_USERS, random_state=0)
+    names = [*model.encoding.numeric, *model.encoding.categorical]
+    rows = [{name: [features[name].iloc[i]] for name in names} for i in range(len(features))]
+    fast = FastEffect(model, features.head(100))
+    if fast.engine != BOOSTERS:
+        raise SystemExit(f"the fast path was refused: {fast.failures}")
+    churn, economics = np.array([0.5]), Economics()
+    cases = {
+        f"econml effect on a one-row DataFrame ({model.learner_name})": lambda row: (
+            contact_decisions(pd.DataFrame(row), churn, economics, model, intervals=False)
+        ),
+        f"booster fast path on the row's lists ({model.learner_name})": lambda row: (
+            contact_decisions(row, churn, economics, fast, intervals=False)
+        ),
+    }
+    results = []
+    for name, decide in cases.items():
+        samples = []
+        for turn in range(repeat):
+            row = rows[turn % len(rows)]
+            started = time.perf_counter()
+            decide(row)
+            samples.append((time.perf_counter() - started) * 1000)
+        samples.sort()
+        p50, p99 = samples[len(samples) // 2], samples[round(0.99 * (len(samples) - 1))]
+        print(f"{name:<60} p50 {p50:7.3f} ms  p99 {p99:7.3f} ms")
+        results.append((name, p50, p99))
+    return results
 
 
 def main() -> None:
@@ -54,6 +97,9 @@ def main() -> None:
         help="log and gate in the run's own MLflow store, as the pipeline does",
     )
     parser.add_argument("--profile", type=Path, help="write train_uplift's cProfile stats here")
+    parser.add_argument(
+        "--decisions", type=int, default=1000, help="one-user contact decisions timed per path"
+    )
     args = parser.parse_args()
 
     settings = Settings()
@@ -98,6 +144,7 @@ def main() -> None:
             profiler.dump_stats(args.profile)
         else:
             result = timed("train_uplift", train)
+        decisions = decision_costs(result.model, url, args.decisions)
     m = result.metrics
     ratio = m["test_qini"] / m["test_qini_oracle"]
     lines = [
@@ -129,6 +176,13 @@ def main() -> None:
         "| step | seconds |",
         "|---|---:|",
         *(f"| {name} | {seconds:.1f} |" for name, seconds in result.step_seconds.items()),
+        "",
+        "One `/predict` contact decision in-process (`contact_decisions` on one user's online "
+        f"columns, {args.decisions} calls over {DECISION_USERS} scoring users):",
+        "",
+        "| path | p50 ms | p99 ms |",
+        "|---|---:|---:|",
+        *(f"| {name} | {p50:.3f} | {p99:.3f} |" for name, p50, p99 in decisions),
         "",
         "Policies on the held-out campaign users:",
         "",

@@ -61,7 +61,7 @@ class ArrayForm:
         missing = [c for c in (*self.numeric, *self.categorical) if c not in features]
         if missing:
             raise ValueError(f"feature column(s) missing for the model: {', '.join(missing)}")
-        numeric = _numeric_matrix(features, self.numeric)
+        numeric = numeric_matrix(features, self.numeric)
         kept = numeric[:, self.numeric_kept]
         imputed = np.where(np.isnan(kept), self.medians, kept)
         if self.scale is not None:
@@ -72,7 +72,7 @@ class ArrayForm:
             values = features[name]
             values = values.tolist() if hasattr(values, "tolist") else list(values)
             for row, value in enumerate(values):
-                column = mapping.get(MISSING_TEXT if _is_missing(value) else value)
+                column = mapping.get(MISSING_TEXT if is_missing(value) else value)
                 if column is not None:
                     one_hot[row, column] = 1.0
         return np.hstack([imputed, indicators, one_hot])
@@ -165,7 +165,8 @@ def _platt(model) -> PlattScaling | None:
     return model.platt
 
 
-def _is_missing(value: object) -> bool:
+def is_missing(value: object) -> bool:
+    """A NULL as the frame or the online read gives it: None, pandas' NA or a float NaN."""
     return value is None or value is pd.NA or (isinstance(value, float) and value != value)
 
 
@@ -177,8 +178,9 @@ def _numeric_column(values: Sequence | np.ndarray | pd.Series) -> np.ndarray:
         return pd.to_numeric(pd.Series(values), errors="coerce").astype("float64").to_numpy()
 
 
-def _numeric_matrix(features: Mapping[str, Sequence] | pd.DataFrame, columns) -> np.ndarray:
-    """The numeric columns as one float matrix (rows x columns): one conversion when every
+def numeric_matrix(features: Mapping[str, Sequence] | pd.DataFrame, columns) -> np.ndarray:
+    """The numeric columns as one float matrix (rows x columns), as `pd.to_numeric(...,
+    errors="coerce")` casts them (the uplift encoding uses it too): one conversion when every
     value is already a number (the usual row), else column by column (a None, an NA or text
     among them, or values that do not stack into rows)."""
     try:

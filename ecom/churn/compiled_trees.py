@@ -19,6 +19,9 @@ So a prediction is: gather the row's value at every node of every tree, compare,
 decisions into one pattern number per tree, and add up table rows. Deeper trees would need
 2^(2^d - 1) patterns per tree, so `compile_booster` answers None for them (and for anything
 but single-output gbtree models), and the caller keeps XGBoost's own path.
+
+Besides `binary:logistic` (the churn champion, the uplift propensity model), `reg:squarederror`
+compiles too: its output is the margin itself (the uplift learners' outcome and CATE models).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import xgboost as xgb
 MAX_DEPTH = 3
 SLOTS = 2**MAX_DEPTH - 1  # internal nodes of a complete tree, in heap order (children 2i+1, 2i+2)
 PATTERNS = 2**SLOTS
+LOGISTIC, SQUARED_ERROR = "binary:logistic", "reg:squarederror"
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class CompiledTrees:
     leaves: np.ndarray  # (trees, PATTERNS) float32
     contributions: np.ndarray  # (trees, PATTERNS, groups) float64
     base_margin: np.float32
+    objective: str = LOGISTIC
 
     def patterns(self, rows: np.ndarray) -> np.ndarray:
         """Each row's decision pattern in every tree, (rows, trees)."""
@@ -68,6 +73,12 @@ class CompiledTrees:
         # expf correctly rounded (float64, then to float32), as glibc's is to within 0.5 ulp
         exponent = np.exp(np.minimum(-margins, np.float32(88.7)).astype(np.float64))
         return np.float32(1.0) / (exponent.astype(np.float32) + np.float32(1.0))
+
+    def outputs(self, patterns: np.ndarray) -> np.ndarray:
+        """What the booster's `predict` gives: the probability, or a regressor's margin."""
+        if self.objective == LOGISTIC:
+            return self.probabilities(patterns)
+        return self.margins(patterns)
 
     def contributions_of(self, patterns: np.ndarray) -> np.ndarray:
         """Each row's SHAP contributions by group (the bias left out), (rows, groups)."""
@@ -165,7 +176,8 @@ def compile_booster(
     single-output gbtree (the caller then uses XGBoost itself)."""
     model = json.loads(booster.save_raw("json"))["learner"]
     booster_model = model["gradient_booster"]
-    if booster_model.get("name") != "gbtree" or model["objective"]["name"] != "binary:logistic":
+    objective = model["objective"]["name"]
+    if booster_model.get("name") != "gbtree" or objective not in (LOGISTIC, SQUARED_ERROR):
         return None
     trees_json = booster_model["model"]["trees"]
     if int(booster_model["model"]["gbtree_model_param"]["num_parallel_tree"]) != 1:
@@ -200,6 +212,7 @@ def compile_booster(
         leaves=leaves,
         contributions=contributions,
         base_margin=base,
+        objective=objective,
     )
 
 

@@ -10,11 +10,15 @@ wins is decided on validation users, never on the test users that report the sco
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 from xgboost import XGBClassifier, XGBRegressor
+
+from ecom.churn.array_form import is_missing, numeric_matrix
 
 CANDIDATES = ("x_learner", "dr_learner")
 MISSING_CATEGORY = -1
@@ -80,17 +84,40 @@ class FeatureEncoding:
         }
         return cls(list(numeric), list(categorical), vocabularies)
 
-    def transform(self, frame: pd.DataFrame) -> np.ndarray:
+    @cached_property
+    def _codes(self) -> dict[str, dict[str, int]]:
+        """Per text feature, category -> code (its place in the vocabulary)."""
+        return {
+            name: {v: i for i, v in enumerate(vocab)} for name, vocab in self.vocabularies.items()
+        }
+
+    def transform(self, frame: Mapping[str, Sequence] | pd.DataFrame) -> np.ndarray:
+        """The learner's input rows, from a frame or from columns of plain lists (the online
+        read), without building a frame: one row through pandas cost more than the effect.
+        Numbers are cast as `pd.to_numeric(errors="coerce")` does (the churn array form's
+        `numeric_matrix`); a text outside the vocabulary or missing is `MISSING_CATEGORY`."""
         missing = [name for name in (*self.numeric, *self.categorical) if name not in frame]
         if missing:
             raise KeyError(f"uplift features missing from the frame: {missing}")
-        columns = [
-            pd.to_numeric(frame[name], errors="coerce").astype(float) for name in self.numeric
-        ]
+        numeric = numeric_matrix(frame, self.numeric)
+        codes = self._codes
+        columns = [numeric]
         for name in self.categorical:
-            codes = pd.Categorical(frame[name].astype("string"), categories=self.vocabularies[name])
-            columns.append(pd.Series(codes.codes, index=frame.index).astype(float))
-        return np.column_stack([column.to_numpy() for column in columns])
+            values = frame[name]
+            values = values.tolist() if hasattr(values, "tolist") else list(values)
+            vocabulary = codes[name]
+            columns.append(
+                np.array(
+                    [
+                        MISSING_CATEGORY
+                        if is_missing(v)
+                        else vocabulary.get(str(v), MISSING_CATEGORY)
+                        for v in values
+                    ],
+                    dtype="float64",
+                ).reshape(-1, 1)
+            )
+        return np.hstack(columns)
 
 
 @dataclass

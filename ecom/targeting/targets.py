@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -161,7 +162,7 @@ class ContactDecisions:
 
 
 def contact_decisions(
-    features: pd.DataFrame | None,
+    features: pd.DataFrame | Mapping[str, Sequence] | None,
     churn_probability: np.ndarray,
     economics: Economics,
     model=None,
@@ -173,8 +174,10 @@ def contact_decisions(
     incremental value effect x LTV - cost; without one, the churn-risk fallback
     p x LTV x win-back - cost, labelled. `contact_recommended` is whether that marginal contact
     pays (value > 0, and for uplift a positive effect); the list then ranks and cuts by budget.
-    `intervals=False` skips the bag (nine learners instead of one): the service answers with
-    the point effect only."""
+    `intervals=False` skips the bag (five learners instead of one): the service answers with
+    the point effect only. `model` is an `UpliftModel` (the list: econml itself) or a
+    `targeting.fast_effect.FastEffect` (the service: its boosters, proved equal at load), and
+    `features` a frame or the online read's columns of plain lists."""
     churn = np.asarray(churn_probability, dtype=float)
     if model is None:
         value = churn * economics.customer_ltv * economics.win_back_rate - economics.contact_cost

@@ -20,6 +20,7 @@ from ecom.quality.gate import run_quality_gate
 from ecom.services import Endpoints
 from ecom.synth import generate_dataset
 from ecom.synth.campaign import CampaignPlan
+from ecom.targeting.fast_effect import BOOSTERS
 from ecom.targeting.targets import UPLIFT_BASIS, build_retention_targets
 from ecom.targeting.training import UPLIFT_MODEL_NAME, UpliftTrainingResult, train_uplift
 from ecom.transform import build_warehouse
@@ -201,10 +202,14 @@ def served(campaign, trained, tmp_path_factory):
 
 
 def test_predict_gives_the_retention_lists_effect_and_decision(served, trained) -> None:
-    """Online equals batch: for users on the list and off it, `/predict`'s logic returns the
-    list's effect and incremental value (to 1e-6) and recommends exactly the listed users."""
+    """Online equals batch: for users on the list and off it, `/predict`'s logic (the uplift
+    fast path) returns the list's (econml's) effect and incremental value (to 1e-6) and
+    recommends exactly the listed users."""
     _, endpoints, scored, serving = served
     assert scored.targets.list_basis == UPLIFT_BASIS
+    # Online answers through the boosters (proved at load); the list through econml.
+    assert serving.uplift.model.engine == BOOSTERS, serving.uplift.model.failures
+    assert serving.uplift.model.rows_checked > 2  # real scoring rows too, not only blanks
     listed = fetch_all(
         endpoints.database_url,
         "select user_id, estimated_effect, expected_incremental_value "

@@ -10,7 +10,12 @@ import xgboost as xgb
 from ecom.churn.compiled_trees import compile_booster
 
 
-def _booster(depth: int, rounds: int = 80, min_child_weight: float = 20.0):
+def _booster(
+    depth: int,
+    rounds: int = 80,
+    min_child_weight: float = 20.0,
+    objective: str = "binary:logistic",
+):
     rng = np.random.default_rng(7)
     rows = rng.normal(size=(3000, 6))
     rows[:, 5] = rng.integers(0, 2, size=3000)  # a one-hot-like column: a single threshold
@@ -20,7 +25,7 @@ def _booster(depth: int, rounds: int = 80, min_child_weight: float = 20.0):
     params = {
         "max_depth": depth,
         "eta": 0.1,
-        "objective": "binary:logistic",
+        "objective": objective,
         "tree_method": "hist",
         "min_child_weight": min_child_weight,
         "nthread": 1,
@@ -64,6 +69,15 @@ def test_contributions_are_xgboost_tree_shap_grouped():
     # in float64, so they agree to float32 rounding over 80 trees, not bit for bit.
     np.testing.assert_allclose(got, exact, rtol=0, atol=2e-5)
     assert np.abs(exact).max() > 0.1  # the comparison is not of zeros
+
+
+def test_a_squared_error_regressors_predictions_equal_xgboost_bit_for_bit():
+    booster, rows = _booster(depth=3, objective="reg:squarederror")
+    compiled = compile_booster(booster, (0, 0), np.eye(6))
+    assert compiled is not None
+    expected = booster.predict(xgb.DMatrix(rows))
+    np.testing.assert_array_equal(compiled.outputs(compiled.patterns(rows)), expected)
+    assert len(np.unique(expected)) > 100  # many leaves combine: not a constant
 
 
 @pytest.mark.parametrize("depth", [4, 6])
