@@ -328,8 +328,28 @@ def running_stack(settings: Settings) -> dict[str, int]:
     return alive
 
 
+# After SIGKILL, how long the kernel may take to end the group (a busy machine, a large heap).
+KILL_WAIT_SECONDS = 10.0
+
+
+def _group_gone(pid: int, deadline: float) -> bool:
+    """Whether process group `pid` is gone by `deadline` (checked at least once)."""
+    while True:
+        try:
+            os.killpg(pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
+
+
 def stop_stack(settings: Settings, grace_seconds: float = 15) -> list[str]:
-    """Stop what `start_stack` recorded (process groups: their children too), nothing else."""
+    """Stop what `start_stack` recorded (process groups: their children too), nothing else.
+
+    Returns only when every group is gone: SIGTERM, then SIGKILL for a group still there after
+    the grace period, then a wait for the kill to take effect (on a busy machine Prefect's
+    server outlived the grace, and `ui down` returned while its processes still existed)."""
     stopped = []
     recorded = running_stack(settings)
     for name, pid in reversed(list(recorded.items())):
@@ -338,15 +358,11 @@ def stop_stack(settings: Settings, grace_seconds: float = 15) -> list[str]:
             stopped.append(name)
     deadline = time.monotonic() + grace_seconds
     for pid in recorded.values():
-        while time.monotonic() < deadline:
-            try:
-                os.killpg(pid, 0)
-            except (ProcessLookupError, PermissionError):
-                break
-            time.sleep(0.2)
-        else:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGKILL)
+        if _group_gone(pid, deadline):
+            continue
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+        _group_gone(pid, time.monotonic() + KILL_WAIT_SECONDS)
     with contextlib.suppress(FileNotFoundError):
         (stack_home(settings) / "processes.json").unlink()
     return stopped

@@ -97,11 +97,15 @@ def test_pipeline_generates_when_the_folder_is_empty_and_loads_every_table(
         "quality",
         "features",
         "train",
+        "uplift",
         "score",
+        "targets",
         "drift",
         "monitor",
         "experiment",
     ]
+    # No campaign is planted here: the retention list is the labelled churn-risk fallback.
+    assert dict(summary.lines)["uplift"].startswith("skipped: no campaign data"), summary.lines
     # The generated data carries an experiment: the pipeline analysed it and says its verdict.
     experiment = summary.details["experiment"]
     assert experiment.analysis is not None, experiment.message
