@@ -7,7 +7,8 @@ the Qini, AUUC and uplift at k with bootstrap intervals, the policy comparison a
 and (with `--truth`) the oracle's Qini from the planted effects. The run goes to MLflow under
 its own experiment and registered model; the new version takes the `champion` alias only when
 the paired bootstrap interval of its Qini gain over the champion's, on the same test users,
-clears the margin.
+clears the margin. A new champion's Qini curves and policy values go to two analytics tables
+(`evaluation_tables`) that the "Retention targeting" dashboard charts.
 """
 
 from __future__ import annotations
@@ -258,6 +259,15 @@ def train_uplift(
 
         log_and_gate(settings, result)
         step("MLflow log and gate")
+        if result.promoted and result.model_version is not None:
+            # The new champion's held-out curves and policy values, for the report's and
+            # Metabase's "Retention targeting" charts (a kept champion's rows stay).
+            from ecom.targeting.evaluation_tables import write_champion_evaluation
+
+            write_champion_evaluation(
+                endpoints.database_url, result.model_version, result.test, result.policies
+            )
+            step("champion's evaluation tables")
     result.step_seconds = steps
     result.seconds = time.perf_counter() - started
     log.info("%s in %.1f s", result.summary_line(), result.seconds)
