@@ -14,7 +14,7 @@ import io
 
 import pandas as pd
 
-from ecom.db import transaction
+from ecom.db import fetch_all, table_exists, transaction
 from ecom.targeting.curves import CURVE_COLUMNS, qini_curves
 
 QINI_TABLE = "analytics.uplift_qini_curve"
@@ -88,3 +88,12 @@ def write_champion_evaluation(
         _copy(cursor, QINI_TABLE, ["model_version", *CURVE_COLUMNS], curve)
         _copy(cursor, POLICY_TABLE, ["model_version", *POLICY_COLUMNS], values)
     return len(curve), len(values)
+
+
+def evaluated_version(database_url: str) -> str | None:
+    """The model version the tables hold, or None before any champion wrote them."""
+    schema, table = QINI_TABLE.split(".")
+    if not table_exists(database_url, schema, table):
+        return None
+    rows = fetch_all(database_url, f"select distinct model_version from {QINI_TABLE}")
+    return rows[0][0] if len(rows) == 1 else None

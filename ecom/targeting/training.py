@@ -171,6 +171,37 @@ def balance(frame: pd.DataFrame, numeric: list[str]) -> dict[str, float]:
     return {"balance_max_smd": float(max(differences, default=0.0))}
 
 
+def write_evaluation_tables(
+    settings: Settings,
+    endpoints: Endpoints,
+    result: UpliftTrainingResult,
+    economics: Economics,
+    n_boot: int,
+    seed: int,
+) -> None:
+    """The champion's held-out curves and policy values, for the "Retention targeting" charts
+    of the report and Metabase: the new version's when it took `champion`; when the champion
+    stayed but the tables do not hold it (it predates them), the champion's own evaluation on
+    these test users, so a rerun fills the charts; otherwise the tables stay as they are."""
+    from ecom.targeting.evaluation_tables import evaluated_version, write_champion_evaluation
+    from ecom.targeting.registry import load_uplift_champion
+
+    database_url = endpoints.database_url
+    if result.promoted and result.model_version is not None:
+        write_champion_evaluation(database_url, result.model_version, result.test, result.policies)
+        return
+    champion, version = load_uplift_champion(settings)
+    if champion is None or evaluated_version(database_url) == version:
+        return
+    try:
+        test = result.test.assign(estimated_effect=champion.effect(result.test))
+    except Exception as error:  # a champion on older features: say so, keep the tables
+        log.warning("uplift champion v%s cannot score the test users: %s", version, error)
+        return
+    policies = evaluate_policies(test, economics, n_boot=n_boot, seed=seed)
+    write_champion_evaluation(database_url, version, test, policies)
+
+
 def train_uplift(
     settings: Settings,
     endpoints: Endpoints,
@@ -259,15 +290,8 @@ def train_uplift(
 
         log_and_gate(settings, result)
         step("MLflow log and gate")
-        if result.promoted and result.model_version is not None:
-            # The new champion's held-out curves and policy values, for the report's and
-            # Metabase's "Retention targeting" charts (a kept champion's rows stay).
-            from ecom.targeting.evaluation_tables import write_champion_evaluation
-
-            write_champion_evaluation(
-                endpoints.database_url, result.model_version, result.test, result.policies
-            )
-            step("champion's evaluation tables")
+        write_evaluation_tables(settings, endpoints, result, economics, n_boot, seed)
+        step("champion's evaluation tables")
     result.step_seconds = steps
     result.seconds = time.perf_counter() - started
     log.info("%s in %.1f s", result.summary_line(), result.seconds)

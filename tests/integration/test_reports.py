@@ -302,11 +302,32 @@ def test_provisioning_creates_once_then_updates_in_place(report_warehouse) -> No
         assert database["engine"] == "postgres"
         assert database["details"]["host"] == "postgres" and database["details"]["dbname"] == "ecom"
         names = {d["name"]: d for d in state.dashboards.values()}
-        assert set(names) == {"Funnel", "Retention", "Churn risk", "Experiments"}
+        assert set(names) == {
+            "Funnel",
+            "Retention",
+            "Churn risk",
+            "Retention targeting",
+            "Experiments",
+        }
         retention_cards = {
             state.cards[dc["card_id"]]["name"] for dc in names["Retention"]["dashcards"]
         }
         assert "Session retention by first-session cohort" in retention_cards
+        # The uplift charts: one line per ranking, one bar group per policy with its bounds.
+        targeting = {
+            state.cards[dc["card_id"]]["name"]: state.cards[dc["card_id"]]
+            for dc in names["Retention targeting"]["dashcards"]
+        }
+        qini = targeting["Qini curve of the uplift champion"]
+        assert qini["display"] == "line"
+        assert qini["visualization_settings"]["graph.dimensions"] == ["share_contacted", "ranking"]
+        policy = targeting["Incremental conversions by budget and policy"]
+        assert policy["display"] == "bar"
+        assert policy["visualization_settings"]["graph.metrics"] == [
+            "incremental_conversions_ipw_low",
+            "incremental_conversions_ipw",
+            "incremental_conversions_ipw_high",
+        ]
         sqls = {
             card["name"]: card["dataset_query"]["native"]["query"] for card in state.cards.values()
         }

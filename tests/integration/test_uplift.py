@@ -91,14 +91,29 @@ def test_the_run_is_in_mlflow_and_a_no_better_model_keeps_the_champion(campaign,
     run = client.get_run(client.get_model_version(UPLIFT_MODEL_NAME, "1").run_id)
     for name in ("test_qini", "test_qini_oracle", "test_auuc", "test_uplift_at_20"):
         assert name in run.data.metrics, name
+    # v1 wrote the charts' tables when it became champion; drop them as if v1 predated them.
+    assert fetch_all(
+        endpoints.database_url, f"select distinct model_version from {QINI_TABLE}"
+    ) == [("1",)]
+    with transaction(endpoints.database_url) as cursor:
+        cursor.execute(f"drop table {QINI_TABLE}, {POLICY_TABLE}")
     # The same data again: the Qini gain's interval straddles zero, so v1 stays champion.
     again = train_uplift(settings, endpoints, truth_dir=data_dir, bag_size=0, seed=0)
     assert (again.model_version, again.promoted) == ("2", False), again.gate_reason
     assert str(client.get_model_version_by_alias(UPLIFT_MODEL_NAME, "champion").version) == "1"
-    # The charts' tables still hold the champion's evaluation, not the kept-out challenger's.
+    # The rerun refilled the tables with the champion's evaluation, not the kept-out
+    # challenger's: v1's ranking of the same test users draws v1's curve.
     for table in (QINI_TABLE, POLICY_TABLE):
         versions = fetch_all(endpoints.database_url, f"select distinct model_version from {table}")
         assert versions == [("1",)], (table, versions)
+    stored = fetch_all(
+        endpoints.database_url,
+        f"select incremental_conversions_ipw from {QINI_TABLE} "
+        "where ranking = 'uplift' order by share_contacted",
+    )
+    expected = qini_curves(trained.test)
+    expected = expected[expected["ranking"] == "uplift"]["incremental_conversions_ipw"]
+    assert [row[0] for row in stored] == pytest.approx(expected.tolist(), abs=1e-9)
 
 
 def test_targets_are_ranked_by_incremental_value(campaign, trained) -> None:
@@ -146,6 +161,19 @@ def test_the_targeting_dashboard_draws_the_champions_evaluation(
     values = run_card(database_url, cards["uplift_policy_value"])
     at_20 = values[values["budget"] == "20%"].set_index("policy")
     policies = trained.policies[trained.policies["budget_share"] == 0.2].set_index("policy")
+    policies = policies.rename(index={"uplift": f"uplift model v{trained.model_version}"})
+    assert set(at_20.index) - set(policies.index) == {
+        "churn risk",
+        "churn risk x value, if above cost",
+        "oracle (planted)",
+    }
+    at_20 = at_20.rename(
+        index={
+            "churn risk": "churn_risk",
+            "churn risk x value, if above cost": "ev_formula",
+            "oracle (planted)": "oracle",
+        }
+    )
     assert set(at_20.index) == set(policies.index)
     for column in ("incremental_conversions_ipw", "incremental_conversions_ipw_low"):
         assert at_20[column].to_dict() == pytest.approx(policies[column].to_dict()), column

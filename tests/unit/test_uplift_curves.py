@@ -9,6 +9,7 @@ import pytest
 
 from ecom.targeting.curves import qini_curves
 from ecom.targeting.evaluation_tables import POLICY_COLUMNS, policy_rows
+from ecom.targeting.plot import plot_qini
 
 # Half treated: a treated buyer's IPW term is +2, a held-out buyer's -2, anyone else's 0.
 FOUR_USERS = pd.DataFrame(
@@ -101,3 +102,22 @@ def test_policy_rows_keep_the_tables_columns_with_or_without_the_truth() -> None
     assert with_truth.loc[0, "incremental_conversions_truth"] == 2.5
     with pytest.raises(ValueError, match="profit_ipw"):
         policy_rows(pd.DataFrame(estimated).drop(columns="profit_ipw"))
+
+
+def test_the_memos_qini_png_draws_the_same_curves(tmp_path) -> None:
+    rng = np.random.default_rng(7)
+    users = 600
+    true_effect = rng.normal(0.05, 0.1, users)
+    treated = rng.integers(0, 2, users)
+    test = pd.DataFrame(
+        {
+            "converted": rng.uniform(size=users) < 0.2 + treated * np.clip(true_effect, 0, None),
+            "is_treated": treated,
+            "treatment_share": 0.5,
+            "estimated_effect": true_effect + rng.normal(0, 0.05, users),
+            "churn_probability": rng.uniform(size=users),
+            "true_effect": true_effect,
+        }
+    )
+    path = plot_qini(test, tmp_path / "qini.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 20_000
