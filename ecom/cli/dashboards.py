@@ -1,4 +1,4 @@
-"""`ecom dashboards provision`: the four dashboards of services/metabase/ into a running Metabase."""
+"""`ecom dashboards provision`: the dashboards of services/metabase/ into a running Metabase."""
 
 from __future__ import annotations
 

@@ -35,6 +35,9 @@ COLUMN_LABELS = {
     "retention_rate": "Retained share of the cohort",
     "unbounded_retention_rate": "Active that week or later",
     "relative_lift": "Relative lift (treatment vs control)",
+    "share_contacted": "Users contacted, highest score first (% of held-out campaign users)",
+    "incremental_conversions_ipw": "Incremental conversions (IPW estimate)",
+    "budget": "Budget (share of held-out campaign users contacted)",
 }
 
 

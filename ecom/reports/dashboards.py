@@ -1,4 +1,4 @@
-"""The four dashboards as data: one YAML file per dashboard in `services/metabase/dashboards/`.
+"""The dashboards as data: one YAML file per dashboard in `services/metabase/dashboards/`.
 
 Metabase provisioning and the HTML report both read these files, so a card's SQL is written
 once and both show the same numbers. A malformed file fails with its path and the field.
@@ -17,7 +17,7 @@ from ecom.config import project_root
 from ecom.db import connect
 
 DASHBOARDS_DIR = project_root() / "services" / "metabase" / "dashboards"
-DASHBOARD_ORDER = ("funnel", "retention", "churn_risk", "experiments")
+DASHBOARD_ORDER = ("funnel", "retention", "churn_risk", "targeting", "experiments")
 
 ChartKind = Literal["funnel", "bar", "line", "heatmap", "table"]
 

@@ -1,4 +1,4 @@
-"""`ecom report`: the four dashboards, the experiment lift and the champion's SHAP summary as one
+"""`ecom report`: the dashboards, the experiment lift and the champion's SHAP summary as one
 HTML file that opens anywhere, plus a PNG of every chart.
 
 The page carries plotly.js inline (no CDN: a laptop demo may have no network) and the SHAP
@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 FILLED_BY = {
     "churn_scores": "ecom score",
     "retention_targets": "ecom score",
+    # Written when a model becomes the uplift champion: without campaign data there is none.
+    "uplift_": "ecom uplift train",
     "mart_": "ecom transform",
     "stg_": "ecom transform",
 }
@@ -269,6 +271,7 @@ def render_page(sections: list[str], generated_at: datetime, data_as_of: str) ->
             ("funnel", "Funnel"),
             ("retention", "Retention"),
             ("churn_risk", "Churn risk"),
+            ("targeting", "Targeting"),
             ("experiments", "Experiments"),
             ("champion", "Model"),
         )

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ecom.targeting.metrics import ipw_terms, uplift_curve
+from ecom.targeting.curves import qini_curves
 
 POLICY_COLORS = {
     "random": "#9aa5b1",
@@ -21,24 +21,31 @@ POLICY_COLORS = {
     "uplift": "#1f6feb",
     "oracle": "#2da44e",
 }
+RANKING_LABELS = {
+    "uplift": "uplift model",
+    "oracle": "oracle (planted)",
+    "churn_risk": "churn risk",
+    "random": "random",
+}
 
 
 def plot_qini(test: pd.DataFrame, path: Path) -> Path:
     """Incremental conversions (IPW) by share contacted: the model's ranking, the oracle's
-    (with the truth) and random targeting's straight line."""
-    effects = ipw_terms(test["converted"], test["is_treated"], test["treatment_share"])
-    share = np.arange(len(test) + 1) / len(test)
+    (with the truth), churn risk's and random targeting's straight line (`curves.qini_curves`,
+    the same numbers the report's table holds, at every count of users)."""
+    curves = qini_curves(test, points=None)
     figure, axes = plt.subplots(figsize=(7, 4.5))
-    model = uplift_curve(test["estimated_effect"].to_numpy(), effects)
-    axes.plot(100 * share, model, color=POLICY_COLORS["uplift"], label="uplift model")
-    if "true_effect" in test:
-        oracle = uplift_curve(test["true_effect"].to_numpy(), effects)
-        axes.plot(100 * share, oracle, color=POLICY_COLORS["oracle"], label="oracle (planted)")
-    risk = uplift_curve(test["churn_probability"].to_numpy(), effects)
-    axes.plot(100 * share, risk, color=POLICY_COLORS["churn_risk"], label="churn risk")
-    axes.plot(
-        [0, 100], [0, model[-1]], color=POLICY_COLORS["random"], linestyle="--", label="random"
-    )
+    for name in ("uplift", "oracle", "churn_risk", "random"):
+        rows = curves[curves["ranking"] == name]
+        if rows.empty:
+            continue
+        axes.plot(
+            rows["share_contacted"],
+            rows["incremental_conversions_ipw"],
+            color=POLICY_COLORS[name],
+            linestyle="--" if name == "random" else "-",
+            label=RANKING_LABELS[name],
+        )
     axes.set_xlabel("users contacted, highest score first (% of held-out campaign users)")
     axes.set_ylabel("incremental conversions (IPW estimate)")
     axes.set_title("Qini curve on held-out campaign users")

@@ -7,7 +7,8 @@ the Qini, AUUC and uplift at k with bootstrap intervals, the policy comparison a
 and (with `--truth`) the oracle's Qini from the planted effects. The run goes to MLflow under
 its own experiment and registered model; the new version takes the `champion` alias only when
 the paired bootstrap interval of its Qini gain over the champion's, on the same test users,
-clears the margin.
+clears the margin. A new champion's Qini curves and policy values go to two analytics tables
+(`evaluation_tables`) that the "Retention targeting" dashboard charts.
 """
 
 from __future__ import annotations
@@ -170,6 +171,42 @@ def balance(frame: pd.DataFrame, numeric: list[str]) -> dict[str, float]:
     return {"balance_max_smd": float(max(differences, default=0.0))}
 
 
+def write_evaluation_tables(
+    settings: Settings,
+    endpoints: Endpoints,
+    result: UpliftTrainingResult,
+    economics: Economics,
+    n_boot: int,
+    seed: int,
+) -> None:
+    """The champion's held-out curves and policy values, for the "Retention targeting" charts
+    of the report and Metabase: the new version's when it took `champion`; when the champion
+    stayed but the tables do not hold it (it predates them), the champion's own evaluation on
+    these test users, so a rerun fills the charts; otherwise the tables stay as they are."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    from ecom.churn.registry import champion_version
+    from ecom.targeting.evaluation_tables import evaluated_version, write_champion_evaluation
+
+    database_url = endpoints.database_url
+    if result.promoted and result.model_version is not None:
+        write_champion_evaluation(database_url, result.model_version, result.test, result.policies)
+        return
+    client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+    version = champion_version(client, UPLIFT_MODEL_NAME)
+    if version is None or evaluated_version(database_url) == version:
+        return  # the usual rerun: the tables already hold the champion, no model to load
+    try:
+        champion = mlflow.sklearn.load_model(f"models:/{UPLIFT_MODEL_NAME}/{version}")
+        test = result.test.assign(estimated_effect=champion.effect(result.test))
+    except Exception as error:  # a champion on older features: say so, keep the tables
+        log.warning("uplift champion v%s cannot score the test users: %s", version, error)
+        return
+    policies = evaluate_policies(test, economics, n_boot=n_boot, seed=seed)
+    write_champion_evaluation(database_url, version, test, policies)
+
+
 def train_uplift(
     settings: Settings,
     endpoints: Endpoints,
@@ -258,6 +295,8 @@ def train_uplift(
 
         log_and_gate(settings, result)
         step("MLflow log and gate")
+        write_evaluation_tables(settings, endpoints, result, economics, n_boot, seed)
+        step("champion's evaluation tables")
     result.step_seconds = steps
     result.seconds = time.perf_counter() - started
     log.info("%s in %.1f s", result.summary_line(), result.seconds)

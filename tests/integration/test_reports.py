@@ -36,7 +36,16 @@ REPORT_MARTS = (
     "+mart_funnel +mart_retention +mart_rfm +stg_thelook__experiment_assignments"
     " +mart_experiment_results +int_events_sequenced +int_events_sequenced_patterns"
 )
-SCORE_CARDS = {"risk_distribution", "risk_by_traffic_source", "retention_targets"}
+# Cards that need scores or an uplift champion, which the tiny fixture has not: the e2e test
+# draws the score cards, tests/integration/test_uplift.py the targeting ones.
+SCORE_CARDS = {
+    "risk_distribution",
+    "risk_by_traffic_source",
+    "retention_targets",
+    "uplift_qini_curve",
+    "uplift_policy_value",
+    "retention_list_basis",
+}
 ADMIN = AdminAccount("analyst@example.com", "not-a-real-secret-1")
 # How Metabase in docker compose reaches the warehouse; only handed to (fake) Metabase.
 WAREHOUSE_URL = "postgresql://ecom:compose-password@postgres:5432/ecom"
@@ -65,10 +74,10 @@ def _records(endpoints: Endpoints, key: str) -> list[tuple]:
 def test_every_card_reads_the_columns_its_chart_draws(report_warehouse) -> None:
     _, endpoints = report_warehouse
     cards = _cards()
-    assert len(cards) == 14
+    assert len(cards) == 17
     for key, card in cards.items():
         if key in SCORE_CARDS:
-            continue  # no scores on the tiny fixture; the e2e test runs these
+            continue  # no scores or uplift champion on the tiny fixture
         frame = run_card(endpoints.database_url, card)
         chart = card.chart
         wanted = {
@@ -194,8 +203,15 @@ def test_report_says_what_is_missing_and_renders_in_chromium(report_warehouse, t
     assert "<script src=" not in ours and 'src="http' not in ours
     assert "No experiment analysed yet" in page
     assert "run `ecom score`" in page
+    assert "run `ecom uplift train`" in page  # no uplift champion: the panel says what fills it
     missing = " ".join(summary.missing)
-    for card in ("Churn risk distribution", "Retention target list", "experiment lift"):
+    for card in (
+        "Churn risk distribution",
+        "Retention target list",
+        "experiment lift",
+        "Qini curve of the uplift champion",
+        "Incremental conversions by budget and policy",
+    ):
         assert card in missing
     drawn = {f"chart-{key}" for key in _cards()} - {f"chart-{key}" for key in SCORE_CARDS}
     assert drawn <= set(summary.charts)
@@ -281,16 +297,37 @@ def test_provisioning_creates_once_then_updates_in_place(report_warehouse) -> No
             client.close()
         state = fake.state
         assert first.admin_created and state.admin["email"] == ADMIN.email
-        assert first.created == {"databases": 1, "collections": 1, "cards": 14, "dashboards": 4}
+        assert first.created == {"databases": 1, "collections": 1, "cards": 17, "dashboards": 5}
         (database,) = state.databases.values()
         assert database["engine"] == "postgres"
         assert database["details"]["host"] == "postgres" and database["details"]["dbname"] == "ecom"
         names = {d["name"]: d for d in state.dashboards.values()}
-        assert set(names) == {"Funnel", "Retention", "Churn risk", "Experiments"}
+        assert set(names) == {
+            "Funnel",
+            "Retention",
+            "Churn risk",
+            "Retention targeting",
+            "Experiments",
+        }
         retention_cards = {
             state.cards[dc["card_id"]]["name"] for dc in names["Retention"]["dashcards"]
         }
         assert "Session retention by first-session cohort" in retention_cards
+        # The uplift charts: one line per ranking, one bar group per policy with its bounds.
+        targeting = {
+            state.cards[dc["card_id"]]["name"]: state.cards[dc["card_id"]]
+            for dc in names["Retention targeting"]["dashcards"]
+        }
+        qini = targeting["Qini curve of the uplift champion"]
+        assert qini["display"] == "line"
+        assert qini["visualization_settings"]["graph.dimensions"] == ["share_contacted", "ranking"]
+        policy = targeting["Incremental conversions by budget and policy"]
+        assert policy["display"] == "bar"
+        assert policy["visualization_settings"]["graph.metrics"] == [
+            "incremental_conversions_ipw_low",
+            "incremental_conversions_ipw",
+            "incremental_conversions_ipw_high",
+        ]
         sqls = {
             card["name"]: card["dataset_query"]["native"]["query"] for card in state.cards.values()
         }
@@ -316,11 +353,11 @@ def test_provisioning_creates_once_then_updates_in_place(report_warehouse) -> No
             client.close()
         assert not second.admin_created
         assert second.created == {}
-        assert second.updated == {"databases": 1, "cards": 14, "dashboards": 4}
+        assert second.updated == {"databases": 1, "cards": 17, "dashboards": 5}
         assert second.descriptions_pushed == 0
         assert fake.calls("POST", "/api/setup") == []
         assert fake.calls("POST", "/api/(card|dashboard|collection|database)") == []
-        assert len(state.cards) == 14 and len(state.dashboards) == 4
+        assert len(state.cards) == 17 and len(state.dashboards) == 5
         again = {
             d["name"]: sorted(dc["id"] for dc in d["dashcards"]) for d in state.dashboards.values()
         }

@@ -17,9 +17,13 @@ from ecom.features.contract import Kind, features_of_kind
 from ecom.features.store import apply_feature_repo
 from ecom.quality.campaign import SUITE_NAME, campaign_checks
 from ecom.quality.gate import run_quality_gate
+from ecom.reports.dashboards import load_dashboards, run_card
+from ecom.reports.page import _Page
 from ecom.services import Endpoints
 from ecom.synth import generate_dataset
 from ecom.synth.campaign import CampaignPlan
+from ecom.targeting.curves import qini_curves
+from ecom.targeting.evaluation_tables import POLICY_TABLE, QINI_TABLE
 from ecom.targeting.fast_effect import BOOSTERS
 from ecom.targeting.targets import UPLIFT_BASIS, build_retention_targets
 from ecom.targeting.training import UPLIFT_MODEL_NAME, UpliftTrainingResult, train_uplift
@@ -87,10 +91,29 @@ def test_the_run_is_in_mlflow_and_a_no_better_model_keeps_the_champion(campaign,
     run = client.get_run(client.get_model_version(UPLIFT_MODEL_NAME, "1").run_id)
     for name in ("test_qini", "test_qini_oracle", "test_auuc", "test_uplift_at_20"):
         assert name in run.data.metrics, name
+    # v1 wrote the charts' tables when it became champion; drop them as if v1 predated them.
+    assert fetch_all(
+        endpoints.database_url, f"select distinct model_version from {QINI_TABLE}"
+    ) == [("1",)]
+    with transaction(endpoints.database_url) as cursor:
+        cursor.execute(f"drop table {QINI_TABLE}, {POLICY_TABLE}")
     # The same data again: the Qini gain's interval straddles zero, so v1 stays champion.
     again = train_uplift(settings, endpoints, truth_dir=data_dir, bag_size=0, seed=0)
     assert (again.model_version, again.promoted) == ("2", False), again.gate_reason
     assert str(client.get_model_version_by_alias(UPLIFT_MODEL_NAME, "champion").version) == "1"
+    # The rerun refilled the tables with the champion's evaluation, not the kept-out
+    # challenger's: v1's ranking of the same test users draws v1's curve.
+    for table in (QINI_TABLE, POLICY_TABLE):
+        versions = fetch_all(endpoints.database_url, f"select distinct model_version from {table}")
+        assert versions == [("1",)], (table, versions)
+    stored = fetch_all(
+        endpoints.database_url,
+        f"select incremental_conversions_ipw from {QINI_TABLE} "
+        "where ranking = 'uplift' order by share_contacted",
+    )
+    expected = qini_curves(trained.test)
+    expected = expected[expected["ranking"] == "uplift"]["incremental_conversions_ipw"]
+    assert [row[0] for row in stored] == pytest.approx(expected.tolist(), abs=1e-9)
 
 
 def test_targets_are_ranked_by_incremental_value(campaign, trained) -> None:
@@ -115,6 +138,54 @@ def test_targets_are_ranked_by_incremental_value(campaign, trained) -> None:
     assert uncapped.stopped_by == "the first contact that loses money", uncapped.stopped_by
     by_budget = build_retention_targets(settings, endpoints, budget=10 * settings.contact_cost)
     assert by_budget.targets == min(10, uncapped.targets)
+
+
+def test_the_targeting_dashboard_draws_the_champions_evaluation(
+    campaign, trained, tmp_path
+) -> None:
+    """The report's cards read what training wrote: the Qini curve and policy values of the
+    test users, drawn as charts with a PNG each (after the retention list above exists)."""
+    _, endpoints, _ = campaign
+    database_url = endpoints.database_url
+    (dashboard,) = [board for board in load_dashboards() if board.slug == "targeting"]
+    cards = {card.key: card for card in dashboard.cards}
+    curve = run_card(database_url, cards["uplift_qini_curve"])
+    expected = qini_curves(trained.test)
+    assert len(curve) == len(expected) == 4 * 101  # uplift, churn risk, random, oracle
+    uplift = curve[curve["ranking"] == f"uplift model v{trained.model_version}"]
+    mine = expected[expected["ranking"] == "uplift"]
+    assert uplift["share_contacted"].tolist() == mine["share_contacted"].tolist()
+    assert uplift["incremental_conversions_ipw"].tolist() == pytest.approx(
+        mine["incremental_conversions_ipw"].tolist(), abs=1e-9
+    )
+    values = run_card(database_url, cards["uplift_policy_value"])
+    at_20 = values[values["budget"] == "20%"].set_index("policy")
+    policies = trained.policies[trained.policies["budget_share"] == 0.2].set_index("policy")
+    policies = policies.rename(index={"uplift": f"uplift model v{trained.model_version}"})
+    assert set(at_20.index) - set(policies.index) == {
+        "churn risk",
+        "churn risk x value, if above cost",
+        "oracle (planted)",
+    }
+    at_20 = at_20.rename(
+        index={
+            "churn risk": "churn_risk",
+            "churn risk x value, if above cost": "ev_formula",
+            "oracle (planted)": "oracle",
+        }
+    )
+    assert set(at_20.index) == set(policies.index)
+    for column in ("incremental_conversions_ipw", "incremental_conversions_ipw_low"):
+        assert at_20[column].to_dict() == pytest.approx(policies[column].to_dict()), column
+    assert at_20["incremental_conversions_truth"].notna().all()  # generated: the truth is there
+    basis = run_card(database_url, cards["retention_list_basis"])
+    assert basis["list_basis"].tolist() == [UPLIFT_BASIS] and basis["users"].iloc[0] > 0
+
+    page = _Page(tmp_path / "img")
+    panels = "".join(page.card(database_url, card) for card in dashboard.cards)
+    assert page.missing == [] and "Not available" not in panels
+    assert {path.name for path in page.summary_images} == {f"{key}.png" for key in cards}
+    assert all(path.stat().st_size > 10_000 for path in page.summary_images)
 
 
 def test_the_gate_finds_the_generated_campaign_randomized(campaign) -> None:

@@ -11,9 +11,15 @@ from ecom.reports.experiments import read_lifts
 from ecom.reports.metabase import card_payload, database_details, visualization_settings
 
 
-def test_the_four_dashboards_load_in_the_order_data_flows() -> None:
+def test_the_dashboards_load_in_the_order_data_flows() -> None:
     boards = load_dashboards()
-    assert [b.name for b in boards] == ["Funnel", "Retention", "Churn risk", "Experiments"]
+    assert [b.name for b in boards] == [
+        "Funnel",
+        "Retention",
+        "Churn risk",
+        "Retention targeting",
+        "Experiments",
+    ]
     for board in boards:
         for card in board.cards:
             assert card.layout.col + card.layout.width <= 24, card.key
