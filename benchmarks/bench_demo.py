@@ -48,8 +48,8 @@ def stage_seconds(prefect_home: Path) -> list[tuple[str, float]]:
 
 
 # The pipeline flow's last lines: one per stage, "<stage> <what it did>" (flows/pipeline.py).
-STAGES = ("load", "transform", "quality", "features", "train", "score", "drift", "monitor",
-          "experiment")  # fmt: skip
+STAGES = ("load", "transform", "quality", "features", "train", "uplift", "score", "targets",
+          "drift", "monitor", "experiment")  # fmt: skip
 
 
 def stage_results(prefect_home: Path) -> list[tuple[str, str]]:
@@ -83,6 +83,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--campaign",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="Plant the retention campaign, as `make demo` does (so the uplift stage runs).",
+    )
     parser.add_argument("--keep", action="store_true", help="Keep the run's folder.")
     args = parser.parse_args()
 
@@ -113,6 +119,7 @@ def main() -> None:
                 str(args.users),
                 "--seed",
                 str(args.seed),
+                *(["--campaign"] if args.campaign else []),
             ],
             env,
         )

@@ -151,6 +151,17 @@ def create_database(server_url: str, name: str, *, replace: bool = False) -> str
     return PostgresParts(server_url).with_database(name).url
 
 
+def copy_frame(cursor, table: str, frame) -> None:
+    """Append a frame's rows to `table` (its columns named by the frame's) through one COPY,
+    inside the caller's transaction: the writers replace a slice of a table atomically, and
+    COPY is the fastest way in. An empty cell (pandas' NaN/None) is SQL NULL."""
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, header=False)
+    buffer.seek(0)
+    columns = ", ".join(frame.columns)
+    cursor.copy_expert(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)", buffer)
+
+
 # COPY's text-format NULL marker: unquoted in CSV, so no quoted text value can equal it.
 _COPY_NULL = "\\N"
 

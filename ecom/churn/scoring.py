@@ -20,7 +20,6 @@ its test split: the scoring date's own labels do not exist yet.
 
 from __future__ import annotations
 
-import io
 import logging
 import threading
 import time
@@ -46,7 +45,7 @@ from ecom.churn.registry import (  # champion_test_lift: read here and by the re
     configure_tracking,
 )
 from ecom.config import Settings
-from ecom.db import fetch_all, read_query_frame, table_exists, transaction
+from ecom.db import copy_frame, fetch_all, read_query_frame, table_exists, transaction
 from ecom.relations import SCORING_MART
 from ecom.services import Endpoints
 
@@ -289,15 +288,6 @@ def snapshot_date(features: pd.DataFrame) -> date:
     return days[0]
 
 
-def _copy_rows(cursor, table: str, frame: pd.DataFrame) -> None:
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, header=False)
-    buffer.seek(0)
-    cursor.copy_expert(
-        f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN WITH (FORMAT csv)", buffer
-    )
-
-
 def write_scores(database_url: str, scoring_date: date, scores: pd.DataFrame) -> None:
     """Replace one scoring date's scores atomically; other dates are untouched.
 
@@ -314,7 +304,7 @@ def write_scores(database_url: str, scoring_date: date, scores: pd.DataFrame) ->
         for statement in POPULATION_COLUMNS_DDL:
             cursor.execute(statement)
         cursor.execute(f"delete from {SCORES_TABLE} where scoring_date = %s", (scoring_date,))
-        _copy_rows(cursor, SCORES_TABLE, scores)
+        copy_frame(cursor, SCORES_TABLE, scores)
 
 
 def check_scoring_date(scoring_date: date | None, as_of: date) -> None:

@@ -16,7 +16,6 @@ Writing replaces the rows it recomputes in one transaction, so a re-run gives th
 
 from __future__ import annotations
 
-import io
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -28,7 +27,7 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 from ecom.churn import models as churn_models
 from ecom.churn.registry import MODEL_NAME
 from ecom.config import Settings
-from ecom.db import table_exists, transaction
+from ecom.db import copy_frame, table_exists, transaction
 from ecom.monitoring.tables import read_query
 from ecom.services import Endpoints
 
@@ -177,13 +176,7 @@ def write_performance(database_url: str, rows: pd.DataFrame) -> None:
                 f"delete from {PERFORMANCE_TABLE} where model_version = %s and source = %s",
                 (version, source),
             )
-        buffer = io.StringIO()
-        rows.to_csv(buffer, index=False, header=False)
-        buffer.seek(0)
-        cursor.copy_expert(
-            f"COPY {PERFORMANCE_TABLE} ({', '.join(rows.columns)}) FROM STDIN WITH (FORMAT csv)",
-            buffer,
-        )
+        copy_frame(cursor, PERFORMANCE_TABLE, rows)
 
 
 def read_performance(database_url: str) -> pd.DataFrame:

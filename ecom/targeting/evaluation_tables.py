@@ -10,11 +10,9 @@ lost the gate never shows.
 
 from __future__ import annotations
 
-import io
-
 import pandas as pd
 
-from ecom.db import fetch_all, table_exists, transaction
+from ecom.db import copy_frame, fetch_all, table_exists, transaction
 from ecom.targeting.curves import CURVE_COLUMNS, qini_curves
 
 QINI_TABLE = "analytics.uplift_qini_curve"
@@ -65,13 +63,6 @@ def policy_rows(policies: pd.DataFrame) -> pd.DataFrame:
     return policies.reindex(columns=list(POLICY_COLUMNS))
 
 
-def _copy(cursor, table: str, columns: list[str], frame: pd.DataFrame) -> None:
-    buffer = io.StringIO()
-    frame[columns].to_csv(buffer, index=False, header=False)
-    buffer.seek(0)
-    cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)", buffer)
-
-
 def write_champion_evaluation(
     database_url: str, model_version: str, test: pd.DataFrame, policies: pd.DataFrame
 ) -> tuple[int, int]:
@@ -85,8 +76,8 @@ def write_champion_evaluation(
         for table, ddl in ((QINI_TABLE, QINI_DDL), (POLICY_TABLE, POLICY_DDL)):
             cursor.execute(ddl)
             cursor.execute(f"delete from {table}")
-        _copy(cursor, QINI_TABLE, ["model_version", *CURVE_COLUMNS], curve)
-        _copy(cursor, POLICY_TABLE, ["model_version", *POLICY_COLUMNS], values)
+        copy_frame(cursor, QINI_TABLE, curve[["model_version", *CURVE_COLUMNS]])
+        copy_frame(cursor, POLICY_TABLE, values[["model_version", *POLICY_COLUMNS]])
     return len(curve), len(values)
 
 

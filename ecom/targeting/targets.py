@@ -19,7 +19,6 @@ so a re-run picks the same users.
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ import pandas as pd
 
 from ecom.churn.predict import Economics
 from ecom.config import Settings
-from ecom.db import transaction
+from ecom.db import copy_frame, transaction
 from ecom.services import Endpoints
 
 log = logging.getLogger(__name__)
@@ -307,9 +306,6 @@ def write_targets(database_url: str, scoring_date: date, targets: pd.DataFrame) 
     """Replace one scoring date's list atomically (other dates stay). The advisory lock makes
     two runs for one date queue up rather than collide on the key."""
     frame = targets.assign(scoring_date=scoring_date)[list(COLUMNS)]
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, header=False)
-    buffer.seek(0)
     with transaction(database_url) as cursor:
         cursor.execute(
             "select pg_advisory_xact_lock(hashtext('retention_targets'), %s)",
@@ -319,9 +315,7 @@ def write_targets(database_url: str, scoring_date: date, targets: pd.DataFrame) 
         _set_aside_legacy_table(cursor)
         cursor.execute(TARGETS_DDL)
         cursor.execute(f"delete from {TARGETS_TABLE} where scoring_date = %s", (scoring_date,))
-        cursor.copy_expert(
-            f"COPY {TARGETS_TABLE} ({', '.join(COLUMNS)}) FROM STDIN WITH (FORMAT csv)", buffer
-        )
+        copy_frame(cursor, TARGETS_TABLE, frame)
 
 
 def _uplift_champion(settings: Settings, database_url: str):
