@@ -138,7 +138,8 @@ def main() -> None:
     lines = [
         "# `make demo`, stage by stage",
         "",
-        f"`python benchmarks/bench_demo.py --users {args.users} --seed {args.seed}` on "
+        f"`python benchmarks/bench_demo.py --users {args.users} --seed {args.seed}"
+        f"{'' if args.campaign else ' --no-campaign'}` on "
         f"{dt.date.today():%Y-%m-%d}, {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}: a first run (fresh embedded servers, data generated).",
         "",

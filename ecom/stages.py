@@ -68,6 +68,33 @@ def generation_notice(
     )
 
 
+def generate_if_due(
+    settings: Settings,
+    data_dir: Path,
+    *,
+    users: int,
+    seed: int,
+    generate: bool = False,
+    campaign: bool = False,
+    announce: Callable[[str], object] = log.warning,
+) -> bool:
+    """Generate a TheLook dataset into `data_dir` when `will_generate` says so (saying so
+    through `announce`); whether it did. `ecom pipeline` calls it while Prefect's temporary
+    server boots, so a first demo's generation and the server's migrations overlap."""
+    notice = generation_notice(
+        data_dir, users=users, seed=seed, generate=generate, settings=settings, campaign=campaign
+    )
+    if not notice:
+        return False
+    from ecom.synth import generate_dataset
+    from ecom.synth.campaign import CampaignPlan
+
+    announce(notice)
+    plan = CampaignPlan() if campaign else None
+    generate_dataset(users, seed, Path(data_dir), None, progress=True, campaign=plan)
+    return True
+
+
 def load_stage(
     settings: Settings,
     endpoints: Endpoints,
@@ -90,17 +117,16 @@ def load_stage(
     from ecom.ingest.files import LoadError
 
     data_dir = Path(data_dir)
-    notice = generation_notice(
-        data_dir, users=users, seed=seed, generate=generate, settings=settings, campaign=campaign
+    generated = generate_if_due(
+        settings,
+        data_dir,
+        users=users,
+        seed=seed,
+        generate=generate,
+        campaign=campaign,
+        announce=announce,
     )
-    if notice:
-        from ecom.synth import generate_dataset
-        from ecom.synth.campaign import CampaignPlan
-
-        announce(notice)
-        plan = CampaignPlan() if campaign else None
-        generate_dataset(users, seed, data_dir, None, progress=True, campaign=plan)
-    elif not data_dir.exists():
+    if not generated and not data_dir.exists():
         raise LoadError(
             data_dir,
             "no such folder; nothing was generated (data is generated only into the default "
