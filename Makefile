@@ -33,7 +33,7 @@ $(TOOLS)/bin/uv:
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet uv
 
-# --compile-bytecode: where PYTHONDONTWRITEBYTECODE is set (this project's CI machine sets it)
+# --compile-bytecode: where PYTHONDONTWRITEBYTECODE is set (the development machine's shells set it)
 # nothing is ever cached, and every process compiled the sources it imported, run after run:
 # half the CPU of `ecom report`, most of Prefect's server start. Compiled once here instead.
 $(BIN)/.installed: pyproject.toml uv.lock | $(UV)
