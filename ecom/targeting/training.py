@@ -183,22 +183,19 @@ def write_evaluation_tables(
     of the report and Metabase: the new version's when it took `champion`; when the champion
     stayed but the tables do not hold it (it predates them), the champion's own evaluation on
     these test users, so a rerun fills the charts; otherwise the tables stay as they are."""
-    import mlflow
-    from mlflow.tracking import MlflowClient
-
-    from ecom.churn.registry import champion_version
     from ecom.targeting.evaluation_tables import evaluated_version, write_champion_evaluation
+    from ecom.targeting.registry import uplift_registry
 
     database_url = endpoints.database_url
     if result.promoted and result.model_version is not None:
         write_champion_evaluation(database_url, result.model_version, result.test, result.policies)
         return
-    client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
-    version = champion_version(client, UPLIFT_MODEL_NAME)
+    registry = uplift_registry(settings)
+    version = registry.champion_version()
     if version is None or evaluated_version(database_url) == version:
         return  # the usual rerun: the tables already hold the champion, no model to load
     try:
-        champion = mlflow.sklearn.load_model(f"models:/{UPLIFT_MODEL_NAME}/{version}")
+        champion = registry.load_model(version)
         test = result.test.assign(estimated_effect=champion.effect(result.test))
     except Exception as error:  # a champion on older features: say so, keep the tables
         log.warning("uplift champion v%s cannot score the test users: %s", version, error)
