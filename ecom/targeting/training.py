@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -204,6 +205,40 @@ def write_evaluation_tables(
     write_champion_evaluation(database_url, version, test, policies)
 
 
+def validation_qinis(
+    parts: dict[str, pd.DataFrame],
+    encoding: FeatureEncoding,
+    seed: int,
+    step: Callable[[str], None],
+) -> dict[str, float]:
+    """Each candidate learner fitted on train and scored by its Qini on validation (the
+    choice between them); `step` times each fit."""
+    validation = parts["validation"]
+    qinis = {}
+    for name in CANDIDATES:
+        candidate = fit_uplift_model(name, parts["train"], encoding, seed=seed)
+        qinis[name] = metrics.qini_coefficient(candidate.effect(validation), _ipw(validation))
+        step(f"fit candidate {name}")
+    return qinis
+
+
+def uplift_to_risk_ratios(
+    test: pd.DataFrame, economics: Economics, n_boot: int, seed: int
+) -> dict[str, float]:
+    """Value of targeting by uplift over targeting by churn risk at a 20% budget: on the
+    realised outcomes (Y1 - Y0) when the truth is attached, and on the IPW estimate always."""
+    result: dict[str, float] = {}
+    if "y0" in test:
+        realised = test["y1"].to_numpy(dtype=float) - test["y0"].to_numpy(dtype=float)
+        result |= ratio_at_budget(
+            test, economics, 0.2, "uplift", "churn_risk", realised, n_boot, seed
+        ).as_dict("uplift_to_risk_at_20_truth")
+    result |= ratio_at_budget(
+        test, economics, 0.2, "uplift", "churn_risk", _ipw(test), n_boot, seed
+    ).as_dict("uplift_to_risk_at_20_ipw")
+    return result
+
+
 def train_uplift(
     settings: Settings,
     endpoints: Endpoints,
@@ -235,14 +270,7 @@ def train_uplift(
     encoding = FeatureEncoding.fit(parts["train"], numeric, categorical)
     step("campaign frame (Feast point-in-time join)")
 
-    validation_qini = {}
-    for name in CANDIDATES:
-        candidate = fit_uplift_model(name, parts["train"], encoding, seed=seed)
-        validation = parts["validation"]
-        validation_qini[name] = metrics.qini_coefficient(
-            candidate.effect(validation), _ipw(validation)
-        )
-        step(f"fit candidate {name}")
+    validation_qini = validation_qinis(parts, encoding, seed, step)
     chosen = max(validation_qini, key=validation_qini.get)
     learning = pd.concat([parts["train"], parts["validation"]], ignore_index=True)
     model = fit_uplift_model(chosen, learning, encoding, bag_size=bag_size, seed=seed)
@@ -257,14 +285,7 @@ def train_uplift(
     result_metrics |= balance(frame, numeric)
     economics = Economics(settings.customer_ltv, settings.win_back_rate, settings.contact_cost)
     policies = evaluate_policies(test, economics, n_boot=n_boot, seed=seed)
-    if "y0" in test:
-        realised = test["y1"].to_numpy(dtype=float) - test["y0"].to_numpy(dtype=float)
-        result_metrics |= ratio_at_budget(
-            test, economics, 0.2, "uplift", "churn_risk", realised, n_boot, seed
-        ).as_dict("uplift_to_risk_at_20_truth")
-    result_metrics |= ratio_at_budget(
-        test, economics, 0.2, "uplift", "churn_risk", _ipw(test), n_boot, seed
-    ).as_dict("uplift_to_risk_at_20_ipw")
+    result_metrics |= uplift_to_risk_ratios(test, economics, n_boot, seed)
     for name, value in validation_qini.items():
         result_metrics[f"validation_qini_{name}"] = value
     step("evaluation (metrics, policies, intervals)")
