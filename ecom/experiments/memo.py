@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ecom.experiments.analysis import SRM_ALPHA, ExperimentAnalysis
+from ecom.experiments.analysis import SRM_ALPHA, ExperimentAnalysis, MetricAnalysis
 from ecom.experiments.design import Baseline, PowerPlan
 from ecom.experiments.metrics import METRICS
 
@@ -162,46 +162,39 @@ def _results(analysis: ExperimentAnalysis) -> list[str]:
         "relative lift [95% CI] | p | Holm p | CI narrowed by CUPED |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for metric in analysis.metrics:
-        reading = metric.cuped
-        lines.append(
-            f"| `{metric.name}` | {metric.role} | {reading.control:.4g} | {reading.treatment:.4g} "
-            f"| {reading.effect:+.4g} {_interval(reading.effect_lower, reading.effect_upper, False)} "
-            f"| {_pct(reading.relative_effect)} "
-            f"{_interval(reading.relative_lower, reading.relative_upper)} "
-            f"| {reading.pvalue:.3g} | {metric.pvalue_holm:.3g} | {metric.ci_narrowing:.2%} |"
-        )
-    lines += [
-        "",
-        "Without CUPED (plain tests):",
-        "",
-        "| metric | relative lift [95% CI] | p |",
-        "|---|---|---|",
-    ]
-    for metric in analysis.metrics:
-        plain = metric.plain
-        lines.append(
-            f"| `{metric.name}` | {_pct(plain.relative_effect)} "
-            f"{_interval(plain.relative_lower, plain.relative_upper)} | {plain.pvalue:.3g} |"
-        )
-    return lines
+    lines += [_cuped_row(metric) for metric in analysis.metrics]
+    lines += ["", "Without CUPED (plain tests):", "", "| metric | relative lift [95% CI] | p |"]
+    lines.append("|---|---|---|")
+    return lines + [_plain_row(metric) for metric in analysis.metrics]
+
+
+def _cuped_row(metric: MetricAnalysis) -> str:
+    reading = metric.cuped
+    return (
+        f"| `{metric.name}` | {metric.role} | {reading.control:.4g} | {reading.treatment:.4g} "
+        f"| {reading.effect:+.4g} {_interval(reading.effect_lower, reading.effect_upper, False)} "
+        f"| {_pct(reading.relative_effect)} "
+        f"{_interval(reading.relative_lower, reading.relative_upper)} "
+        f"| {reading.pvalue:.3g} | {metric.pvalue_holm:.3g} | {metric.ci_narrowing:.2%} |"
+    )
+
+
+def _plain_row(metric: MetricAnalysis) -> str:
+    plain = metric.plain
+    return (
+        f"| `{metric.name}` | {_pct(plain.relative_effect)} "
+        f"{_interval(plain.relative_lower, plain.relative_upper)} | {plain.pvalue:.3g} |"
+    )
 
 
 def _bayesian_reading(analysis: ExperimentAnalysis) -> list[str]:
-    lines = [
-        "",
-        "## Bayesian reading",
-        "",
-        "| metric | P(treatment better) | expected loss if shipped | method |",
-        "|---|---|---|---|",
+    header = ["", "## Bayesian reading", ""]
+    header.append("| metric | P(treatment better) | expected loss if shipped | method |")
+    return [*header, "|---|---|---|---|"] + [
+        f"| `{metric.name}` | {metric.bayes.probability_treatment_better:.1%} | "
+        f"{metric.bayes.expected_loss_treatment:.4g} | {metric.bayes.method} |"
+        for metric in analysis.metrics
     ]
-    for metric in analysis.metrics:
-        bayes = metric.bayes
-        lines.append(
-            f"| `{metric.name}` | {bayes.probability_treatment_better:.1%} | "
-            f"{bayes.expected_loss_treatment:.4g} | {bayes.method} |"
-        )
-    return lines
 
 
 def _daily_looks(analysis: ExperimentAnalysis) -> list[str]:
