@@ -4,8 +4,9 @@ Whether a new version deserves the alias is the champion gate's decision (`ecom.
 the registry only records it.
 
 `ModelRegistry` is the one way to the registry for everything that reads it (scoring, the
-service's model holder, monitoring, the report): the champion's version, a version's model and
-input example, its training run, and that run's artifacts by name, over one `MlflowClient`.
+service's model holder, monitoring, the report, and the uplift model under its own name in
+`ecom.targeting.registry`): the champion's version, a version's model and input example, its
+training run, that run's artifacts by name, and an experiment's id, over one `MlflowClient`.
 """
 
 from __future__ import annotations
