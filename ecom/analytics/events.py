@@ -117,6 +117,14 @@ def relation_identifier(relation: tuple[str, str]) -> sql.Identifier:
     return sql.Identifier(*relation)
 
 
+def breakdown_column(breakdown: str | None) -> sql.Composable:
+    """The breakdown as a text column of the event table (NULL without a breakdown), so every
+    answer's breakdown_value has one type whichever column it comes from."""
+    if breakdown:
+        return sql.SQL("cast({} as text)").format(sql.Identifier(breakdown))
+    return sql.SQL("cast(null as text)")
+
+
 def checked_identifier(what: str, name: str) -> str:
     """A name the user chooses for a table we write (a cohort), checked to be a plain one."""
     if not _IDENTIFIER.match(name):

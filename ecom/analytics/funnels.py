@@ -41,6 +41,7 @@ from ecom.analytics.events import (
     UNITS,
     AnalyticsInputError,
     Step,
+    breakdown_column,
     checked_choice,
     checked_identifier,
     relation_identifier,
@@ -137,11 +138,6 @@ def _filtered_events(
     matches = [step.condition(f"s{index}", params) for index, step in enumerate(query.steps, 1)]
     exclusions = [step.condition(f"x{index}", params) for index, step in enumerate(query.exclude)]
     excluded = sql.SQL(" or ").join(exclusions) if exclusions else sql.SQL("false")
-    breakdown = (
-        sql.SQL("cast({} as text)").format(sql.Identifier(query.breakdown))
-        if query.breakdown
-        else sql.SQL("cast(null as text)")
-    )
     params["lower"], params["upper"] = query.start, query.end
     # Positions number all of the entity's events (a strict step must be the very next one,
     # whatever a question filters out), so they are counted before the filter.
@@ -160,7 +156,7 @@ def _filtered_events(
         entity=sql.Identifier(entity),
         partition=sql.SQL(partition),
         order=sql.SQL(EVENT_ORDER),
-        breakdown=breakdown,
+        breakdown=breakdown_column(query.breakdown),
         columns=sql.SQL(", ").join(
             sql.SQL("{} as {}").format(match, sql.Identifier(f"m{index}"))
             for index, match in enumerate(matches, 1)
@@ -515,21 +511,11 @@ def _breakdown_at(query: FunnelQuery, position: sql.Composable) -> sql.Composabl
 SESSION_BREAKDOWNS = ("traffic_source", "browser", "city", "state", "country")
 
 
-def _session_entity_ctes(query: FunnelQuery, relation: tuple[str, str]) -> EntityPlan:
-    """Session funnels from one row per session.
-
-    A session whose span fits the window and whose events all lie in the date range has an
-    outcome (level, winning attempt, positions of its steps) that depends on its sequence of
-    event codes alone, so each distinct sequence (`pattern_key`) goes through the engine once,
-    with every event at one instant, and the answer joins back to its sessions, which supply
-    the real times and breakdown values. The few sessions the window or range can cut (and
-    those with no pattern key) go through the same engine event by event."""
-    params: dict[str, object] = {
-        "window": query.window,
-        "event_types": list(EVENT_TYPES),
-        "lower": query.start,
-        "upper": query.end,
-    }
+def _code_flags(
+    query: FunnelQuery, params: dict[str, object]
+) -> tuple[sql.Composable, sql.Composable]:
+    """The step flags m1..mn and `is_excluded` over a session's event codes, as select columns,
+    and the condition that an event is a step or an exclusion (the events the engine reads)."""
     matches = [
         _code_condition(step, f"s{index}", params) for index, step in enumerate(query.steps, 1)
     ]
@@ -546,34 +532,67 @@ def _session_entity_ctes(query: FunnelQuery, relation: tuple[str, str]) -> Entit
             sql.SQL("{} as is_excluded").format(excluded),
         ]
     )
-    any_match = sql.SQL(" or ").join([*matches, excluded])
-    # Whole sessions the window and range cannot cut; the others, when they overlap the range.
-    whole = [sql.SQL("sessions.span_seconds <= date_part('epoch', %(window)s)")]
-    cut = [sql.SQL("sessions.span_seconds > date_part('epoch', %(window)s)")]
-    overlaps: list[sql.Composable] = []
-    if query.start is not None:
-        whole.append(sql.SQL("sessions.first_at >= %(lower)s"))
-        cut.append(sql.SQL("sessions.first_at < %(lower)s"))
-        overlaps.append(sql.SQL("sessions.last_at >= %(lower)s"))
-    if query.end is not None:
-        whole.append(sql.SQL("sessions.last_at < %(upper)s"))
-        cut.append(sql.SQL("sessions.last_at >= %(upper)s"))
-        overlaps.append(sql.SQL("sessions.first_at < %(upper)s"))
-    sessions_table = relation_identifier(companion(relation, "_sessions"))
-    patterns_table = relation_identifier(companion(relation, "_patterns"))
-    pattern_events = sql.SQL(
+    return flags, sql.SQL(" or ").join([*matches, excluded])
+
+
+@dataclass(frozen=True)
+class _SessionSplit:
+    """Which sessions the window and range cannot cut (`whole`, all conditions hold), which
+    they can (`cut`, any holds) and, of those, which overlap the range (`overlaps`, all)."""
+
+    whole: list[sql.Composable]
+    cut: list[sql.Composable]
+    overlaps: list[sql.Composable]
+
+    @classmethod
+    def of(cls, query: FunnelQuery) -> _SessionSplit:
+        whole = [sql.SQL("sessions.span_seconds <= date_part('epoch', %(window)s)")]
+        cut = [sql.SQL("sessions.span_seconds > date_part('epoch', %(window)s)")]
+        overlaps: list[sql.Composable] = []
+        if query.start is not None:
+            whole.append(sql.SQL("sessions.first_at >= %(lower)s"))
+            cut.append(sql.SQL("sessions.first_at < %(lower)s"))
+            overlaps.append(sql.SQL("sessions.last_at >= %(lower)s"))
+        if query.end is not None:
+            whole.append(sql.SQL("sessions.last_at < %(upper)s"))
+            cut.append(sql.SQL("sessions.last_at >= %(upper)s"))
+            overlaps.append(sql.SQL("sessions.first_at < %(upper)s"))
+        return cls(whole, cut, overlaps)
+
+    @property
+    def is_whole(self) -> sql.Composable:
+        return sql.SQL(" and ").join(self.whole)
+
+
+def _pattern_events(
+    patterns: sql.Composable, flags: sql.Composable, any_match: sql.Composable
+) -> sql.Composed:
+    """Each distinct sequence's step and exclusion events, all at one instant (a whole
+    session's outcome does not depend on its times)."""
+    return sql.SQL(
         "select patterns.pattern_id as entity_id, cast(coded.position as integer) as position, "
         "cast('2000-01-01' as timestamptz) as created_at, cast(null as text) as breakdown_value, "
         "{flags} from {patterns} as patterns "
         "cross join lateral unnest(patterns.event_codes) with ordinality as coded (event_code, position) "
         "where {any_match}"
-    ).format(flags=flags, patterns=patterns_table, any_match=any_match)
+    ).format(flags=flags, patterns=patterns, any_match=any_match)
+
+
+def _cut_events(
+    query: FunnelQuery,
+    sessions: sql.Composable,
+    split: _SessionSplit,
+    flags: sql.Composable,
+    any_match: sql.Composable,
+) -> sql.Composed:
+    """The step and exclusion events, with their real times, of the sessions the window or
+    range can cut and that overlap the range, those inside the range only."""
     in_range = [sql.SQL("true")]
     if query.start is not None:
         in_range.append(sql.SQL("coded.created_at >= %(lower)s"))
     if query.end is not None:
         in_range.append(sql.SQL("coded.created_at < %(upper)s"))
-    cut_events = sql.SQL(
+    return sql.SQL(
         "select sessions.session_id as entity_id, cast(coded.position as integer) as position, "
         "coded.created_at, cast(null as text) as breakdown_value, {flags} "
         "from {sessions} as sessions cross join lateral "
@@ -582,24 +601,36 @@ def _session_entity_ctes(query: FunnelQuery, relation: tuple[str, str]) -> Entit
         "where ({cut}) and {overlaps} and ({any_match}) and {in_range}"
     ).format(
         flags=flags,
-        sessions=sessions_table,
-        cut=sql.SQL(" or ").join(cut),
-        overlaps=sql.SQL(" and ").join([sql.SQL("true"), *overlaps]),
+        sessions=sessions,
+        cut=sql.SQL(" or ").join(split.cut),
+        overlaps=sql.SQL(" and ").join([sql.SQL("true"), *split.overlaps]),
         any_match=any_match,
         in_range=sql.SQL(" and ").join(in_range),
     )
-    steps = len(query.steps)
-    start_column = "position" if query.attribution == "first" else "last_reached_position"
-    # One array per answer, indexed by pattern_id (level 0 where the sequence is not in the
-    # funnel). Each is read by an uncorrelated subquery, which PostgreSQL evaluates once before
-    # the parallel workers start and hands to them: the scan of the sessions stays parallel,
-    # where a join to the engine's window functions would keep it in one process.
+
+
+def _start_column(query: FunnelQuery) -> str:
+    """The winning attempt's position whose event supplies the breakdown value."""
+    return "position" if query.attribution == "first" else "last_reached_position"
+
+
+def _pattern_answers(
+    query: FunnelQuery, patterns: sql.Composable, pattern_events: sql.Composable
+) -> sql.Composed:
+    """One array per answer, indexed by pattern_id (level 0 where the sequence is not in the
+    funnel). Each is read by an uncorrelated subquery, which PostgreSQL evaluates once before
+    the parallel workers start and hands to them: the scan of the sessions stays parallel,
+    where a join to the engine's window functions would keep it in one process."""
+    start_column = _start_column(query)
     answer_columns = [
         ("level", sql.SQL("winners.level")),
         ("start", sql.SQL("winners.{}").format(_ident(start_column))),
         ("start_code", sql.SQL("patterns.event_codes[winners.{}]").format(_ident(start_column))),
-    ] + [(f"p{m}", sql.SQL("winners.{}").format(_ident(f"p{m}"))) for m in range(1, steps + 1)]
-    answers = sql.SQL(
+    ] + [
+        (f"p{m}", sql.SQL("winners.{}").format(_ident(f"p{m}")))
+        for m in range(1, len(query.steps) + 1)
+    ]
+    return sql.SQL(
         "pattern_answers as materialized (select {arrays} from {patterns} as patterns "
         "left join {winners} as winners on winners.entity_id = patterns.pattern_id)"
     ).format(
@@ -611,81 +642,114 @@ def _session_entity_ctes(query: FunnelQuery, relation: tuple[str, str]) -> Entit
             )
             for name, column in answer_columns
         ),
-        patterns=patterns_table,
+        patterns=patterns,
         winners=_winners_of(query, pattern_events),
     )
 
-    def answer(name: str, pattern_id: str = "patterns.pattern_id") -> sql.Composed:
-        return sql.SQL("(select {} from pattern_answers)[{}]").format(
-            _ident(f"{name}s"), sql.SQL(pattern_id)
-        )
 
-    # A session finds its sequence's number through the small pattern table (a hash join
-    # inside each parallel worker).
-    with_pattern = sql.SQL(
+def _answer(name: str, pattern_id: str = "patterns.pattern_id") -> sql.Composed:
+    """A sequence's answer `name` (level, start, start_code, p1..) read from pattern_answers."""
+    return sql.SQL("(select {} from pattern_answers)[{}]").format(
+        _ident(f"{name}s"), sql.SQL(pattern_id)
+    )
+
+
+def _with_pattern(sessions: sql.Composable, patterns: sql.Composable) -> sql.Composed:
+    """A session finds its sequence's number through the small pattern table (a hash join
+    inside each parallel worker)."""
+    return sql.SQL(
         "{sessions} as sessions join {patterns} as patterns "
         "on patterns.pattern_key = sessions.pattern_key"
-    ).format(sessions=sessions_table, patterns=patterns_table)
+    ).format(sessions=sessions, patterns=patterns)
 
-    def whole_entities(name: str, condition: sql.Composable) -> sql.Composed:
-        return sql.SQL(
-            "{name} as (select sessions.session_id as entity_id, {level} as level, {times}, "
-            "{breakdown} as breakdown_value from {with_pattern} "
-            "where {whole} and {level} > 0 and {condition})"
-        ).format(
-            name=_ident(name),
-            level=answer("level"),
-            times=sql.SQL(", ").join(
-                sql.SQL("sessions.event_times[{}] as {}").format(answer(f"p{m}"), _ident(f"t{m}"))
-                for m in range(1, steps + 1)
-            ),
-            breakdown=_breakdown_at(query, answer("start")),
-            with_pattern=with_pattern,
-            whole=sql.SQL(" and ").join(whole),
-            condition=condition,
-        )
 
-    cut_entities = sql.SQL(
+def _whole_entities(
+    query: FunnelQuery,
+    name: str,
+    condition: sql.Composable,
+    with_pattern: sql.Composable,
+    split: _SessionSplit,
+) -> sql.Composed:
+    """The whole sessions in the funnel (and meeting `condition`) as entities: their sequence's
+    answer, with the real times of its steps and the breakdown at its start."""
+    return sql.SQL(
+        "{name} as (select sessions.session_id as entity_id, {level} as level, {times}, "
+        "{breakdown} as breakdown_value from {with_pattern} "
+        "where {whole} and {level} > 0 and {condition})"
+    ).format(
+        name=_ident(name),
+        level=_answer("level"),
+        times=sql.SQL(", ").join(
+            sql.SQL("sessions.event_times[{}] as {}").format(_answer(f"p{m}"), _ident(f"t{m}"))
+            for m in range(1, len(query.steps) + 1)
+        ),
+        breakdown=_breakdown_at(query, _answer("start")),
+        with_pattern=with_pattern,
+        whole=split.is_whole,
+        condition=condition,
+    )
+
+
+def _cut_entities(
+    query: FunnelQuery, sessions: sql.Composable, cut_events: sql.Composable
+) -> sql.Composed:
+    """The cut sessions in the funnel: the engine's winners over their events, with the
+    breakdown read from the session at the winning attempt's start."""
+    return sql.SQL(
         "cut_entities as (select sessions.session_id as entity_id, winners.level, {times}, "
         "{breakdown} as breakdown_value "
         "from {winners} as winners join {sessions} as sessions "
         "on sessions.session_id = winners.entity_id)"
     ).format(
         times=sql.SQL(", ").join(
-            sql.SQL("winners.{}").format(_ident(f"t{m}")) for m in range(1, steps + 1)
+            sql.SQL("winners.{}").format(_ident(f"t{m}")) for m in range(1, len(query.steps) + 1)
         ),
-        breakdown=_breakdown_at(query, sql.SQL("winners.{}").format(_ident(start_column))),
-        sessions=sessions_table,
+        breakdown=_breakdown_at(query, sql.SQL("winners.{}").format(_ident(_start_column(query)))),
+        sessions=sessions,
         winners=_winners_of(query, cut_events),
     )
-    # The summary's share of the whole sessions, grouped before anything else is computed: by
-    # pattern and the breakdown's shared value, which PostgreSQL estimates well (so it plans a
-    # parallel hash aggregate), with the breakdown value and level read per group afterwards.
-    # Sessions whose events disagree on the breakdown (none in TheLook's data) are summed as
-    # entities instead.
+
+
+def _grouped_whole(
+    query: FunnelQuery, with_pattern: sql.Composable, split: _SessionSplit
+) -> tuple[sql.Composed, list[sql.Composed]]:
+    """The summary's share of the whole sessions, grouped before anything else is computed: by
+    pattern and the breakdown's shared value, which PostgreSQL estimates well (so it plans a
+    parallel hash aggregate), with the breakdown value and level read per group afterwards.
+    Sessions whose events disagree on the breakdown (none in TheLook's data) are summed as
+    entities instead: returns the grouped statement and those entities' CTE (if any)."""
+    steps = len(query.steps)
     if query.breakdown in SESSION_BREAKDOWNS:
         shared = sql.SQL("sessions.event_breakdowns is null")
-        mixed = [whole_entities("mixed_entities", sql.SQL("sessions.event_breakdowns is not null"))]
+        mixed = [
+            _whole_entities(
+                query,
+                "mixed_entities",
+                sql.SQL("sessions.event_breakdowns is not null"),
+                with_pattern,
+                split,
+            )
+        ]
         group_columns = [query.breakdown]
         breakdown_after = sql.SQL("sessions.{}").format(_ident(query.breakdown))
     else:
         shared, mixed, group_columns = sql.SQL("true"), [], []
         breakdown_after = (
             sql.SQL("(cast(%(event_types)s as text[]))[{}]").format(
-                answer("start_code", "sessions.pattern_id")
+                _answer("start_code", "sessions.pattern_id")
             )
             if query.breakdown == "event_type"
             else sql.SQL("cast(null as text)")
         )
-    grouped_whole = sql.SQL(
+    grouped = sql.SQL(
         "select {breakdown} as breakdown_value, {level} as level, sessions.n, {seconds} "
         "from (select patterns.pattern_id, {columns}count(*) as n, {durations} "
         "from {with_pattern} where {whole} and {inner_level} > 0 and {shared} "
         "group by patterns.pattern_id{grouping}) as sessions"
     ).format(
         breakdown=breakdown_after,
-        level=answer("level", "sessions.pattern_id"),
-        inner_level=answer("level"),
+        level=_answer("level", "sessions.pattern_id"),
+        inner_level=_answer("level"),
         seconds=sql.SQL(", ").join(
             sql.SQL("sessions.{}").format(_ident(f"seconds_{m}")) for m in range(2, steps + 1)
         ),
@@ -694,18 +758,45 @@ def _session_entity_ctes(query: FunnelQuery, relation: tuple[str, str]) -> Entit
         ),
         durations=_duration_arrays(
             steps,
-            lambda m: sql.SQL("sessions.event_times[{}]").format(answer(f"p{m}")),
-            answer("level"),
+            lambda m: sql.SQL("sessions.event_times[{}]").format(_answer(f"p{m}")),
+            _answer("level"),
         ),
         with_pattern=with_pattern,
-        whole=sql.SQL(" and ").join(whole),
+        whole=split.is_whole,
         shared=shared,
         grouping=sql.SQL("").join(
             sql.SQL(", sessions.{}").format(_ident(column)) for column in group_columns
         ),
     )
+    return grouped, mixed
+
+
+def _session_entity_ctes(query: FunnelQuery, relation: tuple[str, str]) -> EntityPlan:
+    """Session funnels from one row per session.
+
+    A session whose span fits the window and whose events all lie in the date range has an
+    outcome (level, winning attempt, positions of its steps) that depends on its sequence of
+    event codes alone, so each distinct sequence (`pattern_key`) goes through the engine once,
+    with every event at one instant, and the answer joins back to its sessions, which supply
+    the real times and breakdown values. The few sessions the window or range can cut (and
+    those with no pattern key) go through the same engine event by event."""
+    params: dict[str, object] = {
+        "window": query.window,
+        "event_types": list(EVENT_TYPES),
+        "lower": query.start,
+        "upper": query.end,
+    }
+    flags, any_match = _code_flags(query, params)
+    split = _SessionSplit.of(query)
+    sessions = relation_identifier(companion(relation, "_sessions"))
+    patterns = relation_identifier(companion(relation, "_patterns"))
+    answers = _pattern_answers(query, patterns, _pattern_events(patterns, flags, any_match))
+    with_pattern = _with_pattern(sessions, patterns)
+    whole = _whole_entities(query, "whole_entities", sql.SQL("true"), with_pattern, split)
+    cut = _cut_entities(query, sessions, _cut_events(query, sessions, split, flags, any_match))
+    grouped_whole, mixed = _grouped_whole(query, with_pattern, split)
     return EntityPlan(
-        [answers, whole_entities("whole_entities", sql.SQL("true")), cut_entities, *mixed],
+        [answers, whole, cut, *mixed],
         ["whole_entities", "cut_entities"],
         params,
         summary_sources=["cut_entities"] + (["mixed_entities"] if mixed else []),

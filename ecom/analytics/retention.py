@@ -28,6 +28,7 @@ from ecom.analytics.events import (
     DEFAULT_RELATION,
     AnalyticsInputError,
     Step,
+    breakdown_column,
     checked_choice,
     relation_identifier,
 )
@@ -122,33 +123,10 @@ _OFFSET = {
 }
 
 
-def retention_sql(
-    query: RetentionQuery, relation: tuple[str, str] = DEFAULT_RELATION
-) -> tuple[sql.Composed, dict[str, object]]:
-    """Rows (cohort, breakdown, offset, users): offset 0 is the cohort's size; offsets >= 1 are
-    users retained `on` that period or `on-or-after` it."""
-    params: dict[str, object] = {
-        "period": query.period,
-        "lower": query.start,
-        "upper": query.end,
-        "periods": query.periods,
-    }
-    breakdown = (
-        sql.SQL("cast({} as text)").format(sql.Identifier(query.breakdown))
-        if query.breakdown
-        else sql.SQL("cast(null as text)")
-    )
-    # first-time: one row per user; recurring: one per (user, period) with a start event.
-    member_key = sql.SQL("user_id") if query.cohort == "first-time" else sql.SQL("user_id, cohort")
-    retained = (
-        "count(distinct member_offsets.user_id) "
-        "filter (where member_offsets.offset_number = offsets.offset_number)"
-        if query.mode == "on"
-        else "count(distinct member_offsets.user_id) "
-        "filter (where member_offsets.offset_number >= offsets.offset_number)"
-    )
-    statement = sql.SQL(
-        """with starts as (
+# The statement of `retention_sql`: cohorts by first (or each) start event, then the users
+# of each cohort returning in each later period.
+_RETENTION = sql.SQL(
+    """with starts as (
     select user_id, created_at, sequence_number, event_id, {breakdown} as breakdown_value,
         cast(date_trunc(%(period)s, created_at at time zone 'UTC') as date) as cohort
     from {relation}
@@ -195,8 +173,31 @@ select cohort, breakdown_value, offset_number, users from sizes
 union all
 select cohort, breakdown_value, offset_number, users from retained where users > 0
 order by cohort, breakdown_value nulls last, offset_number"""
-    ).format(
-        breakdown=breakdown,
+)
+
+
+def retention_sql(
+    query: RetentionQuery, relation: tuple[str, str] = DEFAULT_RELATION
+) -> tuple[sql.Composed, dict[str, object]]:
+    """Rows (cohort, breakdown, offset, users): offset 0 is the cohort's size; offsets >= 1 are
+    users retained `on` that period or `on-or-after` it."""
+    params: dict[str, object] = {
+        "period": query.period,
+        "lower": query.start,
+        "upper": query.end,
+        "periods": query.periods,
+    }
+    # first-time: one row per user; recurring: one per (user, period) with a start event.
+    member_key = sql.SQL("user_id") if query.cohort == "first-time" else sql.SQL("user_id, cohort")
+    retained = (
+        "count(distinct member_offsets.user_id) "
+        "filter (where member_offsets.offset_number = offsets.offset_number)"
+        if query.mode == "on"
+        else "count(distinct member_offsets.user_id) "
+        "filter (where member_offsets.offset_number >= offsets.offset_number)"
+    )
+    statement = _RETENTION.format(
+        breakdown=breakdown_column(query.breakdown),
         relation=relation_identifier(relation),
         start_match=query.start_event.condition("start", params),
         return_match=query.return_event.condition("return", params),

@@ -24,6 +24,8 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from ecom.figures import save_figure
+
 
 def top_fraction_precision(y_true: np.ndarray, scores: np.ndarray, fraction: float = 0.1) -> float:
     """Share of positives among the `fraction` highest-scored rows (ties broken by position)."""
@@ -99,10 +101,7 @@ def plot_confusion_matrix(
     axis.set_xlabel(f"predicted (p >= {threshold:.2f})")
     axis.set_ylabel("actual")
     axis.set_title(title)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)
 
 
 def plot_calibration(
@@ -124,10 +123,7 @@ def plot_calibration(
     axis.set_ylabel("observed churn rate")
     axis.set_title("calibration on the test cutoffs")
     axis.legend(loc="upper left")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)
 
 
 @dataclass(frozen=True)

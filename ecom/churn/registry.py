@@ -4,8 +4,9 @@ Whether a new version deserves the alias is the champion gate's decision (`ecom.
 the registry only records it.
 
 `ModelRegistry` is the one way to the registry for everything that reads it (scoring, the
-service's model holder, monitoring, the report): the champion's version, a version's model and
-input example, its training run, and that run's artifacts by name, over one `MlflowClient`.
+service's model holder, monitoring, the report, and the uplift model under its own name in
+`ecom.targeting.registry`): the champion's version, a version's model and input example, its
+training run, that run's artifacts by name, and an experiment's id, over one `MlflowClient`.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ class LoadedVersion:
 class ModelRegistry:
     """One registered model (`name`) in one tracking store, through one `MlflowClient`.
 
-    Reads only: training registers and crowns with the module functions below. Build it with
+    Reads (and finds or creates an experiment): training registers and crowns with the module
+    functions below, given this object's `client`. Build it with
     `ModelRegistry.at(tracking_uri)`, which keeps one per store per process (the first client
     call on a sqlite store costs seconds)."""
 
@@ -70,15 +72,38 @@ class ModelRegistry:
         """The version the `champion` alias points at, or None when there is none yet."""
         return champion_version(self.client, self.name)
 
-    def load(self, version: str) -> LoadedVersion:
-        """`name` v`version` as logged (by number, so a promotion meanwhile cannot mix models),
-        with its input example."""
-        local = mlflow.artifacts.download_artifacts(
+    def champion(self) -> tuple[Any, str | None]:
+        """The champion's model and version, or (None, None) when no version holds the alias."""
+        version = self.champion_version()
+        if version is None:
+            return None, None
+        return self.load_model(version), version
+
+    def _download(self, version: str) -> str:
+        """`name` v`version`'s model directory, fetched by number (so a promotion meanwhile
+        cannot mix models) from this store rather than the process-wide MLflow URI."""
+        return mlflow.artifacts.download_artifacts(
             f"models:/{self.name}/{version}", tracking_uri=self.tracking_uri
         )
+
+    def load_model(self, version: str) -> Any:
+        """`name` v`version`'s model as logged."""
+        return mlflow.sklearn.load_model(self._download(version))
+
+    def load(self, version: str) -> LoadedVersion:
+        """`name` v`version` as logged, with its input example."""
+        local = self._download(version)
         model = mlflow.sklearn.load_model(local)
         example = mlflow.models.Model.load(local).load_input_example(local)
         return LoadedVersion(str(version), model, example)
+
+    def experiment_id(self, experiment: str, artifact_root: str) -> str:
+        """The id of `experiment` in this store, created on first use with artifacts under
+        `artifact_root` (so runs never write into the working directory)."""
+        found = self.client.get_experiment_by_name(experiment)
+        if found is not None:
+            return found.experiment_id
+        return self.client.create_experiment(experiment, artifact_location=artifact_root)
 
     def run_id(self, version: str) -> str | None:
         """The training run that logged `version` (None if it names none)."""
@@ -107,17 +132,17 @@ class ModelRegistry:
             ) from error
 
 
+def use_store(tracking_uri: str) -> None:
+    """Point this process's MLflow (runs, `register_model`, `models:/` URIs) at the store."""
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+
+
 def configure_tracking(tracking_uri: str, artifact_root: str) -> str:
     """Point MLflow at the project's store and return the experiment id (created on first use
     with artifacts under `artifact_root`, so runs never write into the working directory)."""
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
-    client = ModelRegistry.at(tracking_uri).client
-    experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
-    if experiment is None:
-        experiment_id = client.create_experiment(EXPERIMENT_NAME, artifact_location=artifact_root)
-    else:
-        experiment_id = experiment.experiment_id
+    use_store(tracking_uri)
+    experiment_id = ModelRegistry.at(tracking_uri).experiment_id(EXPERIMENT_NAME, artifact_root)
     mlflow.set_experiment(experiment_id=experiment_id)
     return experiment_id
 

@@ -12,7 +12,7 @@ from rich.table import Table
 from ecom.cli.common import console, fail, runtime
 
 if TYPE_CHECKING:
-    from ecom.analytics.funnels import FunnelQuery
+    from ecom.analytics.funnels import FunnelQuery, FunnelResult
 
 FUNNEL_HELP = """Conversion through any steps, answered in PostgreSQL.
 
@@ -64,6 +64,36 @@ def _seconds(value: float | None) -> str:
 
 def _percent(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
+
+
+def _print_funnel(result: FunnelResult, query: FunnelQuery, window: str) -> None:
+    """One table per breakdown value: entities, conversion and times at each step."""
+    for row in result.rows:
+        title = f"funnel ({query.unit}s, {query.order}, window {window})"
+        if query.breakdown:
+            title += f" — {query.breakdown} = {row.breakdown}"
+        table = Table(title=title)
+        for column in (
+            "step",
+            "entities",
+            "from start",
+            "from previous",
+            "median time",
+            "p90 time",
+        ):
+            table.add_column(column, justify="left" if column == "step" else "right")
+        for index, label in enumerate(result.steps):
+            table.add_row(
+                f"{index + 1}. {label}",
+                f"{row.counts[index]:,}",
+                _percent(row.conversion_from_start[index]),
+                _percent(row.conversion_from_previous[index]),
+                _seconds(row.median_seconds[index - 1]) if index else "",
+                _seconds(row.p90_seconds[index - 1]) if index else "",
+            )
+        console.print(table)
+    if not result.rows:
+        console.print("no entity reached step 1")
 
 
 def funnel(
@@ -127,32 +157,7 @@ def funnel(
     if as_json:
         print(json.dumps(result.as_json(), indent=2))
         return
-    for row in result.rows:
-        title = f"funnel ({query.unit}s, {query.order}, window {window})"
-        if query.breakdown:
-            title += f" — {query.breakdown} = {row.breakdown}"
-        table = Table(title=title)
-        for column in (
-            "step",
-            "entities",
-            "from start",
-            "from previous",
-            "median time",
-            "p90 time",
-        ):
-            table.add_column(column, justify="left" if column == "step" else "right")
-        for index, label in enumerate(result.steps):
-            table.add_row(
-                f"{index + 1}. {label}",
-                f"{row.counts[index]:,}",
-                _percent(row.conversion_from_start[index]),
-                _percent(row.conversion_from_previous[index]),
-                _seconds(row.median_seconds[index - 1]) if index else "",
-                _seconds(row.p90_seconds[index - 1]) if index else "",
-            )
-        console.print(table)
-    if not result.rows:
-        console.print("no entity reached step 1")
+    _print_funnel(result, query, window)
 
 
 funnel.__doc__ = FUNNEL_HELP

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import psycopg2
 import typer
@@ -12,6 +12,9 @@ from rich.table import Table
 
 from ecom.cli.common import console, fail, runtime
 from ecom.config import get_settings
+
+if TYPE_CHECKING:
+    from ecom.synth.generate import GenerationSummary
 
 # Help text for every --data/--out: the default itself is Settings.data_dir, read at run time.
 DATA_DIR_HELP = "(default: $ECOM_DATA_DIR, else data/thelook in the project)"
@@ -21,6 +24,55 @@ UsersToGenerate = Annotated[
     int, typer.Option(help="Users to generate when the folder holds no CSVs.")
 ]
 SeedToGenerate = Annotated[int, typer.Option(help="Seed used when generating.")]
+
+
+# The options of `ecom generate` that say what world to plant, as types of their own so the
+# command's signature reads as a list of names.
+DriftWeeks = Annotated[
+    int,
+    typer.Option(
+        min=0,
+        help="Plant drift in the last N weeks (shifted traffic sources, fewer purchases).",
+    ),
+]
+Profile = Annotated[
+    str,
+    typer.Option(
+        help="default: the demo world, with a planted churn process, an A/B test and "
+        "_truth/. thelook: the process of TheLook's own generator (fake.py): anonymous "
+        "browsing, purchase-only registered sessions, orders uniform after sign-up, rows "
+        "up to 8 days past its clock (the day before --end-date); no truth, no experiment.",
+    ),
+]
+CsvFormat = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        help="export: BigQuery's export (zoned timestamps, geometry, empty NULLs). thelook: "
+        'as TheLook\'s generator writes (QUOTE_NONNUMERIC, NULL as "", product numbers '
+        "as text, naive timestamps, CRLF, no geometry). Default: thelook with --profile "
+        "thelook, else export.",
+        show_default=False,
+    ),
+]
+PlantCampaign = Annotated[
+    bool,
+    typer.Option(
+        "--campaign",
+        help="Plant a randomized retention campaign (campaign_contacts.csv and its truth); "
+        "off by default, since the churn truth does not model the campaign's effect.",
+    ),
+]
+CampaignEffect = Annotated[
+    float | None,
+    typer.Option(
+        min=0.0,
+        max=1.5,
+        help="Scale of the planted campaign's effect (0: contacts change nothing); "
+        "implies --campaign. Default with --campaign: 1.0.",
+        show_default=False,
+    ),
+]
 
 
 def generate(
@@ -35,51 +87,11 @@ def generate(
         datetime | None,
         typer.Option(formats=["%Y-%m-%d"], help="Last day of data (default: today, UTC)."),
     ] = None,
-    drift_weeks: Annotated[
-        int,
-        typer.Option(
-            min=0,
-            help="Plant drift in the last N weeks (shifted traffic sources, fewer purchases).",
-        ),
-    ] = 0,
-    profile: Annotated[
-        str,
-        typer.Option(
-            help="default: the demo world, with a planted churn process, an A/B test and "
-            "_truth/. thelook: the process of TheLook's own generator (fake.py): anonymous "
-            "browsing, purchase-only registered sessions, orders uniform after sign-up, rows "
-            "up to 8 days past its clock (the day before --end-date); no truth, no experiment.",
-        ),
-    ] = "default",
-    csv_format: Annotated[
-        str | None,
-        typer.Option(
-            "--format",
-            help="export: BigQuery's export (zoned timestamps, geometry, empty NULLs). thelook: "
-            'as TheLook\'s generator writes (QUOTE_NONNUMERIC, NULL as "", product numbers '
-            "as text, naive timestamps, CRLF, no geometry). Default: thelook with --profile "
-            "thelook, else export.",
-            show_default=False,
-        ),
-    ] = None,
-    campaign: Annotated[
-        bool,
-        typer.Option(
-            "--campaign",
-            help="Plant a randomized retention campaign (campaign_contacts.csv and its truth); "
-            "off by default, since the churn truth does not model the campaign's effect.",
-        ),
-    ] = False,
-    campaign_effect: Annotated[
-        float | None,
-        typer.Option(
-            min=0.0,
-            max=1.5,
-            help="Scale of the planted campaign's effect (0: contacts change nothing); "
-            "implies --campaign. Default with --campaign: 1.0.",
-            show_default=False,
-        ),
-    ] = None,
+    drift_weeks: DriftWeeks = 0,
+    profile: Profile = "default",
+    csv_format: CsvFormat = None,
+    campaign: PlantCampaign = False,
+    campaign_effect: CampaignEffect = None,
 ) -> None:
     """Write the seven TheLook tables as CSV; the default profile adds A/B assignments and _truth/."""
     from ecom.synth import generate_dataset
@@ -102,6 +114,11 @@ def generate(
         )
     except ValueError as error:
         raise fail(str(error)) from error
+    _print_generated(summary)
+
+
+def _print_generated(summary: GenerationSummary) -> None:
+    """Rows per table, then how long it took and the clock the data runs to."""
     table = Table(title=f"generated into {summary.out_dir}")
     table.add_column("table")
     table.add_column("rows", justify="right")

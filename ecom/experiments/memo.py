@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ecom.experiments.analysis import SRM_ALPHA, ExperimentAnalysis
+from ecom.experiments.analysis import SRM_ALPHA, ExperimentAnalysis, MetricAnalysis
 from ecom.experiments.design import Baseline, PowerPlan
 from ecom.experiments.metrics import METRICS
 
@@ -131,10 +131,10 @@ def no_experiment_memo(reason: str) -> str:
     return "\n".join(["# Decision memo", "", GENERATED, "", f"**No experiment.** {reason}.", ""])
 
 
-def decision_memo(analysis: ExperimentAnalysis) -> str:
-    """Results, checks, segments, sequential and Bayesian reads, recommendation and reason."""
+def _summary_and_checks(analysis: ExperimentAnalysis) -> list[str]:
+    """The verdict first, then who was exposed when, and the sample-ratio check."""
     srm = analysis.srm
-    lines = [
+    return [
         f"# Decision memo: {analysis.experiment_id}",
         "",
         GENERATED,
@@ -150,86 +150,97 @@ def decision_memo(analysis: ExperimentAnalysis) -> str:
         f"{analysis.treatment}, chi-square {srm.chi_square:.3f}, p = {srm.pvalue:.3g} "
         f"({'passed' if srm.passed else 'FAILED'} at {srm.alpha}).",
         "",
+    ]
+
+
+def _results(analysis: ExperimentAnalysis) -> list[str]:
+    """Each metric's CUPED reading, then the plain tests beside it."""
+    lines = [
         "## Results (CUPED with the pre-exposure metric)",
         "",
         f"| metric | role | {analysis.control} | {analysis.treatment} | absolute lift [95% CI] | "
         "relative lift [95% CI] | p | Holm p | CI narrowed by CUPED |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for metric in analysis.metrics:
-        reading = metric.cuped
-        lines.append(
-            f"| `{metric.name}` | {metric.role} | {reading.control:.4g} | {reading.treatment:.4g} "
-            f"| {reading.effect:+.4g} {_interval(reading.effect_lower, reading.effect_upper, False)} "
-            f"| {_pct(reading.relative_effect)} "
-            f"{_interval(reading.relative_lower, reading.relative_upper)} "
-            f"| {reading.pvalue:.3g} | {metric.pvalue_holm:.3g} | {metric.ci_narrowing:.2%} |"
-        )
-    lines += [
-        "",
-        "Without CUPED (plain tests):",
-        "",
-        "| metric | relative lift [95% CI] | p |",
-        "|---|---|---|",
+    lines += [_cuped_row(metric) for metric in analysis.metrics]
+    lines += ["", "Without CUPED (plain tests):", "", "| metric | relative lift [95% CI] | p |"]
+    lines.append("|---|---|---|")
+    return lines + [_plain_row(metric) for metric in analysis.metrics]
+
+
+def _cuped_row(metric: MetricAnalysis) -> str:
+    reading = metric.cuped
+    return (
+        f"| `{metric.name}` | {metric.role} | {reading.control:.4g} | {reading.treatment:.4g} "
+        f"| {reading.effect:+.4g} {_interval(reading.effect_lower, reading.effect_upper, False)} "
+        f"| {_pct(reading.relative_effect)} "
+        f"{_interval(reading.relative_lower, reading.relative_upper)} "
+        f"| {reading.pvalue:.3g} | {metric.pvalue_holm:.3g} | {metric.ci_narrowing:.2%} |"
+    )
+
+
+def _plain_row(metric: MetricAnalysis) -> str:
+    plain = metric.plain
+    return (
+        f"| `{metric.name}` | {_pct(plain.relative_effect)} "
+        f"{_interval(plain.relative_lower, plain.relative_upper)} | {plain.pvalue:.3g} |"
+    )
+
+
+def _bayesian_reading(analysis: ExperimentAnalysis) -> list[str]:
+    header = ["", "## Bayesian reading", ""]
+    header.append("| metric | P(treatment better) | expected loss if shipped | method |")
+    return [*header, "|---|---|---|---|"] + [
+        f"| `{metric.name}` | {metric.bayes.probability_treatment_better:.1%} | "
+        f"{metric.bayes.expected_loss_treatment:.4g} | {metric.bayes.method} |"
+        for metric in analysis.metrics
     ]
-    for metric in analysis.metrics:
-        plain = metric.plain
-        lines.append(
-            f"| `{metric.name}` | {_pct(plain.relative_effect)} "
-            f"{_interval(plain.relative_lower, plain.relative_upper)} | {plain.pvalue:.3g} |"
-        )
-    lines += [
-        "",
-        "## Bayesian reading",
-        "",
-        "| metric | P(treatment better) | expected loss if shipped | method |",
-        "|---|---|---|---|",
+
+
+def _daily_looks(analysis: ExperimentAnalysis) -> list[str]:
+    """The always-valid sequence at the last look, and when it (and the naive test, which
+    peeking inflates) first crossed alpha."""
+    lines = ["", "## Daily looks (primary metric, always-valid)", ""]
+    if not analysis.sequential:
+        return [*lines, "No daily look had enough users in both arms."]
+    final = analysis.sequential[-1]
+    crossed = next((look for look in analysis.sequential if look.pvalue < analysis.alpha), None)
+    naive = next((look for look in analysis.sequential if look.naive_pvalue < analysis.alpha), None)
+    return [
+        *lines,
+        f"{len(analysis.sequential)} daily looks. At the last ({final.date}, {final.users:,} "
+        f"users) the always-valid p-value is {final.pvalue:.3g} and the confidence sequence "
+        f"{_interval(final.lower, final.upper, False)} (absolute). "
+        + (f"It first crossed alpha on {crossed.date}. " if crossed else "It never crossed alpha. ")
+        + (
+            f"The naive test first crossed on {naive.date}."
+            if naive
+            else "The naive test never crossed."
+        ),
     ]
-    for metric in analysis.metrics:
-        bayes = metric.bayes
+
+
+def _segments(analysis: ExperimentAnalysis) -> list[str]:
+    lines = ["", "## Segments (Benjamini-Hochberg across segments and metrics)", ""]
+    if not analysis.segments:
+        return [*lines, "No segment had enough users in both arms.", ""]
+    lines += [
+        "| segment | metric | users (c/t) | relative lift [95% CI] | p | BH p |",
+        "|---|---|---|---|---|---|",
+    ]
+    for segment in analysis.segments:
         lines.append(
-            f"| `{metric.name}` | {bayes.probability_treatment_better:.1%} | "
-            f"{bayes.expected_loss_treatment:.4g} | {bayes.method} |"
+            f"| {segment.dimension} = {segment.value} | `{segment.metric}` | "
+            f"{segment.control_users:,}/{segment.treatment_users:,} | "
+            f"{_pct(segment.relative_effect)} "
+            f"{_interval(segment.relative_lower, segment.relative_upper)} | "
+            f"{segment.pvalue:.3g} | {segment.pvalue_bh:.3g} |"
         )
-    lines += ["", "## Daily looks (primary metric, always-valid)", ""]
-    if analysis.sequential:
-        final = analysis.sequential[-1]
-        crossed = next((look for look in analysis.sequential if look.pvalue < analysis.alpha), None)
-        naive = next(
-            (look for look in analysis.sequential if look.naive_pvalue < analysis.alpha), None
-        )
-        lines += [
-            f"{len(analysis.sequential)} daily looks. At the last ({final.date}, {final.users:,} "
-            f"users) the always-valid p-value is {final.pvalue:.3g} and the confidence sequence "
-            f"{_interval(final.lower, final.upper, False)} (absolute). "
-            + (
-                f"It first crossed alpha on {crossed.date}. "
-                if crossed
-                else "It never crossed alpha. "
-            )
-            + (
-                f"The naive test first crossed on {naive.date}."
-                if naive
-                else "The naive test never crossed."
-            ),
-        ]
-    else:
-        lines.append("No daily look had enough users in both arms.")
-    lines += ["", "## Segments (Benjamini-Hochberg across segments and metrics)", ""]
-    if analysis.segments:
-        lines += [
-            "| segment | metric | users (c/t) | relative lift [95% CI] | p | BH p |",
-            "|---|---|---|---|---|---|",
-        ]
-        for segment in analysis.segments:
-            lines.append(
-                f"| {segment.dimension} = {segment.value} | `{segment.metric}` | "
-                f"{segment.control_users:,}/{segment.treatment_users:,} | "
-                f"{_pct(segment.relative_effect)} "
-                f"{_interval(segment.relative_lower, segment.relative_upper)} | "
-                f"{segment.pvalue:.3g} | {segment.pvalue_bh:.3g} |"
-            )
-    else:
-        lines.append("No segment had enough users in both arms.")
-    lines.append("")
+    return [*lines, ""]
+
+
+def decision_memo(analysis: ExperimentAnalysis) -> str:
+    """Results, checks, segments, sequential and Bayesian reads, recommendation and reason."""
+    lines = _summary_and_checks(analysis) + _results(analysis) + _bayesian_reading(analysis)
+    lines += _daily_looks(analysis) + _segments(analysis)
     return "\n".join(lines)

@@ -11,6 +11,7 @@ matplotlib.use("Agg")  # headless: no display on servers or in flows
 import matplotlib.pyplot as plt
 
 from ecom.experiments.analysis import ExperimentAnalysis
+from ecom.figures import save_figure
 
 
 def plot_lifts(analysis: ExperimentAnalysis, path: Path) -> Path:
@@ -40,8 +41,4 @@ def plot_lifts(analysis: ExperimentAnalysis, path: Path) -> Path:
     axes.set_xlabel(f"relative lift of {analysis.treatment} over {analysis.control} (%, 95% CI)")
     axes.set_title(f"{analysis.experiment_id}: {analysis.verdict.decision}")
     axes.legend(loc="best")
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)

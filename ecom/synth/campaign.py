@@ -282,6 +282,119 @@ def _enforce_order_cap(
     return _sessions_where(sessions, ~drop), cap_days
 
 
+def _signup_order_days(sessions: Sessions, n_users: int) -> np.ndarray:
+    """Each user's sign-up purchase day (NaN for users who did not buy at sign-up)."""
+    days = np.full(n_users, np.nan)
+    bought = (sessions.kind == KIND_SIGNUP) & (sessions.depth == DEPTH_PURCHASE)
+    days[sessions.owner[bought]] = sessions.anchor_days[bought]
+    return days
+
+
+def _eligible_users(
+    seen: _Observed, signup_order_days: np.ndarray, date: float, plan: CampaignPlan
+) -> np.ndarray:
+    """Users a campaign on `date` may contact: signed up, seen within the window, and not a
+    new customer who bought at sign-up in the last weeks (their sign-up purchase can land days
+    after the session starts, TheLook's cart -> purchase lag, so whether they "return" after
+    the date is not yet settled by the sessions alone)."""
+    new_buyer = (signup_order_days >= date - plan.new_buyer_grace_days) & (signup_order_days < date)
+    return np.flatnonzero(
+        seen.signed_up & (seen.days_since_last_session <= plan.eligibility_window_days) & ~new_buyer
+    )
+
+
+def _horizon_purchases(sessions: Sessions, date: float, horizon_days: float) -> np.ndarray:
+    """Registered users' purchase sessions in [date, date + horizon)."""
+    return (
+        (sessions.owner >= 0)
+        & (sessions.depth == DEPTH_PURCHASE)
+        & (sessions.anchor_days >= date)
+        & (sessions.anchor_days < date + horizon_days)
+    )
+
+
+def _potential_outcomes(
+    rng: np.random.Generator,
+    buyers: np.ndarray,
+    eligible: np.ndarray,
+    lift: np.ndarray,
+    harm: np.ndarray,
+    n_users: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(Y0, Y1) of the eligible users: Y0 is whether they buy in the horizon as simulated
+    (`buyers` own a horizon purchase); Y1 turns a returner away with probability `harm` and
+    wins back a non-returner with probability `lift`."""
+    returns = np.zeros(n_users, dtype=bool)
+    returns[buyers] = True
+    y0 = returns[eligible]
+    draws = rng.random((len(eligible), 2))
+    y1 = np.where(y0, draws[:, 0] >= harm[eligible], draws[:, 1] < lift[eligible])
+    return y0, y1
+
+
+def _abandon_carts(
+    sessions: Sessions, horizon_purchase: np.ndarray, harmed_users: np.ndarray, n_users: int
+) -> Sessions:
+    """Harmed users' horizon purchases end at the cart instead."""
+    harmed = np.zeros(n_users, dtype=bool)
+    harmed[harmed_users] = True
+    suppress = horizon_purchase & harmed[np.maximum(sessions.owner, 0)]
+    depth = sessions.depth.copy()
+    depth[suppress] = DEPTH_CART
+    return replace(sessions, depth=depth)
+
+
+def _campaign_truth(
+    date: float,
+    user_ids: np.ndarray,
+    treated: np.ndarray,
+    propensity: float,
+    segment: np.ndarray,
+    lift: np.ndarray,
+    harm: np.ndarray,
+    q: np.ndarray,
+    y0: np.ndarray,
+    y1: np.ndarray,
+) -> pd.DataFrame:
+    """One campaign's truth: per contacted user, the arm, the planted effect and both outcomes
+    (arrays are over the eligible users)."""
+    contacted_at = days_to_datetime64(np.array([date]))[0]
+    return pd.DataFrame(
+        {
+            "campaign_id": f"winback_{str(contacted_at.astype('datetime64[D]')).replace('-', '')}",
+            "user_id": user_ids,
+            "contacted_days": date,
+            "contacted_at": contacted_at,
+            "variant": np.asarray(VARIANTS)[treated.astype(int)],
+            "propensity": propensity,
+            "segment": np.asarray(SEGMENTS)[segment],
+            "lift_probability": lift,
+            "harm_probability": harm,
+            "natural_return_probability": q,
+            "true_effect": lift * (1.0 - q) - harm * q,
+            "y0": y0,
+            "y1": y1,
+        }
+    )
+
+
+def _contacts_table(truth: pd.DataFrame, plan: CampaignPlan) -> pd.DataFrame:
+    """The contact log a CRM would export: who, when, which arm, by which channel at what cost."""
+    return pd.DataFrame(
+        {
+            "campaign_id": truth["campaign_id"],
+            "user_id": truth["user_id"],
+            "contacted_at": truth["contacted_at"],
+            "variant": truth["variant"],
+            "channel": plan.channel,
+            "cost": np.where(truth["variant"] == "treatment", plan.contact_cost, 0.0),
+            # The design's share, as a contact log records its allocation: what the gate's
+            # sample-ratio check holds the observed split against.
+            "planned_treatment_share": truth["propensity"],
+        }
+    )
+
+
 def plant_campaign(
     rng: np.random.Generator,
     sessions: Sessions,
@@ -300,40 +413,20 @@ def plant_campaign(
     Pure: `sessions` and `cap_days` are not modified. Sessions must be ordered with the sign-up
     sessions first (as `build_registered_sessions` returns them); anonymous sessions pass through.
     """
-    signup_order_days = np.full(len(signup_days), np.nan)
-    signup_bought = (sessions.kind == KIND_SIGNUP) & (sessions.depth == DEPTH_PURCHASE)
-    signup_order_days[sessions.owner[signup_bought]] = sessions.anchor_days[signup_bought]
+    n_users = len(signup_days)
+    signup_order_days = _signup_order_days(sessions, n_users)
     email_source = list(params.sources).index("Email")
     truth_parts: list[pd.DataFrame] = []
     for number, date in enumerate(campaign_dates(timeline, plan)):
         seen = _observe(sessions, signup_days, date, plan.eligibility_window_days)
-        # New customers who bought at sign-up in the last weeks are left alone: their sign-up
-        # purchase can land days after the session starts (TheLook's cart -> purchase lag), so
-        # whether they "return" after the date is not yet settled by the sessions alone.
-        new_buyer = (signup_order_days >= date - plan.new_buyer_grace_days) & (
-            signup_order_days < date
-        )
-        eligible = np.flatnonzero(
-            seen.signed_up
-            & (seen.days_since_last_session <= plan.eligibility_window_days)
-            & ~new_buyer
-        )
+        eligible = _eligible_users(seen, signup_order_days, date, plan)
         segment, lift, harm = _segment_effects(seen, plan, params.max_orders_per_user)
         propensity = plan.treatment_shares[number % len(plan.treatment_shares)]
         treated = rng.random(len(eligible)) < propensity
-
-        registered = sessions.owner >= 0
-        horizon_purchase = (
-            registered
-            & (sessions.depth == DEPTH_PURCHASE)
-            & (sessions.anchor_days >= date)
-            & (sessions.anchor_days < date + plan.horizon_days)
+        horizon_purchase = _horizon_purchases(sessions, date, plan.horizon_days)
+        y0, y1 = _potential_outcomes(
+            rng, sessions.owner[horizon_purchase], eligible, lift, harm, n_users
         )
-        returns = np.zeros(len(signup_days), dtype=bool)
-        returns[sessions.owner[horizon_purchase]] = True
-        y0 = returns[eligible]
-        draws = rng.random((len(eligible), 2))
-        y1 = np.where(y0, draws[:, 0] >= harm[eligible], draws[:, 1] < lift[eligible])
         q = _natural_return_probability(
             eligible,
             date,
@@ -347,14 +440,8 @@ def plant_campaign(
             params,
             latent_treated,
         )
-
         # Treated users live Y1: harmed ones abandon the horizon's carts, won-back ones buy.
-        harmed = np.zeros(len(signup_days), dtype=bool)
-        harmed[eligible[treated & y0 & ~y1]] = True
-        suppress = horizon_purchase & harmed[np.maximum(sessions.owner, 0)]
-        depth = sessions.depth.copy()
-        depth[suppress] = DEPTH_CART
-        sessions = replace(sessions, depth=depth)
+        sessions = _abandon_carts(sessions, horizon_purchase, eligible[treated & y0 & ~y1], n_users)
         won_back = eligible[treated & ~y0 & y1]
         sessions = _append_sessions(
             sessions,
@@ -365,43 +452,27 @@ def plant_campaign(
         sessions, cap_days = _enforce_order_cap(
             sessions, won_back, params.max_orders_per_user, cap_days
         )
-
-        contacted_at = days_to_datetime64(np.array([date]))[0]
         truth_parts.append(
-            pd.DataFrame(
-                {
-                    "campaign_id": f"winback_{str(contacted_at.astype('datetime64[D]')).replace('-', '')}",
-                    "user_id": user_ids[eligible],
-                    "contacted_days": date,
-                    "contacted_at": contacted_at,
-                    "variant": np.asarray(VARIANTS)[treated.astype(int)],
-                    "propensity": propensity,
-                    "segment": np.asarray(SEGMENTS)[segment[eligible]],
-                    "lift_probability": lift[eligible],
-                    "harm_probability": harm[eligible],
-                    "natural_return_probability": q,
-                    "true_effect": lift[eligible] * (1.0 - q) - harm[eligible] * q,
-                    "y0": y0,
-                    "y1": y1,
-                }
+            _campaign_truth(
+                date,
+                user_ids[eligible],
+                treated,
+                propensity,
+                segment[eligible],
+                lift[eligible],
+                harm[eligible],
+                q,
+                y0,
+                y1,
             )
         )
     truth = pd.concat(truth_parts, ignore_index=True)
-    contacts = pd.DataFrame(
-        {
-            "campaign_id": truth["campaign_id"],
-            "user_id": truth["user_id"],
-            "contacted_at": truth["contacted_at"],
-            "variant": truth["variant"],
-            "channel": plan.channel,
-            "cost": np.where(truth["variant"] == "treatment", plan.contact_cost, 0.0),
-            # The design's share, as a contact log records its allocation: what the gate's
-            # sample-ratio check holds the observed split against.
-            "planned_treatment_share": truth["propensity"],
-        }
-    )
     return PlantedCampaign(
-        sessions=sessions, order_cap_days=cap_days, contacts=contacts, truth=truth, plan=plan
+        sessions=sessions,
+        order_cap_days=cap_days,
+        contacts=_contacts_table(truth, plan),
+        truth=truth,
+        plan=plan,
     )
 
 

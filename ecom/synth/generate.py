@@ -384,6 +384,130 @@ def simulate_thelook_world(n_users: int, seed: int, end_date: dt.date) -> World:
     return World(tables=tables, truth=None)
 
 
+@dataclass(frozen=True)
+class _Streams:
+    """One random stream per stage, spawned from the seed in this order, so a stage's draws
+    never shift another stage's (the field order is the spawn order: do not reorder)."""
+
+    users: np.random.Generator
+    latent: np.random.Generator
+    catalogue: np.random.Generator
+    sessions: np.random.Generator
+    events: np.random.Generator
+    orders: np.random.Generator
+    experiment: np.random.Generator
+    output: np.random.Generator
+    accounts: np.random.Generator
+
+    @classmethod
+    def spawn(cls, seed: int, n_users: int, end_date: dt.date) -> _Streams:
+        streams = np.random.SeedSequence([seed, n_users, end_date.toordinal()]).spawn(9)
+        return cls(*(np.random.default_rng(stream) for stream in streams))
+
+
+def _side_stream(seed: int, n_users: int, end_date: dt.date, which: int) -> np.random.Generator:
+    """A stream of its own for an optional stage (1 drift, 2 campaign): with it or without it,
+    the other stages' streams are seeded the same."""
+    return np.random.default_rng([seed, n_users, end_date.toordinal(), which])
+
+
+@dataclass
+class _Population:
+    """The users before they act: where they live, when they start, who they are (profiles),
+    their latent churn process, and their A/B variant should they reach the test."""
+
+    places: Places
+    signup_days: np.ndarray
+    profiles: pd.DataFrame
+    latent: LatentUsers
+    user_ids: np.ndarray
+    design: ExperimentDesign
+    latent_treated: np.ndarray
+
+
+def _sample_population(
+    streams: _Streams, n_users: int, timeline: Timeline, params: BehaviourParameters
+) -> _Population:
+    places = build_places()
+    return _Population(
+        places=places,
+        signup_days=sample_signup_days(streams.users, timeline, n_users),
+        profiles=sample_user_profiles(streams.users, places, n_users),
+        latent=sample_latent_users(streams.latent, n_users, params),
+        user_ids=np.arange(1, n_users + 1),
+        design=design_experiment(timeline),
+        latent_treated=sample_latent_variants(streams.experiment, n_users),
+    )
+
+
+def _world_tables(
+    users: pd.DataFrame,
+    catalogue: Catalogue,
+    order_tables: Any,
+    assignments: pd.DataFrame,
+    events: Any,
+    planted: PlantedCampaign | None,
+) -> dict[str, Mapping[str, Any]]:
+    """The tables by name, in the order they are written (the campaign's contacts last)."""
+    tables: dict[str, Mapping[str, Any]] = {
+        "users": users,
+        "products": catalogue.products,
+        "distribution_centers": catalogue.distribution_centers,
+        "orders": order_tables.orders,
+        "order_items": order_tables.order_items,
+        "inventory_items": order_tables.inventory_items,
+        "experiment_assignments": assignments,
+        "events": events,
+    }
+    if planted is not None:
+        tables["campaign_contacts"] = planted.contacts
+    return tables
+
+
+def _simulate_sessions(
+    streams: _Streams,
+    people: _Population,
+    timeline: Timeline,
+    params: BehaviourParameters,
+    key: tuple[int, int, dt.date],
+    drift: DriftPlan | None,
+    campaign: CampaignPlan | None,
+) -> tuple[Sessions, np.ndarray, PlantedCampaign | None]:
+    """Registered and anonymous sessions, then the optional drift (which also moves
+    `people.profiles`' traffic sources) and campaign, each on a side stream of its own.
+    Returns the sessions, each user's order cap day and the planted campaign (or None)."""
+    n_users = len(people.user_ids)
+    latent, signup_days, design = people.latent, people.signup_days, people.design
+    registered = build_registered_sessions(
+        streams.sessions, timeline, params, latent, signup_days, design, people.latent_treated
+    )
+    cap_days = order_cap_days(registered, n_users, params.max_orders_per_user)
+    anonymous = build_anonymous_sessions(streams.sessions, timeline, params, n_users)
+    sessions = concatenate_sessions(registered, anonymous)
+    if drift is not None:
+        rng_drift = _side_stream(*key, 1)
+        drift_sessions(rng_drift, sessions, timeline.span_days, drift)
+        people.profiles = drift_user_sources(
+            rng_drift, people.profiles, signup_days, timeline.span_days, drift
+        )
+    if campaign is None:
+        return sessions, cap_days, None
+    planted = plant_campaign(
+        _side_stream(*key, 2),
+        sessions,
+        latent,
+        signup_days,
+        cap_days,
+        timeline,
+        design,
+        params,
+        people.latent_treated,
+        people.user_ids,
+        campaign,
+    )
+    return planted.sessions, planted.order_cap_days, planted
+
+
 def simulate_world(
     n_users: int,
     seed: int,
@@ -396,80 +520,37 @@ def simulate_world(
     """The default profile: latent users, sessions, events, orders and the A/B test, with truth;
     with `campaign`, the randomized retention campaign too (its contacts table and truth)."""
     end_date = timeline.end_date
-    streams = np.random.SeedSequence([seed, n_users, end_date.toordinal()]).spawn(9)
-    (
-        rng_users,
-        rng_latent,
-        rng_catalogue,
-        rng_sessions,
-        rng_events,
-        rng_orders,
-        rng_experiment,
-        rng_output,
-        rng_accounts,
-    ) = (np.random.default_rng(stream) for stream in streams)
-
-    places = build_places()
-    signup_days = sample_signup_days(rng_users, timeline, n_users)
-    profiles = sample_user_profiles(rng_users, places, n_users)
-    latent = sample_latent_users(rng_latent, n_users, params)
-    user_ids = np.arange(1, n_users + 1)
-    design = design_experiment(timeline)
-    latent_treated = sample_latent_variants(rng_experiment, n_users)
+    streams = _Streams.spawn(seed, n_users, end_date)
+    people = _sample_population(streams, n_users, timeline, params)
+    latent, signup_days, design = people.latent, people.signup_days, people.design
     advance("users")
 
-    catalogue = build_catalogue(rng_catalogue, catalogue_size(n_users))
+    catalogue = build_catalogue(streams.catalogue, catalogue_size(n_users))
     advance("catalogue")
 
-    registered = build_registered_sessions(
-        rng_sessions, timeline, params, latent, signup_days, design, latent_treated
+    sessions, cap_days, planted = _simulate_sessions(
+        streams, people, timeline, params, (seed, n_users, end_date), drift, campaign
     )
-    cap_days = order_cap_days(registered, n_users, params.max_orders_per_user)
-    anonymous = build_anonymous_sessions(rng_sessions, timeline, params, n_users)
-    sessions = concatenate_sessions(registered, anonymous)
-    if drift is not None:
-        # A stream of its own: the other stages' streams are seeded as without drift.
-        rng_drift = np.random.default_rng([seed, n_users, end_date.toordinal(), 1])
-        drift_sessions(rng_drift, sessions, timeline.span_days, drift)
-        profiles = drift_user_sources(rng_drift, profiles, signup_days, timeline.span_days, drift)
-    planted = None
-    if campaign is not None:  # a stream of its own, like drift's
-        planted = plant_campaign(
-            np.random.default_rng([seed, n_users, end_date.toordinal(), 2]),
-            sessions,
-            latent,
-            signup_days,
-            cap_days,
-            timeline,
-            design,
-            params,
-            latent_treated,
-            user_ids,
-            campaign,
-        )
-        sessions, cap_days = planted.sessions, planted.order_cap_days
     advance("sessions")
 
-    user_is_male = profiles["gender"].to_numpy() == "M"
-    layout = layout_sessions(rng_events, sessions, catalogue, user_is_male)
-    events = expand_events(rng_events, sessions, layout, catalogue)
+    genders = people.profiles["gender"].to_numpy()
+    layout = layout_sessions(streams.events, sessions, catalogue, genders == "M")
+    events = expand_events(streams.events, sessions, layout, catalogue)
     advance("events")
 
     order_tables = build_order_tables(
-        rng_orders,
-        timeline,
-        sessions,
-        layout,
-        events,
-        catalogue,
-        user_ids,
-        profiles["gender"].to_numpy(),
+        streams.orders, timeline, sessions, layout, events, catalogue, people.user_ids, genders
     )
     advance("orders")
 
     session_start = first_event_days(events, len(sessions))
     assignments = build_assignments(
-        design, sessions.owner, sessions.anchor_days, session_start, latent_treated, user_ids
+        design,
+        sessions.owner,
+        sessions.anchor_days,
+        session_start,
+        people.latent_treated,
+        people.user_ids,
     )
     advance("experiment")
 
@@ -477,26 +558,22 @@ def simulate_world(
     # session), by as much as TheLook's process puts between sign-up and first order.
     orders_per_user = np.bincount(order_tables.order_owner, minlength=n_users)
     created_days = account_creation_days(
-        rng_accounts, signup_days, orders_per_user, timeline.span_days
+        streams.accounts, signup_days, orders_per_user, timeline.span_days
     )
-    users = profiles.assign(id=user_ids, created_at=days_to_datetime64(created_days))
-    tables: dict[str, Mapping[str, Any]] = {
-        "users": users,
-        "products": catalogue.products,
-        "distribution_centers": catalogue.distribution_centers,
-        "orders": order_tables.orders,
-        "order_items": order_tables.order_items,
-        "inventory_items": order_tables.inventory_items,
-        "experiment_assignments": assignments,
-        "events": _events_table(
-            rng_output, sessions, events, catalogue, user_ids, profiles, places, params
-        ),
-    }
-    if planted is not None:
-        tables["campaign_contacts"] = planted.contacts
+    users = people.profiles.assign(id=people.user_ids, created_at=days_to_datetime64(created_days))
+    events_table = _events_table(
+        streams.output,
+        sessions,
+        events,
+        catalogue,
+        people.user_ids,
+        people.profiles,
+        people.places,
+        params,
+    )
     truth = PlantedTruth(
         users=_truth_users(
-            sessions, events, latent, params, signup_days, cap_days, latent_treated
+            sessions, events, latent, params, signup_days, cap_days, people.latent_treated
         ).assign(account_created_days=created_days),
         timeline=timeline,
         experiment={
@@ -507,6 +584,7 @@ def simulate_world(
         model=_model_description(seed, n_users, end_date, params, drift),
         campaign=planted,
     )
+    tables = _world_tables(users, catalogue, order_tables, assignments, events_table, planted)
     return World(tables=tables, truth=truth, experiment_id=design.experiment_id)
 
 

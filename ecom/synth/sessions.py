@@ -79,6 +79,63 @@ def _funnel_depth(
     )
 
 
+def _repeat_session_anchors(
+    rng: np.random.Generator,
+    timeline: Timeline,
+    params: BehaviourParameters,
+    latent: LatentUsers,
+    signup_days: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(owner, anchor day) of the sessions after sign-up: Poisson at the session rate while
+    alive, then at a small fraction of it once the user has lapsed (the odd return visit),
+    until the end of the span."""
+    n_users = len(signup_days)
+    start = signup_days + params.first_session_gap_days
+    death = np.maximum(signup_days + latent.lifetime_days, start)
+    alive_owner, alive_anchor = sample_poisson_process(
+        rng, timeline, latent.session_rate, start, np.minimum(death, timeline.span_days)
+    )
+    lapsed_owner, lapsed_anchor = sample_poisson_process(
+        rng,
+        timeline,
+        latent.session_rate * params.lapsed_activity,
+        death,
+        np.full(n_users, timeline.span_days),
+    )
+    owner = np.concatenate([alive_owner, lapsed_owner])
+    anchor = np.concatenate([alive_anchor, lapsed_anchor])
+    return owner, anchor
+
+
+def _purchase_lag_caps(
+    timeline: Timeline,
+    params: BehaviourParameters,
+    design: ExperimentDesign,
+    signup_days: np.ndarray,
+    owner: np.ndarray,
+    anchor: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """How far each (sign-up, repeat) session may stretch, before clipping at zero.
+
+    Repeat sessions end at their anchor and grow backwards: keep them after the sign-up (an
+    hour of slack, the first-session gap) and after the window start when they end inside it.
+    Sign-up sessions grow forwards: keep them before the window end (when they start inside
+    it) and before the end of the data."""
+    repeat_floor = np.where(
+        design.in_window(anchor),
+        np.maximum(signup_days[owner], design.start_days),
+        signup_days[owner],
+    )
+    repeat_cap = anchor - repeat_floor - params.first_session_gap_days
+    signup_ceiling = np.where(
+        design.in_window(signup_days),
+        np.minimum(design.end_days, timeline.span_days),
+        timeline.span_days,
+    )
+    signup_cap = signup_ceiling - signup_days - params.first_session_gap_days
+    return signup_cap, repeat_cap
+
+
 def build_registered_sessions(
     rng: np.random.Generator,
     timeline: Timeline,
@@ -105,22 +162,7 @@ def build_registered_sessions(
         np.minimum(signup_p_purchase, 1.0),
     )
 
-    # Later sessions: Poisson at the session rate while alive, then at a small fraction of it
-    # once the user has lapsed (the odd return visit), until the end of the span.
-    start = signup_days + params.first_session_gap_days
-    death = np.maximum(signup_days + latent.lifetime_days, start)
-    alive_owner, alive_anchor = sample_poisson_process(
-        rng, timeline, latent.session_rate, start, np.minimum(death, timeline.span_days)
-    )
-    lapsed_owner, lapsed_anchor = sample_poisson_process(
-        rng,
-        timeline,
-        latent.session_rate * params.lapsed_activity,
-        death,
-        np.full(n_users, timeline.span_days),
-    )
-    owner = np.concatenate([alive_owner, lapsed_owner])
-    anchor = np.concatenate([alive_anchor, lapsed_anchor])
+    owner, anchor = _repeat_session_anchors(rng, timeline, params, latent, signup_days)
     n_repeat = len(owner)
     repeat_source = rng.choice(len(sources), n_repeat, p=sources)
     repeat_treated = latent_treated[owner] & design.in_window(anchor)
@@ -142,22 +184,9 @@ def build_registered_sessions(
     )
     n_repeat = len(owner)
 
-    # Repeat sessions end at their anchor and grow backwards: keep them after the sign-up (an
-    # hour of slack, the first-session gap) and after the window start when they end inside it.
-    # Sign-up sessions grow forwards: keep them before the window end (when they start inside
-    # it) and before the end of the data.
-    repeat_floor = np.where(
-        design.in_window(anchor),
-        np.maximum(signup_days[owner], design.start_days),
-        signup_days[owner],
+    signup_cap, repeat_cap = _purchase_lag_caps(
+        timeline, params, design, signup_days, owner, anchor
     )
-    repeat_cap = anchor - repeat_floor - params.first_session_gap_days
-    signup_ceiling = np.where(
-        design.in_window(signup_days),
-        np.minimum(design.end_days, timeline.span_days),
-        timeline.span_days,
-    )
-    signup_cap = signup_ceiling - signup_days - params.first_session_gap_days
 
     return Sessions(
         owner=np.concatenate([np.arange(n_users), owner]),

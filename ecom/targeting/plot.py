@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from ecom.figures import save_figure
 from ecom.targeting.curves import qini_curves
 
 POLICY_COLORS = {
@@ -50,11 +51,7 @@ def plot_qini(test: pd.DataFrame, path: Path) -> Path:
     axes.set_ylabel("incremental conversions (IPW estimate)")
     axes.set_title("Qini curve on held-out campaign users")
     axes.legend(loc="lower right")
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)
 
 
 def plot_policy_value(policies: pd.DataFrame, path: Path) -> Path:
@@ -86,8 +83,4 @@ def plot_policy_value(policies: pd.DataFrame, path: Path) -> Path:
     axes.set_ylabel("incremental conversions (IPW, 95% CI)")
     axes.axhline(0, color="black", linewidth=0.8)
     axes.legend(ncols=len(names), fontsize=8, loc="upper left")
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)

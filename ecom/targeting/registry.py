@@ -11,30 +11,27 @@ from __future__ import annotations
 import logging
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ecom.config import Settings
 from ecom.targeting import metrics
 
+if TYPE_CHECKING:
+    from ecom.churn.registry import ModelRegistry
+
 log = logging.getLogger(__name__)
 
 
-def _experiment_id(settings: Settings) -> str:
-    import mlflow
-    from mlflow.tracking import MlflowClient
+def uplift_registry(settings: Settings) -> ModelRegistry:
+    """The one registry object (`ecom.churn.registry.ModelRegistry`) for the uplift model,
+    with this process's MLflow pointed at the same store (runs and `register_model` use it)."""
+    from ecom.churn.registry import ModelRegistry, use_store
+    from ecom.targeting.training import UPLIFT_MODEL_NAME
 
-    from ecom.targeting.training import UPLIFT_EXPERIMENT
-
-    mlflow.set_tracking_uri(settings.tracking_uri)
-    mlflow.set_registry_uri(settings.tracking_uri)
-    client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
-    experiment = client.get_experiment_by_name(UPLIFT_EXPERIMENT)
-    if experiment is not None:
-        return experiment.experiment_id
-    return client.create_experiment(
-        UPLIFT_EXPERIMENT, artifact_location=settings.artifact_root.as_uri()
-    )
+    use_store(settings.tracking_uri)
+    return ModelRegistry.at(settings.tracking_uri, UPLIFT_MODEL_NAME)
 
 
 def decide_uplift_champion(
@@ -51,16 +48,14 @@ def decide_uplift_champion(
     return False, f"kept champion v{champion}: Qini gain {gain} does not clear {margin:+.4f}"
 
 
-def _champion_gain(result, champion: str | None, n_boot: int) -> metrics.Interval | None:
+def _champion_gain(
+    registry: ModelRegistry, result, champion: str | None, n_boot: int
+) -> metrics.Interval | None:
     """Paired bootstrap of (challenger Qini - champion Qini) on the same test users."""
-    import mlflow
-
-    from ecom.targeting.training import UPLIFT_MODEL_NAME
-
     if champion is None:
         return None
     try:
-        incumbent = mlflow.sklearn.load_model(f"models:/{UPLIFT_MODEL_NAME}/{champion}")
+        incumbent = registry.load_model(champion)
         incumbent_effect = incumbent.effect(result.test)
     except Exception as error:  # an old champion on other features: say so, do not crash
         log.warning("uplift champion v%s cannot score the test users: %s", champion, error)
@@ -84,15 +79,14 @@ def log_and_gate(settings: Settings, result, margin: float = 0.0) -> None:
     """Log the run (params, metrics, policy table, model), register it, and move `champion`
     only when the gate says so. Fills result.model_version, promoted and gate_reason."""
     import mlflow
-    from mlflow.tracking import MlflowClient
 
     from ecom.churn.lineage import code_version
-    from ecom.churn.registry import champion_version, publish_version
-    from ecom.targeting.training import UPLIFT_MODEL_NAME
+    from ecom.churn.registry import publish_version
+    from ecom.targeting.training import UPLIFT_EXPERIMENT, UPLIFT_MODEL_NAME
 
-    experiment_id = _experiment_id(settings)
-    client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
-    incumbent = champion_version(client, UPLIFT_MODEL_NAME)
+    registry = uplift_registry(settings)
+    experiment_id = registry.experiment_id(UPLIFT_EXPERIMENT, settings.artifact_root.as_uri())
+    incumbent = registry.champion_version()
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"uplift_{result.chosen}") as run:
         mlflow.log_params({**result.params, "gate_min_qini_gain": margin})
         mlflow.log_metrics({k: float(v) for k, v in result.metrics.items() if np.isfinite(v)})
@@ -100,7 +94,7 @@ def log_and_gate(settings: Settings, result, margin: float = 0.0) -> None:
             path = Path(tmp) / "policy_evaluation.csv"
             result.policies.to_csv(path, index=False)
             mlflow.log_artifact(str(path))
-        gain = _champion_gain(result, incumbent, int(result.params["bootstrap_samples"]))
+        gain = _champion_gain(registry, result, incumbent, int(result.params["bootstrap_samples"]))
         promote, reason = decide_uplift_champion(gain, incumbent, margin)
         if gain is not None:
             mlflow.log_metrics(gain.as_dict("qini_gain_over_champion"))
@@ -118,7 +112,11 @@ def log_and_gate(settings: Settings, result, margin: float = 0.0) -> None:
             "test_qini": f"{result.metrics['test_qini']:.5f}",
         }
         version = publish_version(
-            client, model_info.model_uri, tags, make_champion=promote, name=UPLIFT_MODEL_NAME
+            registry.client,
+            model_info.model_uri,
+            tags,
+            make_champion=promote,
+            name=UPLIFT_MODEL_NAME,
         )
     result.model_version, result.promoted, result.gate_reason = version, promote, reason
     log.info("%s v%s: %s", UPLIFT_MODEL_NAME, version, reason)
@@ -126,16 +124,4 @@ def log_and_gate(settings: Settings, result, margin: float = 0.0) -> None:
 
 def load_uplift_champion(settings: Settings):
     """The champion uplift model and its version, or (None, None) when none is registered."""
-    import mlflow
-    from mlflow.tracking import MlflowClient
-
-    from ecom.churn.registry import champion_version
-    from ecom.targeting.training import UPLIFT_MODEL_NAME
-
-    mlflow.set_tracking_uri(settings.tracking_uri)
-    mlflow.set_registry_uri(settings.tracking_uri)
-    client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
-    version = champion_version(client, UPLIFT_MODEL_NAME)
-    if version is None:
-        return None, None
-    return mlflow.sklearn.load_model(f"models:/{UPLIFT_MODEL_NAME}/{version}"), version
+    return uplift_registry(settings).champion()

@@ -331,6 +331,35 @@ def _uplift_champion(settings: Settings, database_url: str):
     return model, version, None
 
 
+def _users_with_scores(features: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    """Every scored user's id and recency, with the day's churn score where there is one."""
+    return pd.DataFrame(
+        {
+            "user_id": features["user_id"].to_numpy(),
+            "recency_days": pd.to_numeric(features["recency_days"], errors="coerce").to_numpy(),
+        }
+    ).merge(scores, on="user_id", how="left", validate="one_to_one")
+
+
+def _top_rows(targets: pd.DataFrame) -> list[tuple[int, int, float, float, float]]:
+    """The first rows of the list as (rank, user, effect, churn probability, value), for the
+    summary the CLI prints."""
+    return [
+        (int(row[0]), int(row[1]), float(row[2]), float(row[3]), float(row[4]))
+        for row in targets[
+            [
+                "target_rank",
+                "user_id",
+                "estimated_effect",
+                "churn_probability",
+                "expected_incremental_value",
+            ]
+        ]
+        .head(TOP_ROWS_SHOWN)
+        .itertuples(index=False)
+    ]
+
+
 def build_retention_targets(
     settings: Settings,
     endpoints: Endpoints,
@@ -357,12 +386,7 @@ def build_retention_targets(
     if budget is None and max_contacts is None:
         max_contacts = settings.retention_target_count
     scores = read_scores(url, scoring_date)
-    users = pd.DataFrame(
-        {
-            "user_id": features["user_id"].to_numpy(),
-            "recency_days": pd.to_numeric(features["recency_days"], errors="coerce").to_numpy(),
-        }
-    ).merge(scores, on="user_id", how="left", validate="one_to_one")
+    users = _users_with_scores(features, scores)
     model, version, why = _uplift_champion(settings, url)
     if model is None:
         log.warning("the retention list falls back to churn risk and says so on every row: %s", why)
@@ -395,20 +419,7 @@ def build_retention_targets(
         excluded_harmed=excluded,
         stopped_by=stopped_by,
         fallback_reason=why,
-        top=[
-            (int(row[0]), int(row[1]), float(row[2]), float(row[3]), float(row[4]))
-            for row in targets[
-                [
-                    "target_rank",
-                    "user_id",
-                    "estimated_effect",
-                    "churn_probability",
-                    "expected_incremental_value",
-                ]
-            ]
-            .head(TOP_ROWS_SHOWN)
-            .itertuples(index=False)
-        ],
+        top=_top_rows(targets),
     )
     log.info("%s", summary.summary_line())
     return summary

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -183,28 +184,59 @@ def write_evaluation_tables(
     of the report and Metabase: the new version's when it took `champion`; when the champion
     stayed but the tables do not hold it (it predates them), the champion's own evaluation on
     these test users, so a rerun fills the charts; otherwise the tables stay as they are."""
-    import mlflow
-    from mlflow.tracking import MlflowClient
-
-    from ecom.churn.registry import champion_version
     from ecom.targeting.evaluation_tables import evaluated_version, write_champion_evaluation
+    from ecom.targeting.registry import uplift_registry
 
     database_url = endpoints.database_url
     if result.promoted and result.model_version is not None:
         write_champion_evaluation(database_url, result.model_version, result.test, result.policies)
         return
-    client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
-    version = champion_version(client, UPLIFT_MODEL_NAME)
+    registry = uplift_registry(settings)
+    version = registry.champion_version()
     if version is None or evaluated_version(database_url) == version:
         return  # the usual rerun: the tables already hold the champion, no model to load
     try:
-        champion = mlflow.sklearn.load_model(f"models:/{UPLIFT_MODEL_NAME}/{version}")
+        champion = registry.load_model(version)
         test = result.test.assign(estimated_effect=champion.effect(result.test))
     except Exception as error:  # a champion on older features: say so, keep the tables
         log.warning("uplift champion v%s cannot score the test users: %s", version, error)
         return
     policies = evaluate_policies(test, economics, n_boot=n_boot, seed=seed)
     write_champion_evaluation(database_url, version, test, policies)
+
+
+def validation_qinis(
+    parts: dict[str, pd.DataFrame],
+    encoding: FeatureEncoding,
+    seed: int,
+    step: Callable[[str], None],
+) -> dict[str, float]:
+    """Each candidate learner fitted on train and scored by its Qini on validation (the
+    choice between them); `step` times each fit."""
+    validation = parts["validation"]
+    qinis = {}
+    for name in CANDIDATES:
+        candidate = fit_uplift_model(name, parts["train"], encoding, seed=seed)
+        qinis[name] = metrics.qini_coefficient(candidate.effect(validation), _ipw(validation))
+        step(f"fit candidate {name}")
+    return qinis
+
+
+def uplift_to_risk_ratios(
+    test: pd.DataFrame, economics: Economics, n_boot: int, seed: int
+) -> dict[str, float]:
+    """Value of targeting by uplift over targeting by churn risk at a 20% budget: on the
+    realised outcomes (Y1 - Y0) when the truth is attached, and on the IPW estimate always."""
+    result: dict[str, float] = {}
+    if "y0" in test:
+        realised = test["y1"].to_numpy(dtype=float) - test["y0"].to_numpy(dtype=float)
+        result |= ratio_at_budget(
+            test, economics, 0.2, "uplift", "churn_risk", realised, n_boot, seed
+        ).as_dict("uplift_to_risk_at_20_truth")
+    result |= ratio_at_budget(
+        test, economics, 0.2, "uplift", "churn_risk", _ipw(test), n_boot, seed
+    ).as_dict("uplift_to_risk_at_20_ipw")
+    return result
 
 
 def train_uplift(
@@ -238,14 +270,7 @@ def train_uplift(
     encoding = FeatureEncoding.fit(parts["train"], numeric, categorical)
     step("campaign frame (Feast point-in-time join)")
 
-    validation_qini = {}
-    for name in CANDIDATES:
-        candidate = fit_uplift_model(name, parts["train"], encoding, seed=seed)
-        validation = parts["validation"]
-        validation_qini[name] = metrics.qini_coefficient(
-            candidate.effect(validation), _ipw(validation)
-        )
-        step(f"fit candidate {name}")
+    validation_qini = validation_qinis(parts, encoding, seed, step)
     chosen = max(validation_qini, key=validation_qini.get)
     learning = pd.concat([parts["train"], parts["validation"]], ignore_index=True)
     model = fit_uplift_model(chosen, learning, encoding, bag_size=bag_size, seed=seed)
@@ -260,14 +285,7 @@ def train_uplift(
     result_metrics |= balance(frame, numeric)
     economics = Economics(settings.customer_ltv, settings.win_back_rate, settings.contact_cost)
     policies = evaluate_policies(test, economics, n_boot=n_boot, seed=seed)
-    if "y0" in test:
-        realised = test["y1"].to_numpy(dtype=float) - test["y0"].to_numpy(dtype=float)
-        result_metrics |= ratio_at_budget(
-            test, economics, 0.2, "uplift", "churn_risk", realised, n_boot, seed
-        ).as_dict("uplift_to_risk_at_20_truth")
-    result_metrics |= ratio_at_budget(
-        test, economics, 0.2, "uplift", "churn_risk", _ipw(test), n_boot, seed
-    ).as_dict("uplift_to_risk_at_20_ipw")
+    result_metrics |= uplift_to_risk_ratios(test, economics, n_boot, seed)
     for name, value in validation_qini.items():
         result_metrics[f"validation_qini_{name}"] = value
     step("evaluation (metrics, policies, intervals)")
