@@ -127,17 +127,13 @@ def plotly_figure(frame: pd.DataFrame, card: Card) -> go.Figure:
         figure.update_yaxes(autorange="reversed", title=column_label(chart.y), type="category")
         figure.update_xaxes(title=column_label(chart.x), type="category")
     else:
+        cells = [_formatted(frame[column]) for column in frame.columns]
+        labels = [column_label(column) for column in frame.columns]
         figure.add_trace(
             go.Table(
-                header={
-                    "values": [column_label(column) for column in frame.columns],
-                    "fill_color": "#dde6f0",
-                    "align": "left",
-                },
-                cells={
-                    "values": [_formatted(frame[column]) for column in frame.columns],
-                    "align": "left",
-                },
+                columnwidth=table_column_widths(labels, cells),
+                header={"values": labels, "fill_color": "#dde6f0", "align": "left"},
+                cells={"values": cells, "align": "left"},
             )
         )
     if chart.kind in ("bar", "line"):
@@ -154,9 +150,25 @@ def plotly_figure(frame: pd.DataFrame, card: Card) -> go.Figure:
     return figure
 
 
+# A wide table card (more columns than this) spans the page: in a half-width card a dozen
+# columns left the retention list's reason a few letters wide and one row tall.
+WIDE_TABLE_COLUMNS = 6
+
+
+def table_column_widths(labels: list[str], cells: list[list[str]]) -> list[int]:
+    """Relative widths from what each column holds (its label's longest word, its typical
+    value, capped), so a free-text reason gets room and an id does not."""
+    widths = []
+    for label, values in zip(labels, cells, strict=True):
+        typical = sorted(len(value) for value in values)[len(values) // 2] if values else 0
+        longest_word = max((len(word) for word in label.split()), default=0)
+        widths.append(min(max(typical + 3, longest_word, 7), 40))
+    return widths
+
+
 def _formatted(column: pd.Series) -> list[str]:
-    if pd.api.types.is_float_dtype(column):
-        return [f"{value:,.3f}" for value in column]
+    if pd.api.types.is_float_dtype(column):  # a missing value (no recency yet) stays blank
+        return ["" if pd.isna(value) else f"{value:,.3f}" for value in column]
     return [str(value) for value in column]
 
 

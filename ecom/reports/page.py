@@ -93,12 +93,13 @@ class _Page:
         self.chart_ids: list[str] = []
         self.missing: list[str] = []
 
-    def chart(self, figure: go.Figure, key: str, png: Path | None) -> str:
+    def chart(self, figure: go.Figure, key: str, png: Path | None, *, wide: bool = False) -> str:
         div_id = f"chart-{key}"
         self.chart_ids.append(div_id)
         if png is not None:
             self.summary_images.append(png)
-        return f'<div class="chart" data-chart="{key}">{_figure_div(figure, div_id)}</div>'
+        css = "chart wide" if wide else "chart"
+        return f'<div class="{css}" data-chart="{key}">{_figure_div(figure, div_id)}</div>'
 
     def card(self, database_url: str, card: Card, frame: pd.DataFrame | None = None) -> str:
         """The card drawn from `frame` when given (rows the page already holds), else from its
@@ -113,7 +114,8 @@ class _Page:
             self.missing.append(f"{card.name}: no rows")
             return _panel(card.name, "The query returned no rows yet.")
         png = charts.write_png(frame, card, self.image_dir / f"{card.key}.png")
-        return self.chart(charts.plotly_figure(frame, card), card.key, png)
+        wide = card.chart.kind == "table" and len(frame.columns) > charts.WIDE_TABLE_COLUMNS
+        return self.chart(charts.plotly_figure(frame, card), card.key, png, wide=wide)
 
 
 def _dashboard_section(
@@ -253,6 +255,7 @@ section { padding: 8px 32px 24px; }
 .chart, .panel { min-width: 0; background: #fff; border-radius: 8px; box-shadow: 0 1px 3px rgba(0,0,0,.12); padding: 8px; }
 .panel.missing { border-left: 4px solid #e0a030; padding: 12px 16px; }
 .chart img { max-width: 100%; }
+.wide { grid-column: 1 / -1; }
 """
 # `auto-fill`, not `auto-fit`: with auto-fit the first card, drawn while it is still the grid's
 # only item, took the whole row, and plotly sized its chart to that; the cards parsed after it

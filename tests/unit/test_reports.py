@@ -164,3 +164,26 @@ def test_axis_titles_and_legends_are_words_for_people_not_column_names() -> None
     assert figure.layout.xaxis.title.text == "Week starting"
     assert figure.layout.yaxis.title.text == "Rate"
     assert all("_" not in trace.name for trace in figure.data)
+
+
+def test_a_wide_table_card_spans_the_page_and_gives_its_free_text_the_room(tmp_path) -> None:
+    """The retention list's 14 columns in a half-width card left its reason a few letters wide
+    and one row tall: a wide table spans the grid, and columns are sized by what they hold."""
+    import pandas as pd
+
+    from ecom.reports.charts import table_column_widths
+    from ecom.reports.page import _Page
+
+    reason = "a contact adds 55% to the chance of ordering in the horizon (80% interval 46% to 63%)"
+    widths = table_column_widths(
+        ["Target rank", "User id", "Reason"], [["1", "2"], ["2765", "2769"], [reason, reason]]
+    )
+    assert widths[2] > 3 * widths[1] and widths[1] >= len("2765")
+    cards = {card.key: card for board in load_dashboards() for card in board.cards}
+    page = _Page(tmp_path)
+    targets = cards["retention_targets"]
+    columns = targets.sql.split("from")[0].replace("select", "").replace("\n", " ").split(",")
+    frame = pd.DataFrame([[1.0] * len(columns)], columns=[c.strip() for c in columns])
+    assert 'class="chart wide"' in page.card("unused://", targets, frame)
+    narrow = cards["srm_status"]
+    assert 'class="chart"' in page.card("unused://", narrow, pd.DataFrame({"a": [1], "b": [2]}))
