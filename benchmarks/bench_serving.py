@@ -1,6 +1,7 @@
 """Benchmark the churn service against BentoML's ceiling and the original platform's way.
 
     python benchmarks/bench_serving.py [--users 20000] [--requests 2000] [--redis-db 13]
+                                       [--campaign]
 
 In a database of its own (`ecom_bench_serving`, recreated each run) it builds the same
 contract-shaped churn marts as bench_features.py, trains an XGBoost champion in a private
@@ -20,8 +21,17 @@ outside Python: `--wrk-windows` consecutive windows of `--wrk-seconds` at 8 conn
 at 32 (benchmarks/wrk_load.py): p99 under 25 ms in every window at 8, and throughput at 32 at
 least 90% of that at 8.
 
+With `--campaign` the world is the pipeline's instead: `--users` generated with the planted
+retention campaign, loaded, built by dbt, a churn champion and the uplift champion trained and
+registered as `ecom pipeline --campaign` does, `ecom score` writing the uplift retention list,
+then materialized; so `/predict` answers its targeting fields through the uplift champion
+(checked on one answer before the load). The churn service is then served a second time with
+the uplift alias removed (the churn-risk fallback), and the results put /predict with and
+without the uplift champion side by side, by the aiohttp client and by `wrk`.
+
 And in-process: one Feast online read (1 and 100 users) against raw `HGETALL`s of the same
-Redis hashes, and `ChurnPredictor.predict` on one row against the scikit-learn pipeline.
+Redis hashes, and `ChurnPredictor.predict` on one row against the scikit-learn pipeline (with
+`--campaign`, also one contact decision through econml and through the booster fast path).
 Results go to stdout and benchmarks/results/serving.md.
 """
 
@@ -29,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import random
@@ -39,6 +50,8 @@ import sys
 import tempfile
 import textwrap
 import time
+import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,21 +66,36 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import wrk_load  # noqa: E402
 from bench_features import AS_OF, FEATURES_SQL  # noqa: E402
+from bench_uplift import decision_costs  # noqa: E402
 from results_file import publish  # noqa: E402
 
 from ecom.churn import models as churn_models  # noqa: E402
 from ecom.churn import scoring, training  # noqa: E402
+from ecom.churn.registry import CHAMPION_ALIAS, ModelRegistry  # noqa: E402
 from ecom.config import RedisParts, Settings, connection_env  # noqa: E402
 from ecom.db import create_database, fetch_all, transaction  # noqa: E402
 from ecom.features import store as features  # noqa: E402
 from ecom.runtime import export_connection  # noqa: E402
 from ecom.services import Endpoints, ensure_services  # noqa: E402
+from ecom.stages import load_stage, score_stage, transform_stage  # noqa: E402
+from ecom.targeting.targets import FALLBACK_BASIS, UPLIFT_BASIS  # noqa: E402
+from ecom.targeting.training import (  # noqa: E402
+    UPLIFT_MODEL_NAME,
+    UpliftTrainingResult,
+    train_uplift,
+)
 
 BENCH_DATABASE = "ecom_bench_serving"
 RESULTS = ROOT / "benchmarks" / "results" / "serving.md"
 SERVICE_DIR = ROOT / "services" / "churn_api"
 CONCURRENCY = (1, 8, 32)
 BATCH_SIZE = 100
+# The marts the service, the uplift stage and the churn champion read (`ecom pipeline` builds
+# all of them; the rest would only cost the run minutes).
+CAMPAIGN_MODELS = (
+    "+mart_campaign_outcomes +mart_churn_features,resource_type:model "
+    "+mart_churn_scoring,resource_type:model +mart_churn_labels,resource_type:model"
+)
 
 TRIVIAL_SERVICE = """
 import bentoml
@@ -147,18 +175,11 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def prepare(
-    server: Endpoints,
-    base: Settings,
-    home: Path,
-    users: int,
-    redis_db: int,
-    database: str = BENCH_DATABASE,
-):
-    """Marts, a champion, batch scores and the materialized snapshot, in private stores."""
+def _private_stores(
+    server: Endpoints, base: Settings, home: Path, redis_db: int, database: str
+) -> tuple[Settings, Endpoints]:
+    """A database recreated empty, a flushed Redis database and an MLflow store under `home`."""
     database_url = create_database(server.database_url, database, replace=True)
-    with transaction(database_url) as cursor:
-        cursor.execute(FEATURES_SQL, {"users": users, "cutoffs": 26, "as_of": AS_OF})
     parts = RedisParts(server.redis_url)
     auth = f":{parts.password}@" if parts.password else ""
     redis_url = f"redis://{auth}{parts.host}:{parts.port}/{redis_db}"
@@ -171,15 +192,71 @@ def prepare(
     )
     endpoints = Endpoints(database_url, redis_url, embedded=False)
     export_connection(settings, endpoints)
+    return settings, endpoints
+
+
+def _train_churn_champion(settings: Settings, endpoints: Endpoints) -> None:
     features.apply_feature_repo(settings, endpoints)
     frame = features.training_frame(settings, endpoints)
-    training.train_on_frame(
-        settings, frame, features.feature_service_columns(settings, endpoints),
-        candidates=(churn_models.XGB_PLAIN,),
-    )  # fmt: skip
+    columns = features.feature_service_columns(settings, endpoints)
+    training.train_on_frame(settings, frame, columns, candidates=(churn_models.XGB_PLAIN,))
+
+
+@dataclass
+class Prepared:
+    settings: Settings
+    endpoints: Endpoints
+    version: str  # the churn champion's
+    uplift: UpliftTrainingResult | None = None  # with --campaign: the uplift champion's run
+
+
+def prepare(
+    server: Endpoints,
+    base: Settings,
+    home: Path,
+    users: int,
+    redis_db: int,
+    database: str = BENCH_DATABASE,
+) -> Prepared:
+    """Marts, a champion, batch scores and the materialized snapshot, in private stores."""
+    settings, endpoints = _private_stores(server, base, home, redis_db, database)
+    with transaction(endpoints.database_url) as cursor:
+        cursor.execute(FEATURES_SQL, {"users": users, "cutoffs": 26, "as_of": AS_OF})
+    _train_churn_champion(settings, endpoints)
     summary = scoring.score_users(settings, endpoints)
     features.materialize_features(settings, endpoints)
-    return settings, endpoints, summary.model_version
+    return Prepared(settings, endpoints, summary.model_version)
+
+
+def prepare_campaign(
+    server: Endpoints,
+    base: Settings,
+    home: Path,
+    users: int,
+    redis_db: int,
+    database: str = BENCH_DATABASE,
+    seed: int = 42,
+) -> Prepared:
+    """The pipeline's stages on a generated world with the planted retention campaign (what
+    `ecom pipeline --campaign` runs, minus the gate, the monitor and the experiments): load,
+    the marts serving and the uplift stage read, the churn champion, the uplift champion (with
+    the truth, registered and gated), `ecom score` (scores and the uplift retention list) and
+    the materialized snapshot, so the service answers through the uplift champion."""
+    settings, endpoints = _private_stores(server, base, home, redis_db, database)
+    data_dir = home / "data"
+    load_stage(settings, endpoints, data_dir, users=users, seed=seed, generate=True, campaign=True)
+    built = transform_stage(settings, endpoints, select=CAMPAIGN_MODELS)
+    if not built.success:
+        raise SystemExit(f"dbt failed: {built.failed_nodes}")
+    _train_churn_champion(settings, endpoints)
+    uplift = train_uplift(settings, endpoints, truth_dir=data_dir)
+    if not uplift.promoted:
+        raise SystemExit(f"the uplift model was not made champion: {uplift.gate_reason}")
+    scored = score_stage(settings, endpoints)
+    if scored.targets.list_basis != UPLIFT_BASIS:
+        raise SystemExit(f"the retention list is not by uplift: {scored.targets.summary_line()}")
+    features.materialize_features(settings, endpoints)
+    return Prepared(settings, endpoints, scored.scores.model_version, uplift)
 
 
 def start_server(command: list[str], env: dict, port: int, cwd: Path) -> subprocess.Popen:
@@ -259,9 +336,86 @@ def load(target: str, url: str, bodies: list[dict], clients: int, server_pid: in
     return run
 
 
+CHURN = "churn /predict"
+FALLBACK = "churn /predict, no uplift champion"
+
+
+@dataclass
+class Server:
+    """One server under load: its command, its (target, route, users per request, requests per
+    run) loads, whether `wrk` loads its /predict too, the `list_basis` its /predict must answer
+    with (checked before the load, so a run of the wrong path cannot pass as the right one), and
+    what to change before it starts."""
+
+    command: list[str]
+    targets: list[tuple[str, str, int, int]]
+    wrk: bool = False
+    basis: str | None = None
+    before: Callable[[], None] | None = None
+
+
+def _servers(prepared: Prepared, requests: int) -> list[Server]:
+    bentoml = [sys.executable, "-m", "bentoml", "serve"]
+    uvicorn = [sys.executable, "-m", "uvicorn", "reference_service:app", "--no-access-log"]
+    churn = [*bentoml, "service:ChurnService"]
+    servers = [
+        Server(
+            [*bentoml, "trivial_service:Trivial"],
+            [("trivial BentoML endpoint", "/predict", 1, requests)],
+        ),
+        Server(
+            churn,
+            [
+                (CHURN, "/predict", 1, requests),
+                (
+                    "churn /predict_batch (100 users)",
+                    "/predict_batch",
+                    BATCH_SIZE,
+                    max(60, requests // 20),
+                ),
+            ],
+            wrk=True,
+            basis=UPLIFT_BASIS if prepared.uplift else FALLBACK_BASIS,
+        ),
+    ]
+    if prepared.uplift is not None:
+        # The same world, snapshot and churn champion with the uplift alias removed: the
+        # service decides contacts by the labelled churn-risk fallback, as without a campaign.
+        registry = ModelRegistry.at(prepared.settings.tracking_uri, UPLIFT_MODEL_NAME)
+        servers.append(
+            Server(
+                churn,
+                [(FALLBACK, "/predict", 1, requests)],
+                wrk=True,
+                basis=FALLBACK_BASIS,
+                before=lambda: registry.client.delete_registered_model_alias(
+                    UPLIFT_MODEL_NAME, CHAMPION_ALIAS
+                ),
+            )
+        )
+    reference = ("reference FastAPI + SQL per request", "/predict", 1, max(200, requests // 5))
+    return [*servers, Server(uvicorn, [reference])]
+
+
+def _require_basis(url: str, user: int, basis: str, uplift_version: str | None) -> None:
+    """Stop the run unless /predict decides contacts on `basis` (with the uplift champion's
+    version on the uplift path)."""
+    request = urllib.request.Request(
+        url, json.dumps({"user_id": user}).encode(), {"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        answer = json.load(response)
+    expected = uplift_version if basis == UPLIFT_BASIS else None
+    if (answer["list_basis"], answer["uplift_model_version"]) != (basis, expected):
+        raise SystemExit(f"/predict should answer on {basis} (uplift v{expected}): {answer}")
+
+
 def bench_http(
-    settings, endpoints, version: str, requests: int, work: Path, wrk: tuple[int, int] = (0, 0)
-) -> tuple[list[Run], list[wrk_load.WrkWindow]]:
+    prepared: Prepared, requests: int, work: Path, wrk: tuple[int, int] = (0, 0)
+) -> tuple[list[Run], dict[str, list[wrk_load.WrkWindow]]]:
+    """Each server in turn under the aiohttp client (and `wrk` where asked): the runs, and the
+    `wrk` windows by the server's /predict target."""
+    settings, endpoints = prepared.settings, prepared.endpoints
     users = [
         u
         for (u,) in fetch_all(
@@ -273,33 +427,27 @@ def bench_http(
         **os.environ,
         **connection_env(endpoints.database_url, endpoints.redis_url, settings),
         "PYTHONPATH": os.pathsep.join([str(SERVICE_DIR), str(ROOT)]),
-        "BENCH_MODEL_URI": f"models:/{scoring.MODEL_NAME}/{version}",
+        "BENCH_MODEL_URI": f"models:/{scoring.MODEL_NAME}/{prepared.version}",
     }
     env.pop("ECOM_API_KEY", None)
     (work / "trivial_service.py").write_text(TRIVIAL_SERVICE)
     (work / "reference_service.py").write_text(textwrap.dedent(REFERENCE_SERVICE))
-    bentoml = [sys.executable, "-m", "bentoml", "serve"]
-    uvicorn = [sys.executable, "-m", "uvicorn", "reference_service:app", "--no-access-log"]
-    # server command -> (target, route, users per request, requests per run)
-    servers = [
-        ([*bentoml, "trivial_service:Trivial"],
-         [("trivial BentoML endpoint", "/predict", 1, requests)]),
-        ([*bentoml, "service:ChurnService"],
-         [("churn /predict", "/predict", 1, requests),
-          ("churn /predict_batch (100 users)", "/predict_batch", BATCH_SIZE,
-           max(60, requests // 20))]),
-        (uvicorn, [("reference FastAPI + SQL per request", "/predict", 1, max(200, requests // 5))]),
-    ]  # fmt: skip
+    uplift_version = prepared.uplift.model_version if prepared.uplift else None
     runs: list[Run] = []
-    windows: list[wrk_load.WrkWindow] = []
+    windows: dict[str, list[wrk_load.WrkWindow]] = {}
     wrk_windows, wrk_seconds = wrk
-    for command, targets in servers:
+    for spec in _servers(prepared, requests):
+        if spec.before is not None:
+            spec.before()
         port = _free_port()
         server = start_server(
-            [*command, "--host", "127.0.0.1", "--port", str(port)], env, port, work
+            [*spec.command, "--host", "127.0.0.1", "--port", str(port)], env, port, work
         )
         try:
-            for target, route, per_request, count in targets:
+            predict = f"http://127.0.0.1:{port}/predict"
+            if spec.basis is not None:
+                _require_basis(predict, users[0], spec.basis, uplift_version)
+            for target, route, per_request, count in spec.targets:
                 url = f"http://127.0.0.1:{port}{route}"
                 for clients in CONCURRENCY:
                     if per_request == 1:
@@ -309,10 +457,12 @@ def bench_http(
                             {"user_ids": rng.sample(users, per_request)} for _ in range(count)
                         ]
                     runs.append(load(target, url, bodies, clients, server.pid))
-            if "service:ChurnService" in command and wrk_windows and wrk_load.available():
-                url = f"http://127.0.0.1:{port}/predict"
+            if spec.wrk and wrk_windows and wrk_load.available():
+                label = spec.targets[0][0]
                 for connections in (8, 32):
-                    windows += wrk_load.windows(url, users, connections, wrk_windows, wrk_seconds)
+                    windows.setdefault(label, []).extend(
+                        wrk_load.windows(predict, users, connections, wrk_windows, wrk_seconds)
+                    )
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -392,12 +542,65 @@ def bench_in_process(
     return results
 
 
-def render(users: int, requests: int, runs: list[Run], in_process, command: str, windows=()) -> str:
+def _side_by_side(runs: list[Run], windows: dict[str, list[wrk_load.WrkWindow]]) -> list[str]:
+    """/predict through the uplift champion next to the same service without it (the labelled
+    churn-risk fallback), on one world, snapshot and churn champion: what the uplift decision
+    costs a request."""
+    by = {(run.target, run.clients): run for run in runs}
+    lines = [
+        "## /predict with and without the uplift champion",
+        "",
+        "The same generated world (planted retention campaign), snapshot and churn champion; "
+        "without, the uplift champion's alias is removed and the service decides contacts by "
+        "the churn-risk fallback.",
+        "",
+        "| clients | with: req/s | p50 ms | p99 ms | CPU ms/req | without: req/s | p50 ms "
+        "| p99 ms | CPU ms/req | CPU with / without |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for clients in CONCURRENCY:
+        pair = (by[(CHURN, clients)], by[(FALLBACK, clients)])
+        cells = [
+            f"{run.throughput:,.1f} | {run.percentile(0.5):.2f} | {run.percentile(0.99):.2f} | "
+            f"{run.server_cpu_ms:.2f}"
+            for run in pair
+        ]
+        ratio = pair[0].server_cpu_ms / pair[1].server_cpu_ms
+        lines.append(f"| {clients} | {cells[0]} | {cells[1]} | {ratio:.2f} |")
+    if CHURN in windows and FALLBACK in windows:
+        lines += ["", "| wrk | with: req/s | worst p99 ms | without: req/s | worst p99 ms |"]
+        lines.append("|---:|---:|---:|---:|---:|")
+        for connections in (8, 32):
+            cells = []
+            for label in (CHURN, FALLBACK):
+                level = [w for w in windows[label] if w.connections == connections]
+                rate = sum(w.requests_per_second for w in level) / len(level)
+                cells.append(f"{rate:,.1f} | {max(w.p99_ms for w in level):.2f}")
+            lines.append(f"| {connections} connections | {cells[0]} | {cells[1]} |")
+    return [*lines, ""]
+
+
+def render(
+    users: int,
+    requests: int,
+    runs: list[Run],
+    in_process,
+    command: str,
+    windows: dict[str, list[wrk_load.WrkWindow]] | None = None,
+    campaign: bool = False,
+) -> str:
+    windows = windows or {}
+    world = (
+        f"a generated world of {users:,} users with the planted retention campaign, /predict "
+        "answering through the uplift champion"
+        if campaign
+        else f"{users:,} users in the snapshot's marts"
+    )
     lines = [
         "# Serving benchmark",
         "",
-        f"`{command}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {users:,} users in the "
-        f"snapshot's marts, {os.cpu_count()} cores shared with other jobs; load generator and "
+        f"`{command}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {world}, "
+        f"{os.cpu_count()} cores shared with other jobs; load generator and "
         "servers on the same loopback.",
         "",
         "| target | clients | requests | req/s | p50 ms | p99 ms | errors | server CPU ms/req |",
@@ -412,7 +615,7 @@ def render(users: int, requests: int, runs: list[Run], in_process, command: str,
     by = {(run.target, run.clients): run for run in runs}
     lines += ["", "## Targets", ""]
     for clients in CONCURRENCY:
-        churn = by[("churn /predict", clients)]
+        churn = by[(CHURN, clients)]
         trivial = by[("trivial BentoML endpoint", clients)]
         reference = by[("reference FastAPI + SQL per request", clients)]
         ratio = churn.throughput / trivial.throughput
@@ -424,7 +627,7 @@ def render(users: int, requests: int, runs: list[Run], in_process, command: str,
             f"{churn.throughput / reference.throughput:.1f}x the reference's req/s "
             f"(target > 1: {'met' if churn.throughput > reference.throughput else 'missed'})"
         )
-    eight = by[("churn /predict", 8)]
+    eight = by[(CHURN, 8)]
     lines.append(
         f"- /predict p99 at 8 clients {eight.percentile(0.99):.1f} ms (target < 25 ms: "
         f"{'met' if eight.percentile(0.99) < 25 else 'missed'}); errors in all runs: "
@@ -437,7 +640,8 @@ def render(users: int, requests: int, runs: list[Run], in_process, command: str,
         "CPU a request costs much less, so the ratio by CPU is the throughput ratio the server "
         "would reach on a core of its own.",
         "",
-        *(wrk_load.render(list(windows)) if windows else []),
+        *(_side_by_side(runs, windows) if (FALLBACK, 1) in by else []),
+        *(line for label, found in windows.items() for line in wrk_load.render(found, label)),
         "## In-process costs (one call at a time)",
         "",
         "| operation | p50 ms | p99 ms |",
@@ -462,6 +666,12 @@ def main() -> None:
         "--wrk-windows", type=int, default=5, help="wrk windows per level (0: none)"
     )
     parser.add_argument("--wrk-seconds", type=int, default=10, help="seconds per wrk window")
+    parser.add_argument(
+        "--campaign",
+        action="store_true",
+        help="generate a world with the planted retention campaign, train the uplift champion "
+        "as the pipeline does, and load /predict with and without it",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     for noisy in ("feast", "mlflow", "alembic", "urllib3", "httpx"):
@@ -470,14 +680,18 @@ def main() -> None:
     base = Settings()
     with tempfile.TemporaryDirectory(prefix="bench-serving-") as home:
         server = ensure_services(base)
-        settings, endpoints, version = prepare(
-            server, base, Path(home), args.users, args.redis_db, args.database
-        )
-        in_process = bench_in_process(settings, endpoints, version, args.repeat)
+        build = prepare_campaign if args.campaign else prepare
+        prepared = build(server, base, Path(home), args.users, args.redis_db, args.database)
+        settings, endpoints = prepared.settings, prepared.endpoints
+        in_process = bench_in_process(settings, endpoints, prepared.version, args.repeat)
+        if prepared.uplift is not None:  # one contact decision: econml vs the booster fast path
+            in_process += decision_costs(prepared.uplift.model, endpoints.database_url, args.repeat)
         wrk = (args.wrk_windows, args.wrk_seconds)
-        runs, windows = bench_http(settings, endpoints, version, args.requests, Path(home), wrk)
+        runs, windows = bench_http(prepared, args.requests, Path(home), wrk)
     command = "python benchmarks/bench_serving.py " + " ".join(sys.argv[1:])
-    report = render(args.users, args.requests, runs, in_process, command.strip(), windows)
+    report = render(
+        args.users, args.requests, runs, in_process, command.strip(), windows, args.campaign
+    )
     publish(report, RESULTS.name, write=not args.no_write)
 
 

@@ -94,10 +94,13 @@ def windows(
         return results
 
 
-def render(results: list[WrkWindow], p99_target_ms: float = 25.0) -> list[str]:
-    """The markdown section: every window, then the two targets."""
+def render(
+    results: list[WrkWindow], target: str = "/predict", p99_target_ms: float = 25.0
+) -> list[str]:
+    """The markdown section on `target` (the server's /predict, named): every window, then the
+    two targets."""
     lines = [
-        "## wrk against /predict (one thread, keep-alive, consecutive windows)",
+        f"## wrk against {target} (one thread, keep-alive, consecutive windows)",
         "",
         "| connections | window s | req/s | p50 ms | p99 ms | errors |",
         "|---:|---:|---:|---:|---:|---:|",

@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -39,6 +38,13 @@ from ecom.features.errors import OlderSnapshot
 from ecom.services import Endpoints, ensure_services, stop_services
 from ecom.serving.model_holder import ModelHolder
 from ecom.stack import port_in_use
+from tests.integration.churn_api_server import (
+    ROOT,
+    free_port,
+    start_churn_api,
+    stop_group,
+    wait_for,
+)
 from tests.integration.churn_marts import (
     FEATURE_COLUMNS_DDL,
     ChurnMarts,
@@ -49,7 +55,6 @@ from tests.integration.churn_marts import (
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "test-key-7f3a"
 MAX_BATCH = 400
 AS_OF = date(2024, 7, 1)
@@ -63,24 +68,6 @@ class Stack:
     marts: ChurnMarts
     client: httpx.Client
     version: str
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for(client: httpx.Client, path: str, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if client.get(path).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"the churn service did not answer {path} within {seconds} s")
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +91,6 @@ def stack(ecom_settings, tmp_path_factory) -> Iterator[Stack]:
         )
         if champion_version(registry) is None:  # reuse a champion an earlier module trained
             train_xgboost_on_marts(settings, endpoints)
-        port = _free_port()
         env = {
             **os.environ,
             **connection_env(database_url, redis_url, settings),
@@ -112,39 +98,13 @@ def stack(ecom_settings, tmp_path_factory) -> Iterator[Stack]:
             "ECOM_SERVING_MAX_BATCH": str(MAX_BATCH),
             "ECOM_SERVING_REFRESH_SECONDS": "1",
         }
-        command = [
-            sys.executable, "-m", "bentoml", "serve", "service:ChurnService",
-            "--working-dir", str(ROOT / "services" / "churn_api"),
-            "--host", "127.0.0.1", "--port", str(port),
-        ]  # fmt: skip
         # Starting takes as long as scoring and materializing: do them meanwhile.
-        server = subprocess.Popen(
-            command,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # its own process group: the teardown ends its workers too
-        )
-        cleanup.callback(_stop_group, server)
-        client = cleanup.enter_context(
-            httpx.Client(
-                base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": API_KEY}, timeout=30
-            )
-        )
+        client = start_churn_api(cleanup, env, {"X-API-Key": API_KEY})
         summary = scoring.score_users(settings, endpoints)
         features.materialize_features(settings, endpoints)
         # A busy 2-core machine has taken over two minutes to load the champion and start.
-        _wait_for(client, "/readyz", 300)
+        wait_for(client, "/readyz", 300)
         yield Stack(settings, endpoints, redis_home, marts, client, summary.model_version)
-
-
-def _stop_group(server: subprocess.Popen) -> None:
-    os.killpg(server.pid, signal.SIGTERM)
-    try:
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait(timeout=10)
 
 
 def _batch_scores(database_url: str) -> dict[int, tuple[float, str, str]]:
@@ -599,7 +559,7 @@ def _descendants(pid: int) -> list[psutil.Process]:
 def test_ecom_serve_names_scored_users_and_a_sigterm_stops_everything(stack, tmp_path):
     """`kill <pid>` of `ecom serve` (the parent only, as a supervisor sends it) leaves no
     server, worker or port behind."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         **connection_env(stack.endpoints.database_url, stack.endpoints.redis_url, stack.settings),
@@ -618,7 +578,7 @@ def test_ecom_serve_names_scored_users_and_a_sigterm_stops_everything(stack, tmp
         assert first_line.startswith("scored users to try: ")
         assert set(shown) <= set(_batch_scores(stack.endpoints.database_url)) and shown
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            _wait_for(client, "/readyz", 180)
+            wait_for(client, "/readyz", 180)
             family = _descendants(server.pid)
             assert family, "bentoml serve runs its workers as children"
             os.kill(server.pid, signal.SIGTERM)
@@ -630,7 +590,7 @@ def test_ecom_serve_names_scored_users_and_a_sigterm_stops_everything(stack, tmp
         assert not port_in_use("127.0.0.1", port)
     finally:
         if server.poll() is None:
-            _stop_group(server)
+            stop_group(server)
         else:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(server.pid, signal.SIGKILL)

@@ -4,14 +4,16 @@ target list, and finds nothing when the campaign had no effect (the power check)
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
 
-from ecom.config import Settings
+from ecom.config import Settings, connection_env
 from ecom.db import fetch_all, transaction
 from ecom.features.contract import Kind, features_of_kind
 from ecom.features.store import apply_feature_repo
@@ -25,9 +27,10 @@ from ecom.synth.campaign import CampaignPlan
 from ecom.targeting.curves import qini_curves
 from ecom.targeting.evaluation_tables import POLICY_TABLE, QINI_TABLE
 from ecom.targeting.fast_effect import BOOSTERS
-from ecom.targeting.targets import UPLIFT_BASIS, build_retention_targets
+from ecom.targeting.targets import UPLIFT_BASIS, build_retention_targets, contact_decisions
 from ecom.targeting.training import UPLIFT_MODEL_NAME, UpliftTrainingResult, train_uplift
 from ecom.transform import build_warehouse
+from tests.integration.churn_api_server import start_churn_api, wait_for
 from tests.integration.dbt_databases import load_directory, private_database
 
 pytestmark = pytest.mark.integration
@@ -241,7 +244,8 @@ def test_a_campaign_that_lost_held_out_users_fails_the_gate_on_sample_ratio(camp
 def served(campaign, trained, tmp_path_factory):
     """The campaign world served: a churn champion, `ecom score` (scores and the uplift list,
     uncapped), the snapshot materialized to a Redis of this module's own (another module's
-    newer snapshot in a shared Redis would refuse it), and the service's request logic."""
+    newer snapshot in a shared Redis would refuse it), the BentoML service over HTTP (as
+    `ecom serve` runs it) and, in-process, the service's request logic to inspect."""
     from ecom.churn import models as churn_models
     from ecom.churn import training
     from ecom.features import store as features
@@ -259,32 +263,65 @@ def served(campaign, trained, tmp_path_factory):
         database_url=endpoints.database_url,
         redis_url=None,
     )
-    try:
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(stop_services, redis_home, purge=True)
         redis_url = ensure_services(redis_home).redis_url
         settings = settings.with_overrides(redis_url=redis_url)
         endpoints = Endpoints(endpoints.database_url, redis_url, embedded=False)
+        env = {**os.environ, **connection_env(endpoints.database_url, redis_url, settings)}
+        env.pop("ECOM_API_KEY", None)
+        # Starting takes as long as scoring and materializing: do them meanwhile (the service
+        # re-reads the snapshot every second).
+        client = start_churn_api(cleanup, {**env, "ECOM_SERVING_REFRESH_SECONDS": "1"})
         scored = score_stage(settings, endpoints, max_contacts=10**9)
         features.materialize_features(settings, endpoints)
         serving = ChurnServing(settings, endpoints, watch=False)
-        yield settings, endpoints, scored, serving
-        serving.close()
-    finally:
-        stop_services(redis_home, purge=True)
+        cleanup.callback(serving.close)
+        wait_for(client, "/readyz", 300)
+        yield settings, endpoints, scored, serving, client
 
 
-def test_predict_gives_the_retention_lists_effect_and_decision(served, trained) -> None:
-    """Online equals batch: for users on the list and off it, `/predict`'s logic (the uplift
-    fast path) returns the list's (econml's) effect and incremental value (to 1e-6) and
-    recommends exactly the listed users."""
-    _, endpoints, scored, serving = served
+def _batch_decisions(settings: Settings, endpoints: Endpoints, users: list[int]):
+    """What the retention list computed for `users`: `contact_decisions` through econml (the
+    uplift champion as logged) on their scoring rows and the churn scores batch stored."""
+    from ecom.churn.predict import Economics
+    from ecom.churn.scoring import read_scores, read_scoring_features, snapshot_date
+    from ecom.targeting.registry import load_uplift_champion
+
+    features = read_scoring_features(endpoints.database_url)
+    scores = read_scores(endpoints.database_url, snapshot_date(features))
+    chosen = features[features["user_id"].isin(users)].reset_index(drop=True)
+    churn = chosen[["user_id"]].merge(scores, on="user_id", how="left")["churn_probability"]
+    model, _ = load_uplift_champion(settings)
+    economics = Economics(settings.customer_ltv, settings.win_back_rate, settings.contact_cost)
+    decisions = contact_decisions(chosen, churn.to_numpy(), economics, model, intervals=False)
+    return {
+        int(user): (effect, value, bool(contact))
+        for user, effect, value, contact in zip(
+            chosen["user_id"],
+            decisions.estimated_effect,
+            decisions.expected_incremental_value,
+            decisions.contact_recommended,
+            strict=True,
+        )
+    }
+
+
+def test_predict_over_http_gives_the_retention_lists_effect_and_decision(served, trained) -> None:
+    """Online equals batch, over HTTP: for users on the list and off it, `/predict` (the uplift
+    fast path) returns the list's row (econml's effect, incremental value, basis and version)
+    and batch `contact_decisions`' effect, value and decision, to 1e-9; and recommends exactly
+    the listed users."""
+    settings, endpoints, scored, serving, client = served
     assert scored.targets.list_basis == UPLIFT_BASIS
     # Online answers through the boosters (proved at load); the list through econml.
     assert serving.uplift.model.engine == BOOSTERS, serving.uplift.model.failures
     assert serving.uplift.model.rows_checked > 2  # real scoring rows too, not only blanks
     listed = fetch_all(
         endpoints.database_url,
-        "select user_id, estimated_effect, expected_incremental_value "
-        "from analytics.retention_targets where scoring_date = %s order by target_rank",
+        "select user_id, list_basis, estimated_effect, expected_incremental_value, "
+        "uplift_model_version from analytics.retention_targets where scoring_date = %s "
+        "order by target_rank",
         (scored.targets.scoring_date,),
     )
     assert len(listed) > 10, scored.targets.summary_line()
@@ -293,19 +330,28 @@ def test_predict_gives_the_retention_lists_effect_and_decision(served, trained) 
         "select user_id from analytics.mart_churn_scoring where user_id not in "
         "(select user_id from analytics.retention_targets) order by user_id limit 3",
     )
-    batch = {user: (effect, value) for user, effect, value in [*listed[:3], *listed[-2:]]}
-    users = [*batch, *(user for (user,) in off_list)]
-    answers = {a.user_id: a for a in serving.predict_users(users).predictions}
-    assert set(answers) == set(users)
-    for user, (effect, value) in batch.items():
+    rows = {row[0]: row[1:] for row in [*listed[:3], *listed[-2:]]}
+    users = [*rows, *(user for (user,) in off_list)]
+    batch = _batch_decisions(settings, endpoints, users)
+    assert set(batch) == set(users)
+    answers = {}
+    for user in users:
+        response = client.post("/predict", json={"user_id": user})
+        assert response.status_code == 200, response.text
+        answers[user] = response.json()
+    for user, (basis, effect, value, version) in rows.items():
         answer = answers[user]
-        assert abs(answer.estimated_effect - effect) <= 1e-6, (user, answer.estimated_effect)
-        assert abs(answer.expected_incremental_value - value) <= 1e-6, user
-        assert answer.contact_recommended and answer.list_basis == UPLIFT_BASIS
-        assert answer.uplift_model_version == trained.model_version
-    for (user,) in off_list:
-        assert not answers[user].contact_recommended, answers[user]
-        assert answers[user].estimated_effect is not None
+        assert (answer["list_basis"], answer["uplift_model_version"]) == (basis, version), answer
+        assert abs(answer["estimated_effect"] - effect) <= 1e-9, (user, answer, effect)
+        assert abs(answer["expected_incremental_value"] - value) <= 1e-9, (user, answer, value)
+        assert answer["contact_recommended"], answer
+    assert {version for *_, version in rows.values()} == {trained.model_version}
+    for user in users:
+        answer, (effect, value, contact) = answers[user], batch[user]
+        assert answer["list_basis"] == UPLIFT_BASIS, answer
+        assert abs(answer["estimated_effect"] - effect) <= 1e-9, (user, answer, effect)
+        assert abs(answer["expected_incremental_value"] - value) <= 1e-9, (user, answer, value)
+        assert answer["contact_recommended"] is contact is (user in rows), (user, answer)
 
 
 @pytest.fixture(scope="module")
