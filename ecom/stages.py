@@ -44,54 +44,57 @@ def will_generate(settings: Settings, data_dir: Path, *, generate: bool = False)
     return data_dir.is_dir() and not any(data_dir.iterdir())
 
 
+@dataclass(frozen=True)
+class Generation:
+    """The dataset a load stage generates when `will_generate` says so: `users` and `seed`;
+    `generate` asks for it whatever the folder holds (`--generate`); `campaign` plants the
+    retention campaign (`ecom generate --campaign`). One value, so the notice, the generation
+    and the load cannot be handed different requests."""
+
+    users: int
+    seed: int
+    generate: bool = False
+    campaign: bool = False
+
+
 def generation_notice(
-    data_dir: Path,
-    *,
-    users: int,
-    seed: int,
-    generate: bool = False,
-    settings: Settings | None = None,
-    campaign: bool = False,
+    data_dir: Path, generation: Generation, settings: Settings | None = None
 ) -> str | None:
     """What `load_stage` says before it generates data, or None when it loads what is there.
     Generating replaces `raw` with a new dataset, so callers show it where the user looks (the
     terminal, the flow run's logs and final state)."""
     from ecom.config import get_settings
 
-    if not will_generate(settings or get_settings(), Path(data_dir), generate=generate):
+    if not will_generate(settings or get_settings(), Path(data_dir), generate=generation.generate):
         return None
-    where = "" if generate else f"{data_dir} holds no TheLook CSVs: "
-    planted = " with a planted retention campaign" if campaign else ""
+    where = "" if generation.generate else f"{data_dir} holds no TheLook CSVs: "
+    planted = " with a planted retention campaign" if generation.campaign else ""
     return (
-        f"{where}generating {users:,} users (seed {seed}){planted} into {data_dir} first, "
-        "instead of loading"
+        f"{where}generating {generation.users:,} users (seed {generation.seed}){planted} "
+        f"into {data_dir} first, instead of loading"
     )
 
 
 def generate_if_due(
     settings: Settings,
     data_dir: Path,
-    *,
-    users: int,
-    seed: int,
-    generate: bool = False,
-    campaign: bool = False,
+    generation: Generation,
     announce: Callable[[str], object] = log.warning,
 ) -> bool:
     """Generate a TheLook dataset into `data_dir` when `will_generate` says so (saying so
     through `announce`); whether it did. `ecom pipeline` calls it while Prefect's temporary
     server boots, so a first demo's generation and the server's migrations overlap."""
-    notice = generation_notice(
-        data_dir, users=users, seed=seed, generate=generate, settings=settings, campaign=campaign
-    )
+    notice = generation_notice(data_dir, generation, settings)
     if not notice:
         return False
     from ecom.synth import generate_dataset
     from ecom.synth.campaign import CampaignPlan
 
     announce(notice)
-    plan = CampaignPlan() if campaign else None
-    generate_dataset(users, seed, Path(data_dir), None, progress=True, campaign=plan)
+    plan = CampaignPlan() if generation.campaign else None
+    generate_dataset(
+        generation.users, generation.seed, Path(data_dir), None, progress=True, campaign=plan
+    )
     return True
 
 
@@ -99,33 +102,21 @@ def load_stage(
     settings: Settings,
     endpoints: Endpoints,
     data_dir: Path,
-    *,
-    users: int,
-    seed: int,
-    generate: bool = False,
-    campaign: bool = False,
+    generation: Generation,
     announce: Callable[[str], object] = log.warning,
 ):
     """Load `data_dir` into `raw`; generate a TheLook dataset there first when `will_generate`
     says so, as the original platform did, and say so through `announce`.
 
     A folder that does not exist (and is not to be generated) is a `LoadError` naming it,
-    raised before the database is touched: `raw` stays as it was. With `campaign`, generated
-    data carries the planted retention campaign (`ecom generate --campaign`), which the uplift
-    stage learns from; loaded data is loaded as it is.
+    raised before the database is touched: `raw` stays as it was. Generated data carries the
+    planted retention campaign when `generation.campaign` asks for it, and the uplift stage
+    learns from it; loaded data is loaded as it is.
     """
     from ecom.ingest.files import LoadError
 
     data_dir = Path(data_dir)
-    generated = generate_if_due(
-        settings,
-        data_dir,
-        users=users,
-        seed=seed,
-        generate=generate,
-        campaign=campaign,
-        announce=announce,
-    )
+    generated = generate_if_due(settings, data_dir, generation, announce)
     if not generated and not data_dir.exists():
         raise LoadError(
             data_dir,

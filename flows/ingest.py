@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 from prefect.states import Completed, State
 
-from ecom.stages import generation_notice, load_stage
+from ecom.stages import Generation, generation_notice, load_stage
 from flows.common import database_task, start_services
 
 
@@ -18,9 +18,7 @@ def load_raw_tables_task(
         settings,
         endpoints,
         data_dir,
-        users=users,
-        seed=seed,
-        campaign=campaign,
+        Generation(users, seed, campaign=campaign),
         announce=logger.warning,
     )
     logger.info("loaded %s", report.summary_line())
@@ -40,7 +38,7 @@ def ingest_flow(
     """
     settings, endpoints = start_services()
     folder = settings.data_folder(data_dir)
-    notice = generation_notice(folder, users=users, seed=seed, campaign=campaign)
+    notice = generation_notice(folder, Generation(users, seed, campaign=campaign))
     report = load_raw_tables_task(settings, endpoints, str(folder), users, seed, campaign)
     loaded = f"loaded {report.summary_line()}"
     return Completed(message=f"{notice}; {loaded}" if notice else loaded, data=report)

@@ -82,6 +82,56 @@
 {%- endmacro %}
 
 
+{#
+    `at` lies in the half-open window [starts_at, ends_at): the convention of every horizon and
+    analysis window (an order at the window's end belongs to the next one).
+#}
+{% macro within(at, starts_at, ends_at) -%}
+    ({{ at }} >= {{ starts_at }} and {{ at }} < {{ ends_at }})
+{%- endmacro %}
+
+
+{#
+    Per row of `rows` (one per `key_columns`), how many of the user's orders were placed in the
+    row's window [starts_at, ends_at); rows with none are absent. One definition for "the user
+    ordered in the horizon": a churn label is its complement and a campaign conversion is it.
+#}
+{% macro orders_within(rows, key_columns, starts_at, ends_at, orders='orders') -%}
+    select
+        {%- for key in key_columns %}
+        {{ rows }}.{{ key }},
+        {%- endfor %}
+        count(*) as orders_in_horizon
+    from {{ rows }}
+    inner join {{ orders }}
+        on {{ orders }}.user_id = {{ rows }}.user_id
+        and {{ within(orders ~ '.created_at', rows ~ '.' ~ starts_at, rows ~ '.' ~ ends_at) }}
+    group by {% for key in key_columns %}{{ rows }}.{{ key }}{% if not loop.last %}, {% endif %}{% endfor %}
+{%- endmacro %}
+
+
+{#
+    A TheLook source that real exports may lack (the generator plants it): the table when the
+    loader created it, else an empty relation of `empty_columns` ((name, type) pairs), so the
+    models downstream still build, empty.
+#}
+{% macro optional_source(table_name, empty_columns) -%}
+    {%- set declared = source('thelook', table_name) -%}
+    {%- set loaded = adapter.get_relation(
+            database=declared.database, schema=declared.schema, identifier=declared.identifier
+        ) if execute else none -%}
+    {%- if loaded is not none or not execute -%}
+    select * from {{ declared }}
+    {%- else -%}
+    select
+        {%- for name, type in empty_columns %}
+        cast(null as {{ type }}) as {{ name }}{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    where 1 = 0
+    {%- endif -%}
+{%- endmacro %}
+
+
 {# x / y as a float, NULL when y is 0 or NULL: rates over an empty denominator are unknown, not 0. #}
 {% macro safe_divide(numerator, denominator) -%}
     (cast({{ numerator }} as {{ dbt.type_float() }}) / nullif({{ denominator }}, 0))

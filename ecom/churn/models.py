@@ -81,6 +81,19 @@ class FittedCandidate:
     params: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class FitRows:
+    """What every candidate is fitted on: the training rows, the validation rows (early
+    stopping and Platt calibration) and the feature columns by kind (`split_columns`)."""
+
+    x_train: pd.DataFrame
+    y_train: np.ndarray
+    x_validation: pd.DataFrame
+    y_validation: np.ndarray
+    numeric: list[str]
+    categorical: list[str]
+
+
 def split_columns(frame: pd.DataFrame, feature_columns: list[str]) -> tuple[list[str], list[str]]:
     """(numeric, categorical) feature columns, by dtype."""
     categorical = [
@@ -153,36 +166,24 @@ def _calibrate(
     return PlattCalibratedClassifier(model).fit(x_validation, y_validation)
 
 
-def fit_baseline(
-    x_train: pd.DataFrame,
-    y_train: np.ndarray,
-    x_validation: pd.DataFrame,
-    y_validation: np.ndarray,
-    numeric: list[str],
-    categorical: list[str],
-) -> FittedCandidate:
+def fit_baseline(rows: FitRows) -> FittedCandidate:
     pipeline = Pipeline(
         [
-            ("cast", FeatureCaster(numeric, categorical)),
-            ("preprocess", preprocessor(numeric, categorical, scale=True)),
+            ("cast", FeatureCaster(rows.numeric, rows.categorical)),
+            ("preprocess", preprocessor(rows.numeric, rows.categorical, scale=True)),
             ("model", LogisticRegression(max_iter=2000, C=1.0)),
         ]
     )
-    pipeline.fit(x_train, y_train)
+    pipeline.fit(rows.x_train, rows.y_train)
     return FittedCandidate(
-        BASELINE, _calibrate(pipeline, x_validation, y_validation), {"C": 1.0, "scaled": True}
+        BASELINE,
+        _calibrate(pipeline, rows.x_validation, rows.y_validation),
+        {"C": 1.0, "scaled": True},
     )
 
 
 def fit_xgboost(
-    variant: str,
-    x_train: pd.DataFrame,
-    y_train: np.ndarray,
-    x_validation: pd.DataFrame,
-    y_validation: np.ndarray,
-    numeric: list[str],
-    categorical: list[str],
-    params: XGBoostParams = XGBoostParams(),
+    variant: str, rows: FitRows, params: XGBoostParams = XGBoostParams()
 ) -> FittedCandidate:
     """Train one XGBoost variant with early stopping on the validation cutoffs.
 
@@ -190,7 +191,9 @@ def fit_xgboost(
     synthetic rows exist only while fitting (never at predict time, never in validation)."""
     if variant not in XGBOOST_VARIANTS:
         raise ValueError(f"unknown XGBoost variant {variant!r}; expected one of {XGBOOST_VARIANTS}")
-    y_train = np.asarray(y_train).astype(int)
+    numeric, categorical = rows.numeric, rows.categorical
+    x_validation, y_validation = rows.x_validation, rows.y_validation
+    y_train = np.asarray(rows.y_train).astype(int)
     positives = int(y_train.sum())
     negatives = len(y_train) - positives
     extra: dict = {}
@@ -205,7 +208,7 @@ def fit_xgboost(
     )
     # The eval set must look like what the booster sees: features after the (deterministic)
     # preprocessing fitted on the same training rows.
-    x_train = feature_matrix(x_train, numeric, categorical)
+    x_train = feature_matrix(rows.x_train, numeric, categorical)
     eval_preprocess = clone(preprocessor(numeric, categorical, scale=False)).fit(x_train)
     y_eval = np.asarray(y_validation).astype(int)
     eval_set = [

@@ -152,10 +152,17 @@ def prepare_splits(
 
 
 def _fit_candidate(name: str, data: SplitData) -> churn_models.FittedCandidate:
-    inputs = (data.x["train"], data.y["train"], data.x["validation"], data.y["validation"])
+    rows = churn_models.FitRows(
+        data.x["train"],
+        data.y["train"],
+        data.x["validation"],
+        data.y["validation"],
+        data.numeric,
+        data.categorical,
+    )
     if name == churn_models.BASELINE:
-        return churn_models.fit_baseline(*inputs, data.numeric, data.categorical)
-    return churn_models.fit_xgboost(name, *inputs, data.numeric, data.categorical)
+        return churn_models.fit_baseline(rows)
+    return churn_models.fit_xgboost(name, rows)
 
 
 def _train_candidate(

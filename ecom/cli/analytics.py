@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from ecom.cli.common import console, fail, runtime
+from ecom.cli.common import console, failing_on, runtime
 
 if TYPE_CHECKING:
     from ecom.analytics.funnels import FunnelQuery, FunnelResult
@@ -129,7 +129,7 @@ def funnel(
     from ecom.analytics.events import AnalyticsInputError, day_bounds, parse_duration, parse_steps
     from ecom.analytics.funnels import FunnelQuery, run_funnel
 
-    try:
+    with failing_on(AnalyticsInputError):
         lower, upper = day_bounds(start and start.date(), end and end.date())
         query = FunnelQuery(
             steps=parse_steps(steps),
@@ -144,16 +144,12 @@ def funnel(
         )
         if cohort_table is not None and dropped is None:
             raise AnalyticsInputError("--cohort-table needs --dropped N")
-    except AnalyticsInputError as error:
-        raise fail(str(error)) from None
     _, endpoints = runtime()
-    try:
+    with failing_on(AnalyticsInputError):
         if dropped is not None:
             _print_dropped(endpoints.database_url, query, dropped, cohort_table, as_json)
             return
         result = run_funnel(endpoints.database_url, query)
-    except AnalyticsInputError as error:
-        raise fail(str(error)) from None
     if as_json:
         print(json.dumps(result.as_json(), indent=2))
         return
@@ -222,7 +218,7 @@ def retention(
     from ecom.analytics.events import AnalyticsInputError, Step
     from ecom.analytics.retention import RetentionQuery, data_clock, run_retention
 
-    try:
+    with failing_on(AnalyticsInputError):
         query = RetentionQuery(
             start_event=Step.parse(start_event),
             return_event=Step.parse(return_event),
@@ -234,14 +230,10 @@ def retention(
             start=start and start.date(),
             end=end and end.date(),
         )
-    except AnalyticsInputError as error:
-        raise fail(str(error)) from None
     _, endpoints = runtime()
     clock = as_of.replace(tzinfo=dt.UTC) if as_of else data_clock(endpoints.database_url)
-    try:
+    with failing_on(AnalyticsInputError):
         result = run_retention(endpoints.database_url, query, as_of=clock)
-    except AnalyticsInputError as error:
-        raise fail(str(error)) from None
     if as_json:
         print(json.dumps(result.as_json(), indent=2))
         return

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from ecom.cli.common import console, fail, runtime
+from ecom.cli.common import console, failing_on, runtime
 
 if TYPE_CHECKING:
     from ecom.churn.training import TrainingResult
@@ -85,7 +85,7 @@ def score(
     from ecom.stages import score_stage
 
     settings, endpoints = runtime()
-    try:
+    with failing_on(ScoringDateMismatch, NoChampionModel):
         scored = score_stage(
             settings,
             endpoints,
@@ -93,8 +93,6 @@ def score(
             budget=budget,
             max_contacts=max_contacts,
         )
-    except (ScoringDateMismatch, NoChampionModel) as error:
-        raise fail(str(error)) from error
     console.print(scored.scores.as_rich_table())
     console.print(scored.targets.as_rich_table())
     console.print(scored.targets.summary_line())

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import typer
 from rich.console import Console
@@ -51,3 +53,14 @@ def fail(message: str) -> typer.Exit:
     """Print `message` as an error and return the exit to raise (code 1)."""
     console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)  # paths stay whole
     return typer.Exit(code=1)
+
+
+@contextmanager
+def failing_on(*errors: type[Exception]) -> Iterator[None]:
+    """Turn the `errors` a command expects (bad input, a missing model, a refused load) into
+    its failure: the error's own message and exit code 1, no traceback. One place, so every
+    command fails the same way."""
+    try:
+        yield
+    except errors as error:
+        raise fail(str(error)) from error

@@ -10,7 +10,7 @@ import psycopg2
 import typer
 from rich.table import Table
 
-from ecom.cli.common import console, fail, runtime
+from ecom.cli.common import console, fail, failing_on, runtime
 from ecom.config import get_settings
 
 if TYPE_CHECKING:
@@ -19,7 +19,14 @@ if TYPE_CHECKING:
 # Help text for every --data/--out: the default itself is Settings.data_dir, read at run time.
 DATA_DIR_HELP = "(default: $ECOM_DATA_DIR, else data/thelook in the project)"
 
-# What generating needs when a folder holds no CSVs: shared by `load` and `pipeline`.
+# The folder `load` and `pipeline` read, and generate into when it holds no CSVs (or with
+# --generate), with what generating needs: shared by both commands.
+DataToLoad = Annotated[
+    Path | None,
+    typer.Option(
+        help=f"Folder holding (or receiving) the TheLook CSVs {DATA_DIR_HELP}.", show_default=False
+    ),
+]
 UsersToGenerate = Annotated[
     int, typer.Option(help="Users to generate when the folder holds no CSVs.")
 ]
@@ -100,7 +107,7 @@ def generate(
 
     planted = campaign or campaign_effect is not None
     effect = 1.0 if campaign_effect is None else campaign_effect
-    try:
+    with failing_on(ValueError):
         summary = generate_dataset(
             users,
             seed,
@@ -112,8 +119,6 @@ def generate(
             campaign=CampaignPlan(effect_scale=effect) if planted else None,
             csv_format=csv_format,
         )
-    except ValueError as error:
-        raise fail(str(error)) from error
     _print_generated(summary)
 
 
@@ -135,10 +140,7 @@ def _print_generated(summary: GenerationSummary) -> None:
 
 
 def load(
-    data: Annotated[
-        Path | None,
-        typer.Option(help=f"Folder holding the TheLook CSVs {DATA_DIR_HELP}.", show_default=False),
-    ] = None,
+    data: DataToLoad = None,
     users: UsersToGenerate = 100_000,
     seed: SeedToGenerate = 42,
     generate: Annotated[
@@ -155,7 +157,7 @@ def load(
     A folder that does not exist is an error; data is generated first only with --generate, or
     into the default folder (or an existing empty one) holding no CSVs."""
     from ecom.ingest.files import LoadError
-    from ecom.stages import load_stage
+    from ecom.stages import Generation, load_stage
 
     settings, endpoints = runtime()
     try:
@@ -163,9 +165,7 @@ def load(
             settings,
             endpoints,
             settings.data_folder(data),
-            users=users,
-            seed=seed,
-            generate=generate,
+            Generation(users, seed, generate=generate),
             announce=console.print,
         )
     # Bad input or a refused swap (e.g. a foreign key from outside `raw`): either way nothing

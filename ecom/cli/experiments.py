@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ecom.cli.common import console, fail, runtime
+from ecom.cli.common import console, fail, failing_on, runtime
 from ecom.config import get_settings
 
 app = typer.Typer(help="A/B tests: list, design (power), analyze, and write the memo.")
@@ -70,10 +70,8 @@ def design(
     if metric not in baselines:
         raise fail(f"no experiment: {metric} takes its baseline from mart_experiment_results")
     baseline = baselines[metric]
-    try:
+    with failing_on(ValueError):
         plan = sample_size(baseline, mde, alpha=alpha, power=power)
-    except ValueError as error:
-        raise fail(str(error)) from None
     table = Table(title=f"design: {metric}, MDE {mde:.1%}, alpha {alpha}, power {power:.0%}")
     table.add_column("quantity")
     table.add_column("value", justify="right")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ecom.cli.common import command_group, console, fail, runtime
+from ecom.cli.common import command_group, console, failing_on, runtime
 
 app = command_group("Feast feature store: register definitions and fill the online store.")
 
@@ -24,8 +24,6 @@ def features_materialize() -> None:
     from ecom.features.store import materialize_features
 
     settings, endpoints = runtime()
-    try:
+    with failing_on(OlderSnapshot):
         summary = materialize_features(settings, endpoints)
-    except OlderSnapshot as error:
-        raise fail(str(error)) from error
     console.print(summary)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ecom.cli.common import console, fail, runtime
+from ecom.cli.common import console, fail, failing_on, runtime
 
 
 def drift(
@@ -35,10 +35,8 @@ def drift(
     from ecom.monitoring.drift import run_drift_check
 
     settings, endpoints = runtime()
-    try:
+    with failing_on(NoChampionModel):  # says why: never trained, or the gate refused the load
         summary = run_drift_check(settings, endpoints, out_dir=out, threshold=threshold)
-    except NoChampionModel as error:  # says why: never trained, or the gate refused the load
-        raise fail(str(error)) from error
     table = Table(title=f"drift vs champion v{summary.model_version}'s latest cutoffs")
     for column in ("column", "method", "score", "threshold", "drifted"):
         table.add_column(column)
@@ -65,10 +63,8 @@ def monitor() -> None:
     from ecom.monitoring.performance import update_model_performance
 
     settings, endpoints = runtime()
-    try:
+    with failing_on(NoChampionModel):
         summary = update_model_performance(settings, endpoints)
-    except NoChampionModel as error:
-        raise fail(str(error)) from error
     console.print(summary.as_rich_table())
     console.print(summary.summary_line())
 

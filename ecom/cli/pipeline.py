@@ -12,19 +12,13 @@ import typer
 
 from ecom.cli.churn import training_table
 from ecom.cli.common import console, fail, runtime
-from ecom.cli.data import DATA_DIR_HELP, SeedToGenerate, UsersToGenerate
+from ecom.cli.data import DataToLoad, SeedToGenerate, UsersToGenerate
 from ecom.config import Settings
 from ecom.services import Endpoints
 
 
 def pipeline(
-    data: Annotated[
-        Path | None,
-        typer.Option(
-            help=f"Folder holding (or receiving) the TheLook CSVs {DATA_DIR_HELP}.",
-            show_default=False,
-        ),
-    ] = None,
+    data: DataToLoad = None,
     users: UsersToGenerate = 100_000,
     seed: SeedToGenerate = 42,
     campaign: Annotated[
@@ -82,7 +76,7 @@ def _generate_while_the_server_starts(
     critical path. Under the pipeline's lock, as in the flow: a pipeline already running
     finishes first, and then the folder holds its data and nothing is generated."""
     from ecom.db import session_lock
-    from ecom.stages import generate_if_due
+    from ecom.stages import Generation, generate_if_due
     from flows.pipeline import PIPELINE_LOCK, PIPELINE_LOCK_TIMEOUT_SECONDS
 
     with session_lock(
@@ -94,9 +88,7 @@ def _generate_while_the_server_starts(
         generate_if_due(
             settings,
             settings.data_folder(data),
-            users=users,
-            seed=seed,
-            campaign=campaign,
+            Generation(users, seed, campaign=campaign),
             announce=lambda notice: console.print(notice, soft_wrap=True),
         )
 

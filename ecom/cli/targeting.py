@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ecom.cli.common import command_group, console, fail, runtime
+from ecom.cli.common import command_group, console, failing_on, runtime
 
 app = command_group("Uplift: learn whom a retention contact moves, and list whom to contact.")
 
@@ -27,10 +27,8 @@ def train(
     from ecom.targeting.training import train_uplift
 
     settings, endpoints = runtime()
-    try:
+    with failing_on(NoCampaignData, FileNotFoundError):
         result = train_uplift(settings, endpoints, truth_dir=truth)
-    except (NoCampaignData, FileNotFoundError) as error:
-        raise fail(str(error)) from error
     table = Table(title=result.summary_line())
     for column in ("policy", "budget", "contacts", "incremental (IPW, 95% CI)", "truth"):
         table.add_column(column, justify="left" if column == "policy" else "right")
@@ -66,11 +64,9 @@ def targets(
     from ecom.targeting.targets import build_retention_targets
 
     settings, endpoints = runtime()
-    try:
+    with failing_on(NoChampionModel, FileNotFoundError):
         summary = build_retention_targets(
             settings, endpoints, budget=budget, max_contacts=max_contacts
         )
-    except (NoChampionModel, FileNotFoundError) as error:
-        raise fail(str(error)) from error
     console.print(summary.as_rich_table())
     console.print(summary.summary_line())

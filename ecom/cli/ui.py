@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from ecom.cli.common import command_group, console, fail, runtime
+from ecom.cli.common import command_group, console, fail, failing_on, runtime
 from ecom.config import Settings, get_settings
 
 app = command_group(
@@ -105,10 +105,8 @@ def ui_serve(
 
     settings, endpoints = runtime()
     ports = Ports(prefect=prefect_port, mlflow=mlflow_port, churn_api=api_port)
-    try:
+    with failing_on(ValueError):
         run_one(settings, endpoints, name, ports)
-    except ValueError as error:
-        raise fail(str(error)) from error
 
 
 @app.command("alerts")
@@ -131,8 +129,6 @@ def ui_alerts(
     target = api_url or PREFECT_API_URL.value()
     if not target:
         raise fail("no Prefect server: pass --api-url or set PREFECT_API_URL")
-    try:
+    with failing_on(AlertConfigError):
         setup = configure_alerts(target, url)
-    except AlertConfigError as error:
-        raise fail(str(error)) from error
     console.print(f"alerts     {describe_alerts(setup, url)}", soft_wrap=True, markup=False)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ecom.cli.common import console, fail, runtime
+from ecom.cli.common import console, failing_on, runtime
 
 
 def transform(
@@ -34,10 +34,8 @@ def transform(
     settings, endpoints = runtime()
     if as_of is not None:
         settings = settings.with_overrides(data_as_of=as_of.date())
-    try:
+    with failing_on(RuntimeError):
         summary = transform_stage(settings, endpoints, select=select)
-    except RuntimeError as error:
-        raise fail(str(error)) from error
     console.print(summary.as_rich_table())
     if docs:
         console.print(f"dbt docs: {generate_docs(settings, endpoints)}")

@@ -81,6 +81,25 @@ steps_strategy = st.lists(
     max_size=4,
 )
 
+# The options every funnel property draws besides its events and steps.
+funnel_options = {
+    "window_minutes": st.sampled_from((1, 2, 4, 60)),
+    "exclusion": st.sampled_from(("cancel", "home")),
+    "bounds": st.sampled_from(((None, None), (2, None), (None, 9), (1, 10))),
+}
+
+
+def _range_and_exclusions(
+    steps, exclusion: str, bounds: tuple[int | None, int | None]
+) -> tuple[dt.datetime | None, dt.datetime | None, list[tuple[Step, ...]]]:
+    """The query's time range from the drawn minute offsets, and the exclusions to try: none,
+    and the drawn one unless it is also a step (a funnel cannot exclude its own step)."""
+    lower, upper = (None if b is None else BASE + dt.timedelta(minutes=b) for b in bounds)
+    excludes = [()] + (
+        [(Step(exclusion),)] if all(s.event_type != exclusion for s in steps) else []
+    )
+    return lower, upper, excludes
+
 
 def _as_reference(result) -> dict:
     return {
@@ -110,18 +129,13 @@ def _close(left: dict, right: dict) -> bool:
 @given(
     events=event_streams(dt.timedelta(minutes=1)),
     steps=steps_strategy,
-    window_minutes=st.sampled_from((1, 2, 4, 60)),
-    exclusion=st.sampled_from(("cancel", "home")),
-    bounds=st.sampled_from(((None, None), (2, None), (None, 9), (1, 10))),
+    **funnel_options,
 )
 def test_funnel_equals_reference_for_every_option(
     cursor, events, steps, window_minutes, exclusion, bounds
 ) -> None:
     reference.write_events(cursor, RELATION, events)
-    lower, upper = (None if b is None else BASE + dt.timedelta(minutes=b) for b in bounds)
-    excludes = [()] + (
-        [(Step(exclusion),)] if all(s.event_type != exclusion for s in steps) else []
-    )
+    lower, upper, excludes = _range_and_exclusions(steps, exclusion, bounds)
     breakdowns = [(None, "first"), ("traffic_source", "first"), ("traffic_source", "last")]
     for order, unit, (breakdown, attribution), exclude in itertools.product(
         ORDERS, ("session", "user"), breakdowns, excludes
@@ -187,9 +201,7 @@ plain_steps = st.lists(st.sampled_from(FUNNEL_TYPES), min_size=2, max_size=5).ma
 @given(
     events=event_streams(dt.timedelta(minutes=1)),
     steps=plain_steps,
-    window_minutes=st.sampled_from((1, 2, 4, 60)),
-    exclusion=st.sampled_from(("cancel", "home")),
-    bounds=st.sampled_from(((None, None), (2, None), (None, 9), (1, 10))),
+    **funnel_options,
     breakdown=st.sampled_from(("traffic_source", "browser", "country", "event_type")),
 )
 def test_session_funnel_from_session_arrays_equals_reference(
@@ -198,10 +210,7 @@ def test_session_funnel_from_session_arrays_equals_reference(
     """Session funnels of plain event types read the sessions table (each distinct sequence
     evaluated once, sessions the window or range can cut event by event): the same answers."""
     reference.write_events(cursor, RELATION, events)
-    lower, upper = (None if b is None else BASE + dt.timedelta(minutes=b) for b in bounds)
-    excludes = [()] + (
-        [(Step(exclusion),)] if all(s.event_type != exclusion for s in steps) else []
-    )
+    lower, upper, excludes = _range_and_exclusions(steps, exclusion, bounds)
     for order, attribution, exclude in itertools.product(ORDERS, ("first", "last"), excludes):
         if order == "any" and len(set(steps)) < len(steps):
             continue

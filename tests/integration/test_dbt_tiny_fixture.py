@@ -28,6 +28,7 @@ from ecom.db import fetch_all, transaction
 from ecom.services import Endpoints
 from ecom.transform import DbtRunError, build_warehouse, generate_docs
 from tests.integration.dbt_databases import TINY_FIXTURE, load_directory, private_database
+from tests.integration.pg_catalog import column_types
 
 pytestmark = pytest.mark.integration
 
@@ -304,13 +305,7 @@ def test_scoring_mart_is_as_of_the_day_after_the_data(tiny_warehouse) -> None:
 
 def test_marts_have_the_contract_types_and_indexes(tiny_warehouse) -> None:
     _, endpoints, _ = tiny_warehouse
-    types = dict(
-        _rows(
-            endpoints,
-            "select column_name, data_type from information_schema.columns "
-            "where table_schema = 'analytics' and table_name = 'mart_churn_features'",
-        )
-    )
+    types = column_types(endpoints.database_url, "analytics", "mart_churn_features")
     assert types["user_id"] == "bigint"
     assert types["cutoff_date"] == "date"
     assert types["feature_timestamp"] == "timestamp with time zone"

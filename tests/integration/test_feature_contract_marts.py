@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from ecom.db import fetch_all
 from ecom.features import contract
+from tests.integration.pg_catalog import column_types
 
 pytestmark = pytest.mark.integration
 
@@ -20,12 +20,7 @@ pytestmark = pytest.mark.integration
 def test_dbt_mart_columns_and_types_equal_the_contract(tiny_warehouse, mart: str) -> None:
     _, endpoints, summary = tiny_warehouse
     assert summary.node(mart).status == "success"
-    built = fetch_all(
-        endpoints.database_url,
-        "select column_name, data_type from information_schema.columns "
-        "where table_schema = %s and table_name = %s order by ordinal_position",
-        (contract.MART_SCHEMA, mart),
-    )
+    built = list(column_types(endpoints.database_url, contract.MART_SCHEMA, mart).items())
     expected = list(contract.mart_column_types().items())
     assert built == expected, (
         f"{contract.MART_SCHEMA}.{mart} as dbt built it differs from ecom.features.contract: "

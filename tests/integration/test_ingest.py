@@ -17,6 +17,7 @@ from ecom.ingest.files import LoadError
 from ecom.ingest.load import load_raw_tables
 from ecom.ingest.validation import STAGING_SCHEMA, plan_load
 from ecom.thelook import ALL_TABLES
+from tests.integration.pg_catalog import column_types
 
 pytestmark = pytest.mark.integration
 
@@ -166,13 +167,7 @@ def test_load_fixture_types_nulls_duplicates_and_anonymous_events(clean_db, data
         ('221B Baker St, Flat "B"',)
     ]
     # Typed columns and primary keys as the contract says.
-    types = dict(
-        fetch_all(
-            clean_db,
-            "select column_name, data_type from information_schema.columns "
-            "where table_schema = 'raw' and table_name = 'order_items'",
-        )
-    )
+    types = column_types(clean_db, "raw", "order_items")
     assert types["sale_price"] == "double precision"
     assert types["created_at"] == "timestamp with time zone"
     assert types["id"] == "bigint"
@@ -286,27 +281,22 @@ def _multiline_then_bad_age(rows: list[list[str]]) -> list[list[str]]:
     return rows
 
 
+def _bad_field(file: str, line: int, column: str, value: str, reason: str) -> tuple:
+    """A case that writes `value` into one field: the error must name that very field."""
+    return (lambda d: set_field(d / file, line, column, value), (file, line, column, reason))
+
+
 BAD_INPUTS = {
     "missing column": (
         lambda d: rewrite_csv(d / "users.csv", _drop_email),
         ("users.csv", 1, "email", "missing column"),
     ),
-    "unparsable bigint": (
-        lambda d: set_field(d / "events.csv", 4, "user_id", "abc"),
-        ("events.csv", 4, "user_id", "bigint"),
+    "unparsable bigint": _bad_field("events.csv", 4, "user_id", "abc", "bigint"),
+    "unparsable timestamp": _bad_field(
+        "orders.csv", 3, "created_at", "2022-02-30 10:00:00 UTC", "out of range"
     ),
-    "unparsable timestamp": (
-        lambda d: set_field(d / "orders.csv", 3, "created_at", "2022-02-30 10:00:00 UTC"),
-        ("orders.csv", 3, "created_at", "out of range"),
-    ),
-    "unparsable double": (
-        lambda d: set_field(d / "order_items.csv", 5, "sale_price", "12,5"),
-        ("order_items.csv", 5, "sale_price", "double precision"),
-    ),
-    "null word in a number column": (
-        lambda d: set_field(d / "users.csv", 6, "age", "null"),
-        ("users.csv", 6, "age", "integer"),
-    ),
+    "unparsable double": _bad_field("order_items.csv", 5, "sale_price", "12,5", "double precision"),
+    "null word in a number column": _bad_field("users.csv", 6, "age", "null", "integer"),
     "row with missing fields": (
         lambda d: rewrite_csv(d / "products.csv", _truncate_row),
         ("products.csv", 3, "brand", "missing data"),
@@ -319,10 +309,7 @@ BAD_INPUTS = {
         lambda d: rewrite_csv(d / "orders.csv", _conflicting_order),
         ("orders.csv", 6, "order_id", "order_id=1000 with different content on lines 2 and 6"),
     ),
-    "empty primary key": (
-        lambda d: set_field(d / "inventory_items.csv", 4, "id", ""),
-        ("inventory_items.csv", 4, "id", "empty primary key"),
-    ),
+    "empty primary key": _bad_field("inventory_items.csv", 4, "id", "", "empty primary key"),
     "invalid UTF-8": (
         lambda d: (d / "distribution_centers.csv").write_bytes(
             (d / "distribution_centers.csv").read_bytes().replace(b"Chicago", b"Chic\xffgo")

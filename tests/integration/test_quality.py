@@ -164,6 +164,28 @@ def _own_database(database_url: str) -> Iterator[str]:
         drop_database(database_url, name)
 
 
+# One SQL statement, with its parameters when it has any.
+Statement = str | tuple[str, tuple]
+
+
+def _execute(database_url: str, statements: list[Statement]) -> None:
+    with transaction(database_url) as cursor:
+        for statement in statements:
+            sql, params = (statement, None) if isinstance(statement, str) else statement
+            cursor.execute(sql, params)
+
+
+@contextlib.contextmanager
+def _planted(database_url: str, plant: list[Statement], restore: list[Statement]) -> Iterator[None]:
+    """Rows planted in the module's clean tables for one test and taken out again by `restore`
+    whatever the test does, so the tests after it still see the clean tables."""
+    _execute(database_url, plant)
+    try:
+        yield
+    finally:
+        _execute(database_url, restore)
+
+
 @pytest.fixture(scope="module")
 def quality_db(database_url: str) -> Iterator[str]:
     """A database of this module's own, holding the clean handcrafted raw tables."""
@@ -234,28 +256,23 @@ def test_rerun_is_idempotent(clean_reports, gate_settings, endpoints):
 def test_planted_bad_rows_fail_naming_table_column_and_expectation(
     gate_settings, endpoints, quality_db
 ):
-    with transaction(quality_db) as cursor:
-        cursor.execute("update raw.order_items set sale_price = -5.0 where id = 3")
-        cursor.execute(
-            "insert into raw.orders values (4, 1, 'Teleported', 'F', '2024-03-06 10:00:00+00', "
-            "null, null, null, 1)"
-        )
-        cursor.execute(
-            "insert into raw.order_items values (5, 4, 1, 3, null, 'Processing', "
-            "'2024-03-06 10:00:00+00', null, null, null, 9.5)"
-        )
-        cursor.execute(
-            "insert into raw.events values (9, 1, 1, 's5', '2024-03-06 10:00:00+00', '1.2.3.4', "
-            "'Dallas', 'Texas', '75001', 'Chrome', 'Email', '/purchase', 'purchase')"
-        )
-    try:
+    planted = [
+        "update raw.order_items set sale_price = -5.0 where id = 3",
+        "insert into raw.orders values (4, 1, 'Teleported', 'F', '2024-03-06 10:00:00+00', "
+        "null, null, null, 1)",
+        "insert into raw.order_items values (5, 4, 1, 3, null, 'Processing', "
+        "'2024-03-06 10:00:00+00', null, null, null, 9.5)",
+        "insert into raw.events values (9, 1, 1, 's5', '2024-03-06 10:00:00+00', '1.2.3.4', "
+        "'Dallas', 'Texas', '75001', 'Chrome', 'Email', '/purchase', 'purchase')",
+    ]
+    restore = [
+        "update raw.order_items set sale_price = 9.5 where id = 3",
+        "delete from raw.order_items where id = 5",
+        "delete from raw.orders where order_id = 4",
+        "delete from raw.events where id = 9",
+    ]
+    with _planted(quality_db, planted, restore):
         report = run_quality_gate(gate_settings, endpoints, include_marts=False, now=NOW)
-    finally:
-        with transaction(quality_db) as cursor:
-            cursor.execute("update raw.order_items set sale_price = 9.5 where id = 3")
-            cursor.execute("delete from raw.order_items where id = 5")
-            cursor.execute("delete from raw.orders where order_id = 4")
-            cursor.execute("delete from raw.events where id = 9")
 
     assert not report.passed
     assert report.failed_tables == ["raw.orders", "raw.order_items"]
@@ -290,33 +307,33 @@ def test_rows_after_the_clock_warn_with_counts_and_the_far_future_blocks(
     gate passes. Against the data's own clock (int_data_clock) once dbt built it; a sign-up in
     2099 blocks whatever the clock."""
     soon = NOW + timedelta(days=3)
-    with transaction(quality_db) as cursor:
-        cursor.execute(
+    planted = [
+        (
             "insert into raw.events values (9, 1, 4, 's1', %s, '1.2.3.4', 'Dallas', 'Texas', "
             "'75001', 'Chrome', 'Email', '/purchase', 'purchase')",
             (soon,),
-        )
-        cursor.execute("update raw.orders set delivered_at = %s where order_id = 2", (soon,))
-    try:
+        ),
+        ("update raw.orders set delivered_at = %s where order_id = 2", (soon,)),
+    ]
+    restore = [
+        "drop schema if exists intermediate cascade",
+        "delete from raw.events where id = 9",
+        "update raw.orders set delivered_at = null where order_id = 2",
+        ("update raw.users set created_at = %s where id = 3", (_ts("2024-02-01"),)),
+    ]
+    with _planted(quality_db, planted, restore):
         warned = run_quality_gate(gate_settings, endpoints, include_marts=False, now=NOW)
-        with transaction(quality_db) as cursor:
-            cursor.execute("create schema intermediate")
-            cursor.execute(
+        _execute(
+            quality_db,
+            [
+                "create schema intermediate",
                 "create table intermediate.int_data_clock as "
-                "select timestamptz '2024-03-05 00:00+00' as clock_at"
-            )
+                "select timestamptz '2024-03-05 00:00+00' as clock_at",
+            ],
+        )
         against_data = run_quality_gate(gate_settings, endpoints, include_marts=True, now=NOW)
-        with transaction(quality_db) as cursor:
-            cursor.execute("update raw.users set created_at = '2099-01-01' where id = 3")
+        _execute(quality_db, ["update raw.users set created_at = '2099-01-01' where id = 3"])
         blocked = run_quality_gate(gate_settings, endpoints, include_marts=False, now=NOW)
-    finally:
-        with transaction(quality_db) as cursor:
-            cursor.execute("drop schema if exists intermediate cascade")
-            cursor.execute("delete from raw.events where id = 9")
-            cursor.execute("update raw.orders set delivered_at = null where order_id = 2")
-            cursor.execute(
-                "update raw.users set created_at = %s where id = 3", (_ts("2024-02-01"),)
-            )
 
     assert warned.passed, [failure.message for failure in warned.failures]
     assert [(w.table, w.column, w.rows) for w in warned.warnings] == [

@@ -26,6 +26,7 @@ from ecom.reports.metabase import AdminAccount, MetabaseClient, MetabaseError, p
 from ecom.reports.page import write_report
 from ecom.services import Endpoints
 from ecom.transform import dbt_paths
+from tests.experiment_files import analysed, lift_reading
 from tests.integration.dbt_databases import TINY_FIXTURE, load_directory, private_database
 from tests.integration.fake_metabase import FakeMetabase
 
@@ -228,35 +229,20 @@ def test_report_draws_lift_with_intervals_from_an_analysis_file(report_warehouse
     reports = tmp_path / "reports"
     reports.mkdir()
 
-    # The shape `ecom experiment analyze` writes (ExperimentAnalysis.to_dict()).
-    def lift(effect: float, lower: float, upper: float, pvalue: float) -> dict:
-        return {
-            "relative_effect": effect,
-            "relative_lower": lower,
-            "relative_upper": upper,
-            "pvalue": pvalue,
-        }
-
+    metrics = [
+        {
+            "name": "checkout_conversion",
+            "plain": lift_reading(0.1, 0.01, 0.19, 0.03),
+            "cuped": lift_reading(0.097, 0.021, 0.178, 0.012),
+        },
+        {
+            "name": "revenue_per_user",
+            "plain": lift_reading(0.02, -0.05, 0.09, 0.6),
+            "cuped": lift_reading(0.015, -0.04, 0.07, 0.6),
+        },
+    ]
     (reports / "experiment_checkout_button_2024.json").write_text(
-        json.dumps(
-            {
-                "status": "analysed",
-                "experiment_id": "checkout_button_2024",
-                "srm": {"pvalue": 0.61, "passed": True},
-                "metrics": [
-                    {
-                        "name": "checkout_conversion",
-                        "plain": lift(0.1, 0.01, 0.19, 0.03),
-                        "cuped": lift(0.097, 0.021, 0.178, 0.012),
-                    },
-                    {
-                        "name": "revenue_per_user",
-                        "plain": lift(0.02, -0.05, 0.09, 0.6),
-                        "cuped": lift(0.015, -0.04, 0.07, 0.6),
-                    },
-                ],
-            }
-        )
+        json.dumps(analysed("checkout_button_2024", metrics, srm={"pvalue": 0.61, "passed": True}))
     )
     # The page goes elsewhere (`ecom report --out DIR`): it still reads the analysis from where
     # the analysis writes it (ECOM_REPORTS_DIR), not from its own folder.

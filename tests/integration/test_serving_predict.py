@@ -41,15 +41,11 @@ def test_the_array_path_equals_the_pipeline(variant):
     test, _ = _frame(600, 3)
     columns = ["recency_days", "frequency_orders", "always_null", "gender", "country"]
     numeric, categorical = churn_models.split_columns(train, columns)
+    rows = churn_models.FitRows(
+        train[columns], y_train, validation[columns], y_validation, numeric, categorical
+    )
     fitted = churn_models.fit_xgboost(
-        variant,
-        train[columns],
-        y_train,
-        validation[columns],
-        y_validation,
-        numeric,
-        categorical,
-        churn_models.XGBoostParams(n_estimators=80, n_jobs=1),
+        variant, rows, churn_models.XGBoostParams(n_estimators=80, n_jobs=1)
     )
     predictor = ChurnPredictor(
         fitted.model, model_name="m", model_version="3", check_rows=validation.head(20)
@@ -84,15 +80,9 @@ def _fitted(seed: int = 4, rows: int = 1200):
     train, y = _frame(rows, seed)
     columns = ["recency_days", "frequency_orders", "gender", "country"]
     numeric, categorical = churn_models.split_columns(train, columns)
+    rows = churn_models.FitRows(train[columns], y, train[columns], y, numeric, categorical)
     fitted = churn_models.fit_xgboost(
-        churn_models.XGB_PLAIN,
-        train[columns],
-        y,
-        train[columns],
-        y,
-        numeric,
-        categorical,
-        churn_models.XGBoostParams(n_estimators=60, n_jobs=1),
+        churn_models.XGB_PLAIN, rows, churn_models.XGBoostParams(n_estimators=60, n_jobs=1)
     )
     return fitted.model, train, columns
 

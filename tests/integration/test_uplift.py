@@ -376,14 +376,13 @@ def test_without_an_effect_no_policy_beats_random(no_effect) -> None:
 def test_the_pipeline_plants_a_campaign_only_when_asked(ecom_settings, tmp_path) -> None:
     """`ecom pipeline --campaign` (what `make demo` passes) generates its world with a
     campaign, and says so before it does; without the flag the world has none."""
-    from ecom.stages import generation_notice, load_stage
+    from ecom.stages import Generation, generation_notice, load_stage
 
     with private_database(ecom_settings, "uplift_demo") as (settings, endpoints):
         for campaign in (True, False):
             folder = tmp_path / f"campaign_{campaign}"
-            notice = generation_notice(folder, users=1500, seed=3, generate=True, campaign=campaign)
+            generation = Generation(1500, 3, generate=True, campaign=campaign)
+            notice = generation_notice(folder, generation)
             assert ("planted retention campaign" in notice) is campaign, notice
-            load_stage(
-                settings, endpoints, folder, users=1500, seed=3, generate=True, campaign=campaign
-            )
+            load_stage(settings, endpoints, folder, generation)
             assert (folder / "campaign_contacts.csv").exists() is campaign

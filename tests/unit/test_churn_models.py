@@ -39,9 +39,8 @@ def test_xgboost_variants_learn_the_planted_signal(variant):
     test, y_test = planted(600, 3)
     numeric, categorical = churn_models.split_columns(train, list(train.columns))
     params = churn_models.XGBoostParams(n_estimators=60, n_jobs=1)
-    fitted = churn_models.fit_xgboost(
-        variant, train, y_train, validation, y_validation, numeric, categorical, params
-    )
+    rows = churn_models.FitRows(train, y_train, validation, y_validation, numeric, categorical)
+    fitted = churn_models.fit_xgboost(variant, rows, params)
     probabilities = churn_models.predict_churn(fitted.model, test)
     assert len(probabilities) == len(test)  # SMOTE never adds rows at predict time
     assert roc_auc_score(y_test, probabilities) > 0.8
@@ -55,7 +54,9 @@ def test_xgboost_variants_learn_the_planted_signal(variant):
 def test_predict_names_missing_columns():
     train, y = planted(400, 4)
     numeric, categorical = churn_models.split_columns(train, list(train.columns))
-    fitted = churn_models.fit_baseline(train, y, train, y, numeric, categorical)
+    fitted = churn_models.fit_baseline(
+        churn_models.FitRows(train, y, train, y, numeric, categorical)
+    )
     with pytest.raises(ValueError, match="country"):
         churn_models.predict_churn(fitted.model, train.drop(columns=["country"]))
 

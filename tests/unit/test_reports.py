@@ -9,6 +9,7 @@ import pytest
 from ecom.reports.dashboards import DashboardFileError, load_dashboard, load_dashboards
 from ecom.reports.experiments import read_lifts
 from ecom.reports.metabase import card_payload, database_details, visualization_settings
+from tests.experiment_files import analysed, lift_reading
 
 
 def test_the_dashboards_load_in_the_order_data_flows() -> None:
@@ -34,19 +35,10 @@ def test_a_bad_dashboard_file_names_the_file_and_the_field(tmp_path) -> None:
     assert str(path) in message and "cards.0.sql" in message and "cards.0.chart" in message
 
 
-def analysed(metrics: list[dict]) -> dict:
-    """The shape `ecom experiment analyze` writes (ExperimentAnalysis.to_dict())."""
-    return {"status": "analysed", "experiment_id": "a", "metrics": metrics}
-
-
 def reading(effect: float, lower: float, upper: float, pvalue: float) -> dict:
-    return {
-        "relative_effect": effect,
-        "relative_lower": lower,
-        "relative_upper": upper,
-        "pvalue": pvalue,
-        "effect": effect * 3,
-    }
+    """A reading with an absolute effect beside the relative one: the report must pick the
+    relative lift."""
+    return lift_reading(effect, lower, upper, pvalue, effect=effect * 3)
 
 
 def test_lifts_are_the_cuped_readings_of_each_metric(tmp_path) -> None:
@@ -57,7 +49,7 @@ def test_lifts_are_the_cuped_readings_of_each_metric(tmp_path) -> None:
         "cuped": reading(0.1, 0.02, 0.18, 0.01),
     }
     aov = {"name": "aov", "plain": reading(-0.01, -0.03, 0.002, 0.3), "cuped": None}
-    path.write_text(json.dumps(analysed([conversion, aov])))
+    path.write_text(json.dumps(analysed("a", [conversion, aov])))
     (conversion, aov), note = read_lifts(path)
     assert note is None
     assert (conversion.experiment, conversion.metric, conversion.effect_name) == (
@@ -73,7 +65,7 @@ def test_lifts_are_the_cuped_readings_of_each_metric(tmp_path) -> None:
 def test_a_result_without_intervals_gives_no_lift_and_says_why(tmp_path) -> None:
     path = tmp_path / "experiment_c.json"
     path.write_text(
-        json.dumps(analysed([{"name": "conversion", "plain": {"relative_effect": 0.1}}]))
+        json.dumps(analysed("a", [{"name": "conversion", "plain": {"relative_effect": 0.1}}]))
     )
     lifts, note = read_lifts(path)
     assert lifts == [] and str(path) in note and "interval" in note

@@ -16,6 +16,7 @@ from ecom.synth import generate_dataset
 from ecom.synth.campaign import CampaignPlan
 from ecom.synth.truth import load_truth
 from ecom.thelook import ALL_TABLES, EVENT_TYPES, ORDER_STATUSES
+from tests.synth_worlds import generated_world
 
 END_DATE = dt.date(2025, 11, 24)
 END = pd.Timestamp(END_DATE)
@@ -24,11 +25,7 @@ TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6} UTC$")
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("synth")
-    generate_dataset(
-        3000, seed=7, out_dir=out, end_date=END_DATE, progress=False, campaign=CampaignPlan()
-    )
-    return out
+    return generated_world(tmp_path_factory, "synth", 3000, 7, END_DATE, campaign=CampaignPlan())
 
 
 def _read(data_dir: Path, name: str) -> pd.DataFrame:

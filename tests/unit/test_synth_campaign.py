@@ -12,6 +12,7 @@ import pytest
 from ecom.synth import generate_dataset
 from ecom.synth.campaign import CampaignPlan, load_campaign_truth
 from ecom.thelook import CAMPAIGN_CONTACTS
+from tests.synth_worlds import generated_world
 
 END_DATE = dt.date(2025, 11, 24)
 USERS = 4_000
@@ -19,9 +20,9 @@ USERS = 4_000
 
 @pytest.fixture(scope="module")
 def campaign_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("campaign")
-    generate_dataset(USERS, 5, out, END_DATE, progress=False, campaign=CampaignPlan())
-    return out
+    return generated_world(
+        tmp_path_factory, "campaign", USERS, 5, END_DATE, campaign=CampaignPlan()
+    )
 
 
 def _orders(data_dir: Path) -> pd.DataFrame:

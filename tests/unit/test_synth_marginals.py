@@ -14,18 +14,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ecom.synth import generate_dataset
 from ecom.synth.figures import DEFAULT_PROFILE_FIGURES, THELOOK_TARGETS, process_figures
 from ecom.synth.marginals import TARGETS, marginals, misses, read_orders
+from tests.synth_worlds import generated_world
 
 END_DATE = dt.date(2026, 12, 1)
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("marginals")
-    generate_dataset(25_000, seed=11, out_dir=out, end_date=END_DATE, progress=False)
-    return out
+    return generated_world(tmp_path_factory, "marginals", 25_000, 11, END_DATE)
 
 
 @pytest.fixture(scope="module")

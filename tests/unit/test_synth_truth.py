@@ -9,22 +9,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecom.synth import generate_dataset
 from ecom.synth.behaviour import BehaviourParameters, sample_latent_users
 from ecom.synth.calendar import build_timeline, days_to_datetime64
 from ecom.synth.calibration import learnability_check, load_observed
 from ecom.synth.experiment import design_experiment, sample_latent_variants
 from ecom.synth.sessions import build_registered_sessions
 from ecom.synth.truth import load_truth, true_churn_probability
+from tests.synth_worlds import generated_world
 
 END_DATE = dt.date(2025, 11, 24)
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("synth_truth")
-    generate_dataset(8000, seed=2024, out_dir=out, end_date=END_DATE, progress=False)
-    return out
+    return generated_world(tmp_path_factory, "synth_truth", 8000, 2024, END_DATE)
 
 
 def _expected_capped_orders(rate_mass: np.ndarray, room: np.ndarray) -> np.ndarray:

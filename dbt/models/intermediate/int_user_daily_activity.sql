@@ -26,54 +26,32 @@ orders as (
 ),
 
 daily_events as (
-    select
-        user_id,
-        cast(created_at as date) as activity_date,
-        count(*) as events_count,
-        sum(case when event_type = 'product' then 1 else 0 end) as product_views,
-        sum(case when event_type = 'cart' then 1 else 0 end) as cart_adds,
-        sum(case when event_type = 'purchase' then 1 else 0 end) as purchase_events,
-        max(created_at) as last_event_at
-    from events
-    where user_id is not null
-        and created_at < (select clock_at from clock)
-    group by user_id, cast(created_at as date)
+    {{ per_user_day('events', 'created_at', [
+        'count(*) as events_count',
+        "sum(case when event_type = 'product' then 1 else 0 end) as product_views",
+        "sum(case when event_type = 'cart' then 1 else 0 end) as cart_adds",
+        "sum(case when event_type = 'purchase' then 1 else 0 end) as purchase_events",
+        'max(created_at) as last_event_at',
+    ], users_only=true) }}
 ),
 
 daily_sessions as (
-    select
-        user_id,
-        cast(started_at as date) as activity_date,
-        count(*) as sessions_started
-    from sessions
-    where user_id is not null
-        and started_at < (select clock_at from clock)
-    group by user_id, cast(started_at as date)
+    {{ per_user_day('sessions', 'started_at', ['count(*) as sessions_started'], users_only=true) }}
 ),
 
 daily_orders as (
-    select
-        user_id,
-        cast(created_at as date) as activity_date,
-        count(*) as orders_count,
-        sum(case when is_cancelled then 0 else 1 end) as purchases_count,
-        sum(case when is_cancelled then 1 else 0 end) as cancelled_orders,
-        sum(order_value) as order_value,
-        min(created_at) as first_order_at,
-        max(created_at) as last_order_at
-    from orders
-    where created_at < (select clock_at from clock)
-    group by user_id, cast(created_at as date)
+    {{ per_user_day('orders', 'created_at', [
+        'count(*) as orders_count',
+        'sum(case when is_cancelled then 0 else 1 end) as purchases_count',
+        'sum(case when is_cancelled then 1 else 0 end) as cancelled_orders',
+        'sum(order_value) as order_value',
+        'min(created_at) as first_order_at',
+        'max(created_at) as last_order_at',
+    ]) }}
 ),
 
 daily_returns as (
-    select
-        user_id,
-        cast(returned_at as date) as activity_date,
-        count(*) as returned_orders
-    from orders
-    where returned_at < (select clock_at from clock)
-    group by user_id, cast(returned_at as date)
+    {{ per_user_day('orders', 'returned_at', ['count(*) as returned_orders']) }}
 ),
 
 unioned as (

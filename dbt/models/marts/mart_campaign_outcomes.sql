@@ -61,16 +61,7 @@ horizons as (
 ),
 
 horizon_orders as (
-    select
-        horizons.campaign_id,
-        horizons.user_id,
-        count(*) as orders_in_horizon
-    from horizons
-    inner join orders
-        on orders.user_id = horizons.user_id
-        and orders.created_at >= horizons.contacted_at
-        and orders.created_at < horizons.horizon_end_at
-    group by horizons.campaign_id, horizons.user_id
+    {{ orders_within('horizons', ['campaign_id', 'user_id'], 'contacted_at', 'horizon_end_at') }}
 ),
 
 horizon_revenue as (
@@ -81,8 +72,7 @@ horizon_revenue as (
     from horizons
     inner join order_items
         on order_items.user_id = horizons.user_id
-        and order_items.created_at >= horizons.contacted_at
-        and order_items.created_at < horizons.horizon_end_at
+        and {{ within('order_items.created_at', 'horizons.contacted_at', 'horizons.horizon_end_at') }}
         and not order_items.is_cancelled
     group by horizons.campaign_id, horizons.user_id
 ),

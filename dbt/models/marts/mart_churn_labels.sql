@@ -35,16 +35,7 @@ labelled_rows as (
 ),
 
 horizon_orders as (
-    select
-        labelled_rows.user_id,
-        labelled_rows.cutoff_date,
-        count(*) as orders_in_horizon
-    from labelled_rows
-    inner join orders
-        on orders.user_id = labelled_rows.user_id
-        and orders.created_at >= labelled_rows.feature_timestamp
-        and orders.created_at < labelled_rows.label_horizon_end_at
-    group by labelled_rows.user_id, labelled_rows.cutoff_date
+    {{ orders_within('labelled_rows', ['user_id', 'cutoff_date'], 'feature_timestamp', 'label_horizon_end_at') }}
 ),
 
 final as (

@@ -32,7 +32,7 @@ session_outcomes as (
         exposures.experiment_id,
         exposures.user_id,
         {% for prefix, starts, ends in windows %}
-        {%- set in_window = 'sessions.started_at >= exposures.' ~ starts ~ ' and sessions.started_at < exposures.' ~ ends %}
+        {%- set in_window = within('sessions.started_at', 'exposures.' ~ starts, 'exposures.' ~ ends) %}
         sum(case when {{ in_window }} then 1 else 0 end) as {{ prefix }}sessions,
         sum(case when {{ in_window }} and sessions.reached_cart then 1 else 0 end) as {{ prefix }}cart_sessions,
         sum(case when {{ in_window }} and sessions.reached_purchase then 1 else 0 end) as {{ prefix }}purchase_sessions
@@ -41,8 +41,7 @@ session_outcomes as (
     from exposures
     inner join sessions
         on sessions.user_id = exposures.user_id
-        and sessions.started_at >= exposures.pre_window_started_at
-        and sessions.started_at < exposures.analysis_window_ended_at
+        and {{ within('sessions.started_at', 'exposures.pre_window_started_at', 'exposures.analysis_window_ended_at') }}
     group by exposures.experiment_id, exposures.user_id
 ),
 
@@ -51,7 +50,7 @@ order_outcomes as (
         exposures.experiment_id,
         exposures.user_id,
         {% for prefix, starts, ends in windows %}
-        {%- set in_window = 'orders.created_at >= exposures.' ~ starts ~ ' and orders.created_at < exposures.' ~ ends %}
+        {%- set in_window = within('orders.created_at', 'exposures.' ~ starts, 'exposures.' ~ ends) %}
         sum(case when {{ in_window }} then 1 else 0 end) as {{ prefix }}orders,
         sum(case when {{ in_window }} then orders.order_value else 0 end) as {{ prefix }}revenue,
         sum(case when {{ in_window }} then orders.items_count else 0 end) as {{ prefix }}items
@@ -60,8 +59,7 @@ order_outcomes as (
     from exposures
     inner join orders
         on orders.user_id = exposures.user_id
-        and orders.created_at >= exposures.pre_window_started_at
-        and orders.created_at < exposures.analysis_window_ended_at
+        and {{ within('orders.created_at', 'exposures.pre_window_started_at', 'exposures.analysis_window_ended_at') }}
         and not orders.is_cancelled
     group by exposures.experiment_id, exposures.user_id
 ),

@@ -1,32 +1,21 @@
 {#
     The campaign contacts file is optional (real TheLook exports have none: the generator plants
-    it). When the loader created no raw table, this view is an empty, correctly typed relation,
-    so the campaign mart still builds, empty.
+    it). When the loader created no raw table, this view is empty, so the campaign mart still
+    builds, empty.
 #}
-{%- set source_relation = adapter.get_relation(
-        database=source('thelook', 'campaign_contacts').database,
-        schema=source('thelook', 'campaign_contacts').schema,
-        identifier=source('thelook', 'campaign_contacts').identifier) if execute else none -%}
-
 with
 
-{% if source_relation is not none or not execute %}
 source as (
-    select * from {{ source('thelook', 'campaign_contacts') }}
+    {{ optional_source('campaign_contacts', [
+        ('campaign_id', dbt.type_string()),
+        ('user_id', dbt.type_bigint()),
+        ('contacted_at', type_timestamptz()),
+        ('variant', dbt.type_string()),
+        ('channel', dbt.type_string()),
+        ('cost', dbt.type_float()),
+        ('planned_treatment_share', dbt.type_float()),
+    ]) }}
 ),
-{% else %}
-source as (
-    select
-        cast(null as {{ dbt.type_string() }}) as campaign_id,
-        cast(null as {{ dbt.type_bigint() }}) as user_id,
-        cast(null as {{ type_timestamptz() }}) as contacted_at,
-        cast(null as {{ dbt.type_string() }}) as variant,
-        cast(null as {{ dbt.type_string() }}) as channel,
-        cast(null as {{ dbt.type_float() }}) as cost,
-        cast(null as {{ dbt.type_float() }}) as planned_treatment_share
-    where 1 = 0
-),
-{% endif %}
 
 deduplicated as (
     {{ dedupe('source', source('thelook', 'campaign_contacts'), ['campaign_id', 'user_id'], 'contacted_at') }}
