@@ -217,9 +217,14 @@ def prepare(
     users: int,
     redis_db: int,
     database: str = BENCH_DATABASE,
+    *,
+    campaign: bool = False,
 ) -> Prepared:
-    """Marts, a champion, batch scores and the materialized snapshot, in private stores."""
+    """Marts, a champion, batch scores and the materialized snapshot, in private stores; with
+    `campaign`, the pipeline's world with its uplift champion (`prepare_campaign`)."""
     settings, endpoints = _private_stores(server, base, home, redis_db, database)
+    if campaign:
+        return prepare_campaign(settings, endpoints, home, users)
     with transaction(endpoints.database_url) as cursor:
         cursor.execute(FEATURES_SQL, {"users": users, "cutoffs": 26, "as_of": AS_OF})
     _train_churn_champion(settings, endpoints)
@@ -229,20 +234,13 @@ def prepare(
 
 
 def prepare_campaign(
-    server: Endpoints,
-    base: Settings,
-    home: Path,
-    users: int,
-    redis_db: int,
-    database: str = BENCH_DATABASE,
-    seed: int = 42,
+    settings: Settings, endpoints: Endpoints, home: Path, users: int, seed: int = 42
 ) -> Prepared:
     """The pipeline's stages on a generated world with the planted retention campaign (what
     `ecom pipeline --campaign` runs, minus the gate, the monitor and the experiments): load,
     the marts serving and the uplift stage read, the churn champion, the uplift champion (with
     the truth, registered and gated), `ecom score` (scores and the uplift retention list) and
     the materialized snapshot, so the service answers through the uplift champion."""
-    settings, endpoints = _private_stores(server, base, home, redis_db, database)
     data_dir = home / "data"
     load_stage(settings, endpoints, data_dir, users=users, seed=seed, generate=True, campaign=True)
     built = transform_stage(settings, endpoints, select=CAMPAIGN_MODELS)
@@ -680,8 +678,15 @@ def main() -> None:
     base = Settings()
     with tempfile.TemporaryDirectory(prefix="bench-serving-") as home:
         server = ensure_services(base)
-        build = prepare_campaign if args.campaign else prepare
-        prepared = build(server, base, Path(home), args.users, args.redis_db, args.database)
+        prepared = prepare(
+            server,
+            base,
+            Path(home),
+            args.users,
+            args.redis_db,
+            args.database,
+            campaign=args.campaign,
+        )
         settings, endpoints = prepared.settings, prepared.endpoints
         in_process = bench_in_process(settings, endpoints, prepared.version, args.repeat)
         if prepared.uplift is not None:  # one contact decision: econml vs the booster fast path
