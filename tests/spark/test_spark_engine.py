@@ -31,11 +31,6 @@ pytestmark = pytest.mark.spark
 
 
 @pytest.fixture(scope="module")
-def spark_load(spark, world):
-    return load_raw_tables_on_spark(spark, world)
-
-
-@pytest.fixture(scope="module")
 def spark_warehouse(spark, spark_settings, spark_load):
     return build_warehouse_on_spark(spark_settings, spark, command="run")
 
