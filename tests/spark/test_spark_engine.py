@@ -137,6 +137,18 @@ def test_every_mart_on_the_cluster_equals_postgres(spark, spark_warehouse, postg
         assert actual == expected, f"analytics.{name} differs between Spark and PostgreSQL"
 
 
+def test_the_dbt_unit_tests_pass_on_the_cluster(spark, spark_settings, spark_warehouse):
+    """The models' logic on Spark SQL, from the unit tests' fixed inputs (a failing one raises
+    DbtRunError naming it). The data tests also pass on Spark (`dbt build`, docs/scale-out.md)
+    but cost more than the module's time budget: one Spark job each."""
+    summary = build_warehouse_on_spark(
+        spark_settings, spark, command="test", select="test_type:unit"
+    )
+    assert {node.resource_type for node in summary.nodes} == {"unit_test"}
+    assert len(summary.nodes) >= 12
+    assert summary.counts() == {"pass": len(summary.nodes)}
+
+
 @pytest.fixture(scope="module")
 def postgres_training_frame(postgres_world) -> pd.DataFrame:
     """The training set through Feast's PostgreSQL offline store (the default path)."""
