@@ -68,9 +68,11 @@ def postgres_world(ecom_settings: Settings, world: Path) -> Iterator[tuple[Setti
 
 @dataclass(frozen=True)
 class SparkSide:
-    """What the background boot leaves: the cluster, the session on it, the raw load's report."""
+    """What the background boot leaves: the cluster, the session on it (and its settings), the
+    raw load's report."""
 
     cluster: StandaloneCluster
+    settings: Settings
     session: object  # pyspark.sql.SparkSession
     load: LoadReport
 
@@ -88,7 +90,7 @@ def _boot_spark(stack: contextlib.ExitStack, base: Path, world: Path) -> SparkSi
     )
     session = spark_session(settings, shuffle_partitions=SHUFFLE_PARTITIONS)
     stack.callback(stop_spark)
-    return SparkSide(cluster, session, load_raw_tables_on_spark(session, world))
+    return SparkSide(cluster, settings, session, load_raw_tables_on_spark(session, world))
 
 
 @pytest.fixture(scope="session")
@@ -133,11 +135,11 @@ def spark_settings(
     """The PostgreSQL world's settings (same MLflow store and database for the scores) with a
     home of their own (dbt's target folder) and the booted session's Spark settings."""
     settings, _ = postgres_world
-    conf = spark_side.session.sparkContext.getConf()
+    booted = spark_side.settings
     return settings.with_overrides(
         home=tmp_path_factory.mktemp("spark_home"),
-        engine="spark",
-        spark_master=spark_side.cluster.master_url,
-        spark_dir=Path(conf.get("spark.sql.warehouse.dir")).parent,
-        spark_java_options=SHORT_LIVED_JVM_OPTIONS,
+        engine=booted.engine,
+        spark_master=booted.spark_master,
+        spark_dir=booted.resolved_spark_dir,
+        spark_java_options=booted.spark_java_options,
     )

@@ -162,6 +162,8 @@ def test_the_feast_training_frame_on_the_cluster_equals_postgres(
 ):
     expected = postgres_training_frame
     actual = training_frame_on_spark(spark_settings, spark)
+    # Feast's registry for the Spark views lives with the session's other files.
+    assert (spark_settings.resolved_spark_dir / "feast" / "registry.db").is_file()
     assert len(expected) >= 100 and expected["churned"].nunique() == 2
     assert sorted(actual.columns) == sorted(expected.columns)
     pd.testing.assert_frame_equal(
