@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     # for its warehouse, Hive metastore (Derby) and scratch files; unset: $ECOM_HOME/spark.
     spark_master: str = Field(default="local[2]", validation_alias="ECOM_SPARK_MASTER")
     spark_dir: Path | None = Field(default=None, validation_alias="ECOM_SPARK_DIR")
+    # Extra JVM flags for the driver and the executors, e.g. ecom.spark.session's
+    # SHORT_LIVED_JVM_OPTIONS for a small world whose JVMs live a few minutes (tests, a quick look).
+    spark_java_options: str = Field(default="", validation_alias="ECOM_SPARK_JAVA_OPTIONS")
 
     # Churn windows: features look back 60 days, the label looks 30 days ahead.
     feature_window_days: int = Field(default=60, validation_alias="ECOM_FEATURE_WINDOW_DAYS")

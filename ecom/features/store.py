@@ -280,8 +280,7 @@ def training_frame(settings: Settings, endpoints: Endpoints) -> pd.DataFrame:
         warnings.filterwarnings("ignore", message="pandas only supports SQLAlchemy")
         job = store.get_historical_features(entity_df=TRAINING_ENTITY_SQL, features=service)
         frame = job.to_df()
-    frame[EVENT_TIMESTAMP] = pd.to_datetime(frame[EVENT_TIMESTAMP], utc=True)
-    frame = frame.sort_values([EVENT_TIMESTAMP, ENTITY_KEY], kind="stable").reset_index(drop=True)
+    frame = ordered_training_frame(frame)
     log.info(
         "training frame: %d rows, %d users, %d cutoffs in %.1f s",
         len(frame),
@@ -290,6 +289,13 @@ def training_frame(settings: Settings, endpoints: Endpoints) -> pd.DataFrame:
         time.perf_counter() - started,
     )
     return frame
+
+
+def ordered_training_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Feast's answer in one shape whatever the offline store: instants in UTC, rows by
+    (cutoff, user), so two engines' frames compare row for row."""
+    frame[EVENT_TIMESTAMP] = pd.to_datetime(frame[EVENT_TIMESTAMP], utc=True)
+    return frame.sort_values([EVENT_TIMESTAMP, ENTITY_KEY], kind="stable").reset_index(drop=True)
 
 
 def feature_service_columns(settings: Settings, endpoints: Endpoints) -> list[str]:

@@ -71,7 +71,7 @@ class StandaloneCluster:
                 process.wait()
 
 
-def _daemon_environment(base: Path) -> dict[str, str]:
+def _daemon_environment(base: Path, java_options: str) -> dict[str, str]:
     scratch = base / "scratch"
     scratch.mkdir(parents=True, exist_ok=True)
     return {
@@ -80,7 +80,7 @@ def _daemon_environment(base: Path) -> dict[str, str]:
         "SPARK_LOCAL_IP": "127.0.0.1",
         "SPARK_LOG_DIR": str(base / "logs"),
         "SPARK_LOCAL_DIRS": str(scratch),
-        "SPARK_DAEMON_JAVA_OPTS": f"-Djava.io.tmpdir={scratch}",
+        "SPARK_DAEMON_JAVA_OPTS": f"-Djava.io.tmpdir={scratch} {java_options}".strip(),
         "PYSPARK_PYTHON": sys.executable,
     }
 
@@ -107,11 +107,15 @@ def standalone_cluster(
     cores_per_worker: int = 1,
     memory_per_worker: str = "1g",
     timeout_seconds: float = 180.0,
+    java_options: str = "",
 ) -> Iterator[StandaloneCluster]:
-    """Start a master and `workers` workers under `base`; yield once every worker registered."""
+    """Start a master and `workers` workers under `base`; yield once every worker registered.
+
+    `java_options` go to the master's and workers' JVMs (the executors take the session's
+    `spark.executor.extraJavaOptions`): `ecom.spark.session.SHORT_LIVED_JVM_OPTIONS` in tests."""
     base.mkdir(parents=True, exist_ok=True)
     (base / "logs").mkdir(exist_ok=True)
-    env = _daemon_environment(base)
+    env = _daemon_environment(base, java_options)
     master_port, master_ui = free_port(), free_port()
     cluster = StandaloneCluster(
         master_url=f"spark://127.0.0.1:{master_port}",

@@ -5,22 +5,34 @@ the driver's session connects to it, so dbt's models and batch scoring run on ex
 other processes. Everything Spark writes (warehouse, metastore, scratch, daemon logs) lives in
 the test's temporary folder. The world is small (400 users): the point is equality between
 the engines, and every Spark statement costs about a second of scheduling whatever its size.
+
+Time is the budget here (issue 23: under five minutes added to `make test`), so:
+- the Spark side boots in a background thread (cluster, session, raw load: other processes
+  doing most of the work) while this thread builds the same world on PostgreSQL;
+- every JVM runs with `SHORT_LIVED_JVM_OPTIONS` (C1 only, serial GC), which roughly halves
+  the CPU Spark spends on this world;
+- shuffles have two partitions, one per worker core.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from ecom.config import Settings
 from ecom.ingest.load import load_raw_tables
+from ecom.ingest.report import LoadReport
 from ecom.services import Endpoints
 from ecom.spark.cluster import StandaloneCluster, standalone_cluster
-from ecom.spark.session import spark_session, stop_spark
+from ecom.spark.raw import load_raw_tables_on_spark
+from ecom.spark.session import SHORT_LIVED_JVM_OPTIONS, spark_session, stop_spark
 from ecom.synth.campaign import CampaignPlan
 from ecom.synth.generate import generate_dataset
 from ecom.transform import build_warehouse
@@ -29,6 +41,7 @@ from tests.integration.dbt_databases import private_database
 WORLD_USERS = 400
 WORLD_SEED = 23
 WORLD_END = dt.date(2024, 7, 1)
+SHUFFLE_PARTITIONS = 2  # one per worker core
 
 if shutil.which("java") is None:
     pytest.skip("Spark needs Java 17+ (`java` is not on PATH)", allow_module_level=True)
@@ -53,29 +66,80 @@ def postgres_world(ecom_settings: Settings, world: Path) -> Iterator[tuple[Setti
         yield settings, endpoints
 
 
+@dataclass(frozen=True)
+class SparkSide:
+    """What the background boot leaves: the cluster, the session on it (and its settings), the
+    raw load's report."""
+
+    cluster: StandaloneCluster
+    settings: Settings
+    session: object  # pyspark.sql.SparkSession
+    load: LoadReport
+
+
+def _boot_spark(stack: contextlib.ExitStack, base: Path, world: Path) -> SparkSide:
+    cluster = stack.enter_context(
+        standalone_cluster(base / "cluster", workers=2, java_options=SHORT_LIVED_JVM_OPTIONS)
+    )
+    settings = Settings(_env_file=None).with_overrides(
+        home=base / "home",
+        engine="spark",
+        spark_master=cluster.master_url,
+        spark_dir=base / "home" / "spark",
+        spark_java_options=SHORT_LIVED_JVM_OPTIONS,
+    )
+    session = spark_session(settings, shuffle_partitions=SHUFFLE_PARTITIONS)
+    stack.callback(stop_spark)
+    return SparkSide(cluster, settings, session, load_raw_tables_on_spark(session, world))
+
+
 @pytest.fixture(scope="session")
-def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandaloneCluster]:
-    with standalone_cluster(tmp_path_factory.mktemp("spark_cluster"), workers=2) as cluster:
-        yield cluster
+def spark_boot(tmp_path_factory: pytest.TempPathFactory, world: Path) -> Iterator[Future]:
+    """The cluster, the session and the raw load on Spark, started in a background thread
+    (asked for before `postgres_world`, which this thread builds meanwhile)."""
+    base = tmp_path_factory.mktemp("spark")
+    with contextlib.ExitStack() as stack, ThreadPoolExecutor(1, "spark-boot") as pool:
+        future = pool.submit(_boot_spark, stack, base, world)
+        try:
+            yield future
+        finally:
+            future.exception()  # the boot finishes (or fails) before its parts are stopped
+
+
+@pytest.fixture(scope="session")
+def spark_side(spark_boot: Future, postgres_world: tuple[Settings, Endpoints]) -> SparkSide:
+    return spark_boot.result()
+
+
+@pytest.fixture(scope="session")
+def spark_cluster(spark_side: SparkSide) -> StandaloneCluster:
+    return spark_side.cluster
+
+
+@pytest.fixture(scope="session")
+def spark(spark_side: SparkSide):
+    return spark_side.session
+
+
+@pytest.fixture(scope="session")
+def spark_load(spark_side: SparkSide) -> LoadReport:
+    return spark_side.load
 
 
 @pytest.fixture(scope="session")
 def spark_settings(
     postgres_world: tuple[Settings, Endpoints],
-    spark_cluster: StandaloneCluster,
+    spark_side: SparkSide,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Settings:
     """The PostgreSQL world's settings (same MLflow store and database for the scores) with a
-    home of their own (dbt's target folder) and Spark on the cluster."""
+    home of their own (dbt's target folder) and the booted session's Spark settings."""
     settings, _ = postgres_world
-    home = tmp_path_factory.mktemp("spark_home")
+    booted = spark_side.settings
     return settings.with_overrides(
-        home=home, engine="spark", spark_master=spark_cluster.master_url, spark_dir=home / "spark"
+        home=tmp_path_factory.mktemp("spark_home"),
+        engine=booted.engine,
+        spark_master=booted.spark_master,
+        spark_dir=booted.resolved_spark_dir,
+        spark_java_options=booted.spark_java_options,
     )
-
-
-@pytest.fixture(scope="session")
-def spark(spark_settings: Settings):
-    session = spark_session(spark_settings, shuffle_partitions=4)
-    yield session
-    stop_spark()

@@ -2,8 +2,8 @@
 
 Equality, not similarity: the same generated world is loaded and built on PostgreSQL and on
 the cluster; every mart equals PostgreSQL's row for row (numbers to 1e-9, after the same
-ordering), and the champion's batch scores computed on the executors equal the PostgreSQL
-path's. The raw load keeps the loader's rows and refuses bad input with file, line and column.
+ordering), so does the training set Feast's Spark offline store joins, and the champion's
+batch scores computed on the executors equal the PostgreSQL path's. The raw load keeps the loader's rows and refuses bad input with file, line and column.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from ecom.churn import scoring, training
 from ecom.db import fetch_all
 from ecom.features import store as features
 from ecom.ingest.files import LoadError
+from ecom.spark.features import training_frame_on_spark
 from ecom.spark.raw import load_raw_tables_on_spark
 from ecom.spark.scoring import score_users_on_spark
 from ecom.spark.transform import build_warehouse_on_spark
@@ -28,11 +29,6 @@ from ecom.thelook import ALL_TABLES
 from tests.integration.test_dbt_portability import marts, table_rows
 
 pytestmark = pytest.mark.spark
-
-
-@pytest.fixture(scope="module")
-def spark_load(spark, world):
-    return load_raw_tables_on_spark(spark, world)
 
 
 @pytest.fixture(scope="module")
@@ -141,11 +137,44 @@ def test_every_mart_on_the_cluster_equals_postgres(spark, spark_warehouse, postg
         assert actual == expected, f"analytics.{name} differs between Spark and PostgreSQL"
 
 
+def test_the_dbt_unit_tests_pass_on_the_cluster(spark, spark_settings, spark_warehouse):
+    """The models' logic on Spark SQL, from the unit tests' fixed inputs (a failing one raises
+    DbtRunError naming it). The data tests also pass on Spark (`dbt build`, docs/scale-out.md)
+    but cost more than the module's time budget: one Spark job each."""
+    summary = build_warehouse_on_spark(
+        spark_settings, spark, command="test", select="test_type:unit"
+    )
+    assert {node.resource_type for node in summary.nodes} == {"unit_test"}
+    assert len(summary.nodes) >= 12
+    assert summary.counts() == {"pass": len(summary.nodes)}
+
+
 @pytest.fixture(scope="module")
-def champion(postgres_world):
+def postgres_training_frame(postgres_world) -> pd.DataFrame:
+    """The training set through Feast's PostgreSQL offline store (the default path)."""
     settings, endpoints = postgres_world
     features.apply_feature_repo(settings, endpoints)
-    frame = features.training_frame(settings, endpoints)
+    return features.training_frame(settings, endpoints)
+
+
+def test_the_feast_training_frame_on_the_cluster_equals_postgres(
+    spark, spark_settings, spark_warehouse, postgres_training_frame
+):
+    expected = postgres_training_frame
+    actual = training_frame_on_spark(spark_settings, spark)
+    # Feast's registry for the Spark views lives with the session's other files.
+    assert (spark_settings.resolved_spark_dir / "feast" / "registry.db").is_file()
+    assert len(expected) >= 100 and expected["churned"].nunique() == 2
+    assert sorted(actual.columns) == sorted(expected.columns)
+    pd.testing.assert_frame_equal(
+        actual[expected.columns], expected, check_dtype=False, rtol=0, atol=1e-9
+    )
+
+
+@pytest.fixture(scope="module")
+def champion(postgres_world, postgres_training_frame):
+    settings, endpoints = postgres_world
+    frame = postgres_training_frame
     columns = features.feature_service_columns(settings, endpoints)
     result = training.train_on_frame(settings, frame, columns, candidates=(churn_models.XGB_PLAIN,))
     assert result.promoted, result.decision.reason

@@ -41,3 +41,16 @@ def test_the_session_keeps_its_files_under_the_spark_dir_in_utc_without_a_ui(tmp
     assert config["spark.master"] == "spark://h:7077"
     assert config["spark.sql.warehouse.dir"] == str(tmp_path / "other" / "warehouse")
     assert config["spark.sql.session.timeZone"] == "UTC"
+
+
+def test_extra_java_options_reach_the_driver_and_the_executors_after_the_projects(tmp_path):
+    from ecom.spark.session import SHORT_LIVED_JVM_OPTIONS
+
+    plain = session_config(Settings(_env_file=None).with_overrides(home=tmp_path))
+    assert "TieredStopAtLevel" not in plain["spark.driver.extraJavaOptions"]
+    settings = Settings(_env_file=None).with_overrides(
+        home=tmp_path, spark_java_options=SHORT_LIVED_JVM_OPTIONS
+    )
+    config = session_config(settings)
+    for key in ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions"):
+        assert config[key] == f"{plain[key]} {SHORT_LIVED_JVM_OPTIONS}"
