@@ -77,7 +77,7 @@ from ecom.db import create_database, fetch_all, transaction  # noqa: E402
 from ecom.features import store as features  # noqa: E402
 from ecom.runtime import export_connection  # noqa: E402
 from ecom.services import Endpoints, ensure_services  # noqa: E402
-from ecom.stages import load_stage, score_stage, transform_stage  # noqa: E402
+from ecom.stages import Generation, load_stage, score_stage, transform_stage  # noqa: E402
 from ecom.targeting.targets import FALLBACK_BASIS, UPLIFT_BASIS  # noqa: E402
 from ecom.targeting.training import (  # noqa: E402
     UPLIFT_MODEL_NAME,
@@ -242,7 +242,7 @@ def prepare_campaign(
     the truth, registered and gated), `ecom score` (scores and the uplift retention list) and
     the materialized snapshot, so the service answers through the uplift champion."""
     data_dir = home / "data"
-    load_stage(settings, endpoints, data_dir, users=users, seed=seed, generate=True, campaign=True)
+    load_stage(settings, endpoints, data_dir, Generation(users, seed, generate=True, campaign=True))
     built = transform_stage(settings, endpoints, select=CAMPAIGN_MODELS)
     if not built.success:
         raise SystemExit(f"dbt failed: {built.failed_nodes}")
