@@ -15,6 +15,7 @@ function batch scoring uses, on the numbers batch wrote: no query per request.
 
 from __future__ import annotations
 
+import gc
 import hmac
 import logging
 import threading
@@ -99,6 +100,19 @@ def _answers(
     ]
 
 
+def freeze_heap(*, collect: bool) -> None:
+    """Move every object alive now out of the garbage collector's reach (`gc.freeze`).
+
+    The served process holds about half a million long-lived objects (pandas, MLflow, Feast,
+    XGBoost, econml and the models); each full collection walks them all, about 240 ms here, and
+    requests wait behind it: wrk at 8 connections saw p99 near 200 ms in two 10-second windows of
+    five, 10 ms in the rest. Frozen, they are never walked again; only what requests allocate
+    is. `collect` first frees the start-up's garbage (once, before serving), so it is not kept."""
+    if collect:
+        gc.collect()
+    gc.freeze()
+
+
 class ChurnServing:
     """What lives for the service's process: the Feast reader, the champion, the snapshot."""
 
@@ -112,6 +126,7 @@ class ChurnServing:
         self._state: tuple[float, StoreState] | None = None
         self._population: tuple[tuple[date, str], np.ndarray] | None = None
         self.refresh_snapshot()
+        freeze_heap(collect=True)
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
         if watch:
@@ -155,15 +170,18 @@ class ChurnServing:
     def _watch(self) -> None:
         while not self._stop.wait(self.settings.serving_refresh_seconds):
             self.refresh_snapshot()
+            changed = False
             try:
-                self.models.refresh()
+                changed = self.models.refresh()[1]
             except Exception as error:  # the registry may be briefly locked or unreachable
                 log.warning("cannot check the champion alias: %s", error)
             try:
-                self.uplift.refresh()
+                changed = self.uplift.refresh() or changed
             except Exception as error:
                 log.warning("cannot check the uplift champion: %s", error)
             self.refresh_population()
+            if changed:  # a new model's objects join the frozen heap (no full pass: no stall)
+                freeze_heap(collect=False)
 
     def close(self) -> None:
         self._stop.set()
@@ -288,8 +306,10 @@ class ChurnServing:
                 f"cannot load the champion the registry names now, still serving v"
                 f"{self.models.predictor.model_version}: {type(error).__name__}: {error}",
             ) from error
-        self.uplift.refresh()
+        uplift_changed = self.uplift.refresh()
         self.refresh_population(force=True)
+        if changed or uplift_changed:
+            freeze_heap(collect=False)
         return ReloadResult(
             model_name=predictor.model_name, model_version=predictor.model_version, changed=changed
         )
