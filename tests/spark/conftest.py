@@ -58,9 +58,17 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_world(ecom_settings: Settings, world: Path) -> Iterator[tuple[Settings, Endpoints]]:
-    """The world loaded and its models built (`dbt run`) on PostgreSQL, in a database of its own."""
-    with private_database(ecom_settings, "spark_pg") as (settings, endpoints):
+def postgres_world(
+    ecom_settings: Settings, world: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Settings, Endpoints]]:
+    """The world loaded and its models built (`dbt run`) on PostgreSQL, in a database of its own,
+    with an MLflow registry of its own: the session's registry holds other tests' champions, and
+    this module's champion must be crowned by its own first training, not measured against them."""
+    home = tmp_path_factory.mktemp("spark_pg_home")
+    with private_database(ecom_settings, "spark_pg") as (shared, endpoints):
+        settings = shared.with_overrides(
+            home=home, mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}"
+        )
         load_raw_tables(endpoints.database_url, world, progress=False)
         build_warehouse(settings, endpoints, command="run")
         yield settings, endpoints
