@@ -1,7 +1,8 @@
 {#
-    The body of mart_churn_features and mart_churn_scoring: the churn features at the cutoffs of
-    int_churn_cutoffs where `cutoff_flag` (is_history_cutoff or is_scoring_cutoff) is true. One
-    query for both marts, so training and scoring never read differently built features; the
+    The body of mart_churn_features, mart_churn_scoring and mart_churn_seasonal_features: the
+    churn features at the cutoffs of int_churn_cutoffs where `cutoff_flag` (is_history_cutoff,
+    is_scoring_cutoff or is_seasonal_cutoff) is true. One query for all three, so training,
+    scoring and the drift history never read differently built features; the
     column list has the order and types of the feature contract, ecom/features/contract.py
     (Feast, training and the quality gate read it; tests/integration/test_feature_contract_marts.py
     fails when these columns differ from it).

@@ -325,7 +325,12 @@ def _prepend_verdict(path: Path, summary: DriftSummary) -> None:
     noise = ", ".join(
         c.column for c in summary.features if c.score >= c.threshold and not c.drifted
     )
-    shares = ", ".join(f"{c} {s:.2f}" for c, s in calibration.history_shares) if calibration else ""
+    shares, seasonal = (
+        ", ".join(f"{c} {s:.2f}" for c, s in listed)
+        for listed in (
+            (calibration.history_shares, calibration.seasonal_shares) if calibration else ((), ())
+        )
+    )
     block = (
         '<div style="font-family:sans-serif;padding:12px;border-bottom:1px solid #ccc">'
         f"<h2>{html.escape(summary.summary_line())}</h2>"
@@ -336,7 +341,8 @@ def _prepend_verdict(path: Path, summary: DriftSummary) -> None:
             f"drift (over the distance threshold but within noise: {html.escape(noise) or 'none'})."
             f" How the threshold was set: {html.escape(calibration.describe())}. Historical "
             f"shares (cutoff: share drifted against its window at the same lag): "
-            f"{html.escape(shares) or 'none'}. New users (tenure under "
+            f"{html.escape(shares) or 'none'}; the same season a year back: "
+            f"{html.escape(seasonal) or 'none'}. New users (tenure under "
             f"{calibration.established_tenure_days} days) compared apart: "
             f"{html.escape(str(calibration.new_users_set_aside))}.</p>"
             if calibration
@@ -359,7 +365,8 @@ def calibrate(
     threshold: float | None = None,
 ) -> DriftCalibration:
     """The alarm threshold: `threshold`, else ECOM_DRIFT_SHARE_THRESHOLD, else calibrated on
-    the features mart's history at the live check's lag (see `drift_history`)."""
+    the features mart's history at the live check's lag and on the same season a year back
+    (see `drift_history`)."""
     from ecom.monitoring import drift_history
 
     explicit = threshold if threshold is not None else settings.drift_share_threshold
@@ -370,26 +377,38 @@ def calibrate(
     }
     if explicit is not None:
         return DriftCalibration(method="override", threshold=float(explicit), **common)
-    cutoffs = drift_history.history_cutoffs(database_url)
-    analogs = drift_history.same_lag_analogs(cutoffs, reference_window, current_cutoff)
-    shares: list[tuple[str, float]] = []
-    if analogs:
-        history = drift_history.read_history(database_url, analogs[0][1], analogs[-1][0])
-        shares = drift_history.history_shares(
-            history, analogs, feature_columns,
-            lambda ref, cur: fast_column_verdicts(
-                ref, cur, feature_columns, settings.drift_column_significance
-            ),
+
+    def compare(reference: pd.DataFrame, current: pd.DataFrame) -> dict:
+        return fast_column_verdicts(
+            reference, current, feature_columns, settings.drift_column_significance
+        )
+
+    histories = {}
+    for table, analogs_at in (
+        (drift_history.FEATURES_TABLE, drift_history.same_lag_analogs),
+        (drift_history.SEASONAL_TABLE, drift_history.seasonal_analogs),
+    ):
+        cutoffs = drift_history.history_cutoffs(database_url, table)
+        analogs = analogs_at(cutoffs, reference_window, current_cutoff) if cutoffs else []
+        shares: list[tuple[str, float]] = []
+        if analogs:
+            history = drift_history.read_history(
+                database_url, min(a[1] for a in analogs), analogs[-1][0], table
+            )
+            shares = drift_history.history_shares(history, analogs, feature_columns, compare)
+        histories[table] = shares, drift_history.calibrated_threshold(
+            [share for _, share in shares],
+            quantile=common["quantile"], margin=common["margin"], floor=common["floor"],
         )  # fmt: skip
-    value, high = drift_history.calibrated_threshold(
-        [share for _, share in shares],
-        quantile=common["quantile"], margin=common["margin"], floor=common["floor"],
-    )  # fmt: skip
+    recent, (recent_threshold, recent_high) = histories[drift_history.FEATURES_TABLE]
+    seasonal, (seasonal_threshold, seasonal_high) = histories[drift_history.SEASONAL_TABLE]
     return DriftCalibration(
         method="history",
-        threshold=value,
-        history_quantile_share=high,
-        history_shares=shares,
+        threshold=max(recent_threshold, seasonal_threshold),
+        history_quantile_share=recent_high,
+        history_shares=recent,
+        seasonal_quantile_share=seasonal_high,
+        seasonal_shares=seasonal,
         **common,
     )
 

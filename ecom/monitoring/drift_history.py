@@ -16,6 +16,15 @@ raise its own bar; measured on an 8-week planted drift, the two analogs after a 
 drifted shares plus a `margin`, never under a `floor` (a quiet history alone must not make the
 alarm hair-trigger).
 
+The calendar moves features too: in December every purchase count rises with the holiday
+season, while the weekly history (26 cutoffs, half a year) has never seen a December. So a
+second, same-season history sits beside it: the cutoffs of `analytics.mart_churn_seasonal_features`
+within `SEASON_TOLERANCE_DAYS` of the snapshot's date a year earlier (52 weeks, so weekdays
+match), each compared with its own window at the same lag. The threshold is the larger of the
+two histories' (quantile + margin) and the floor: today's change alarms only when it exceeds
+both what recent weeks showed and what the same weeks of last year showed. A world whose data
+starts less than a year back simply has no seasonal history (the summary says so).
+
 Each analog is judged column by column by the live check's rule (`column_drift`: Evidently's
 distance at its threshold, confirmed by a two-sample test), called directly: an Evidently report
 costs about 8 s per comparison here, the stat tests milliseconds, with the same scores
@@ -32,7 +41,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -42,6 +51,12 @@ from ecom.db import fetch_all, read_query_frame
 log = logging.getLogger(__name__)
 
 FEATURES_TABLE = "analytics.mart_churn_features"
+SEASONAL_TABLE = "analytics.mart_churn_seasonal_features"
+# Same-season analogs are the seasonal cutoffs this close to the snapshot's date a year earlier:
+# two weeks either way covers a calendar that shifts by a weekday a year (Black Friday moves by
+# up to a week) and gives up to five analogs.
+SEASON_TOLERANCE_DAYS = 14
+YEAR_DAYS = 364  # 52 weeks: the same weekday a year earlier
 # Users younger than this at a cutoff are compared apart (see the module docstring): two weeks
 # covers a final-week burst and the generator's first-order delay.
 ESTABLISHED_TENURE_DAYS = 14
@@ -60,19 +75,29 @@ class DriftCalibration:
     history_quantile_share: float | None = None
     # (historical cutoff, share of features drifted against its same-lag window)
     history_shares: list[tuple[str, float]] = field(default_factory=list)
+    # The same, for the same-season analogs a year back (empty when the data is younger).
+    seasonal_quantile_share: float | None = None
+    seasonal_shares: list[tuple[str, float]] = field(default_factory=list)
     established_tenure_days: int = ESTABLISHED_TENURE_DAYS
     new_users_set_aside: dict[str, int] = field(default_factory=dict)  # reference / current
 
     def describe(self) -> str:
         if self.method == "override":
             return f"threshold {self.threshold:.2f} given explicitly"
-        if not self.history_shares:
+        if not self.history_shares and not self.seasonal_shares:
             return f"threshold {self.threshold:.2f} = floor (no history at the same lag)"
-        return (
-            f"threshold {self.threshold:.2f} = max(floor {self.floor:.2f}, "
-            f"q{self.quantile:.2f} {self.history_quantile_share:.2f} of {len(self.history_shares)}"
-            f" historical shares + {self.margin:.2f})"
-        )
+        parts = [f"floor {self.floor:.2f}"]
+        for shares, high, what in (
+            (self.history_shares, self.history_quantile_share, "historical shares"),
+            (self.seasonal_shares, self.seasonal_quantile_share, "same-season shares a year back"),
+        ):
+            if shares:
+                parts.append(
+                    f"q{self.quantile:.2f} {high:.2f} of {len(shares)} {what} + {self.margin:.2f}"
+                )
+        if not self.seasonal_shares:
+            parts.append("no same-season history")
+        return f"threshold {self.threshold:.2f} = max({', '.join(parts)})"
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -99,9 +124,13 @@ def established(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[~(tenure < ESTABLISHED_TENURE_DAYS)]
 
 
-def history_cutoffs(database_url: str) -> list[date]:
-    """The weekly history cutoffs the features mart holds, oldest first."""
-    rows = fetch_all(database_url, f"select distinct cutoff_date from {FEATURES_TABLE} order by 1")
+def history_cutoffs(database_url: str, table: str = FEATURES_TABLE) -> list[date]:
+    """The weekly cutoffs `table` holds, oldest first; none when the table does not exist (a
+    warehouse built before the seasonal mart was added)."""
+    ((exists,),) = fetch_all(database_url, "select to_regclass(%s) is not null", (table,))
+    if not exists:
+        return []
+    rows = fetch_all(database_url, f"select distinct cutoff_date from {table} order by 1")
     return [row[0] if isinstance(row[0], date) else date.fromisoformat(str(row[0])) for row in rows]
 
 
@@ -120,11 +149,41 @@ def same_lag_analogs(
     return analogs[-MAX_ANALOGS:]
 
 
-def read_history(database_url: str, first: date, last: date) -> pd.DataFrame:
-    """The features mart's rows for cutoffs first..last."""
+def seasonal_analogs(
+    cutoffs: list[date], reference_window: tuple[date, date], current_cutoff: date
+) -> list[tuple[date, date, date]]:
+    """(analog cutoff c, its window's first and last cutoff) for the seasonal cutoffs c within
+    `SEASON_TOLERANCE_DAYS` of the snapshot's date one or more years earlier whose window
+    c-(S-a) .. c-(S-b) lies in that year's seasonal series."""
+    first, last = reference_window
+    lead, lag = current_cutoff - first, current_cutoff - last
+
+    def years_back(cutoff: date) -> int:
+        return round((current_cutoff - cutoff).days / YEAR_DAYS)
+
+    series_start: dict[int, date] = {}
+    for cutoff in cutoffs:
+        series_start.setdefault(years_back(cutoff), cutoff)
+    analogs = []
+    for cutoff in cutoffs:
+        years = years_back(cutoff)
+        year_ago = current_cutoff - timedelta(days=YEAR_DAYS * years)
+        if (
+            years >= 1
+            and abs((cutoff - year_ago).days) <= SEASON_TOLERANCE_DAYS
+            and cutoff - lead >= series_start[years]
+        ):
+            analogs.append((cutoff, cutoff - lead, cutoff - lag))
+    return analogs
+
+
+def read_history(
+    database_url: str, first: date, last: date, table: str = FEATURES_TABLE
+) -> pd.DataFrame:
+    """The rows of `table` (the features mart, or its seasonal twin) for cutoffs first..last."""
     return read_query_frame(
         database_url,
-        f"select * from {FEATURES_TABLE} "
+        f"select * from {table} "
         f"where cutoff_date between '{first.isoformat()}' and '{last.isoformat()}'",
         dtype={"traffic_source": "object", "gender": "object", "country": "object"},
     )

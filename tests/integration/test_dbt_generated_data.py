@@ -26,6 +26,7 @@ MARTS = (
     "mart_churn_features",
     "mart_churn_labels",
     "mart_churn_scoring",
+    "mart_churn_seasonal_features",
 )
 
 
@@ -76,6 +77,33 @@ def test_churn_cutoffs_follow_the_contract(generated_warehouse) -> None:
     )
     assert label_last + dt.timedelta(days=30) <= END_DATE
     assert label_cutoffs == 26 - 5  # the 4-5 newest weekly cutoffs lack a 30-day horizon
+
+
+def test_seasonal_cutoffs_sit_a_year_back_apart_from_training(generated_warehouse) -> None:
+    """The drift alarm's same-season history: 18 Mondays ending two weeks after the scoring
+    week's Monday a year (52 weeks) earlier, in their own mart, never among the training
+    cutoffs or labels."""
+    endpoints, _ = generated_warehouse
+    cutoffs, first, last, mondays = _one(
+        endpoints,
+        """select count(distinct cutoff_date), min(cutoff_date), max(cutoff_date),
+                  bool_and(extract(isodow from cutoff_date) = 1)
+           from analytics.mart_churn_seasonal_features""",
+    )
+    (as_of,) = _one(endpoints, "select max(cutoff_date) from analytics.mart_churn_scoring")
+    anchor = as_of - dt.timedelta(days=as_of.weekday())
+    assert (cutoffs, mondays) == (18, True)
+    assert last == anchor - dt.timedelta(days=364 - 14)
+    assert (last - first).days == 17 * 7
+    shared = _one(
+        endpoints,
+        """select count(*) from analytics.mart_churn_seasonal_features s
+           where exists (select 1 from analytics.mart_churn_features f
+                         where f.cutoff_date = s.cutoff_date)
+              or exists (select 1 from analytics.mart_churn_labels l
+                         where l.cutoff_date = s.cutoff_date)""",
+    )[0]
+    assert shared == 0
 
 
 def test_labels_cover_exactly_the_labelled_feature_rows(generated_warehouse) -> None:

@@ -44,7 +44,10 @@ DRIFTED_USERS = 16_000
 KEYS = ("user_id", "cutoff_date", "feature_timestamp")
 FLOOR = Settings.model_fields["drift_share_floor"].default  # what `ecom drift` uses
 # The churn marts and what they read, without dbt's data tests (other modules run those).
-MODELS_ONLY = "+mart_churn_labels,resource_type:model +mart_churn_scoring,resource_type:model"
+MODELS_ONLY = (
+    "+mart_churn_labels,resource_type:model +mart_churn_scoring,resource_type:model "
+    "+mart_churn_seasonal_features,resource_type:model"
+)
 
 
 def _frame(database_url: str, sql: str) -> pd.DataFrame:
@@ -133,7 +136,15 @@ def test_planted_drift_is_flagged(ecom_settings, tmp_path):
 def test_no_false_alarm_without_planted_drift(ecom_settings, tmp_path, seed):
     summary, _, _ = drift_between_training_and_scoring(ecom_settings, tmp_path, seed, None)
     assert not summary.alarm, summary.summary_line()
-    assert summary.calibration.method == "history"
+    calibration = summary.calibration
+    assert calibration.method == "history"
+    # The same season a year back is in the history too: up to five analogs around the
+    # snapshot's date 52 weeks earlier, each at the live lag.
+    assert 3 <= len(calibration.seasonal_shares) <= 5, calibration.describe()
+    year_ago = END_DATE - timedelta(days=364)
+    for cutoff, _ in calibration.seasonal_shares:
+        assert abs((dt.date.fromisoformat(cutoff) - year_ago).days) <= 14
+    assert "same-season shares a year back" in summary.summary_line()
 
 
 def test_a_final_week_sign_up_burst_is_not_drift(ecom_settings, tmp_path):

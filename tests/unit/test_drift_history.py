@@ -8,9 +8,12 @@ import pytest
 from ecom.monitoring.drift_history import (
     ESTABLISHED_TENURE_DAYS,
     MAX_ANALOGS,
+    SEASON_TOLERANCE_DAYS,
+    DriftCalibration,
     calibrated_threshold,
     established,
     same_lag_analogs,
+    seasonal_analogs,
 )
 
 MONDAYS = [date(2025, 1, 6) + timedelta(weeks=week) for week in range(30)]
@@ -53,3 +56,39 @@ def test_new_users_are_set_aside_and_unknown_tenure_is_kept():
     assert established(frame)["tenure_days"].isna().sum() == 1
     assert len(established(frame)) == 2
     assert len(established(pd.DataFrame({"age": [30]}))) == 1
+
+
+def test_seasonal_analogs_sit_a_year_back_at_the_live_lag():
+    snapshot = date(2025, 12, 8)  # a Monday in the holiday season
+    window = (snapshot - timedelta(weeks=9), snapshot - timedelta(weeks=5))
+    # The seasonal cutoffs dbt builds: 18 Mondays, the last two weeks after a year back.
+    seasonal = [snapshot - timedelta(days=350 + 7 * k) for k in range(17, -1, -1)]
+    analogs = seasonal_analogs(seasonal, window, snapshot)
+    year_ago = snapshot - timedelta(days=364)
+    assert [cutoff for cutoff, _, _ in analogs] == [
+        year_ago + timedelta(weeks=k) for k in (-2, -1, 0, 1, 2)
+    ]
+    for cutoff, first, last in analogs:
+        assert abs((cutoff - year_ago).days) <= SEASON_TOLERANCE_DAYS
+        assert (cutoff - first, cutoff - last) == (snapshot - window[0], snapshot - window[1])
+        assert first >= seasonal[0]
+    # A champion whose test window is far older leaves no seasonal window inside the history.
+    old_window = (snapshot - timedelta(weeks=30), snapshot - timedelta(weeks=26))
+    assert seasonal_analogs(seasonal, old_window, snapshot) == []
+    assert seasonal_analogs([], window, snapshot) == []
+
+
+def test_the_description_names_both_histories_or_the_missing_season():
+    recent = [("2025-10-06", 0.05), ("2025-10-13", 0.1)]
+    both = DriftCalibration(
+        method="history", threshold=0.55, floor=0.3, quantile=0.95, margin=0.1,
+        history_quantile_share=0.1, history_shares=recent,
+        seasonal_quantile_share=0.45, seasonal_shares=[("2024-12-09", 0.45)],
+    )  # fmt: skip
+    assert "1 same-season shares a year back" in both.describe()
+    assert "2 historical shares" in both.describe()
+    young = DriftCalibration(
+        method="history", threshold=0.3, floor=0.3, quantile=0.95, margin=0.1,
+        history_quantile_share=0.1, history_shares=recent,
+    )  # fmt: skip
+    assert "no same-season history" in young.describe()
