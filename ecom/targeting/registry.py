@@ -40,7 +40,7 @@ def decide_uplift_champion(
     """Promote with no champion, when it cannot score the test users, or when the Qini gain's
     lower bound clears `margin`; otherwise keep it, saying why."""
     if champion is None:
-        return True, "promoted: no champion yet"
+        return True, "promoted: the first champion"
     if gain is None:
         return True, f"promoted: champion v{champion} cannot score the current features"
     if gain.low > margin:

@@ -91,3 +91,15 @@ def test_policies_rank_as_their_definitions_say() -> None:
     assert truth["oracle"] >= truth["uplift"] > truth["random"] > truth["churn_risk"]
     ipw = table.set_index("policy")
     assert (ipw["incremental_conversions_ipw_low"] <= ipw["incremental_conversions_ipw"]).all()
+
+
+def test_the_uplift_gate_promotes_a_first_version_and_only_a_clear_gain_after() -> None:
+    from ecom.targeting.registry import decide_uplift_champion
+
+    assert decide_uplift_champion(None, None, 0.0) == (True, "promoted: the first champion")
+    promoted, reason = decide_uplift_champion(None, "3", 0.0)
+    assert promoted and "champion v3 cannot score" in reason
+    clear = metrics.Interval(0.02, 0.005, 0.04)
+    assert decide_uplift_champion(clear, "3", 0.0)[0]
+    promoted, reason = decide_uplift_champion(clear, "3", 0.01)
+    assert not promoted and reason.startswith("kept champion v3")
