@@ -1,11 +1,16 @@
-"""Benchmark the raw load, `dbt run` and batch scoring on PostgreSQL vs Spark, at two or more sizes.
+"""Benchmark the raw load, `dbt run`, the training set and batch scoring: PostgreSQL vs Spark.
 
 Engines: PostgreSQL (the default path), Spark `local[2]` (driver and executors in one JVM) and
 a Spark standalone cluster of a master and two one-core workers on loopback
 (ecom/spark/cluster.py). Each size is generated (seeded, fixed end date) and loaded into its own
 PostgreSQL database; a champion (XGBoost, one candidate) is trained there once, on the smallest
-size, and scores every size on every engine. Each Spark run is its own process (one
-SparkSession per JVM), with its warehouse and metastore in a fresh folder. Reports the seconds
+size, and scores every size on every engine. The training set is Feast's point-in-time
+join of the churn labels to the `churn_v1` views: its PostgreSQL offline store on PostgreSQL,
+`ecom.spark.features.training_frame_on_spark` (Feast's Spark offline store) on Spark, each
+including the registry apply. Each Spark run is its own process (one SparkSession per JVM),
+with its warehouse and metastore in a fresh folder. Every Spark JVM (driver, executors, the
+cluster's daemons) gets the same flags: `--java-options`, else ECOM_SPARK_JAVA_OPTIONS, else
+`SHORT_LIVED_JVM_OPTIONS` as the tests use (each JVM here lives minutes). Reports the seconds
 of each stage, Spark's ratio to PostgreSQL, and each engine's growth factor from the smallest
 to the largest size; writes benchmarks/results/spark.md.
 
@@ -39,10 +44,11 @@ from ecom.ingest.files import has_thelook_csvs
 from ecom.ingest.load import load_raw_tables
 from ecom.services import Endpoints, ensure_services
 from ecom.spark.cluster import standalone_cluster
+from ecom.spark.session import SHORT_LIVED_JVM_OPTIONS
 from ecom.synth import generate_dataset
 from ecom.transform import build_warehouse
 
-STAGES = ("load", "dbt run", "scoring")
+STAGES = ("load", "dbt run", "training set", "scoring")
 ENGINES = ("postgres", "spark local[2]", "spark cluster (2 workers)")
 
 
@@ -58,12 +64,17 @@ def data_folder(settings: Settings, users: int, seed: int, end_date: dt.date) ->
 
 
 def run_postgres(settings: Settings, endpoints: Endpoints, data_dir: Path) -> dict[str, float]:
-    """The default engine's three stages on one database (timed as `ecom` runs them)."""
+    """The default engine's stages on one database (timed as `ecom` runs them)."""
     seconds = {}
     started = time.perf_counter()
     load_raw_tables(endpoints.database_url, data_dir, progress=False)
     seconds["load"] = time.perf_counter() - started
     seconds["dbt run"] = build_warehouse(settings, endpoints, command="run").seconds
+    started = time.perf_counter()
+    features.apply_feature_repo(settings, endpoints)
+    rows = len(features.training_frame(settings, endpoints))
+    seconds["training set"] = time.perf_counter() - started
+    seconds["training rows"] = rows
     seconds["scoring"] = score_users(settings, endpoints).seconds
     return seconds
 
@@ -79,7 +90,9 @@ def train_champion(settings: Settings, endpoints: Endpoints) -> str:
 
 
 def run_spark_child(arguments: argparse.Namespace) -> None:
-    """One Spark run (a child process): load, dbt run, scoring; prints the seconds as JSON."""
+    """One Spark run (a child process): load, dbt run, training set, scoring; prints the
+    seconds as JSON."""
+    from ecom.spark.features import training_frame_on_spark
     from ecom.spark.raw import load_raw_tables_on_spark
     from ecom.spark.scoring import score_users_on_spark
     from ecom.spark.session import spark_session
@@ -91,6 +104,7 @@ def run_spark_child(arguments: argparse.Namespace) -> None:
         engine="spark",
         spark_master=arguments.master,
         spark_dir=home / "spark",
+        spark_java_options=arguments.java_options,
         database_url=arguments.database_url,
         mlflow_tracking_uri=arguments.tracking_uri,
     )
@@ -103,12 +117,21 @@ def run_spark_child(arguments: argparse.Namespace) -> None:
     load_raw_tables_on_spark(spark, Path(arguments.data_dir))
     seconds["load"] = time.perf_counter() - started
     seconds["dbt run"] = build_warehouse_on_spark(settings, spark, command="run").seconds
+    started = time.perf_counter()
+    rows = len(training_frame_on_spark(settings, spark))
+    seconds["training set"] = time.perf_counter() - started
+    seconds["training rows"] = rows
     seconds["scoring"] = score_users_on_spark(settings, endpoints, spark).seconds
     print("BENCH_SECONDS " + json.dumps(seconds), flush=True)
 
 
 def run_spark(
-    master: str, data_dir: Path, database_url: str, redis_url: str, tracking_uri: str
+    master: str,
+    data_dir: Path,
+    database_url: str,
+    redis_url: str,
+    tracking_uri: str,
+    java_options: str,
 ) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="bench_spark_") as home:
         output = subprocess.run(
@@ -118,6 +141,7 @@ def run_spark(
                 *("--child-home", home, "--master", master, "--data-dir", str(data_dir)),
                 *("--database-url", database_url, "--redis-url", redis_url),
                 *("--tracking-uri", tracking_uri),
+                f"--java-options={java_options}",
             ],
             check=True,
             capture_output=True,
@@ -128,7 +152,9 @@ def run_spark(
     return json.loads(line.removeprefix("BENCH_SECONDS "))
 
 
-def render(results: dict[int, dict[str, dict[str, float]]], command: str, load: str) -> str:
+def render(
+    results: dict[int, dict[str, dict[str, float]]], command: str, load: str, java_options: str
+) -> str:
     sizes = sorted(results)
     lines = [
         "# Spark vs PostgreSQL",
@@ -139,8 +165,12 @@ def render(results: dict[int, dict[str, dict[str, float]]], command: str, load: 
         f"Run at: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
         "",
         "Seconds per stage. `load`: the CSVs into raw tables with the loader's checks; `dbt run`: "
-        "every model (no tests); `scoring`: the champion over the scoring mart, written to "
-        "PostgreSQL. Spark's session start is listed apart (paid once per process).",
+        "every model (no tests); `training set`: Feast's point-in-time training frame (registry "
+        "apply included) through the PostgreSQL offline store or the Spark one; `scoring`: the "
+        "champion over the scoring mart, written to PostgreSQL. Spark's session start is listed "
+        "apart (paid once per process).",
+        "",
+        f"Spark JVM options (driver, executors, cluster daemons): `{java_options or 'none'}`",
         "",
         "| users | engine | session | " + " | ".join(STAGES) + " | total | vs PostgreSQL |",
         "|---:|---|---:|" + "---:|" * (len(STAGES) + 2),
@@ -155,6 +185,7 @@ def render(results: dict[int, dict[str, dict[str, float]]], command: str, load: 
             lines.append(
                 f"| {users:,} | {engine} | {session} | {cells} | {total:.1f} | {total / base:.2f}x |"
             )
+    lines += ["", "Training set rows: " + "; ".join(training_rows(results, n) for n in sizes)]
     if len(sizes) > 1:
         small, large = sizes[0], sizes[-1]
         lines += [
@@ -177,6 +208,15 @@ def render(results: dict[int, dict[str, dict[str, float]]], command: str, load: 
     return "\n".join(lines) + "\n"
 
 
+def training_rows(results: dict[int, dict[str, dict[str, float]]], users: int) -> str:
+    """The rows each engine's training frame held at `users` (the same number, or it says so)."""
+    counts = {int(results[users][engine]["training rows"]) for engine in ENGINES}
+    if len(counts) == 1:
+        return f"{counts.pop():,} at {users:,} users"
+    by_engine = ", ".join(f"{e} {int(results[users][e]['training rows']):,}" for e in ENGINES)
+    return f"DIFFERENT at {users:,} users: {by_engine}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, nargs="+", default=[20_000, 100_000])
@@ -192,6 +232,12 @@ def main() -> None:
         "--tracking-uri",
     ):
         parser.add_argument(child_option, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--java-options",
+        default=os.environ.get("ECOM_SPARK_JAVA_OPTIONS") or SHORT_LIVED_JVM_OPTIONS,
+        help="JVM flags for every Spark JVM (default: ECOM_SPARK_JAVA_OPTIONS, else the tests' "
+        "SHORT_LIVED_JVM_OPTIONS)",
+    )
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if arguments.child_home:
@@ -205,7 +251,9 @@ def main() -> None:
     results: dict[int, dict[str, dict[str, float]]] = {}
     champion = None
     try:
-        with standalone_cluster(workdir / "cluster", workers=2) as cluster:
+        with standalone_cluster(
+            workdir / "cluster", workers=2, java_options=arguments.java_options
+        ) as cluster:
             for users in sorted(arguments.users):
                 data_dir = data_folder(settings, users, arguments.seed, arguments.end_date)
                 url = create_database(server.database_url, _database_name(users), replace=True)
@@ -221,7 +269,12 @@ def main() -> None:
                     ENGINES[1:], ("local[2]", cluster.master_url), strict=True
                 ):
                     results[users][engine] = run_spark(
-                        master, data_dir, url, server.redis_url, tracking_uri
+                        master,
+                        data_dir,
+                        url,
+                        server.redis_url,
+                        tracking_uri,
+                        arguments.java_options,
                     )
                 print(json.dumps({users: results[users]}), flush=True)
     finally:
@@ -232,7 +285,8 @@ def main() -> None:
         f"--seed {arguments.seed} --end-date {arguments.end_date}"
     )
     load = f"{os.getloadavg()[0]:.1f} at the end"
-    publish(render(results, command, load), "spark.md", write=not arguments.no_write)
+    report = render(results, command, load, arguments.java_options)
+    publish(report, "spark.md", write=not arguments.no_write)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from ecom.services import Endpoints
 
 if TYPE_CHECKING:
     from ecom.churn.scoring import ScoringSummary
+    from ecom.churn.training import TrainingResult
     from ecom.targeting.targets import TargetsSummary
 
 log = logging.getLogger(__name__)
@@ -152,6 +153,23 @@ def transform_stage(settings: Settings, endpoints: Endpoints, *, select: str | N
     return build_warehouse(settings, endpoints, select=select)
 
 
+def train_stage(
+    settings: Settings, endpoints: Endpoints, *, truth_dir: Path | None = None
+) -> TrainingResult:
+    """Churn training on the configured engine (ECOM_ENGINE): the training set from Feast's
+    PostgreSQL offline store, or from its Spark offline store over the Spark marts; MLflow,
+    the champion gate and registration are the same either way."""
+    truth_dir = Path(truth_dir) if truth_dir else None
+    if settings.engine == "spark":
+        from ecom.spark.session import spark_session
+        from ecom.spark.training import train_churn_models_on_spark
+
+        return train_churn_models_on_spark(settings, spark_session(settings), truth_dir=truth_dir)
+    from ecom.churn.training import train_churn_models
+
+    return train_churn_models(settings, endpoints, truth_dir=truth_dir)
+
+
 def churn_scores_stage(
     settings: Settings, endpoints: Endpoints, *, scoring_date=None
 ) -> ScoringSummary:
@@ -167,6 +185,43 @@ def churn_scores_stage(
     from ecom.churn.scoring import score_users
 
     return score_users(settings, endpoints, scoring_date=scoring_date)
+
+
+def retention_targets_stage(
+    settings: Settings,
+    endpoints: Endpoints,
+    *,
+    budget: float | None = None,
+    max_contacts: int | None = None,
+) -> TargetsSummary:
+    """The retention list from the configured engine's scoring snapshot: PostgreSQL's mart, or
+    Spark's (then always the churn-risk fallback, `ecom.spark.coverage` says why). Either way
+    it cites the scores stored in PostgreSQL and is written there, for the service."""
+    from ecom.targeting.targets import build_retention_targets
+
+    if settings.engine == "spark":
+        from ecom.spark.coverage import skipped_on_spark
+        from ecom.spark.scoring import scoring_snapshot_on_spark
+        from ecom.spark.session import spark_session
+
+        return build_retention_targets(
+            settings,
+            endpoints,
+            budget=budget,
+            max_contacts=max_contacts,
+            features=scoring_snapshot_on_spark(spark_session(settings)),
+            without_uplift=skipped_on_spark("uplift"),
+        )
+    return build_retention_targets(settings, endpoints, budget=budget, max_contacts=max_contacts)
+
+
+def skipped_on_engine(settings: Settings, stage: str) -> str | None:
+    """Why `ecom pipeline` skips `stage` on the configured engine, or None when it runs."""
+    if settings.engine == "spark":
+        from ecom.spark.coverage import skipped_on_spark
+
+        return skipped_on_spark(stage)
+    return None
 
 
 def quality_stage(settings: Settings, endpoints: Endpoints, *, include_marts: bool = True):
@@ -198,15 +253,27 @@ def score_stage(
 ) -> ScoredList:
     """Score every active user, then write `analytics.retention_targets` from those scores (by
     uplift when a campaign's uplift champion exists, else the labelled churn-risk fallback)."""
-    from ecom.targeting.targets import build_retention_targets
-
     scores = churn_scores_stage(settings, endpoints, scoring_date=scoring_date)
-    targets = build_retention_targets(settings, endpoints, budget=budget, max_contacts=max_contacts)
+    targets = retention_targets_stage(settings, endpoints, budget=budget, max_contacts=max_contacts)
     return ScoredList(scores, targets)
 
 
 class StageInputMissing(RuntimeError):
     """The next stage has nothing to work on; the one message says what it needs and why."""
+
+
+def check_feature_inputs(settings: Settings, endpoints: Endpoints, data_dir: Path | str) -> None:
+    """`require_feature_inputs` on the configured engine: on Spark, the Spark features mart
+    must exist and hold rows (PostgreSQL's, from some earlier load, says nothing about it)."""
+    if settings.engine != "spark":
+        require_feature_inputs(endpoints, data_dir)
+        return
+    from ecom.spark.features import missing_feature_rows_on_spark
+    from ecom.spark.session import spark_session
+
+    problem = missing_feature_rows_on_spark(spark_session(settings))
+    if problem:
+        raise StageInputMissing(f"the pipeline stops before training ({data_dir}): {problem}")
 
 
 def require_feature_inputs(endpoints: Endpoints, data_dir: Path | str) -> None:

@@ -1,6 +1,10 @@
 """The whole pipeline: load -> transform -> quality gate -> features -> train -> uplift (when
 campaign data is loaded) -> score and the retention list -> monitor -> experiment analysis.
 
+With ECOM_ENGINE=spark, load, transform, train, score and the list run on Spark's tables; the
+stages that read PostgreSQL's marts only are skipped, each with one line in the summary saying
+why (`ecom.spark.coverage`), rather than reporting on an earlier load or an empty database.
+
 Each stage is its own flow, so the Prefect UI shows one nested run per stage with its logs,
 and any stage can also be deployed or run alone. A failed quality gate raises, so features
 and training never see data that failed its expectations.
@@ -15,9 +19,9 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
-from ecom.config import get_settings
+from ecom.config import Settings, get_settings
 from ecom.db import session_lock
-from ecom.stages import PipelineSummary, require_feature_inputs
+from ecom.stages import PipelineSummary, check_feature_inputs, skipped_on_engine
 from ecom.targeting.data import campaign_users
 from ecom.targeting.memo import write_fallback_memo
 from flows.common import start_services
@@ -57,10 +61,21 @@ def churn_pipeline(
         return _run_stages(data_dir, users, seed, campaign)
 
 
+def _skipped(summary: PipelineSummary, settings: Settings, *stages: str) -> bool:
+    """Whether the engine skips these stages; if so, one summary line each says why."""
+    reasons = [skipped_on_engine(settings, stage) for stage in stages]
+    if not all(reasons):
+        return False
+    for stage, reason in zip(stages, reasons, strict=True):
+        summary.add(stage, f"skipped on {settings.engine}: {reason}")
+    return True
+
+
 def _run_stages(data_dir: str | None, users: int, seed: int, campaign: bool) -> PipelineSummary:
     logger = get_run_logger()
     summary = PipelineSummary()
-    folder = get_settings().data_folder(data_dir)
+    settings = get_settings()
+    folder = settings.data_folder(data_dir)
 
     load_report = ingest_flow(data_dir=str(folder), users=users, seed=seed, campaign=campaign)
     summary.add("load", load_report.summary_line(), load_report)
@@ -68,13 +83,16 @@ def _run_stages(data_dir: str | None, users: int, seed: int, campaign: bool) -> 
     dbt_summary = transform_flow()
     summary.add("transform", dbt_summary.summary_line(), dbt_summary)
 
-    quality_report = quality_flow()
-    summary.add("quality", quality_report.summary_line(), quality_report)
+    if not _skipped(summary, settings, "quality"):
+        quality_report = quality_flow()
+        summary.add("quality", quality_report.summary_line(), quality_report)
     _, endpoints = start_services()
-    require_feature_inputs(endpoints, str(folder))  # a partial folder stops here, in one message
+    # A partial folder stops here, in one message.
+    check_feature_inputs(settings, endpoints, str(folder))
 
-    materialized = features_flow()
-    summary.add("features", materialized.summary_line(), materialized)
+    if not _skipped(summary, settings, "features"):
+        materialized = features_flow()
+        summary.add("features", materialized.summary_line(), materialized)
 
     truth_dir = folder if (folder / "_truth").is_dir() else None
     training = train_flow(truth_dir=str(truth_dir) if truth_dir else None)
@@ -82,7 +100,9 @@ def _run_stages(data_dir: str | None, users: int, seed: int, campaign: bool) -> 
 
     # The uplift model must exist before the list is written, so it trains before scoring; it
     # uses the churn champion trained just above as the churn risk it compares against.
-    if campaign_users(endpoints.database_url) > 0:
+    if _skipped(summary, settings, "uplift"):
+        pass
+    elif campaign_users(endpoints.database_url) > 0:
         uplift = uplift_flow(truth_dir=str(truth_dir) if truth_dir else None, write_list=False)
         summary.add("uplift", uplift.summary_line(), uplift)
     else:
@@ -97,14 +117,16 @@ def _run_stages(data_dir: str | None, users: int, seed: int, campaign: bool) -> 
     summary.add("targets", scored.targets.summary_line(), scored.targets)
 
     # The pipeline reports drift; the daily monitor deployment is the one that fails on it.
-    drift, performance = monitor_flow(fail_on_drift=False)
-    summary.add("drift", drift.summary_line(), drift)
-    summary.add("monitor", performance.summary_line(), performance)
+    if not _skipped(summary, settings, "drift", "monitor"):
+        drift, performance = monitor_flow(fail_on_drift=False)
+        summary.add("drift", drift.summary_line(), drift)
+        summary.add("monitor", performance.summary_line(), performance)
 
     # The experiment analysis reads the experiment marts only; it writes the JSON and docs
     # that the report's lift panel reads.
-    experiment = experiments_flow()
-    summary.add("experiment", experiment.summary_line(), experiment)
+    if not _skipped(summary, settings, "experiment"):
+        experiment = experiments_flow()
+        summary.add("experiment", experiment.summary_line(), experiment)
 
     for stage, line in summary.lines:
         logger.info("%-9s %s", stage, line)

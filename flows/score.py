@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from prefect import flow
 
-from ecom.stages import ScoredList, churn_scores_stage
-from ecom.targeting.targets import build_retention_targets
+from ecom.stages import ScoredList, churn_scores_stage, retention_targets_stage
 from flows.common import stage_task, start_services
 
 score_task = stage_task("score-users", churn_scores_stage)  # honours ECOM_ENGINE
-retention_targets_task = stage_task("build-retention-targets", build_retention_targets)
+retention_targets_task = stage_task("build-retention-targets", retention_targets_stage)
 
 
 @flow(name="score")

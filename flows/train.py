@@ -1,4 +1,5 @@
-"""Train flow: Feast training set -> baseline and XGBoost candidates -> MLflow, champion alias."""
+"""Train flow: Feast training set -> baseline and XGBoost candidates -> MLflow, champion alias.
+The training set comes from the configured engine's offline store (ECOM_ENGINE)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ from pathlib import Path
 
 from prefect import flow
 
-from ecom.churn.training import train_churn_models
+from ecom.stages import train_stage
 from flows.common import stage_task, start_services
 
-train_task = stage_task("train-churn-models", train_churn_models)
+train_task = stage_task("train-churn-models", train_stage)  # honours ECOM_ENGINE
 
 
 @flow(name="train")

@@ -28,20 +28,28 @@ class TruthMismatch(ValueError):
     """The truth folder was generated for other data than the data in the database."""
 
 
-def loaded_data_fingerprint(database_url: str) -> dict[str, int]:
-    """The same fingerprint as the generator's, computed from the `raw` tables."""
+# The last event's whole seconds since the epoch, in each engine's SQL.
+POSTGRES_EPOCH_SECONDS = "floor(extract(epoch from max(created_at)))"
+SPARK_EPOCH_SECONDS = "unix_seconds(max(created_at))"
+
+
+def fingerprint_sql(epoch_seconds: str = POSTGRES_EPOCH_SECONDS) -> str:
+    """The query for the generator's fingerprint over the `raw` tables: (field, value) rows.
+    Only the epoch expression differs between engines (`SPARK_EPOCH_SECONDS` on Spark)."""
     counts = " union all ".join(
-        f"select '{table}_rows', count(*)::bigint from {RAW_SCHEMA}.{table}"
+        f"select '{table}_rows', cast(count(*) as bigint) from {RAW_SCHEMA}.{table}"
         for table in FINGERPRINT_TABLES
     )
     last_event = (
-        "select 'events_last_epoch_second', "
-        f"floor(extract(epoch from max(created_at)))::bigint from {RAW_SCHEMA}.events"
+        f"select 'events_last_epoch_second', cast({epoch_seconds} as bigint) "
+        f"from {RAW_SCHEMA}.events"
     )
-    return {
-        name: int(value)
-        for name, value in fetch_all(database_url, f"{counts} union all {last_event}")
-    }
+    return f"{counts} union all {last_event}"
+
+
+def loaded_data_fingerprint(database_url: str) -> dict[str, int]:
+    """The same fingerprint as the generator's, computed from PostgreSQL's `raw` tables."""
+    return {name: int(value) for name, value in fetch_all(database_url, fingerprint_sql())}
 
 
 def check_truth_matches(truth_dir: Path, loaded: dict[str, int]) -> None:

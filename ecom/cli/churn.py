@@ -20,11 +20,11 @@ def train(
         Path | None, typer.Option(help="Generated data folder whose _truth/ gives the oracle AUC.")
     ] = None,
 ) -> None:
-    """Train the baseline and XGBoost candidates on a Feast training set; log to MLflow; move `champion` if better."""
-    from ecom.churn.training import train_churn_models
+    """Train the baseline and XGBoost candidates on a Feast training set (from Spark with ECOM_ENGINE=spark); log to MLflow; move `champion` if better."""
+    from ecom.stages import train_stage
 
     settings, endpoints = runtime()
-    result = train_churn_models(settings, endpoints, truth_dir=truth)
+    result = train_stage(settings, endpoints, truth_dir=truth)  # honours ECOM_ENGINE
     console.print(training_table(result))
 
 

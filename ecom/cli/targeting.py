@@ -61,11 +61,11 @@ def targets(
     """Rewrite analytics.retention_targets (as `ecom score` does): users by estimated
     incremental value, or the labelled churn-risk fallback without campaign data."""
     from ecom.churn.scoring import NoChampionModel
-    from ecom.targeting.targets import build_retention_targets
+    from ecom.stages import retention_targets_stage
 
     settings, endpoints = runtime()
     with failing_on(NoChampionModel, FileNotFoundError):
-        summary = build_retention_targets(
+        summary = retention_targets_stage(
             settings, endpoints, budget=budget, max_contacts=max_contacts
         )
     console.print(summary.as_rich_table())

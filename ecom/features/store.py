@@ -300,7 +300,12 @@ def ordered_training_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 def feature_service_columns(settings: Settings, endpoints: Endpoints) -> list[str]:
     """The feature names `churn_v1` serves, in the service's order."""
-    store = get_feature_store(settings, endpoints)
+    return service_columns(get_feature_store(settings, endpoints))
+
+
+def service_columns(store) -> list[str]:
+    """The feature names `churn_v1` serves in `store` (any offline store), in the service's
+    order."""
     service = store.get_feature_service(FEATURE_SERVICE)
     return [
         feature.name
@@ -318,9 +323,5 @@ def online_features(
     response = store.get_online_features(
         features=service, entity_rows=[{ENTITY_KEY: int(user_id)} for user_id in user_ids]
     )
-    columns = [
-        feature.name
-        for projection in service.feature_view_projections
-        for feature in projection.features
-    ]
+    columns = service_columns(store)
     return response.to_df()[[ENTITY_KEY, *columns]]

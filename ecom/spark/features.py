@@ -25,6 +25,7 @@ from ecom.features.views import (
     contract_view,
     user_entity,
 )
+from ecom.relations import FEATURES_MART
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -66,10 +67,11 @@ def spark_feature_store(settings: Settings):
     return store
 
 
-def training_frame_on_spark(settings: Settings, spark: SparkSession) -> pd.DataFrame:
+def training_frame_on_spark(settings: Settings, spark: SparkSession, store=None) -> pd.DataFrame:
     """The labelled training set from the Spark marts through Feast's Spark offline store,
-    shaped and ordered as `ecom.features.store.training_frame` shapes PostgreSQL's."""
-    store = spark_feature_store(settings)
+    shaped and ordered as `ecom.features.store.training_frame` shapes PostgreSQL's (`store`:
+    a `spark_feature_store` already applied, else one is)."""
+    store = store or spark_feature_store(settings)
     service = store.get_feature_service(contract.FEATURE_SERVICE)
     started = time.perf_counter()
     flag = spark.conf.get(_FEAST_PARSER_FLAG, "false")
@@ -83,3 +85,16 @@ def training_frame_on_spark(settings: Settings, spark: SparkSession) -> pd.DataF
         "training frame on Spark: %d rows in %.1f s", len(frame), time.perf_counter() - started
     )
     return frame
+
+
+def missing_feature_rows_on_spark(spark: SparkSession) -> str | None:
+    """What is wrong with the Spark features mart for training (absent, or empty), or None."""
+    name = ".".join(FEATURES_MART)
+    if not spark.catalog.tableExists(name):
+        return f"{name} does not exist on Spark; build the marts with `ecom transform`"
+    if not spark.table(name).limit(1).collect():
+        return (
+            f"{name} is empty on Spark: no user of the loaded data had an event or an order "
+            "in the feature window before any weekly cutoff"
+        )
+    return None

@@ -66,6 +66,23 @@ def snapshot_date_on_spark(spark: SparkSession) -> date:
     return days[0]
 
 
+def scoring_snapshot_on_spark(spark: SparkSession) -> pd.DataFrame:
+    """Who the scoring mart holds on Spark, with what the churn-risk retention list ranks by
+    (user_id, recency_days, cutoff_date): the list's users, read from this run's tables."""
+    _require_scoring_mart(spark)
+    columns = ["user_id", "recency_days", "cutoff_date"]
+    frame = spark.table(SCORING_MART_TABLE).select(*columns).toPandas()
+    return frame.sort_values("user_id", kind="mergesort").reset_index(drop=True)
+
+
+def _require_scoring_mart(spark: SparkSession) -> None:
+    if not spark.catalog.tableExists(SCORING_MART_TABLE):
+        raise FileNotFoundError(
+            f"{SCORING_MART_TABLE} does not exist on Spark: build the marts "
+            "(ECOM_ENGINE=spark ecom transform)"
+        )
+
+
 def predict_partitions(features: DataFrame, predictor: ChurnPredictor, as_of: date) -> DataFrame:
     """Every row of `features` through `predictor.predict`, one pandas frame per batch of a
     partition, on the executors; lazy until an action reads it."""
@@ -93,11 +110,7 @@ def score_users_on_spark(
     """Score the Spark scoring mart with the champion on the executors; store the scores as a
     Spark table, then in PostgreSQL as `ecom.churn.scoring.score_users` does."""
     started = time.perf_counter()
-    if not spark.catalog.tableExists(SCORING_MART_TABLE):
-        raise FileNotFoundError(
-            f"{SCORING_MART_TABLE} does not exist on Spark: build the marts "
-            "(ECOM_ENGINE=spark ecom transform)"
-        )
+    _require_scoring_mart(spark)
     as_of = snapshot_date_on_spark(spark)
     check_scoring_date(scoring_date, as_of)
     predictor = champion_predictor(settings)

@@ -366,12 +366,18 @@ def build_retention_targets(
     *,
     budget: float | None = None,
     max_contacts: int | None = None,
+    features: pd.DataFrame | None = None,
+    without_uplift: str | None = None,
 ) -> TargetsSummary:
     """Write today's `analytics.retention_targets`: by uplift when an uplift champion exists for
     the loaded campaign data, else the labelled churn-risk fallback.
 
     Without `budget` or `max_contacts` the list is capped at `settings.retention_target_count`
-    (ECOM_RETENTION_TARGETS, the original platform's 500): the size of a campaign a team runs."""
+    (ECOM_RETENTION_TARGETS, the original platform's 500): the size of a campaign a team runs.
+    `features` is the scoring snapshot when it does not come from PostgreSQL's mart (Spark's:
+    user_id, recency_days and cutoff_date suffice for the fallback); `without_uplift` says why
+    the list must be the fallback whatever PostgreSQL holds (on Spark its campaign marts are
+    not this run's)."""
     from ecom.churn.scoring import (
         NoChampionModel,
         read_scores,
@@ -380,14 +386,18 @@ def build_retention_targets(
     )
 
     url = endpoints.database_url
-    features = read_scoring_features(url)
+    if features is None:
+        features = read_scoring_features(url)
     scoring_date = snapshot_date(features)
     economics = Economics(settings.customer_ltv, settings.win_back_rate, settings.contact_cost)
     if budget is None and max_contacts is None:
         max_contacts = settings.retention_target_count
     scores = read_scores(url, scoring_date)
     users = _users_with_scores(features, scores)
-    model, version, why = _uplift_champion(settings, url)
+    if without_uplift:
+        model, version, why = None, None, without_uplift
+    else:
+        model, version, why = _uplift_champion(settings, url)
     if model is None:
         log.warning("the retention list falls back to churn risk and says so on every row: %s", why)
         if users["churn_probability"].isna().all():

@@ -2,8 +2,10 @@
 
 Equality, not similarity: the same generated world is loaded and built on PostgreSQL and on
 the cluster; every mart equals PostgreSQL's row for row (numbers to 1e-9, after the same
-ordering), so does the training set Feast's Spark offline store joins, and the champion's
-batch scores computed on the executors equal the PostgreSQL path's. The raw load keeps the loader's rows and refuses bad input with file, line and column.
+ordering), so does the training set Feast's Spark offline store joins, training on it gives
+the same metrics and decision as training on PostgreSQL's, and the champion's batch scores
+computed on the executors and the retention list built on them equal the PostgreSQL path's.
+The raw load keeps the loader's rows and refuses bad input with file, line and column.
 """
 
 from __future__ import annotations
@@ -18,13 +20,22 @@ import pytest
 
 from ecom.churn import models as churn_models
 from ecom.churn import scoring, training
+from ecom.churn.oracle import loaded_data_fingerprint
 from ecom.db import fetch_all
 from ecom.features import store as features
 from ecom.ingest.files import LoadError
+from ecom.services import Endpoints
 from ecom.spark.features import training_frame_on_spark
 from ecom.spark.raw import load_raw_tables_on_spark
 from ecom.spark.scoring import score_users_on_spark
+from ecom.spark.training import loaded_data_fingerprint_on_spark, train_churn_models_on_spark
 from ecom.spark.transform import build_warehouse_on_spark
+from ecom.stages import (
+    StageInputMissing,
+    check_feature_inputs,
+    retention_targets_stage,
+    skipped_on_engine,
+)
 from ecom.thelook import ALL_TABLES
 from tests.integration.test_dbt_portability import marts, table_rows
 
@@ -172,13 +183,19 @@ def test_the_feast_training_frame_on_the_cluster_equals_postgres(
 
 
 @pytest.fixture(scope="module")
-def champion(postgres_world, postgres_training_frame):
+def postgres_training(postgres_world, postgres_training_frame) -> training.TrainingResult:
+    """One XGBoost candidate trained on PostgreSQL's frame: the champion the scores use."""
     settings, endpoints = postgres_world
     frame = postgres_training_frame
     columns = features.feature_service_columns(settings, endpoints)
     result = training.train_on_frame(settings, frame, columns, candidates=(churn_models.XGB_PLAIN,))
     assert result.promoted, result.decision.reason
-    return result.model_version
+    return result
+
+
+@pytest.fixture(scope="module")
+def champion(postgres_training) -> str:
+    return postgres_training.model_version
 
 
 def _stored_scores(database_url: str) -> pd.DataFrame:
@@ -218,3 +235,85 @@ def test_batch_scores_on_the_cluster_equal_postgres(
         assert (actual["percentile"] - expected["percentile"]).abs().max() <= 1e-9
         for column in ("band", "population", "version"):
             assert actual[column].tolist() == expected[column].tolist(), column
+
+
+def test_training_on_the_spark_frame_equals_training_on_postgres(
+    spark, spark_settings, spark_warehouse, postgres_world, postgres_training, world
+):
+    """`ecom train` on Spark: Feast's Spark offline store, then the same `train_on_frame`; the
+    same rows give the same split, metrics and gate decision (the challenger ties the
+    PostgreSQL champion, so the gate keeps it). The truth folder is checked against Spark's
+    raw tables, whose fingerprint equals PostgreSQL's."""
+    _, endpoints = postgres_world
+    assert loaded_data_fingerprint_on_spark(spark) == loaded_data_fingerprint(
+        endpoints.database_url
+    )
+    expected = postgres_training
+    actual = train_churn_models_on_spark(
+        spark_settings, spark, truth_dir=world, candidates=(churn_models.XGB_PLAIN,)
+    )
+    assert actual.model_version != expected.model_version  # a new registered version
+    assert (actual.features, actual.rows, actual.windows) == (
+        expected.features,
+        expected.rows,
+        expected.windows,
+    )
+    assert actual.oracle_auc is not None
+    for part in ("validation", "test"):
+        got = getattr(actual.candidates[churn_models.XGB_PLAIN], part)
+        want = getattr(expected.candidates[churn_models.XGB_PLAIN], part)
+        assert got.keys() == want.keys()
+        for metric, value in want.items():
+            assert got[metric] == pytest.approx(value, rel=0, abs=1e-9), (part, metric)
+    assert not actual.promoted, actual.decision.reason
+    assert actual.champion_version == expected.model_version
+
+
+def _stored_targets(database_url: str) -> pd.DataFrame:
+    rows = fetch_all(
+        database_url,
+        "select target_rank, user_id, churn_probability, expected_incremental_value, list_basis "
+        "from analytics.retention_targets order by target_rank",
+    )
+    return pd.DataFrame(rows, columns=["rank", "user_id", "p", "value", "basis"])
+
+
+def test_the_retention_list_from_the_spark_snapshot_equals_postgres(
+    spark_settings, postgres_world, champion
+):
+    """`ecom score`'s list on Spark reads Spark's scoring snapshot (never PostgreSQL's mart)
+    and is the churn-risk fallback, saying why; with the same scores it picks the same users
+    in the same order as the PostgreSQL path's fallback."""
+    settings, endpoints = postgres_world
+    on_postgres = retention_targets_stage(settings, endpoints)
+    expected = _stored_targets(endpoints.database_url)
+    on_spark = retention_targets_stage(spark_settings, endpoints)
+    actual = _stored_targets(endpoints.database_url)
+    assert on_postgres.list_basis == on_spark.list_basis == "churn_risk_fallback"
+    assert on_spark.fallback_reason == skipped_on_engine(spark_settings, "uplift")
+    assert on_spark.scoring_date == on_postgres.scoring_date
+    assert on_spark.targets == on_postgres.targets == len(expected) > 0
+    pd.testing.assert_frame_equal(actual, expected, check_exact=False, rtol=0, atol=1e-9)
+
+
+def test_the_pipeline_on_spark_checks_spark_tables_and_names_each_skipped_stage(
+    spark, spark_settings, spark_warehouse, postgres_world, tmp_path
+):
+    """Before training, the pipeline checks the Spark features mart, never PostgreSQL's (an
+    unreachable database here); the stages that read PostgreSQL's marts only are skipped with
+    a reason, the rest run, and nothing is skipped on PostgreSQL."""
+    settings, _ = postgres_world
+    nowhere = Endpoints("postgresql://nobody@127.0.0.1:1/none", "redis://127.0.0.1:1/0", False)
+    check_feature_inputs(spark_settings, nowhere, tmp_path)
+    spark.sql("alter table analytics.mart_churn_features rename to analytics.features_aside")
+    try:
+        with pytest.raises(StageInputMissing, match="mart_churn_features does not exist on Spark"):
+            check_feature_inputs(spark_settings, nowhere, tmp_path)
+    finally:
+        spark.sql("alter table analytics.features_aside rename to analytics.mart_churn_features")
+    skipped = ("quality", "features", "uplift", "drift", "monitor", "experiment")
+    for stage in skipped:
+        assert skipped_on_engine(spark_settings, stage), stage
+    for stage in ("load", "transform", "train", "score", "targets"):
+        assert skipped_on_engine(spark_settings, stage) is None, stage
+    assert not any(skipped_on_engine(settings, stage) for stage in skipped)
