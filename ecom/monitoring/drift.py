@@ -316,6 +316,13 @@ def write_drift_report(summary: DriftSummary, out_dir: Path) -> DriftSummary:
     return summary
 
 
+def _shares_text(shares: list[tuple[str, float]]) -> str:
+    """Historical shares as the report lists them ("cutoff share, ..."), escaped, or "none"."""
+    import html
+
+    return html.escape(", ".join(f"{cutoff} {share:.2f}" for cutoff, share in shares)) or "none"
+
+
 def _prepend_verdict(path: Path, summary: DriftSummary) -> None:
     """Put the verdict and how its threshold was set at the top of Evidently's page."""
     import html
@@ -324,12 +331,6 @@ def _prepend_verdict(path: Path, summary: DriftSummary) -> None:
     significance = summary.features[0].significance if summary.features else SIGNIFICANCE
     noise = ", ".join(
         c.column for c in summary.features if c.score >= c.threshold and not c.drifted
-    )
-    shares, seasonal = (
-        ", ".join(f"{c} {s:.2f}" for c, s in listed)
-        for listed in (
-            (calibration.history_shares, calibration.seasonal_shares) if calibration else ((), ())
-        )
     )
     block = (
         '<div style="font-family:sans-serif;padding:12px;border-bottom:1px solid #ccc">'
@@ -341,8 +342,8 @@ def _prepend_verdict(path: Path, summary: DriftSummary) -> None:
             f"drift (over the distance threshold but within noise: {html.escape(noise) or 'none'})."
             f" How the threshold was set: {html.escape(calibration.describe())}. Historical "
             f"shares (cutoff: share drifted against its window at the same lag): "
-            f"{html.escape(shares) or 'none'}; the same season a year back: "
-            f"{html.escape(seasonal) or 'none'}. New users (tenure under "
+            f"{_shares_text(calibration.history_shares)}; the same season a year back: "
+            f"{_shares_text(calibration.seasonal_shares)}. New users (tenure under "
             f"{calibration.established_tenure_days} days) compared apart: "
             f"{html.escape(str(calibration.new_users_set_aside))}.</p>"
             if calibration
@@ -389,7 +390,7 @@ def calibrate(
         (drift_history.SEASONAL_TABLE, drift_history.seasonal_analogs),
     ):
         cutoffs = drift_history.history_cutoffs(database_url, table)
-        analogs = analogs_at(cutoffs, reference_window, current_cutoff) if cutoffs else []
+        analogs = analogs_at(cutoffs, reference_window, current_cutoff)
         shares: list[tuple[str, float]] = []
         if analogs:
             history = drift_history.read_history(
