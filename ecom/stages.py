@@ -153,6 +153,20 @@ def transform_stage(settings: Settings, endpoints: Endpoints, *, select: str | N
     return build_warehouse(settings, endpoints, select=select)
 
 
+def features_stage(settings: Settings, endpoints: Endpoints):
+    """Fill the online store with the scoring snapshot on the configured engine (ECOM_ENGINE):
+    Feast's materialization from PostgreSQL's marts, or the same rows from Spark's marts
+    written through the repo's engine; the service reads the same Redis either way."""
+    if settings.engine == "spark":
+        from ecom.spark.online import materialize_features_on_spark
+        from ecom.spark.session import spark_session
+
+        return materialize_features_on_spark(settings, endpoints, spark_session(settings))
+    from ecom.features.store import materialize_features
+
+    return materialize_features(settings, endpoints)
+
+
 def train_stage(
     settings: Settings, endpoints: Endpoints, *, truth_dir: Path | None = None
 ) -> TrainingResult:

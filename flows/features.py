@@ -1,10 +1,12 @@
-"""Features flow: register the Feast repo and materialize the latest features into Redis."""
+"""Features flow: register the Feast repo and materialize the latest features into Redis
+(from PostgreSQL's marts, or Spark's with ECOM_ENGINE=spark)."""
 
 from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
-from ecom.features.store import apply_feature_repo, materialize_features
+from ecom.features.store import apply_feature_repo
+from ecom.stages import features_stage
 from flows.common import database_task, stage_task, start_services
 
 
@@ -15,7 +17,7 @@ def feast_apply_task(settings, endpoints):
     return applied
 
 
-feast_materialize_task = stage_task("feast-materialize", materialize_features)
+feast_materialize_task = stage_task("feast-materialize", features_stage)
 
 
 @flow(name="features")

@@ -1,9 +1,10 @@
 """The whole pipeline: load -> transform -> quality gate -> features -> train -> uplift (when
 campaign data is loaded) -> score and the retention list -> monitor -> experiment analysis.
 
-With ECOM_ENGINE=spark, load, transform, train, score and the list run on Spark's tables; the
-stages that read PostgreSQL's marts only are skipped, each with one line in the summary saying
-why (`ecom.spark.coverage`), rather than reporting on an earlier load or an empty database.
+With ECOM_ENGINE=spark, load, transform, the online features, train, score and the list run on
+Spark's tables; the stages that read PostgreSQL's marts only are skipped, each with one line in
+the summary saying why (`ecom.spark.coverage`), rather than reporting on an earlier load or an
+empty database.
 
 Each stage is its own flow, so the Prefect UI shows one nested run per stage with its logs,
 and any stage can also be deployed or run alone. A failed quality gate raises, so features

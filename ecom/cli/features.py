@@ -19,11 +19,13 @@ def features_apply() -> None:
 
 @app.command("materialize")
 def features_materialize() -> None:
-    """Make Redis hold exactly the scoring snapshot (mart_churn_scoring); drop users who left it."""
+    """Make Redis hold exactly the scoring snapshot (mart_churn_scoring); drop users who left it.
+
+    With ECOM_ENGINE=spark the snapshot is read from the Spark marts."""
     from ecom.features.errors import OlderSnapshot
-    from ecom.features.store import materialize_features
+    from ecom.stages import features_stage
 
     settings, endpoints = runtime()
     with failing_on(OlderSnapshot):
-        summary = materialize_features(settings, endpoints)
+        summary = features_stage(settings, endpoints)
     console.print(summary)

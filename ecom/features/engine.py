@@ -27,7 +27,9 @@ from feast.infra.compute_engines.local.compute import LocalComputeEngineConfig
 from feast.infra.compute_engines.local.feature_builder import LocalFeatureBuilder
 from feast.infra.compute_engines.local.nodes import LocalOutputNode
 
+from ecom.features import feast_internals as internals
 from ecom.features.feast_internals import BuilderComputeEngine
+from ecom.features.online_store import ProjectRedisOnlineStore
 
 ENGINE_TYPE = "ecom.features.engine.ProjectComputeEngine"
 
@@ -35,45 +37,49 @@ log = logging.getLogger(__name__)
 
 
 class ArrowOutputNode(LocalOutputNode):
-    """Feast's output node; online writes go as Arrow batches where the store takes them, and
-    rows older than the ones written are removed where the store can (see
-    `ProjectRedisOnlineStore.remove_older_rows`)."""
+    """Feast's output node; online writes into the project's Redis store go through
+    `write_online_snapshot` (Arrow batches, older snapshots refused, leavers removed), any other
+    store's through Feast's own node."""
 
     def execute(self, context) -> ArrowTableValue:
-        refuse = getattr(context.online_store, "refuse_older_rows", None)
-        if self.feature_view.online and refuse is not None:
-            refuse(context.repo_config, self.feature_view, self.get_single_table(context).data)
-        output = self._write(context)
-        remover = getattr(context.online_store, "remove_older_rows", None)
-        if self.feature_view.online and remover is not None:
-            removed = remover(context.repo_config, self.feature_view, output.data)
-            if removed:
-                log.info(
-                    "%s: removed the rows of %d users older than the rows just written",
-                    self.feature_view.name,
-                    removed,
-                )
-        return output
-
-    def _write(self, context) -> ArrowTableValue:
         store = context.online_store
         view = self.feature_view
-        writer = getattr(store, "write_arrow_batch", None)
-        if not view.online or writer is None or not store.takes_arrow(context.repo_config):
+        if not view.online or not isinstance(store, ProjectRedisOnlineStore):
             return super().execute(context)
         table = self.get_single_table(context).data
         output = ArrowTableValue(data=table)
         context.node_outputs[self.name] = output
-        if table.num_rows == 0:
-            return output
-        size = context.repo_config.materialization_config.online_write_batch_size
-        for batch in [table] if size is None else table.to_batches(max_chunksize=size):
-            writer(context.repo_config, view, batch)
-        if view.offline:
+        write_online_snapshot(store, context.repo_config, view, table)
+        if view.offline and table.num_rows:
             context.offline_store.offline_write_batch(
                 config=context.repo_config, feature_view=view, table=table, progress=lambda _: None
             )
         return output
+
+
+def write_online_snapshot(online_store, config, view, table) -> int:
+    """Write one view's snapshot rows (an Arrow table of its source's columns) into the
+    project's Redis store: refuse it when the store holds newer rows (`OlderSnapshot`), write
+    it in batches of the repo's size (as Arrow when the store takes it, else Feast's own row
+    conversion and write), then remove the rows older than it. Feast's materialization comes
+    here through `ArrowOutputNode`, the Spark engine's directly (`ecom.spark.online`); returns
+    how many users' rows were removed."""
+    online_store.refuse_older_rows(config, view, table)
+    size = config.materialization_config.online_write_batch_size
+    join_keys = {entity.name: entity.dtype.to_value_type() for entity in view.entity_columns}
+    batches = [table] if size is None else table.to_batches(max_chunksize=size)
+    for batch in batches if table.num_rows else []:
+        if online_store.takes_arrow(config):
+            online_store.write_arrow_batch(config, view, batch)
+        else:  # dedup or a key TTL asked for: Feast's own conversion and write
+            rows = internals.arrow_rows(batch, view, join_keys)
+            online_store.online_write_batch(config, view, rows, None)
+    removed = online_store.remove_older_rows(config, view, table)
+    if removed:
+        log.info(
+            "%s: removed the rows of %d users older than the rows just written", view.name, removed
+        )
+    return removed
 
 
 class ArrowFeatureBuilder(LocalFeatureBuilder):

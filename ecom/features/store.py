@@ -16,10 +16,11 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -240,6 +241,24 @@ def materialize_features(
     """
     snapshot = scoring_snapshot(endpoints.database_url)
     refresh_planner_statistics(endpoints.database_url, [FEATURES_MART, SCORING_MART])
+
+    def materialize(store, views: list[str]) -> None:
+        store.materialize(start_date=snapshot.as_of, end_date=snapshot.as_of, feature_views=views)
+
+    return replace_online_snapshot(settings, endpoints, snapshot, materialize, feature_views)
+
+
+def replace_online_snapshot(
+    settings: Settings,
+    endpoints: Endpoints,
+    snapshot: ScoringSnapshot,
+    write: Callable[[Any, list[str]], None],
+    feature_views: Sequence[str] | None = None,
+) -> MaterializeSummary:
+    """Run `write(store, views)`, which puts `snapshot` in the online store through the repo's
+    engine (refusing an older snapshot, removing the rows older than it), and count the users
+    it removed: those outside the snapshot that held a row before and hold none after. Shared
+    by PostgreSQL's materialization and the Spark engine's (`ecom.spark.online`)."""
     store = get_feature_store(settings, endpoints)
     views = (
         list(feature_views) if feature_views else [view.name for view in store.list_feature_views()]
@@ -249,9 +268,7 @@ def materialize_features(
     wanted = set(_online_keys(store, snapshot.user_ids))
     outside = [key for key in _project_keys(store, client) if key not in wanted]
     held_before = _holding_rows(store, client, outside, views)
-    # The repo's engine refuses a snapshot older than the store's (`OlderSnapshot`), writes
-    # the rows and removes those older than them (the leavers').
-    store.materialize(start_date=snapshot.as_of, end_date=snapshot.as_of, feature_views=views)
+    write(store, views)
     removed = held_before - _holding_rows(store, client, sorted(held_before), views)
     seconds = time.perf_counter() - started
     summary = MaterializeSummary(

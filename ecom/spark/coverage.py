@@ -1,7 +1,8 @@
 """What `ecom pipeline` runs on Spark (ECOM_ENGINE=spark), and why the rest does not.
 
-Load, transform (`dbt build`: models and their tests), training (Feast's Spark offline store),
-batch scoring and the retention list run on Spark's tables. The stages below read
+Load, transform (`dbt build`: models and their tests), the online features (Redis, from the
+Spark scoring mart), training (Feast's Spark offline store), batch scoring and the retention
+list run on Spark's tables. The stages below read
 PostgreSQL's marts only; a Spark run does not build those, so running them would judge an
 earlier PostgreSQL load, or nothing. They are skipped, and the pipeline's summary says why in
 one line each, instead of reporting on the wrong data.
@@ -13,10 +14,6 @@ SKIPPED_ON_SPARK: dict[str, str] = {
     "quality": (
         "on Spark the loader's contract checks and dbt's tests (`dbt build`) gate the data; "
         "the GX suite runs on PostgreSQL"
-    ),
-    "features": (
-        "the online store (Redis) is materialized from PostgreSQL's marts; on Spark training "
-        "reads Feast's Spark offline store and the scores still reach PostgreSQL for the service"
     ),
     "uplift": (
         "the uplift model trains on PostgreSQL's campaign marts; on Spark the retention list "

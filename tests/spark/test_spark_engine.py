@@ -17,6 +17,7 @@ import time
 
 import pandas as pd
 import pytest
+import redis
 
 from ecom.churn import models as churn_models
 from ecom.churn import scoring, training
@@ -33,6 +34,7 @@ from ecom.spark.transform import build_warehouse_on_spark
 from ecom.stages import (
     StageInputMissing,
     check_feature_inputs,
+    features_stage,
     retention_targets_stage,
     skipped_on_engine,
 )
@@ -182,6 +184,58 @@ def test_the_feast_training_frame_on_the_cluster_equals_postgres(
     )
 
 
+def _online_store_contents(client: redis.Redis) -> dict[bytes, dict[bytes, bytes]]:
+    """Every key of the Redis database with its hash: what the service reads."""
+    return {key: client.hgetall(key) for key in sorted(client.scan_iter(count=1000))}
+
+
+def test_the_online_features_from_the_spark_marts_equal_postgres(
+    spark, spark_settings, spark_warehouse, postgres_world, postgres_training_frame
+):
+    """`ecom features materialize` with ECOM_ENGINE=spark fills Redis from Spark's scoring mart
+    with the very bytes PostgreSQL's materialization writes (keys, fields, values, event time),
+    so the online path and the service do not change with the engine; a re-run is idempotent,
+    and a user who left the snapshot is removed as on PostgreSQL."""
+    settings, endpoints = postgres_world
+    client = redis.Redis.from_url(endpoints.redis_url)
+    client.flushdb()
+    try:
+        on_postgres = features.materialize_features(settings, endpoints)
+        expected = _online_store_contents(client)
+        client.flushdb()
+        on_spark = features_stage(spark_settings, endpoints)
+        assert _online_store_contents(client) == expected
+        assert len(expected) == on_postgres.users >= 25
+        assert (on_spark.users, on_spark.feature_views, on_spark.start) == (
+            on_postgres.users,
+            on_postgres.feature_views,
+            on_postgres.start,
+        )
+        # A user who is not in the snapshot (here: one of its rows copied under another id,
+        # stamped a week earlier) is removed; the snapshot's users stay as written.
+        store = features.get_feature_store(settings, endpoints)
+        leaver = _leaver_row(store, client, expected)
+        assert features_stage(spark_settings, endpoints).removed == 1
+        assert not client.exists(leaver) or not client.hgetall(leaver)
+        assert _online_store_contents(client) == expected
+    finally:
+        client.flushdb()
+
+
+def _leaver_row(store, client: redis.Redis, held: dict[bytes, dict[bytes, bytes]]) -> bytes:
+    """Write a copy of one held user's row under a user id outside the snapshot, its event
+    times a week older; returns its key."""
+    from ecom.features.feast_internals import encode_timestamp, redis_keys_for_ids, stamp_time
+
+    (key,) = redis_keys_for_ids(store.config, "user_id", [987_654_321])
+    row = dict(next(iter(held.values())))
+    for field, raw in row.items():
+        if field.startswith(b"_ts:"):
+            row[field] = encode_timestamp(stamp_time(raw) - dt.timedelta(days=7))
+    client.hset(key, mapping=row)
+    return key
+
+
 @pytest.fixture(scope="module")
 def postgres_training(postgres_world, postgres_training_frame) -> training.TrainingResult:
     """One XGBoost candidate trained on PostgreSQL's frame: the champion the scores use."""
@@ -311,9 +365,9 @@ def test_the_pipeline_on_spark_checks_spark_tables_and_names_each_skipped_stage(
             check_feature_inputs(spark_settings, nowhere, tmp_path)
     finally:
         spark.sql("alter table analytics.features_aside rename to analytics.mart_churn_features")
-    skipped = ("quality", "features", "uplift", "drift", "monitor", "experiment")
+    skipped = ("quality", "uplift", "drift", "monitor", "experiment")
     for stage in skipped:
         assert skipped_on_engine(spark_settings, stage), stage
-    for stage in ("load", "transform", "train", "score", "targets"):
+    for stage in ("load", "transform", "features", "train", "score", "targets"):
         assert skipped_on_engine(spark_settings, stage) is None, stage
     assert not any(skipped_on_engine(settings, stage) for stage in skipped)
