@@ -557,9 +557,7 @@ def simulate_world(
     # The account is older than the shopping life that starts at `signup_days` (its first
     # session), by as much as TheLook's process puts between sign-up and first order.
     orders_per_user = np.bincount(order_tables.order_owner, minlength=n_users)
-    created_days = account_creation_days(
-        streams.accounts, signup_days, orders_per_user, timeline.span_days
-    )
+    created_days = account_creation_days(streams.accounts, signup_days, orders_per_user)
     users = people.profiles.assign(id=people.user_ids, created_at=days_to_datetime64(created_days))
     events_table = _events_table(
         streams.output,

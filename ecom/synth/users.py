@@ -162,29 +162,36 @@ def sample_user_profiles(rng: np.random.Generator, places: Places, n_users: int)
 # A share of users registers within days of their first visit; the rest long before it. The
 # share is tuned so the days from sign-up to first order have TheLook's 10th percentile (its
 # final-week sign-up burst puts as many short gaps there); see `account_creation_days`.
-QUICK_REGISTRATION_SHARE = 0.012
+QUICK_REGISTRATION_SHARE = 0.045
 QUICK_REGISTRATION_DAYS = 6.0
+# The clock distance that stands in for TheLook's T - f (see `account_creation_days`): tuned
+# with the quick share so the days from sign-up to first order have TheLook's p10 / p50 / p90.
+ACCOUNT_HORIZON_DAYS = 470.0
 
 
 def account_creation_days(
     rng: np.random.Generator,
     first_session_days: np.ndarray,
     orders_per_user: np.ndarray,
-    span_days: float,
 ) -> np.ndarray:
     """When each account was created, given its first session and its number of orders.
 
     In TheLook's process an account is created at a uniform time s in [0, T) and its k orders
     fall uniformly in (s, T), so the first order f comes months or years after sign-up (days
-    p10 / p50 / p90 = 30 / 401 / 1,498). Given f and k, s has density proportional to
-    (T - s)^-k on [0, f]; drawing s from it (inverse CDF, vectorised) gives the demo world's
-    users TheLook's sign-up -> first-order gaps while their shopping life (first session,
-    lifetime, orders: what the oracle integrates) stays where the churn process put it. Users
-    without orders count as k = 1. The account never comes after the first session.
+    p10 / p50 / p90 = 30 / 401 / 1,498): given f and k, s has density proportional to
+    (T - s)^-k on [0, f]. Drawn with the real clock T, that density depends on how close f is
+    to the end of the data: users first seen in the data's last weeks get accounts days old,
+    those first seen a year earlier accounts years old. In a world with a planted shopping life
+    that is an end effect no customer made (the last weeks' new users look young, and the
+    drift check rightly saw tenure and the established-user mix move at every recent cutoff).
+    So the clock is replaced by f + `ACCOUNT_HORIZON_DAYS`: the gap g = f - s has density
+    proportional to (H + g)^-k on [0, f], the same at every date (only the data's start cuts
+    it), and H is tuned so the gaps keep TheLook's quantiles. Drawn by inverse CDF, vectorised;
+    users without orders count as k = 1. The account never comes after the first session.
     """
     n = len(first_session_days)
-    total = float(span_days)
-    first = np.minimum(first_session_days, total - 1e-9)
+    first = np.asarray(first_session_days, dtype=float)
+    total = first + ACCOUNT_HORIZON_DAYS
     k = np.maximum(orders_per_user, 1).astype(float)
     uniforms = rng.random(n)
     single = k == 1

@@ -289,3 +289,27 @@ def test_default_end_date_is_today(tmp_path: Path) -> None:
     created = _ts(_read(tmp_path, "events")["created_at"])
     assert created.max() < pd.Timestamp(summary.end_date)
     assert 0 < summary.seconds <= elapsed  # timed inside the call, so never longer than it
+
+
+def test_account_ages_do_not_depend_on_where_the_data_ends() -> None:
+    """The sign-up -> first-session gap has one distribution at every date: drawn against the
+    data's end (TheLook's (T - s)^-k), users first seen in the last weeks got accounts days old
+    and those seen a year earlier accounts years old, an end effect the drift check saw as
+    tenure moving at every recent cutoff. Users first seen 900 days before the end and 10 days
+    before it, with the same orders, get gaps of the same distribution below the earlier one's
+    limit (an account cannot predate the data: only the data's start cuts the gap), and never
+    an account after the first session."""
+    from scipy.stats import ks_2samp
+
+    from ecom.synth.users import account_creation_days
+
+    rng = np.random.default_rng(7)
+    n = 20_000
+    for orders in range(4):
+        count = np.full(n, orders)
+        early_gap = 2_000.0 - account_creation_days(rng, np.full(n, 2_000.0), count)
+        late_gap = 2_890.0 - account_creation_days(rng, np.full(n, 2_890.0), count)
+        assert (early_gap >= 0).all() and (late_gap >= 0).all()
+        common = ks_2samp(early_gap[early_gap < 1_500], late_gap[late_gap < 1_500])
+        assert common.pvalue > 0.001, (orders, common)
+    assert np.median(late_gap) > 100  # not days-old accounts near the end
