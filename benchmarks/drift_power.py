@@ -1,10 +1,10 @@
 """The drift alarm in both directions, on worlds of any size: what `ecom drift` would say.
 
     python benchmarks/drift_power.py --users 20000 --drift-weeks 8 [--seed 5]
-        [--end-date 2025-06-02] [--profile default|thelook]
+        [--end-date 2025-06-02] [--profile default|thelook] [--campaign] [--database NAME]
 
 Generates a world (planted drift in its last `--drift-weeks` weeks, or none), loads it into a
-database of its own (`ecom_drift_power`, recreated each run), builds the churn marts with dbt,
+database of its own (`--database`, default `ecom_drift_power`, recreated each run), builds the churn marts with dbt,
 and compares the scoring snapshot with the rows of the latest cutoffs a champion would be
 tested on (the cutoff split the training stage plans) through `check_snapshot`, the function
 `ecom drift` calls, with the threshold calibrated on the world's own history. Prints the
@@ -32,11 +32,15 @@ from ecom.ingest.load import load_raw_tables  # noqa: E402
 from ecom.monitoring.drift import check_snapshot  # noqa: E402
 from ecom.services import Endpoints, ensure_services  # noqa: E402
 from ecom.synth import generate_dataset  # noqa: E402
+from ecom.synth.campaign import CampaignPlan  # noqa: E402
 from ecom.synth.drift import DriftPlan  # noqa: E402
 from ecom.transform import build_warehouse  # noqa: E402
 
 DATABASE = "ecom_drift_power"
-MODELS_ONLY = "+mart_churn_labels,resource_type:model +mart_churn_scoring,resource_type:model"
+MODELS_ONLY = (
+    "+mart_churn_labels,resource_type:model +mart_churn_scoring,resource_type:model "
+    "+mart_churn_seasonal_features,resource_type:model"
+)
 
 
 def main() -> None:
@@ -46,19 +50,24 @@ def main() -> None:
     parser.add_argument("--drift-weeks", type=int, default=0, help="0: no planted drift")
     parser.add_argument("--end-date", type=dt.date.fromisoformat, default=dt.date(2025, 6, 2))
     parser.add_argument("--profile", choices=["default", "thelook"], default="default")
+    parser.add_argument(
+        "--database", default=DATABASE, help="the database to (re)create for the world"
+    )
+    parser.add_argument("--campaign", action="store_true", help="plant the retention campaign")
     args = parser.parse_args()
 
     settings = Settings().with_overrides(drift_share_threshold=None)
     endpoints = ensure_services(settings)
-    url = create_database(endpoints.database_url, DATABASE, replace=True)
+    url = create_database(endpoints.database_url, args.database, replace=True)
     world = settings.with_overrides(database_url=url)
     world_endpoints = Endpoints(url, endpoints.redis_url, embedded=endpoints.embedded)
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "data"
         drift = DriftPlan(weeks=args.drift_weeks) if args.drift_weeks else None
         generate_dataset(
-            args.users, args.seed, data_dir, args.end_date, drift=drift, profile=args.profile
-        )
+            args.users, args.seed, data_dir, args.end_date, drift=drift, profile=args.profile,
+            campaign=CampaignPlan() if args.campaign else None,
+        )  # fmt: skip
         load_raw_tables(url, data_dir, progress=False)
     built = build_warehouse(world, world_endpoints, select=MODELS_ONLY)
     if not built.success:
@@ -77,12 +86,14 @@ def main() -> None:
     print(
         f"{args.profile} world, {args.users:,} users, seed {args.seed}, last day "
         f"{args.end_date}, planted drift weeks {args.drift_weeks}"
+        + (", planted campaign" if args.campaign else "")
     )
     print(summary.summary_line())
     for column in summary.features:
         print(
-            f"  {column.column:<26} {column.method:<14} {column.score:7.3f}  "
-            f"p {column.p_value:.1e}  {'DRIFTED' if column.drifted else ''}"
+            f"  {column.column:<26} {column.method:<14} {column.score:7.3f} "
+            f"(its threshold {column.threshold:.3f})  p {column.p_value:.1e}  "
+            f"{'DRIFTED' if column.drifted else ''}"
         )
 
 

@@ -27,8 +27,9 @@ is not sampling noise (`column_drift`: on a few hundred users a side, two draws 
 sit at distances up to 0.28), so the verdict means the same on a 3,000-user world and on 100k.
 Both sides are sampled to at most `MAX_ROWS_PER_SIDE` rows, which keeps the run to seconds.
 
-How many drifted features make an alarm is not one fixed share: `ecom.monitoring.drift_history`
-calibrates it on the data's own history of change at the same lag, and new users (a sign-up
+How many drifted features make an alarm is not one fixed share, and a feature whose history
+moves more than 0.1 at this lag has a higher bar than 0.1: `ecom.monitoring.drift_history`
+calibrates both on the data's own history of change at the same lag, and new users (a sign-up
 burst) are compared apart. The summary, its JSON and the top of the HTML report say how.
 """
 
@@ -284,14 +285,27 @@ def detect_drift(
     model_version: str = "",
     prediction_column: str | None = PREDICTION_COLUMN,
     significance: float = SIGNIFICANCE,
+    column_thresholds: dict[str, float] | None = None,
 ) -> DriftSummary:
     """Compare two feature frames (and the prediction column when given): Evidently's distance
-    verdicts, each confirmed by its two-sample test (`column_drift`). Pure: nothing is written
-    until `write_drift_report`."""
+    verdicts, each confirmed by its two-sample test (`column_drift`), and judged against the
+    feature's own calibrated threshold where `column_thresholds` gives one. Pure: nothing is
+    written until `write_drift_report`."""
     snapshot, verdicts, prepared = compare_distributions(
         reference, current, feature_columns, prediction_column=prediction_column
     )
     verdicts = confirm_with_tests(verdicts, prepared, significance)
+    for column, threshold in (column_thresholds or {}).items():
+        verdict = verdicts[column]
+        verdicts[column] = replace(
+            verdict,
+            threshold=threshold,
+            drifted=is_drifted(
+                verdict.score >= threshold,
+                1.0 if verdict.p_value is None else verdict.p_value,
+                significance,
+            ),
+        )
     return DriftSummary(
         model_version=model_version,
         reference_rows=len(prepared[0]),
@@ -337,12 +351,13 @@ def _prepend_verdict(path: Path, summary: DriftSummary) -> None:
         f"<h2>{html.escape(summary.summary_line())}</h2>"
         + (
             f"<p>A column counts as drifted when its distance reaches its threshold (Evidently's "
-            f"verdicts below) and its two-sample test (Kolmogorov-Smirnov, chi-square) gives "
+            f"verdicts below use {COLUMN_THRESHOLD:g}; each feature's own, calibrated on its "
+            f"history, is in drift_summary.json) and its two-sample test (Kolmogorov-Smirnov, chi-square) gives "
             f"p &lt; {significance:g}: a distance within sampling noise is not "
             f"drift (over the distance threshold but within noise: {html.escape(noise) or 'none'})."
             f" How the threshold was set: {html.escape(calibration.describe())}. Historical "
             f"shares (cutoff: share drifted against its window at the same lag): "
-            f"{_shares_text(calibration.history_shares)}; the same season a year back: "
+            f"{_shares_text(calibration.history_shares)}; the same season in earlier years: "
             f"{_shares_text(calibration.seasonal_shares)}. New users (tenure under "
             f"{calibration.established_tenure_days} days) compared apart: "
             f"{html.escape(str(calibration.new_users_set_aside))}.</p>"
@@ -384,19 +399,30 @@ def calibrate(
             reference, current, feature_columns, settings.drift_column_significance
         )
 
-    histories = {}
+    scored = {}
     for table, analogs_at in (
         (drift_history.FEATURES_TABLE, drift_history.same_lag_analogs),
         (drift_history.SEASONAL_TABLE, drift_history.seasonal_analogs),
     ):
         cutoffs = drift_history.history_cutoffs(database_url, table)
         analogs = analogs_at(cutoffs, reference_window, current_cutoff)
-        shares: list[tuple[str, float]] = []
+        scored[table] = []
         if analogs:
             history = drift_history.read_history(
                 database_url, min(a[1] for a in analogs), analogs[-1][0], table
             )
-            shares = drift_history.history_shares(history, analogs, feature_columns, compare)
+            scored[table] = drift_history.history_scores(history, analogs, compare)
+    thresholds = drift_history.column_thresholds(
+        [*scored[drift_history.FEATURES_TABLE], *scored[drift_history.SEASONAL_TABLE]],
+        feature_columns,
+        quantile=common["quantile"],
+        margin=settings.drift_column_margin,
+    )
+    histories = {}
+    for table, table_scored in scored.items():
+        shares = drift_history.history_shares(
+            table_scored, feature_columns, thresholds, settings.drift_column_significance
+        )
         histories[table] = shares, drift_history.calibrated_threshold(
             [share for _, share in shares],
             quantile=common["quantile"], margin=common["margin"], floor=common["floor"],
@@ -410,6 +436,8 @@ def calibrate(
         history_shares=recent,
         seasonal_quantile_share=seasonal_high,
         seasonal_shares=seasonal,
+        column_margin=settings.drift_column_margin,
+        column_thresholds=thresholds,
         **common,
     )
 
@@ -448,6 +476,7 @@ def check_snapshot(
         kept[0], kept[1], feature_columns, share_threshold=calibration.threshold,
         model_version=model_version, prediction_column=PREDICTION_COLUMN if predict else None,
         significance=settings.drift_column_significance,
+        column_thresholds=calibration.column_thresholds,
     )  # fmt: skip
     summary.calibration = calibration
     summary.reference_window = (window[0].isoformat(), window[1].isoformat())

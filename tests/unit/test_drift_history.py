@@ -5,13 +5,17 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
+from ecom.monitoring.column_drift import ColumnScore
 from ecom.monitoring.drift_history import (
     ESTABLISHED_TENURE_DAYS,
     MAX_ANALOGS,
     SEASON_TOLERANCE_DAYS,
     DriftCalibration,
     calibrated_threshold,
+    column_thresholds,
     established,
+    history_shares,
+    over_threshold,
     same_lag_analogs,
     seasonal_analogs,
 )
@@ -85,10 +89,42 @@ def test_the_description_names_both_histories_or_the_missing_season():
         history_quantile_share=0.1, history_shares=recent,
         seasonal_quantile_share=0.45, seasonal_shares=[("2024-12-09", 0.45)],
     )  # fmt: skip
-    assert "1 same-season shares a year back" in both.describe()
+    assert "1 same-season shares in earlier years" in both.describe()
     assert "2 historical shares" in both.describe()
     young = DriftCalibration(
         method="history", threshold=0.3, floor=0.3, quantile=0.95, margin=0.1,
         history_quantile_share=0.1, history_shares=recent,
     )  # fmt: skip
     assert "no same-season history" in young.describe()
+
+
+def _scores(**distances: float) -> dict[str, ColumnScore]:
+    return {column: ColumnScore(d, 1e-6, d >= 0.1) for column, d in distances.items()}
+
+
+def test_each_feature_is_judged_against_its_own_history():
+    """Correlated activity features that rise every December by ~0.14 (sessions, events) get a
+    bar above that; a feature that never moved keeps the distance threshold, 0.1. So a
+    December a little stronger than the last (0.17) is not drift, a planted move (0.35) and a
+    move of a quiet feature (0.12) are, and a move within noise (p >= 0.01) never is."""
+    history = [
+        (f"2025-12-{day:02d}", _scores(sessions=0.14 + day / 1000, events=0.13, age=0.01))
+        for day in (1, 8, 15, 22)
+    ]
+    bars = column_thresholds(history, ["sessions", "events", "age"], quantile=1.0, margin=0.05)
+    assert bars["sessions"] == pytest.approx(0.162 + 0.05)
+    assert bars["events"] == pytest.approx(0.18)
+    assert bars["age"] == 0.1  # never under the distance threshold
+    assert column_thresholds([], ["age"], quantile=0.95, margin=0.05) == {"age": 0.1}
+    today = _scores(sessions=0.17, events=0.17, age=0.12)
+    assert [c for c in today if over_threshold(today[c], bars[c], 0.01)] == ["age"]
+    planted = _scores(sessions=0.35, events=0.35, age=0.01)
+    assert [c for c in planted if over_threshold(planted[c], bars[c], 0.01)] == [
+        "sessions",
+        "events",
+    ]
+    noise = ColumnScore(0.5, 0.2, False)
+    assert not over_threshold(noise, 0.1, 0.01)
+    # The analogs' shares are judged by the same bars: none of the history passes its own.
+    shares = history_shares(history, ["sessions", "events", "age"], bars, 0.01)
+    assert [share for _, share in shares] == [0.0] * 4
