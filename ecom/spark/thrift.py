@@ -60,21 +60,21 @@ def thrift_server_arguments(
 ) -> list[str]:
     """spark-class's arguments: SparkSubmit's `--conf`s from the project's session configuration
     with the server's folders, then the server's own `--hiveconf`s (port, bind address and
-    Hive's scratch folders, which default to /tmp)."""
+    Hive's scratch folder, which defaults to /tmp/hive)."""
     config = session_config(
         settings.with_overrides(spark_dir=base),
         master=master,
         shuffle_partitions=shuffle_partitions,
     )
     config["spark.app.name"] = "ecom-thrift-server"
-    scratch = spark_folders(base)["scratch"]
+    # Hive's local folders (each session's scratch and resources) default to the JVM's
+    # java.io.tmpdir, which session_config puts in the server's scratch folder; they must stay
+    # per session (a shared folder races: each session's open checks, then creates it).
     hive = {
         "hive.server2.thrift.port": str(port),
         "hive.server2.thrift.bind.host": LOOPBACK,
         "hive.server2.logging.operation.enabled": "false",
-        "hive.exec.scratchdir": str(scratch / "hive"),
-        "hive.exec.local.scratchdir": str(scratch / "hive-local"),
-        "hive.downloaded.resources.dir": str(scratch / "hive-resources"),
+        "hive.exec.scratchdir": str(spark_folders(base)["scratch"] / "hive"),
     }
     return [
         "org.apache.spark.deploy.SparkSubmit",
@@ -101,8 +101,6 @@ def thrift_server(
     (`ECOM_SPARK_JAVA_OPTIONS`) for its driver and executors."""
     for folder in spark_folders(base).values():
         folder.mkdir(parents=True, exist_ok=True)
-    # Hive writes each session's pipe-out file here and complains at its close if it is missing.
-    (spark_folders(base)["scratch"] / "hive-local").mkdir(exist_ok=True)
     (base / "logs").mkdir(exist_ok=True)
     port = free_port()
     process = start_spark_class(

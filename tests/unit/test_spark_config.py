@@ -80,6 +80,8 @@ def test_the_thrift_server_keeps_its_files_under_its_folder_and_listens_on_loopb
     # Its own warehouse and metastore (Derby: one process each), never the session's.
     assert confs["spark.sql.warehouse.dir"] == str(base / "warehouse")
     assert f"-Dderby.system.home={base / 'metastore'}" in confs["spark.driver.extraJavaOptions"]
+    # Hive's per-session local folders default to java.io.tmpdir.
+    assert f"-Djava.io.tmpdir={base / 'scratch'}" in confs["spark.driver.extraJavaOptions"]
     assert "-XX:+UseSerialGC" in confs["spark.executor.extraJavaOptions"]
     assert confs["spark.ui.enabled"] == "false"
     assert confs["spark.sql.session.timeZone"] == "UTC"
