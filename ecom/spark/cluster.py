@@ -57,21 +57,30 @@ class StandaloneCluster:
     def stop(self) -> None:
         """Stop every process this cluster started (each leads its own process group, so the
         executors a worker launched go with it)."""
-        for process in reversed(self.processes):
-            if process.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        for process in self.processes:
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop_process_groups(list(reversed(self.processes)))
 
 
-def _daemon_environment(base: Path, java_options: str) -> dict[str, str]:
+def stop_process_groups(processes: list[subprocess.Popen], grace_seconds: float = 20.0) -> None:
+    """SIGTERM each process's group (in the given order), then SIGKILL any group still there
+    after `grace_seconds`: a Spark daemon's children (executors, a Thrift server's JVM) lead
+    no group of their own, so killing the group is what takes them too."""
+    for process in processes:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_seconds
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def daemon_environment(base: Path, java_options: str) -> dict[str, str]:
+    """The environment of a Spark process started under `base`: loopback, logs and scratch
+    files in `base`, this venv's python for python workers."""
     scratch = base / "scratch"
     scratch.mkdir(parents=True, exist_ok=True)
     return {
@@ -85,7 +94,11 @@ def _daemon_environment(base: Path, java_options: str) -> dict[str, str]:
     }
 
 
-def _start(name: str, arguments: list[str], base: Path, env: dict[str, str]) -> subprocess.Popen:
+def start_spark_class(
+    name: str, arguments: list[str], base: Path, env: dict[str, str]
+) -> subprocess.Popen:
+    """`spark-class <arguments>` as the leader of a new process group, its output in
+    `base/logs/<name>.log`."""
     log_file = (base / "logs" / f"{name}.log").open("wb")
     try:
         return subprocess.Popen(
@@ -108,14 +121,20 @@ def standalone_cluster(
     memory_per_worker: str = "1g",
     timeout_seconds: float = 180.0,
     java_options: str = "",
+    cores_per_application: int | None = None,
 ) -> Iterator[StandaloneCluster]:
     """Start a master and `workers` workers under `base`; yield once every worker registered.
 
     `java_options` go to the master's and workers' JVMs (the executors take the session's
-    `spark.executor.extraJavaOptions`): `ecom.spark.session.SHORT_LIVED_JVM_OPTIONS` in tests."""
+    `spark.executor.extraJavaOptions`): `ecom.spark.session.SHORT_LIVED_JVM_OPTIONS` in tests.
+    `cores_per_application` caps the cores an application that sets no `spark.cores.max` gets
+    (the master's `spark.deploy.defaultCores`; unset, the first application takes every core
+    and a second one, such as a Thrift server beside a session, waits for executors forever)."""
     base.mkdir(parents=True, exist_ok=True)
     (base / "logs").mkdir(exist_ok=True)
-    env = _daemon_environment(base, java_options)
+    env = daemon_environment(base, java_options)
+    if cores_per_application is not None:
+        env["SPARK_MASTER_OPTS"] = f"-Dspark.deploy.defaultCores={cores_per_application}"
     master_port, master_ui = free_port(), free_port()
     cluster = StandaloneCluster(
         master_url=f"spark://127.0.0.1:{master_port}",
@@ -123,7 +142,7 @@ def standalone_cluster(
     )
     try:
         cluster.processes.append(
-            _start(
+            start_spark_class(
                 "master",
                 [
                     "org.apache.spark.deploy.master.Master",
@@ -138,7 +157,7 @@ def standalone_cluster(
             work_dir = base / f"worker-{index}"
             work_dir.mkdir(exist_ok=True)
             cluster.processes.append(
-                _start(
+                start_spark_class(
                     f"worker-{index}",
                     [
                         "org.apache.spark.deploy.worker.Worker",

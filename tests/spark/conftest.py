@@ -11,7 +11,8 @@ Time is the budget here (issue 23: under five minutes added to `make test`), so:
   doing most of the work) while this thread builds the same world on PostgreSQL;
 - every JVM runs with `SHORT_LIVED_JVM_OPTIONS` (C1 only, serial GC), which roughly halves
   the CPU Spark spends on this world;
-- shuffles have two partitions, one per worker core.
+- shuffles have two partitions, one per executor core (an application gets one core of each
+  worker, so a Thrift server can run beside the session: test_spark_engine's thrift test).
 """
 
 from __future__ import annotations
@@ -41,7 +42,11 @@ from tests.integration.dbt_databases import private_database
 WORLD_USERS = 400
 WORLD_SEED = 23
 WORLD_END = dt.date(2024, 7, 1)
-SHUFFLE_PARTITIONS = 2  # one per worker core
+# Two workers of two cores and 2 GB each, and one core on each worker per application: the
+# session's executors take one core and 1 GB of every worker (Spark's default executor memory),
+# a Thrift server's (test_spark_engine's thrift test) the other; the machine has two cores.
+WORKERS = 2
+SHUFFLE_PARTITIONS = 2  # one per executor core
 
 if shutil.which("java") is None:
     pytest.skip("Spark needs Java 17+ (`java` is not on PATH)", allow_module_level=True)
@@ -87,7 +92,14 @@ class SparkSide:
 
 def _boot_spark(stack: contextlib.ExitStack, base: Path, world: Path) -> SparkSide:
     cluster = stack.enter_context(
-        standalone_cluster(base / "cluster", workers=2, java_options=SHORT_LIVED_JVM_OPTIONS)
+        standalone_cluster(
+            base / "cluster",
+            workers=WORKERS,
+            cores_per_worker=2,
+            memory_per_worker="2g",
+            cores_per_application=WORKERS,
+            java_options=SHORT_LIVED_JVM_OPTIONS,
+        )
     )
     settings = Settings(_env_file=None).with_overrides(
         home=base / "home",

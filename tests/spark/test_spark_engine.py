@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 import os
 import time
+import urllib.request
+from collections.abc import Callable
 
 import pandas as pd
 import pytest
@@ -26,11 +29,13 @@ from ecom.db import fetch_all
 from ecom.features import store as features
 from ecom.ingest.files import LoadError
 from ecom.services import Endpoints
+from ecom.spark.external import raw_table_locations, register_external_tables, thrift_connection
 from ecom.spark.features import training_frame_on_spark
 from ecom.spark.raw import load_raw_tables_on_spark
 from ecom.spark.scoring import score_users_on_spark
+from ecom.spark.thrift import thrift_server
 from ecom.spark.training import loaded_data_fingerprint_on_spark, train_churn_models_on_spark
-from ecom.spark.transform import build_warehouse_on_spark
+from ecom.spark.transform import build_warehouse_on_spark, build_warehouse_through_thrift
 from ecom.stages import (
     StageInputMissing,
     check_feature_inputs,
@@ -127,8 +132,11 @@ def _in_utc(row: tuple) -> tuple:
     )
 
 
-def test_every_mart_on_the_cluster_equals_postgres(spark, spark_warehouse, postgres_world):
-    _, endpoints = postgres_world
+def _assert_every_mart_equals_postgres(
+    endpoints: Endpoints, spark_rows: Callable[[str], list[tuple]]
+) -> list[str]:
+    """Every `analytics.mart_*` of PostgreSQL equals Spark's row for row; `spark_rows` runs a
+    select on Spark and returns its rows, instants aware or naive in UTC. Returns the marts."""
     names = marts(endpoints.database_url)
     assert len(names) >= 9
     assert {f"mart_{name}" for name in ("churn_features", "churn_scoring", "funnel")} <= set(names)
@@ -144,10 +152,77 @@ def test_every_mart_on_the_cluster_equals_postgres(spark, spark_warehouse, postg
         ]
         select = f"select {', '.join(columns)} from analytics.{name}"
         expected = table_rows(fetch_all(endpoints.database_url, select))
-        actual = table_rows([_in_utc(tuple(row)) for row in spark.sql(select).collect()])
+        actual = table_rows(spark_rows(select))
         assert expected, f"analytics.{name} is empty on PostgreSQL: the world tests nothing"
         assert len(actual) == len(expected), f"{name}: {len(actual)} rows on Spark"
         assert actual == expected, f"analytics.{name} differs between Spark and PostgreSQL"
+    return names
+
+
+def test_every_mart_on_the_cluster_equals_postgres(spark, spark_warehouse, postgres_world):
+    _, endpoints = postgres_world
+    _assert_every_mart_equals_postgres(
+        endpoints, lambda select: [_in_utc(tuple(row)) for row in spark.sql(select).collect()]
+    )
+
+
+def _thrift_rows(connection, select: str) -> list[tuple]:
+    """A select's rows through PyHive, dates as dates (PyHive gives their text; its
+    timestamps are naive in the server's session time zone, UTC)."""
+    cursor = connection.cursor()
+    try:
+        cursor.execute(select)
+        dates = [
+            index for index, column in enumerate(cursor.description) if column[1] == "DATE_TYPE"
+        ]
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    return [
+        tuple(
+            dt.date.fromisoformat(value) if index in dates and value is not None else value
+            for index, value in enumerate(row)
+        )
+        for row in rows
+    ]
+
+
+def _cluster_applications(cluster) -> dict[str, int]:
+    """The master's running applications: name -> cores granted."""
+    with urllib.request.urlopen(cluster.status_url, timeout=5) as answer:
+        return {app["name"]: app["cores"] for app in json.load(answer)["activeapps"]}
+
+
+def test_the_marts_built_through_a_thrift_server_on_the_cluster_equal_postgres(
+    spark, spark_cluster, spark_settings, spark_load, postgres_world, tmp_path
+):
+    """dbt's thrift method, as a client of a shared cluster would build: a HiveThriftServer2
+    (its own process and Derby metastore) on the test's cluster sees the raw load's Parquet
+    files as external tables, `dbt run` builds every model through it, and each mart, read
+    back through the same kind of connection, equals PostgreSQL's row for row."""
+    _, endpoints = postgres_world
+    with thrift_server(
+        spark_settings,
+        tmp_path / "thrift",
+        spark_cluster.master_url,
+        shuffle_partitions=int(spark.conf.get("spark.sql.shuffle.partitions")),
+    ) as server:
+        registered = register_external_tables(server, raw_table_locations(spark))
+        assert registered == [f"raw.{table.name}" for table in ALL_TABLES]
+        summary = build_warehouse_through_thrift(
+            spark_settings.with_overrides(home=tmp_path / "home"), server, command="run"
+        )
+        # The server's driver ran the models on executors of its own on the cluster.
+        assert _cluster_applications(spark_cluster).get("ecom-thrift-server") == 2
+        with thrift_connection(server) as connection:
+            names = _assert_every_mart_equals_postgres(
+                endpoints, lambda select: _thrift_rows(connection, select)
+            )
+    assert summary.counts() == {"success": len(summary.nodes)} and len(summary.nodes) >= 20
+    # The marts are the server's (its warehouse); the raw rows were read in place, not copied:
+    # the server's `raw` database is an empty folder.
+    assert all((server.warehouse / "analytics.db" / name).is_dir() for name in names)
+    assert not any((server.warehouse / "raw.db").iterdir())
 
 
 def test_the_dbt_unit_tests_pass_on_the_cluster(spark, spark_settings, spark_warehouse):
