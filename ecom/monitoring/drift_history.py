@@ -125,8 +125,8 @@ class DriftCalibration:
         raised = sum(1 for value in self.column_thresholds.values() if value > COLUMN_THRESHOLD)
         return (
             f"threshold {self.threshold:.2f} = max({', '.join(parts)}); each feature against "
-            f"its own history's q{self.quantile:.2f} distance + {self.column_margin:.2f} "
-            f"({raised} of {len(self.column_thresholds)} above {COLUMN_THRESHOLD:.2f})"
+            f"the q{self.quantile:.2f} of its own past distances + {self.column_margin:.2f} "
+            f"({raised} of {len(self.column_thresholds)} bars above {COLUMN_THRESHOLD:.2f})"
         )
 
     def as_dict(self) -> dict:
