@@ -80,9 +80,9 @@ def test_churn_cutoffs_follow_the_contract(generated_warehouse) -> None:
 
 
 def test_seasonal_cutoffs_sit_a_year_back_apart_from_training(generated_warehouse) -> None:
-    """The drift alarm's same-season history: 18 Mondays ending two weeks after the scoring
-    week's Monday a year (52 weeks) earlier, in their own mart, never among the training
-    cutoffs or labels."""
+    """The drift alarm's same-season history: in each of the three previous years, 18 Mondays
+    ending two weeks after the scoring week's Monday that many years (52 weeks each) earlier,
+    in their own mart, never among the training cutoffs or labels."""
     endpoints, _ = generated_warehouse
     cutoffs, first, last, mondays = _one(
         endpoints,
@@ -92,9 +92,9 @@ def test_seasonal_cutoffs_sit_a_year_back_apart_from_training(generated_warehous
     )
     (as_of,) = _one(endpoints, "select max(cutoff_date) from analytics.mart_churn_scoring")
     anchor = as_of - dt.timedelta(days=as_of.weekday())
-    assert (cutoffs, mondays) == (18, True)
+    assert (cutoffs, mondays) == (3 * 18, True)
     assert last == anchor - dt.timedelta(days=364 - 14)
-    assert (last - first).days == 17 * 7
+    assert first == anchor - dt.timedelta(days=3 * 364 - 14 + 17 * 7)
     shared = _one(
         endpoints,
         """select count(*) from analytics.mart_churn_seasonal_features s
