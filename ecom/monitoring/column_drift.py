@@ -78,6 +78,13 @@ def is_drifted(distance_drifted: bool, p_value: float, significance: float = SIG
     return bool(distance_drifted) and p_value < significance
 
 
+def over_threshold(score: ColumnScore, threshold: float, significance: float) -> bool:
+    """The rule with a feature's own distance threshold (`drift_history` calibrates it): the
+    distance reaches it (Evidently's comparison) and the two-sample test is significant.
+    Anything with `score` and `p_value` (a `ColumnScore`, a `drift.ColumnDrift`) is judged."""
+    return is_drifted(score.score >= threshold, score.p_value, significance)
+
+
 def column_scores(
     reference: pd.DataFrame,
     current: pd.DataFrame,

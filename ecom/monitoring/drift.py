@@ -58,6 +58,7 @@ from ecom.monitoring.column_drift import (
     column_scores,
     comparable,
     is_drifted,
+    over_threshold,
     p_value,
 )
 from ecom.monitoring.drift_history import DriftCalibration
@@ -300,11 +301,7 @@ def detect_drift(
         verdicts[column] = replace(
             verdict,
             threshold=threshold,
-            drifted=is_drifted(
-                verdict.score >= threshold,
-                1.0 if verdict.p_value is None else verdict.p_value,
-                significance,
-            ),
+            drifted=over_threshold(verdict, threshold, significance),
         )
     return DriftSummary(
         model_version=model_version,

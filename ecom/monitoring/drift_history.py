@@ -63,7 +63,7 @@ import numpy as np
 import pandas as pd
 
 from ecom.db import fetch_all, read_query_frame
-from ecom.monitoring.column_drift import COLUMN_THRESHOLD, ColumnScore, is_drifted
+from ecom.monitoring.column_drift import COLUMN_THRESHOLD, over_threshold
 
 log = logging.getLogger(__name__)
 
@@ -255,12 +255,6 @@ def column_thresholds(
         high = float(np.quantile(distances, quantile)) + margin if distances else base
         thresholds[column] = max(base, high)
     return thresholds
-
-
-def over_threshold(score: ColumnScore, threshold: float, significance: float) -> bool:
-    """The live rule with a feature's own threshold: the distance reaches it (Evidently's
-    comparison) and the two-sample test is significant."""
-    return is_drifted(score.score >= threshold, score.p_value, significance)
 
 
 def history_shares(

@@ -32,6 +32,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# The repo's source query in Spark SQL: the churn views' rows over the Spark marts (Feast's
+# Spark offline store reads it; the Spark engine's materialization selects the snapshot from it).
+SPARK_SOURCE_QUERY = SOURCE_QUERY.format(minimum="timestamp'0001-01-01 00:00:00'")
+
 # Feast turns this on in the session for its generated SQL; it changes how backquoted names
 # parse, so it is put back afterwards for whatever runs next in the session (dbt).
 _FEAST_PARSER_FLAG = "spark.sql.parser.quotedRegexColumnNames"
@@ -57,7 +61,7 @@ def spark_feature_store(settings: Settings):
     store = FeatureStore(config=config)
     source = SparkSource(
         name="mart_churn_features",
-        query=SOURCE_QUERY.format(minimum="timestamp'0001-01-01 00:00:00'"),
+        query=SPARK_SOURCE_QUERY,
         timestamp_field="feature_timestamp",
         description=SOURCE_DESCRIPTION,
     )

@@ -28,19 +28,15 @@ from ecom.features.store import (
     ScoringSnapshot,
     replace_online_snapshot,
 )
-from ecom.features.views import SOURCE_QUERY
-from ecom.relations import SCORING_MART
 from ecom.services import Endpoints
+from ecom.spark.features import SPARK_SOURCE_QUERY
+from ecom.spark.scoring import SCORING_MART_TABLE
 
 if TYPE_CHECKING:
     import pyarrow as pa
     from pyspark.sql import SparkSession
 
 log = logging.getLogger(__name__)
-
-SPARK_MINIMUM_TIMESTAMP = "timestamp'0001-01-01 00:00:00'"
-SPARK_SOURCE_QUERY = SOURCE_QUERY.format(minimum=SPARK_MINIMUM_TIMESTAMP)
-SCORING_MART_TABLE = ".".join(SCORING_MART)
 
 
 def scoring_snapshot_rows_on_spark(spark: SparkSession) -> tuple[ScoringSnapshot, pa.Table]:

@@ -29,8 +29,9 @@ import pytest
 from ecom.churn.split import apply_cutoff_split, plan_cutoff_split
 from ecom.config import Settings
 from ecom.db import connect
+from ecom.monitoring.column_drift import over_threshold
 from ecom.monitoring.drift import check_snapshot, detect_drift, fast_column_verdicts
-from ecom.monitoring.drift_history import ESTABLISHED_TENURE_DAYS, over_threshold
+from ecom.monitoring.drift_history import ESTABLISHED_TENURE_DAYS
 from ecom.synth import generate_dataset
 from ecom.synth.drift import DriftPlan
 from ecom.transform import build_warehouse

@@ -5,7 +5,7 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from ecom.monitoring.column_drift import ColumnScore
+from ecom.monitoring.column_drift import ColumnScore, over_threshold
 from ecom.monitoring.drift_history import (
     ESTABLISHED_TENURE_DAYS,
     MAX_ANALOGS,
@@ -15,7 +15,6 @@ from ecom.monitoring.drift_history import (
     column_thresholds,
     established,
     history_shares,
-    over_threshold,
     same_lag_analogs,
     seasonal_analogs,
 )
