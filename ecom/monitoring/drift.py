@@ -343,6 +343,13 @@ def _prepend_verdict(path: Path, summary: DriftSummary) -> None:
     noise = ", ".join(
         c.column for c in summary.features if c.score >= c.threshold and not c.drifted
     )
+    # Evidently's own verdicts below judge every column at its one distance threshold; these
+    # passed it but not the bar their history gave them, so the page says which and why.
+    within_history = ", ".join(
+        f"{c.column} {c.score:.3f} (bar {c.threshold:.3f})"
+        for c in summary.features
+        if COLUMN_THRESHOLD <= c.score < c.threshold
+    )
     block = (
         '<div style="font-family:sans-serif;padding:12px;border-bottom:1px solid #ccc">'
         f"<h2>{html.escape(summary.summary_line())}</h2>"
@@ -352,6 +359,9 @@ def _prepend_verdict(path: Path, summary: DriftSummary) -> None:
             f"history, is in drift_summary.json) and its two-sample test (Kolmogorov-Smirnov, chi-square) gives "
             f"p &lt; {significance:g}: a distance within sampling noise is not "
             f"drift (over the distance threshold but within noise: {html.escape(noise) or 'none'})."
+            f" Over {COLUMN_THRESHOLD:g} but within what their history moved at this lag (so "
+            f"Evidently counts them below, this check does not): "
+            f"{html.escape(within_history) or 'none'}."
             f" How the threshold was set: {html.escape(calibration.describe())}. Historical "
             f"shares (cutoff: share drifted against its window at the same lag): "
             f"{_shares_text(calibration.history_shares)}; the same season in earlier years: "

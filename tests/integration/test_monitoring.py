@@ -78,6 +78,11 @@ def test_drift_report_reads_the_champions_latest_cutoffs(settings, endpoints, tm
     assert written["alarm"] == (summary.drift_share > calibration["threshold"])
     page = (tmp_path / drift.REPORT_HTML).read_text()
     assert summary.calibration.describe() in page
+    # Columns Evidently's verdicts below count (over 0.1) but their own bar does not are named.
+    within = page.split("within what their history moved at this lag", 1)[1].split("</p>")[0]
+    for column in summary.features:
+        named = f"{column.column} {column.score:.3f} (bar {column.threshold:.3f})" in within
+        assert named == (0.1 <= column.score < column.threshold), column
     assert summary.calibration.describe() in summary.summary_line()
 
     strict = settings.with_overrides(drift_share_threshold=-1.0)
